@@ -1,0 +1,16 @@
+/**
+ * The one entry the notebooks import: `import { ... } from "../lib/mod.ts"`.
+ * It only re-exports; each concept lives in the file named after it.
+ *
+ * @module
+ */
+export * as tf from "@tensorflow/tfjs";
+export * from "./backend.ts";
+export * from "./data/mod.ts";
+export * from "./display/mod.ts";
+export * from "./training/mod.ts";
+export * from "./models/mod.ts";
+export * from "./io/mod.ts";
+export * as v1 from "./v1/mod.ts";
+export * from "./ecosystem/mod.ts";
+export * from "./distribute/mod.ts";

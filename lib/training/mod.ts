@@ -1,0 +1,6 @@
+/**
+ * Training: the callback shape shared by every loop, and the loops.
+ *
+ * @module
+ */
+export * from "./callbacks.ts";
