@@ -1,6 +1,8 @@
 /**
- * (filled in by its issue)
+ * Distribution: data-parallel training on Deno Workers, and the benchmark models.
  *
  * @module
  */
-export {};
+export * from "./mirrored.ts";
+export * from "./models.ts";
+export type { OptimizerSpec } from "./_replica.ts";

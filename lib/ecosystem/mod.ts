@@ -1,6 +1,47 @@
 /**
- * (filled in by its issue)
+ * The TensorFlow ecosystem, in TypeScript: TensorBoard event files (summary
+ * writer, `fit` callback, GraphDef export), an Estimator with checkpoints,
+ * and TFX-style data validation.
+ *
+ * Names are listed one by one (not `export *`) so that helpers shared with
+ * other areas (a PNG encoder, a CRC-32) do not clash in `lib/mod.ts`.
  *
  * @module
  */
-export {};
+export {
+  crc32c,
+  decodeEvent,
+  encodeEvent,
+  encodeTfRecord,
+  type EventFileInfo,
+  eventFileSummary,
+  type EventRecord,
+  FILE_VERSION,
+  GraphDefError,
+  type GraphLike,
+  type GraphOpLike,
+  type Histogram,
+  type ImageOptions,
+  listEventFiles,
+  makeHistogram,
+  maskCrc32c,
+  maskedCrc32c,
+  readEventFile,
+  readScalars,
+  readTfRecords,
+  type ScalarSeries,
+  SummaryFileWriter,
+  summaryFileWriter,
+  type SummaryImage,
+  type SummaryValue,
+  SummaryWriterError,
+  type SummaryWriterOptions,
+  tensorBoard,
+  type TensorBoardCallback,
+  type TensorBoardOptions,
+  TfRecordError,
+  toGraphDef,
+  unmaskCrc32c,
+} from "./tensorboard/mod.ts";
+export * from "./estimator.ts";
+export * from "./validation/mod.ts";

@@ -1,6 +1,8 @@
 /**
- * (filled in by its issue)
+ * Model files: save and load Keras models in TensorFlow.js's format through a
+ * Deno file-system IO handler, with atomic writes.
  *
  * @module
  */
-export {};
+export * from "./atomic.ts";
+export * from "./model_files.ts";

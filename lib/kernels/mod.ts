@@ -1,10 +1,31 @@
 /**
- * Kernels this project registers or replaces, per backend.
+ * Kernels this project registers or replaces, per backend (see
+ * {@linkcode installKernels}), and the WebGPU size guard.
+ *
+ * @example
+ * ```ts
+ * import { assertFitsWebGpu, installKernels } from "./mod.ts";
+ * installKernels("wasm"); // idempotent; initBackend already calls it
+ * assertFitsWebGpu([128, 28, 28, 1]); // one batch fits a WebGPU binding
+ * ```
  *
  * @module
  */
-import type { BackendName } from "../backend.ts";
-
-/** Register the kernels that `backend` lacks or runs slowly. Idempotent. */
-export function installKernels(_backend: BackendName): void {
-}
+export { installKernels } from "./install_kernels.ts";
+export { KernelInstallError } from "./_kernel_util.ts";
+export {
+  conv2dBackpropFilterConfig,
+  Conv2DBackpropFilterError,
+  conv2dBackpropFilterVia,
+} from "./conv2d_backprop_filter.ts";
+export { conv2dBackpropInputConfig, conv2dBackpropInputVia } from "./conv2d_backprop_input.ts";
+export { untransposedMatMulConfig } from "./batch_matmul.ts";
+export { maxPoolGradConfig, maxPoolGradInto } from "./max_pool_grad.ts";
+export {
+  assertFitsWebGpu,
+  DEFAULT_WEBGPU_BINDING_LIMIT,
+  installWebGpuGuard,
+  webGpuBindingLimit,
+  webGpuBytes,
+  WebGpuLimitError,
+} from "./webgpu_guard.ts";

@@ -4,3 +4,10 @@
  * @module
  */
 export * from "./callbacks.ts";
+export * from "./model_aware.ts";
+export * from "./fit.ts";
+export * from "./custom_loop.ts";
+export * from "./early_stopping.ts";
+export * from "./lr_schedule.ts";
+export * from "./metrics.ts";
+export * from "./evaluate.ts";

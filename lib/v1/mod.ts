@@ -1,6 +1,104 @@
 /**
- * (filled in by its issue)
+ * TF1-style graphs and sessions (`tf.compat.v1`), re-exported as the namespace
+ * `v1` from `lib/mod.ts`: build a {@linkcode Graph} of ops with placeholders and
+ * variables, then compute parts of it with a {@linkcode Session}.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import * as v1 from "./mod.ts";
+ * const g = new v1.Graph();
+ * const { x, y } = g.asDefault(() => {
+ *   const x = v1.placeholder("float32", [null, 2], "x");
+ *   const w = new v1.Variable(tf.ones([2, 1]), { name: "w" });
+ *   return { x, y: v1.matMul(x, w) };
+ * });
+ * const sess = new v1.Session(g);
+ * sess.run(v1.globalVariablesInitializer(g));
+ * console.log(sess.run(y, new Map([[x, [[1, 2]]]]))); // [[3]]
+ * sess.close();
+ * ```
  *
  * @module
  */
-export {};
+export {
+  type AttrValue,
+  type DType,
+  DTypeError,
+  formatShape,
+  getDefaultGraph,
+  Graph,
+  GraphError,
+  Operation,
+  type OpInfo,
+  resetDefaultGraph,
+  type Shape,
+  ShapeError,
+  SymbolicTensor,
+  type TensorLike,
+} from "./graph.ts";
+export {
+  abs,
+  add,
+  addN,
+  argMax,
+  broadcastShapes,
+  cast,
+  constant,
+  div,
+  equal,
+  exp,
+  expandDims,
+  greater,
+  group,
+  identity,
+  type Kernel,
+  kernels,
+  less,
+  log,
+  logSoftmax,
+  matMul,
+  mul,
+  neg,
+  oneHot,
+  onesLike,
+  placeholder,
+  print,
+  printTensor,
+  readVariable,
+  reduceMax,
+  reduceMean,
+  reduceSum,
+  relu,
+  reshape,
+  shapeOf,
+  sigmoid,
+  sign,
+  size,
+  softmax,
+  softmaxCrossEntropyWithLogits,
+  sparseSoftmaxCrossEntropyWithLogits,
+  sqrt,
+  square,
+  sub,
+  tanh,
+  toSymbolic,
+  transpose,
+  zerosLike,
+} from "./ops.ts";
+export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
+export {
+  execute,
+  FailedPreconditionError,
+  FeedError,
+  type FeedValue,
+  type Fetch,
+  type FetchResult,
+  neededOps,
+  RunContext,
+  Session,
+} from "./session.ts";
+export { type GradFn, gradFns, gradients, unbroadcast } from "./gradients.ts";
+export { cond, whileLoop, type WhileOptions } from "./control_flow.ts";
+export * as train from "./train.ts";
+export { drawGraph, type DrawOptions, graphToSvg } from "./draw.ts";

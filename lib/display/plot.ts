@@ -1,0 +1,137 @@
+/**
+ * Plotly figures as Jupyter display objects.
+ *
+ * One mime bundle per figure: `application/vnd.plotly.v1+json` (`{ data,
+ * layout }`, rendered natively by VS Code and JupyterLab's plotly renderer),
+ * `text/html` that draws the figure with plotly.js embedded in the page (no
+ * network: nbconvert's HTML reports work offline), and a `text/plain` summary.
+ *
+ * @example
+ * ```ts
+ * import { plot } from "./plot.ts";
+ * const fig = plot([{ type: "scatter", x: [1, 2, 3], y: [2, 4, 8] }], { title: { text: "growth" } });
+ * console.log(String(fig)); // plotly figure "growth": 1 trace (scatter, 3 points)
+ * ```
+ *
+ * @module
+ */
+import { type Displayable, displayable, DisplayInputError, escapeHtml } from "./displayable.ts";
+import { takePlotlyLibrary } from "./_plotly_library.ts";
+
+/** The mime type of a plotly figure (`{ data, layout }`). */
+export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+
+let figureCounter = 0;
+
+/** JSON that is safe inside an HTML <script> element. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/>/g, "\\u003e")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
+}
+
+function titleOf(layout: Record<string, unknown>): string | undefined {
+  const t = layout.title;
+  if (typeof t === "string") return t;
+  if (t && typeof t === "object" && typeof (t as { text?: unknown }).text === "string") {
+    return (t as { text: string }).text;
+  }
+  return undefined;
+}
+
+function pointsOf(trace: Record<string, unknown>): number | undefined {
+  for (const key of ["y", "x", "z", "values"]) {
+    const v = trace[key];
+    if (Array.isArray(v) || ArrayBuffer.isView(v)) return (v as ArrayLike<unknown>).length;
+  }
+  return undefined;
+}
+
+/** A one-line text summary of a figure. */
+export function figureSummary(
+  data: Record<string, unknown>[],
+  layout: Record<string, unknown>,
+): string {
+  const title = titleOf(layout);
+  const traces = data.map((t) => {
+    const n = pointsOf(t);
+    const kind = typeof t.type === "string" ? t.type : "scatter";
+    const name = typeof t.name === "string" ? `${t.name}: ` : "";
+    return `${name}${kind}${n === undefined ? "" : `, ${n} points`}`;
+  });
+  return `plotly figure${title ? ` "${title}"` : ""}: ${data.length} trace${
+    data.length === 1 ? "" : "s"
+  } (${traces.join("; ")})`;
+}
+
+/** Typed arrays → plain arrays, so the JSON is what plotly expects. */
+function plain(value: unknown): unknown {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    return Array.from(value as unknown as ArrayLike<number>);
+  }
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = plain(v);
+    return out;
+  }
+  if (typeof value === "number" && !Number.isFinite(value)) return null;
+  return value;
+}
+
+/** The HTML for one figure; `library` is the plotly.js script for the first figure, else "". */
+export function figureHtml(
+  spec: { data: unknown[]; layout: Record<string, unknown> },
+  library: string,
+  summary: string,
+): string {
+  const id = `tfjs-nb-plot-${Date.now().toString(36)}-${(++figureCounter).toString(36)}`;
+  const height = typeof spec.layout.height === "number" ? spec.layout.height : 420;
+  return `${library}<div id="${id}" class="tfjs-nb-plotly" style="width:100%;min-height:${height}px" ` +
+    `aria-label="${escapeHtml(summary)}"></div>\n<script type="text/javascript">(function () {\n` +
+    `  var spec = ${scriptJson(spec)};\n` +
+    `  var tries = 0;\n` +
+    `  function draw() {\n` +
+    `    var el = document.getElementById(${JSON.stringify(id)});\n` +
+    `    if (!el) return;\n` +
+    `    if (window.Plotly && window.Plotly.newPlot) {\n` +
+    `      window.Plotly.newPlot(el, spec.data, spec.layout, { responsive: true, displaylogo: false });\n` +
+    `    } else if (tries++ < 600) {\n` +
+    `      setTimeout(draw, 50);\n` +
+    `    } else {\n` +
+    `      el.textContent = "plotly.js is not loaded on this page: re-run the notebook from the top (the first figure carries the library).";\n` +
+    `    }\n` +
+    `  }\n` +
+    `  draw();\n` +
+    `})();</script>`;
+}
+
+/**
+ * Any plotly figure: `traces` are plotly.js trace objects, `layout` its layout.
+ * Typed arrays are accepted and sent as plain arrays; non-finite numbers as null.
+ */
+export function plot(traces: object[], layout: object = {}): Displayable {
+  if (!Array.isArray(traces)) {
+    throw new DisplayInputError(
+      "plot(traces, layout): traces must be an array of plotly trace objects, e.g. [{ type: 'bar', x, y }]",
+    );
+  }
+  traces.forEach((t, i) => {
+    if (!t || typeof t !== "object" || Array.isArray(t)) {
+      throw new DisplayInputError(`plot(traces): traces[${i}] is not a plotly trace object`);
+    }
+  });
+  const data = plain(traces) as Record<string, unknown>[];
+  const lay = {
+    margin: { t: 50, r: 20, b: 50, l: 60 },
+    ...(plain(layout) as Record<string, unknown>),
+  };
+  const summary = figureSummary(data, lay);
+  return displayable(() => ({
+    [PLOTLY_MIME]: { data, layout: lay },
+    "text/html": figureHtml({ data, layout: lay }, takePlotlyLibrary(), summary),
+    "text/plain": summary,
+  }), summary);
+}

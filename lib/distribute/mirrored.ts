@@ -1,0 +1,404 @@
+/**
+ * Data-parallel training on every core: a `MirroredStrategy`-like trainer.
+ *
+ * N replicas run in Deno Workers, each with its own tfjs backend (WASM runs
+ * one thread per Worker, so two Workers use both cores of this machine). Every
+ * replica builds the same model from a serialisable {@linkcode ModelSpec} with
+ * the same seed, so they start identical. Each step the main thread splits the
+ * global batch, sends each replica its slice as bytes (transferred, not
+ * copied), and receives per-replica gradients of Σloss / global batch; it sums
+ * them (an all-reduce through the main thread) and sends the sum back; every
+ * replica applies it with the same optimizer, so all replicas stay bitwise
+ * identical (checked by {@linkcode MirroredStrategy.replicasInSync}).
+ *
+ * Compared with one replica on the whole batch the result differs only in
+ * float32 summation order (the two half-batch gradients are added after being
+ * summed separately), a relative difference around 1e-7 per step.
+ * Layers that draw random numbers (dropout) draw them per replica, so such
+ * models match single-replica training in distribution only.
+ *
+ * @example Train the small CNN on two Workers
+ * ```ts
+ * import { MirroredStrategy } from "./mirrored.ts";
+ * const images = new Uint8Array(512 * 784).map((_, i) => (i * 7) % 256);
+ * const labels = new Uint8Array(512).map((_, i) => i % 10);
+ * const strategy = await MirroredStrategy.create({ model: { name: "small_cnn" }, replicas: 2 });
+ * const result = await strategy.fit({ images, labels }, { epochs: 1, batchSize: 128 });
+ * console.log(result.history.loss, result.samplesPerSecond);
+ * await strategy.close();
+ * ```
+ *
+ * @module
+ */
+import type { BackendName } from "../backend.ts";
+import type { Logs, TrainingCallback } from "../training/callbacks.ts";
+import type { ModelSpec } from "./models.ts";
+import { type OptimizerSpec, PIXELS, ReplicaTrainer } from "./_replica.ts";
+import type { FromWorker, ToWorker } from "./_protocol.ts";
+
+/** Images as bytes (count·784, row-major 28x28) and labels 0..9: a `Dataset` fits. */
+export interface ByteData {
+  images: Uint8Array;
+  labels: Uint8Array;
+}
+
+/** Options for {@linkcode MirroredStrategy.create}. */
+export interface MirroredOptions {
+  model: ModelSpec;
+  /** Number of replicas (Workers). Default: `navigator.hardwareConcurrency`. */
+  replicas?: number;
+  /** The backend each replica initialises. Default "wasm". */
+  backend?: BackendName;
+  /** Default `{ name: "adam", learningRate: 1e-3 }`. */
+  optimizer?: Partial<OptimizerSpec>;
+  /**
+   * Run the one replica in this thread instead of a Worker (the reference
+   * single-replica trainer; `replicas` must be 1). Sets this thread's backend.
+   */
+  inProcess?: boolean;
+}
+
+/** Options for {@linkcode MirroredStrategy.fit}. */
+export interface MirroredFitOptions {
+  epochs?: number;
+  /** The GLOBAL batch size, split across replicas. Default 128. */
+  batchSize?: number;
+  /** Shuffle seed (epoch e uses seed + e). Default 0. */
+  seed?: number;
+  /** Default true. */
+  shuffle?: boolean;
+  callbacks?: TrainingCallback | TrainingCallback[];
+  validationData?: ByteData;
+  /** Stop after this many steps in total (benchmarks). */
+  maxSteps?: number;
+}
+
+/** What {@linkcode MirroredStrategy.fit} returns. */
+export interface MirroredResult {
+  /** Per epoch: loss, acc (and val_loss, val_acc with validation data). */
+  history: Record<string, number[]>;
+  /** Training samples per second over all steps (Worker start-up excluded). */
+  samplesPerSecond: number;
+  seconds: number;
+  steps: number;
+}
+
+/** Thrown for bad options or data, or when a replica fails. */
+export class MirroredError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MirroredError";
+  }
+}
+
+interface Replica {
+  request(msg: ToWorker, transfer?: Transferable[]): Promise<FromWorker>;
+  send(msg: ToWorker, transfer?: Transferable[]): void;
+  close(): Promise<void>;
+}
+
+class WorkerReplica implements Replica {
+  #worker: Worker;
+  #pending: { resolve: (m: FromWorker) => void; reject: (e: Error) => void }[] = [];
+  #failed: Error | undefined;
+
+  constructor(index: number) {
+    this.#worker = new Worker(new URL("./_worker.ts", import.meta.url).href, { type: "module" });
+    this.#worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      const head = this.#pending.shift();
+      if (e.data.type === "error") {
+        const err = new MirroredError(`replica ${index} failed: ${e.data.message}`);
+        this.#failed = err;
+        head?.reject(err);
+        for (const p of this.#pending.splice(0)) p.reject(err);
+      } else head?.resolve(e.data);
+    };
+    this.#worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      const err = new MirroredError(`replica ${index} crashed: ${e.message}`);
+      this.#failed = err;
+      for (const p of this.#pending.splice(0)) p.reject(err);
+    };
+  }
+
+  request(msg: ToWorker, transfer: Transferable[] = []): Promise<FromWorker> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ resolve, reject });
+      this.#worker.postMessage(msg, transfer);
+    });
+  }
+
+  send(msg: ToWorker, transfer: Transferable[] = []): void {
+    if (this.#failed) throw this.#failed;
+    this.#worker.postMessage(msg, transfer);
+  }
+
+  close(): Promise<void> {
+    this.#worker.terminate();
+    for (const p of this.#pending.splice(0)) p.reject(new MirroredError("strategy closed"));
+    return Promise.resolve();
+  }
+}
+
+class LocalReplica implements Replica {
+  #trainer: ReplicaTrainer | undefined;
+
+  async request(msg: ToWorker): Promise<FromWorker> {
+    if (msg.type === "init") {
+      const { initBackend } = await import("../backend.ts");
+      const report = await initBackend({ prefer: msg.backend });
+      this.#trainer = new ReplicaTrainer(msg.model, msg.optimizer);
+      return {
+        type: "ready",
+        backend: report.backend,
+        size: this.#trainer.size,
+        weights: this.#trainer.weights(),
+      };
+    }
+    const t = this.#trainer!;
+    switch (msg.type) {
+      case "grads":
+        return { type: "grads", ...t.gradients(msg.images, msg.labels, msg.globalBatch) };
+      case "evaluate":
+        return { type: "evaluated", ...t.evaluate(msg.images, msg.labels) };
+      case "weights":
+        return { type: "weights", weights: t.weights() };
+      default:
+        throw new MirroredError(`message ${msg.type} expects no reply`);
+    }
+  }
+
+  send(msg: ToWorker): void {
+    if (msg.type === "apply") this.#trainer!.apply(msg.flat);
+  }
+
+  close(): Promise<void> {
+    this.#trainer?.dispose();
+    this.#trainer = undefined;
+    return Promise.resolve();
+  }
+}
+
+function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The sample order of one epoch: a seeded Fisher–Yates shuffle, or 0..n−1. */
+export function epochOrder(count: number, seed: number, shuffle = true): Uint32Array {
+  const order = new Uint32Array(count).map((_, i) => i);
+  if (!shuffle) return order;
+  const rand = mulberry32(seed);
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+function checkData(data: ByteData, what: string): number {
+  const n = data.labels?.length;
+  if (!(data.images instanceof Uint8Array) || !(data.labels instanceof Uint8Array)) {
+    throw new MirroredError(`${what}: images and labels must be Uint8Arrays (a Dataset fits)`);
+  }
+  if (data.images.length !== n * PIXELS) {
+    throw new MirroredError(
+      `${what}: images hold ${data.images.length} bytes, expected ${n} labels × ${PIXELS}`,
+    );
+  }
+  return n;
+}
+
+/** N model replicas in lockstep; see the module documentation. */
+export class MirroredStrategy {
+  /** Number of replicas. */
+  readonly replicas: number;
+  /** The backend each replica runs. */
+  readonly backend: BackendName;
+  /** Trainable parameters per replica. */
+  readonly parameters: number;
+  #replicas: Replica[];
+
+  private constructor(replicas: Replica[], backend: BackendName, parameters: number) {
+    this.#replicas = replicas;
+    this.replicas = replicas.length;
+    this.backend = backend;
+    this.parameters = parameters;
+  }
+
+  /** Start the replicas and check they begin with identical weights. */
+  static async create(options: MirroredOptions): Promise<MirroredStrategy> {
+    const n = options.replicas ?? navigator.hardwareConcurrency ?? 1;
+    if (!Number.isInteger(n) || n < 1) {
+      throw new MirroredError(`replicas is ${n}: give a whole number ≥ 1`);
+    }
+    if (options.inProcess && n !== 1) {
+      throw new MirroredError(`inProcess runs exactly one replica, but replicas is ${n}`);
+    }
+    const optimizer: OptimizerSpec = {
+      name: options.optimizer?.name ?? "adam",
+      learningRate: options.optimizer?.learningRate ?? 1e-3,
+    };
+    const backend = options.backend ?? "wasm";
+    const replicas: Replica[] = options.inProcess
+      ? [new LocalReplica()]
+      : Array.from({ length: n }, (_, i) => new WorkerReplica(i));
+    try {
+      const ready = await Promise.all(
+        replicas.map((r) => r.request({ type: "init", model: options.model, optimizer, backend })),
+      ) as Extract<FromWorker, { type: "ready" }>[];
+      for (const r of ready.slice(1)) {
+        if (r.backend !== ready[0].backend || !sameBits(r.weights, ready[0].weights)) {
+          throw new MirroredError(
+            `replicas did not start identical (backends ${ready.map((x) => x.backend)}); ` +
+              `give the model spec a fixed seed`,
+          );
+        }
+      }
+      return new MirroredStrategy(replicas, ready[0].backend, ready[0].size);
+    } catch (e) {
+      await Promise.all(replicas.map((r) => r.close()));
+      throw e;
+    }
+  }
+
+  /** Train; reports through the shared {@linkcode TrainingCallback} shape. */
+  async fit(data: ByteData, options: MirroredFitOptions = {}): Promise<MirroredResult> {
+    const count = checkData(data, "fit data");
+    const epochs = options.epochs ?? 1;
+    const batch = options.batchSize ?? 128;
+    if (!Number.isInteger(batch) || batch < 1) {
+      throw new MirroredError(`batchSize is ${batch}: give a whole number ≥ 1`);
+    }
+    const seed = options.seed ?? 0;
+    const callbacks = options.callbacks === undefined
+      ? []
+      : Array.isArray(options.callbacks)
+      ? options.callbacks
+      : [options.callbacks];
+    const stepsPerEpoch = Math.ceil(count / batch);
+    const history: Record<string, number[]> = { loss: [], acc: [] };
+    for (const c of callbacks) {
+      await c.onTrainBegin?.({ epochs, stepsPerEpoch, samples: count, batchSize: batch });
+    }
+    let steps = 0, seen = 0, busy = 0;
+    const maxSteps = options.maxSteps ?? Infinity;
+    for (let epoch = 0; epoch < epochs && steps < maxSteps; epoch++) {
+      for (const c of callbacks) await c.onEpochBegin?.(epoch);
+      const order = epochOrder(count, seed + epoch, options.shuffle ?? true);
+      let lossSum = 0, correct = 0, samples = 0;
+      for (let s = 0; s < stepsPerEpoch && steps < maxSteps; s++, steps++) {
+        const t0 = performance.now();
+        const idx = order.subarray(s * batch, Math.min((s + 1) * batch, count));
+        const r = await this.#step(data, idx);
+        busy += performance.now() - t0;
+        lossSum += r.lossSum;
+        correct += r.correct;
+        samples += idx.length;
+        seen += idx.length;
+        const logs: Logs = { loss: r.lossSum / idx.length, acc: r.correct / idx.length };
+        logs.size = idx.length;
+        for (const c of callbacks) await c.onBatchEnd?.(s, logs);
+      }
+      const logs: Logs = { loss: lossSum / samples, acc: correct / samples };
+      if (options.validationData) {
+        const v = await this.evaluate(options.validationData);
+        logs.val_loss = v.loss;
+        logs.val_acc = v.acc;
+      }
+      for (const [k, v] of Object.entries(logs)) (history[k] ??= []).push(v);
+      for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
+      if (callbacks.some((c) => c.stopTraining)) break;
+    }
+    const last: Logs = Object.fromEntries(
+      Object.entries(history).map(([k, v]) => [k, v[v.length - 1]]),
+    );
+    for (const c of callbacks) await c.onTrainEnd?.(last);
+    return { history, samplesPerSecond: seen / (busy / 1000), seconds: busy / 1000, steps };
+  }
+
+  async #step(
+    data: ByteData,
+    idx: Uint32Array,
+  ): Promise<{ lossSum: number; correct: number }> {
+    const n = idx.length, R = this.#replicas.length;
+    const replies = await Promise.all(this.#replicas.map((replica, r) => {
+      const from = Math.floor((r * n) / R), to = Math.floor(((r + 1) * n) / R);
+      const images = new Uint8Array((to - from) * PIXELS);
+      const labels = new Uint8Array(to - from);
+      for (let i = from; i < to; i++) {
+        const j = idx[i];
+        images.set(data.images.subarray(j * PIXELS, (j + 1) * PIXELS), (i - from) * PIXELS);
+        labels[i - from] = data.labels[j];
+      }
+      return replica.request({ type: "grads", images, labels, globalBatch: n }, [
+        images.buffer as ArrayBuffer,
+        labels.buffer as ArrayBuffer,
+      ]);
+    })) as Extract<FromWorker, { type: "grads" }>[];
+    // All-reduce: sum in replica order (the same order every step).
+    const sum = replies[0].flat;
+    for (const r of replies.slice(1)) {
+      const f = r.flat;
+      for (let i = 0; i < sum.length; i++) sum[i] += f[i];
+    }
+    this.#replicas.forEach((replica, r) => {
+      const flat = r === R - 1 ? sum : sum.slice();
+      replica.send({ type: "apply", flat }, [flat.buffer as ArrayBuffer]);
+    });
+    return {
+      lossSum: replies.reduce((a, r) => a + r.lossSum, 0),
+      correct: replies.reduce((a, r) => a + r.correct, 0),
+    };
+  }
+
+  /** Mean loss and accuracy over `data`, on replica 0 (inference mode). */
+  async evaluate(data: ByteData): Promise<{ loss: number; acc: number }> {
+    const n = checkData(data, "evaluate data");
+    const r = await this.#replicas[0].request({
+      type: "evaluate",
+      images: data.images,
+      labels: data.labels,
+    }) as Extract<FromWorker, { type: "evaluated" }>;
+    return { loss: r.lossSum / n, acc: r.correct / n };
+  }
+
+  /** Replica `index`'s trainable weights, concatenated in layer order. */
+  async weights(index = 0): Promise<Float32Array> {
+    const r = await this.#replicas[index].request({ type: "weights" });
+    return (r as Extract<FromWorker, { type: "weights" }>).weights;
+  }
+
+  /** True when every replica's weights are bitwise equal to replica 0's. */
+  async replicasInSync(): Promise<boolean> {
+    const all = await Promise.all(this.#replicas.map((_, i) => this.weights(i)));
+    return all.every((w) => sameBits(w, all[0]));
+  }
+
+  /** Stop the Workers. */
+  async close(): Promise<void> {
+    for (const r of this.#replicas) {
+      try {
+        r.send({ type: "close" });
+      } catch { /* already failed */ }
+    }
+    await Promise.all(this.#replicas.map((r) => r.close()));
+  }
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}

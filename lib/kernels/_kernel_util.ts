@@ -1,0 +1,67 @@
+/**
+ * Helpers for kernels written in terms of other kernels of the same backend.
+ *
+ * A kernel function receives `TensorInfo`s (not `Tensor`s) and must return
+ * `TensorInfo`s. Calling the backend's own kernel functions directly (rather
+ * than `tf.*` ops) keeps the intermediates out of the engine's bookkeeping, so
+ * that they are freed with `backend.disposeData` exactly like tfjs's built-in
+ * composite kernels do.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** A backend's data handle for one tensor (what kernels take and return). */
+export type Info = tf.TensorInfo;
+
+/** Thrown when a kernel we replace is missing from the backend we patch. */
+export class KernelInstallError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KernelInstallError";
+  }
+}
+
+/** Run `backendName`'s kernel `kernelName` directly on tensor infos. */
+export function callKernel(
+  kernelName: string,
+  backendName: string,
+  backend: tf.KernelBackend,
+  inputs: Record<string, Info>,
+  attrs: Record<string, unknown> = {},
+): Info {
+  const kernel = tf.getKernel(kernelName, backendName);
+  if (!kernel) {
+    throw new KernelInstallError(
+      `backend "${backendName}" has no "${kernelName}" kernel, which lib/kernels needs; ` +
+        `check the @tensorflow/tfjs-backend-${backendName} version pinned in deno.json`,
+    );
+  }
+  const out = kernel.kernelFunc({
+    inputs: inputs as tf.NamedTensorInfoMap,
+    attrs: attrs as tf.NamedAttrMap,
+    backend,
+  });
+  return (Array.isArray(out) ? out[0] : out) as Info;
+}
+
+/** Free intermediates made by {@linkcode callKernel} (refcounted by the backend). */
+export function release(backend: tf.KernelBackend, ...infos: Info[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+/**
+ * Register `config`, replacing any kernel already registered under the same
+ * name and backend (tfjs throws on duplicates). Returns the kernel it replaced.
+ */
+export function replaceKernel(config: tf.KernelConfig): tf.KernelConfig | undefined {
+  const previous = tf.getKernel(config.kernelName, config.backendName);
+  if (previous) tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+  return previous;
+}
+
+/** The 4 entries of a 2-D stride/dilation attribute given as a number or a pair. */
+export function pair(v: number | [number, number] | number[]): [number, number] {
+  return typeof v === "number" ? [v, v] : [v[0], v[1]];
+}

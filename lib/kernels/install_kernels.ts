@@ -1,0 +1,51 @@
+/**
+ * {@linkcode installKernels}: register, per backend, the kernels this project
+ * adds or replaces. `initBackend` (lib/backend.ts) calls it once a backend is
+ * chosen; calling it again is harmless.
+ *
+ * WASM (tfjs-backend-wasm 4.22.0):
+ * - `Conv2DBackpropFilter` is missing (tfjs issue 8474): added, as a convolution
+ *   (or im2col and one matMul for few input channels).
+ * - `Conv2DBackpropInput` is a naive loop: replaced by an ordinary (XNNPACK) convolution.
+ * - `BatchMatMul` / `_FusedMatMul` with a transposed operand run a naive loop: the
+ *   transpose is materialised and the fast path called.
+ * - `MaxPoolGrad` is slow: replaced by one JS loop over the WASM heap.
+ *
+ * WebGPU (tfjs-backend-webgpu 4.22.0): every kernel is wrapped so that a tensor
+ * over the 128 MiB storage-binding limit throws `WebGpuLimitError` instead of
+ * silently computing zeros.
+ *
+ * The CPU backend needs nothing (it is the reference the tests compare with).
+ *
+ * @example
+ * ```ts
+ * import { installKernels } from "./install_kernels.ts";
+ * installKernels("wasm"); // idempotent; initBackend already calls it
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { BackendName } from "../backend.ts";
+import { conv2dBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
+import { conv2dBackpropInputConfig } from "./conv2d_backprop_input.ts";
+import { untransposedMatMulConfig } from "./batch_matmul.ts";
+import { maxPoolGradConfig } from "./max_pool_grad.ts";
+import { replaceKernel } from "./_kernel_util.ts";
+import { installWebGpuGuard } from "./webgpu_guard.ts";
+
+let stockMaxPoolGrad: tf.KernelConfig | undefined;
+
+/** Register the kernels that `backend` lacks or runs slowly. Idempotent. */
+export function installKernels(backend: BackendName): void {
+  if (backend === "wasm") {
+    replaceKernel(conv2dBackpropFilterConfig("wasm"));
+    replaceKernel(conv2dBackpropInputConfig("wasm"));
+    replaceKernel(untransposedMatMulConfig("BatchMatMul", "wasm"));
+    replaceKernel(untransposedMatMulConfig("_FusedMatMul", "wasm"));
+    if (!stockMaxPoolGrad) stockMaxPoolGrad = tf.getKernel("MaxPoolGrad", "wasm");
+    replaceKernel(maxPoolGradConfig(stockMaxPoolGrad));
+  } else if (backend === "webgpu") {
+    installWebGpuGuard();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * `model.summary()` as a table the notebook renders: one row per layer with
+ * its type, output shape, parameter count and (for graphs that branch) the
+ * layers feeding it, then the totals. The counts are Keras' (a Dense layer
+ * has `in·out + out` weights, a Conv2D `k·k·in·filters + filters`), so they
+ * match what `model.summary()` prints in Python for the same architecture.
+ *
+ * @example
+ * ```ts
+ * import { mlp } from "./sequential.ts";
+ * import { summary } from "./summary.ts";
+ * const s = summary(mlp());
+ * console.log(s.totalParams); // 101770
+ * console.log(String(s)); // the text table Keras prints
+ * ```
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+
+/** One layer in a {@linkcode ModelSummary}. */
+export interface SummaryRow {
+  name: string;
+  /** The layer's class, e.g. "Conv2D". */
+  type: string;
+  /** Keras style: "(None, 26, 26, 16)"; "multiple" when the layer has no single shape. */
+  outputShape: string;
+  params: number;
+  /** Names of the layers feeding this one (functional models). */
+  connectedTo: string[];
+}
+
+/** What {@linkcode summary} returns: data, a text table, and an HTML table in Jupyter. */
+export interface ModelSummary {
+  name: string;
+  rows: SummaryRow[];
+  totalParams: number;
+  trainableParams: number;
+  nonTrainableParams: number;
+  /** Keras-style text table. */
+  toString(): string;
+  /** The Jupyter mime bundle (HTML table + text). */
+  [key: symbol]: unknown;
+}
+
+/** The layers-and-weights view {@linkcode summary} needs (a LayersModel or a `DigitNet`). */
+export interface Summarizable {
+  name: string;
+  layers: tf.layers.Layer[];
+}
+
+function shapeText(shape: unknown): string {
+  if (!Array.isArray(shape)) return "multiple";
+  if (shape.length > 0 && Array.isArray(shape[0])) {
+    return shape.length === 1 ? `[${shapeText(shape[0])}]` : "multiple";
+  }
+  const dims = shape.map((d) => (d === null || d === undefined ? "None" : String(d)));
+  return `(${dims.join(", ")}${dims.length === 1 ? "," : ""})`;
+}
+
+function outputShapeOf(layer: tf.layers.Layer): string {
+  try {
+    return shapeText(layer.outputShape);
+  } catch {
+    return "multiple"; // never called on a symbolic input (subclassed models), as Keras prints
+  }
+}
+
+function inbound(layer: tf.layers.Layer): string[] {
+  const nodes = (layer as unknown as { inboundNodes?: { inboundLayers: tf.layers.Layer[] }[] })
+    .inboundNodes ?? [];
+  return nodes.flatMap((n) => n.inboundLayers.map((l) => l.name));
+}
+
+const escape = (s: string): string =>
+  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+
+const fmt = (n: number): string => n.toLocaleString("en-US");
+
+function weightCount(ws: { shape: (number | null)[] }[]): number {
+  return ws.reduce((a, w) => a + w.shape.reduce((p: number, d) => p * (d ?? 0), 1), 0);
+}
+
+/** A summary of `model` (Keras: `model.summary()`), shown as an HTML table in Jupyter. */
+export function summary(model: Summarizable): ModelSummary {
+  const branched = model.layers.some((l) => inbound(l).length > 1);
+  const rows: SummaryRow[] = model.layers.map((l) => ({
+    name: l.name,
+    type: l.getClassName(),
+    outputShape: outputShapeOf(l),
+    params: l.countParams(),
+    connectedTo: inbound(l),
+  }));
+  const trainable = model.layers.reduce((a, l) => a + weightCount(l.trainableWeights), 0);
+  const total = model.layers.reduce((a, l) => a + l.countParams(), 0);
+  const name = model.name;
+
+  const text = (): string => {
+    const cols = ["Layer (type)", "Output Shape", "Param #", ...(branched ? ["Connected to"] : [])];
+    const cells = rows.map((r) => [
+      `${r.name} (${r.type})`,
+      r.outputShape,
+      fmt(r.params),
+      ...(branched ? [r.connectedTo.join(", ")] : []),
+    ]);
+    const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)) + 2);
+    const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join("").trimEnd();
+    const rule = (ch: string) => ch.repeat(widths.reduce((a, b) => a + b, 0));
+    return [
+      `Model: "${name}"`,
+      rule("_"),
+      line(cols),
+      rule("="),
+      ...cells.flatMap((c, i) => [line(c), i < cells.length - 1 ? rule("_") : rule("=")]),
+      `Total params: ${fmt(total)}`,
+      `Trainable params: ${fmt(trainable)}`,
+      `Non-trainable params: ${fmt(total - trainable)}`,
+      rule("_"),
+    ].join("\n");
+  };
+
+  const htmlTable = (): string => {
+    const th = (s: string, right = false) =>
+      `<th style="text-align:${right ? "right" : "left"};padding:2px 10px">${escape(s)}</th>`;
+    const td = (s: string, right = false) =>
+      `<td style="text-align:${right ? "right" : "left"};padding:2px 10px;font-family:monospace">${
+        escape(s)
+      }</td>`;
+    const head = `<tr>${th("Layer (type)")}${th("Output Shape")}${th("Param #", true)}${
+      branched ? th("Connected to") : ""
+    }</tr>`;
+    const body = rows.map((r) =>
+      `<tr>${td(`${r.name} (${r.type})`)}${td(r.outputShape)}${td(fmt(r.params), true)}${
+        branched ? td(r.connectedTo.join(", ")) : ""
+      }</tr>`
+    ).join("");
+    const foot = [
+      ["Total params", total],
+      ["Trainable params", trainable],
+      ["Non-trainable params", total - trainable],
+    ].map(([k, v]) =>
+      `<tr><td colspan="2" style="padding:2px 10px"><b>${k}</b></td>${
+        td(fmt(v as number), true)
+      }${branched ? "<td></td>" : ""}</tr>`
+    ).join("");
+    return `<table style="border-collapse:collapse"><caption style="text-align:left"><b>Model: ${
+      escape(name)
+    }</b></caption><thead>${head}</thead><tbody>${body}</tbody><tfoot style="border-top:1px solid #999">${foot}</tfoot></table>`;
+  };
+
+  return {
+    name,
+    rows,
+    totalParams: total,
+    trainableParams: trainable,
+    nonTrainableParams: total - trainable,
+    toString: text,
+    [Symbol.for("Jupyter.display")]: () => ({ "text/html": htmlTable(), "text/plain": text() }),
+    [Symbol.for("Deno.customInspect")]: text,
+  };
+}

@@ -1,0 +1,249 @@
+/**
+ * Control flow as graph ops: `cond` and `whileLoop` build their branches and
+ * bodies as sub-graphs (child {@linkcode Graph}s that capture the outer tensors
+ * they use) inside one `If` or `While` op. At run time the `If` kernel runs only
+ * the branch `pred` picks, and the `While` kernel runs the body until the
+ * condition is false — the other branch's ops never execute.
+ *
+ * This is what TensorFlow's AutoGraph turns a Python `if`/`while` on a tensor into.
+ *
+ * @example
+ * ```ts
+ * import { Graph } from "./graph.ts";
+ * import { add, constant, less, mul } from "./ops.ts";
+ * import { cond, whileLoop } from "./control_flow.ts";
+ * import { Session } from "./session.ts";
+ * const g = new Graph();
+ * const [i, total] = g.asDefault(() =>
+ *   whileLoop((i, _s) => less(i, 5), (i, s) => [add(i, 1), add(s, i)], [constant(0), constant(0)])
+ * );
+ * console.log(new Session(g).run([i, total])); // [5, 10]
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type DType,
+  DTypeError,
+  formatShape,
+  getDefaultGraph,
+  Graph,
+  GraphError,
+  type Operation,
+  type Shape,
+  ShapeError,
+  SymbolicTensor,
+  type TensorLike,
+} from "./graph.ts";
+import { kernels, placeholder, toSymbolic } from "./ops.ts";
+import { execute, type RunContext } from "./session.ts";
+
+/** Builds `fn` into a child graph of `outer`; returns its outputs (captured into it). */
+function buildFunctionGraph(
+  outer: Graph,
+  args: SymbolicTensor[],
+  fn: (...xs: SymbolicTensor[]) => TensorLike | TensorLike[],
+): Graph {
+  const g = new Graph(outer);
+  g.asDefault(() => {
+    g.inputs = args.map((a, i) => placeholder(a.dtype, a.shape, `arg${i}`));
+    const out = fn(...g.inputs);
+    g.outputs = (Array.isArray(out) ? out : [out]).map((t) => g.capture(toSymbolic(t)));
+  });
+  return g;
+}
+
+/** The tensors of enclosing graphs that any of `subgraphs` captured (op inputs, in order). */
+function capturedInputs(subgraphs: Graph[]): SymbolicTensor[] {
+  return [...new Set(subgraphs.flatMap((g) => [...g.captures.keys()]))];
+}
+
+/** Feeds for a sub-graph's capture placeholders, from its op's input values. */
+function captureFeeds(
+  g: Graph,
+  op: Operation,
+  values: tf.Tensor[],
+): Map<SymbolicTensor, tf.Tensor> {
+  const feeds = new Map<SymbolicTensor, tf.Tensor>();
+  for (const inner of g.captures.values()) {
+    feeds.set(inner, values[op.inputs.indexOf(inner.op.captured!)]);
+  }
+  return feeds;
+}
+
+function mergeShapes(a: Shape, b: Shape): Shape | null {
+  if (a.length !== b.length) return null;
+  return a.map((d, i) => d === b[i] ? d : null);
+}
+
+function outerGraph(ts: SymbolicTensor[]): Graph {
+  const d = getDefaultGraph();
+  return ts.every((t) => d.isWithin(t.graph)) ? d : ts[0].graph;
+}
+
+function markStateful(op: Operation, subgraphs: Graph[]): void {
+  if (subgraphs.some((g) => g.statefulOps.length > 0)) {
+    op.stateful = true;
+    op.graph.statefulOps.push(op);
+  }
+}
+
+/**
+ * `trueFn()` when the boolean scalar `pred` is true at run time, else
+ * `falseFn()` (`tf.cond`). Both branches must give the same number of tensors
+ * with the same dtypes. Returns a tensor, or a list if the branches return lists.
+ */
+export function cond<T extends TensorLike | TensorLike[]>(
+  pred: TensorLike,
+  trueFn: () => T,
+  falseFn: () => T,
+  name = "cond",
+): T extends unknown[] ? SymbolicTensor[] : SymbolicTensor {
+  const p = toSymbolic(pred);
+  if (p.dtype !== "bool" || p.rank !== 0) {
+    throw new DTypeError(`cond: pred ${p} must be a bool scalar (e.g. v1.greater(x, 0))`);
+  }
+  const outer = outerGraph([p]);
+  let single = false;
+  const branch = (fn: () => T) =>
+    buildFunctionGraph(outer, [], () => {
+      const r = fn();
+      single = !Array.isArray(r);
+      return r;
+    });
+  const thenG = branch(trueFn);
+  const elseG = branch(falseFn);
+  const [a, b] = [thenG.outputs, elseG.outputs];
+  if (a.length !== b.length) {
+    throw new GraphError(
+      `${name}: the true branch gives ${a.length} tensors, the false ${b.length}`,
+    );
+  }
+  const specs = a.map((t, i) => {
+    if (t.dtype !== b[i].dtype) {
+      throw new DTypeError(
+        `${name}: output ${i} is ${t.dtype} in one branch, ${b[i].dtype} in the other`,
+      );
+    }
+    const shape = mergeShapes(t.shape, b[i].shape);
+    if (!shape) {
+      throw new ShapeError(
+        `${name}: output ${i} has shape ${formatShape(t.shape)} in one branch and ` +
+          `${formatShape(b[i].shape)} in the other`,
+      );
+    }
+    return { dtype: t.dtype, shape };
+  });
+  const attrs = {
+    then_branch: `${name}_true`,
+    else_branch: `${name}_false`,
+    Tout: specs.map((s) => s.dtype),
+  };
+  const op = outer.addOp("If", [p, ...capturedInputs([thenG, elseG])], attrs, specs, { name });
+  op.subgraphs = { then: thenG, else: elseG };
+  markStateful(op, [thenG, elseG]);
+  return (single ? op.outputs[0] : op.outputs) as T extends unknown[] ? SymbolicTensor[]
+    : SymbolicTensor;
+}
+
+kernels.If = ([pred, ...rest], op, ctx: RunContext) => {
+  const taken = pred.dataSync()[0] ? "then" : "else";
+  const g = op.subgraphs![taken];
+  const outs = execute(
+    [...g.outputs, ...g.statefulOps],
+    captureFeeds(g, op, [pred, ...rest]),
+    ctx,
+    `${op.name}/${taken}/`,
+  );
+  return outs.slice(0, g.outputs.length) as tf.Tensor[];
+};
+
+/** Options for {@linkcode whileLoop}. */
+export interface WhileOptions {
+  /** Stop after this many iterations even if the condition still holds. */
+  maximumIterations?: number;
+  name?: string;
+}
+
+/**
+ * Repeats `loopVars = bodyFn(...loopVars)` while `condFn(...loopVars)` is true
+ * (`tf.while_loop`); returns the final loop variables. The body must keep each
+ * variable's dtype and a compatible shape.
+ */
+export function whileLoop(
+  condFn: (...vars: SymbolicTensor[]) => TensorLike,
+  bodyFn: (...vars: SymbolicTensor[]) => TensorLike | TensorLike[],
+  loopVars: TensorLike[],
+  opts: WhileOptions = {},
+): SymbolicTensor[] {
+  const name = opts.name ?? "while";
+  const vars = loopVars.map((v) => toSymbolic(v));
+  const outer = outerGraph(vars);
+  const condG = buildFunctionGraph(outer, vars, condFn);
+  const c = condG.outputs[0];
+  if (condG.outputs.length !== 1 || c.dtype !== "bool" || c.rank !== 0) {
+    throw new DTypeError(`${name}: the condition must return one bool scalar, got ${c}`);
+  }
+  const bodyG = buildFunctionGraph(outer, vars, bodyFn);
+  if (bodyG.outputs.length !== vars.length) {
+    throw new GraphError(
+      `${name}: the body returns ${bodyG.outputs.length} tensors for ${vars.length} loop variables`,
+    );
+  }
+  bodyG.outputs.forEach((t, i) => {
+    const v = vars[i];
+    if (t.dtype !== v.dtype) {
+      throw new DTypeError(
+        `${name}: loop variable ${i} changes dtype from ${v.dtype} to ${t.dtype}`,
+      );
+    }
+    const ok = t.rank === v.rank &&
+      t.shape.every((d, j) => d === null || v.shape[j] === null || d === v.shape[j]);
+    if (!ok) {
+      throw new ShapeError(
+        `${name}: loop variable ${i} changes shape from ${formatShape(v.shape)} to ${
+          formatShape(t.shape)
+        }`,
+      );
+    }
+  });
+  const attrs = {
+    cond: `${name}_cond`,
+    body: `${name}_body`,
+    T: vars.map((v) => v.dtype as DType),
+    maximum_iterations: opts.maximumIterations ?? -1,
+  };
+  const specs = vars.map((v) => ({ dtype: v.dtype, shape: [...v.shape] }));
+  const op = outer.addOp("While", [...vars, ...capturedInputs([condG, bodyG])], attrs, specs, {
+    name,
+  });
+  op.subgraphs = { cond: condG, body: bodyG };
+  markStateful(op, [condG, bodyG]);
+  return op.outputs;
+}
+
+kernels.While = (inputs, op, ctx: RunContext) => {
+  const { cond: condG, body: bodyG } = op.subgraphs!;
+  const max = op.attrs.maximum_iterations as number;
+  const run = (g: Graph, vals: tf.Tensor[], targets: SymbolicTensor[], kind: string) => {
+    const feeds = captureFeeds(g, op, inputs);
+    g.inputs.forEach((p, j) => feeds.set(p, vals[j]));
+    return execute([...targets, ...g.statefulOps], feeds, ctx, `${op.name}/${kind}/`)
+      .slice(0, targets.length) as tf.Tensor[];
+  };
+  let vals = inputs.slice(0, op.outputs.length);
+  for (let iter = 0; max < 0 || iter < max; iter++) {
+    const current = vals;
+    let done = false;
+    const next: tf.Tensor[] = tf.tidy(() => {
+      const [c] = run(condG, current, condG.outputs, "cond");
+      done = !c.dataSync()[0];
+      return done ? [] : run(bodyG, current, bodyG.outputs, "body").map((t) => t.clone());
+    });
+    if (done) break;
+    if (iter > 0) current.forEach((t) => t.dispose()); // earlier iterations' results are ours
+    vals = next;
+  }
+  return vals;
+};

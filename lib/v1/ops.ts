@@ -1,0 +1,597 @@
+/**
+ * Graph ops: each function adds one operation to the graph, infers its output
+ * dtype and static shape right away (a mismatch throws {@linkcode ShapeError}
+ * now, not when the graph runs) and returns the symbolic result.
+ *
+ * Each op type also has a kernel in {@linkcode kernels}: how a session computes
+ * it, here with TensorFlow.js eager ops. The gradient of each op type lives in
+ * `gradients.ts`.
+ *
+ * @example
+ * ```ts
+ * import { Graph } from "./graph.ts";
+ * import { add, constant, placeholder, relu } from "./ops.ts";
+ * const g = new Graph();
+ * const y = g.asDefault(() => relu(add(placeholder("float32", [null, 3], "x"), constant([1, 2, 3]))));
+ * console.log(y.toString()); // Tensor("Relu:0", shape=(?, 3), dtype=float32)
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type AttrValue,
+  type DType,
+  DTypeError,
+  formatShape,
+  getDefaultGraph,
+  type Graph,
+  GraphError,
+  type Operation,
+  type Shape,
+  ShapeError,
+  SymbolicTensor,
+  type TensorLike,
+} from "./graph.ts";
+import type { RunContext } from "./session.ts";
+
+// ---------------------------------------------------------------- helpers
+
+/** Picks the graph for an op: the default graph, or the one graph all inputs share. */
+function graphFor(inputs: SymbolicTensor[]): Graph {
+  const g = getDefaultGraph();
+  if (inputs.every((t) => g.isWithin(t.graph))) return g;
+  const first = inputs[0].graph;
+  if (inputs.every((t) => t.graph === first)) return first;
+  throw new GraphError(
+    `inputs ${inputs.join(", ")} come from different graphs: build them in one graph.asDefault()`,
+  );
+}
+
+/** Adds an op to the right graph; `spec` gives its outputs' dtypes and shapes. */
+function addOp(
+  type: string,
+  inputs: SymbolicTensor[],
+  attrs: Record<string, AttrValue>,
+  spec: { dtype: DType; shape: Shape }[],
+  name?: string,
+): Operation {
+  const g = inputs.length > 0 ? graphFor(inputs) : getDefaultGraph();
+  return g.addOp(type, inputs, attrs, spec, { name });
+}
+
+/** Turns numbers, arrays and eager tensors into graph tensors (`Const` ops). */
+export function toSymbolic(x: TensorLike, dtype?: DType): SymbolicTensor {
+  if (x instanceof SymbolicTensor) return x;
+  if (x instanceof tf.Variable) return readVariable(x);
+  return constant(x, dtype);
+}
+
+/** Converts a pair, giving plain numbers the dtype of the other operand. */
+function pair(a: TensorLike, b: TensorLike): [SymbolicTensor, SymbolicTensor] {
+  const sa = a instanceof SymbolicTensor ? a : undefined;
+  const sb = b instanceof SymbolicTensor ? b : undefined;
+  return [toSymbolic(a, sb?.dtype), toSymbolic(b, sa?.dtype)];
+}
+
+function sameDType(opName: string, a: SymbolicTensor, b: SymbolicTensor): void {
+  if (a.dtype !== b.dtype) {
+    throw new DTypeError(
+      `${opName}: ${a} is ${a.dtype} but ${b} is ${b.dtype}; ` +
+        `TensorFlow does not cast implicitly: use v1.cast(x, "${a.dtype}")`,
+    );
+  }
+}
+
+function requireFloat(opName: string, x: SymbolicTensor): void {
+  if (x.dtype !== "float32") {
+    throw new DTypeError(`${opName} needs float32 input but ${x} is ${x.dtype}: cast it first`);
+  }
+}
+
+/** The static shape of `a op b` under NumPy broadcasting, or a ShapeError. */
+export function broadcastShapes(opName: string, a: Shape, b: Shape): Shape {
+  const n = Math.max(a.length, b.length);
+  const out: Shape = [];
+  for (let i = 0; i < n; i++) {
+    const da = i < n - a.length ? 1 : a[i - (n - a.length)];
+    const db = i < n - b.length ? 1 : b[i - (n - b.length)];
+    if (da === 1) out.push(db);
+    else if (db === 1) out.push(da);
+    else if (da === null) out.push(db);
+    else if (db === null || da === db) out.push(da);
+    else {
+      throw new ShapeError(
+        `${opName}: shapes ${formatShape(a)} and ${formatShape(b)} cannot be broadcast ` +
+          `(dimension ${i}: ${da} vs ${db}); reshape one of them or check the op's inputs`,
+      );
+    }
+  }
+  return out;
+}
+
+function normAxes(opName: string, x: SymbolicTensor, axis?: number | number[] | null): number[] {
+  const list = axis === undefined || axis === null
+    ? x.shape.map((_, i) => i)
+    : Array.isArray(axis)
+    ? axis
+    : [axis];
+  return list.map((a) => {
+    const r = a < 0 ? a + x.rank : a;
+    if (r < 0 || r >= x.rank) {
+      throw new ShapeError(`${opName}: axis ${a} is out of range for ${x} (rank ${x.rank})`);
+    }
+    return r;
+  }).sort((p, q) => p - q);
+}
+
+// ---------------------------------------------------------------- sources
+
+/** A value fed at run time: `placeholder("float32", [null, 784], "x")`. */
+export function placeholder(dtype: DType, shape: Shape, name = "Placeholder"): SymbolicTensor {
+  return addOp("Placeholder", [], { dtype, shape }, [{ dtype, shape: [...shape] }], name).output;
+}
+
+/** A constant: numbers, nested arrays or a `tf.Tensor` (copied; the graph owns the copy). */
+export function constant(
+  value: tf.Tensor | number | boolean | number[] | number[][] | number[][][],
+  dtype?: DType,
+  name = "Const",
+): SymbolicTensor {
+  const t = tf.keep(
+    value instanceof tf.Tensor
+      ? (dtype && value.dtype !== dtype ? tf.cast(value, dtype) : tf.clone(value))
+      : tf.tensor(
+        value as number[],
+        undefined,
+        dtype ?? (typeof value === "boolean" ? "bool" : "float32"),
+      ),
+  );
+  const dt = t.dtype as DType;
+  const op = addOp(
+    "Const",
+    [],
+    { dtype: dt, shape: t.shape },
+    [{ dtype: dt, shape: t.shape }],
+    name,
+  );
+  op.value = t;
+  return op.output;
+}
+
+/** Reads an eager `tf.Variable`'s current value at run time (how `tfFunction` sees variables). */
+export function readVariable(v: tf.Variable): SymbolicTensor {
+  const dtype = v.dtype as DType;
+  const op = addOp(
+    "ReadVariableOp",
+    [],
+    { dtype, variable: v.name },
+    [{ dtype, shape: v.shape }],
+    v.name.replace(/[^\w/.-]/g, "_"),
+  );
+  op.variable = v;
+  return op.output;
+}
+
+// ---------------------------------------------------------------- elementwise
+
+function unary(type: string, x: TensorLike, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  if (!["Identity", "Neg", "Square", "Abs", "Sign"].includes(type)) requireFloat(type, sx);
+  return addOp(type, [sx], {}, [{ dtype: sx.dtype, shape: [...sx.shape] }], name).output;
+}
+
+function binary(type: string, a: TensorLike, b: TensorLike, name?: string, outDType?: DType) {
+  const [sa, sb] = pair(a, b);
+  sameDType(type, sa, sb);
+  const shape = broadcastShapes(`${name ?? type}`, sa.shape, sb.shape);
+  return addOp(type, [sa, sb], {}, [{ dtype: outDType ?? sa.dtype, shape }], name).output;
+}
+
+/** `a + b`, broadcasting (TF op `AddV2`). */
+export function add(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("AddV2", a, b, name);
+}
+/** `a - b`, broadcasting. */
+export function sub(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("Sub", a, b, name);
+}
+/** `a * b` elementwise, broadcasting. */
+export function mul(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("Mul", a, b, name);
+}
+/** `a / b` elementwise, broadcasting (`RealDiv`; `FloorDiv` for int32). */
+export function div(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  const [sa, sb] = pair(a, b);
+  return binary(sa.dtype === "int32" ? "FloorDiv" : "RealDiv", sa, sb, name);
+}
+/** `a == b` elementwise → bool. */
+export function equal(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("Equal", a, b, name, "bool");
+}
+/** `a < b` elementwise → bool. */
+export function less(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("Less", a, b, name, "bool");
+}
+/** `a > b` elementwise → bool. */
+export function greater(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("Greater", a, b, name, "bool");
+}
+
+/** `max(x, 0)`. */
+export const relu = (x: TensorLike, name?: string): SymbolicTensor => unary("Relu", x, name);
+/** `1 / (1 + exp(-x))`. */
+export const sigmoid = (x: TensorLike, name?: string): SymbolicTensor => unary("Sigmoid", x, name);
+/** Hyperbolic tangent. */
+export const tanh = (x: TensorLike, name?: string): SymbolicTensor => unary("Tanh", x, name);
+/** Natural logarithm. */
+export const log = (x: TensorLike, name?: string): SymbolicTensor => unary("Log", x, name);
+/** `e^x`. */
+export const exp = (x: TensorLike, name?: string): SymbolicTensor => unary("Exp", x, name);
+/** Square root. */
+export const sqrt = (x: TensorLike, name?: string): SymbolicTensor => unary("Sqrt", x, name);
+/** `x * x`. */
+export const square = (x: TensorLike, name?: string): SymbolicTensor => unary("Square", x, name);
+/** `-x`. */
+export const neg = (x: TensorLike, name?: string): SymbolicTensor => unary("Neg", x, name);
+/** `|x|`. */
+export const abs = (x: TensorLike, name?: string): SymbolicTensor => unary("Abs", x, name);
+/** -1, 0 or 1: the sign of each element. */
+export const sign = (x: TensorLike, name?: string): SymbolicTensor => unary("Sign", x, name);
+/** Passes `x` through unchanged (a named node in the graph). */
+export const identity = (x: TensorLike, name?: string): SymbolicTensor =>
+  unary("Identity", x, name);
+
+/** Softmax over the last axis. */
+export function softmax(logits: TensorLike, name?: string): SymbolicTensor {
+  const x = toSymbolic(logits);
+  if (x.rank < 1) throw new ShapeError(`Softmax: ${x} must have rank >= 1`);
+  return unary("Softmax", x, name);
+}
+
+/** `log(softmax(x))` over the last axis, computed stably. */
+export function logSoftmax(logits: TensorLike, name?: string): SymbolicTensor {
+  const x = toSymbolic(logits);
+  if (x.rank < 1) throw new ShapeError(`LogSoftmax: ${x} must have rank >= 1`);
+  return unary("LogSoftmax", x, name);
+}
+
+/** Permutes the dimensions (default: reverses them). */
+export function transpose(x: TensorLike, perm?: number[], name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  const p = perm ?? sx.shape.map((_, i) => sx.rank - 1 - i);
+  if (p.length !== sx.rank || [...p].sort().some((v, i) => v !== i)) {
+    throw new ShapeError(`Transpose: ${JSON.stringify(p)} is not a permutation of ${sx}'s axes`);
+  }
+  const shape = p.map((i) => sx.shape[i]);
+  return addOp("Transpose", [sx], { perm: p }, [{ dtype: sx.dtype, shape }], name).output;
+}
+
+/** Converts the element type (`Cast`). */
+export function cast(x: TensorLike, dtype: DType, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  return addOp(
+    "Cast",
+    [sx],
+    { SrcT: sx.dtype, DstT: dtype },
+    [{ dtype, shape: [...sx.shape] }],
+    name,
+  )
+    .output;
+}
+
+// ---------------------------------------------------------------- linear algebra, shapes
+
+/** Matrix product of two rank-2 tensors, optionally transposing either. */
+export function matMul(
+  a: TensorLike,
+  b: TensorLike,
+  transposeA = false,
+  transposeB = false,
+  name?: string,
+): SymbolicTensor {
+  const [sa, sb] = pair(a, b);
+  sameDType("MatMul", sa, sb);
+  if (sa.rank !== 2 || sb.rank !== 2) {
+    throw new ShapeError(
+      `MatMul: both inputs must be rank 2, got ${formatShape(sa.shape)} and ${
+        formatShape(sb.shape)
+      }`,
+    );
+  }
+  const [m, k1] = transposeA ? [sa.shape[1], sa.shape[0]] : sa.shape;
+  const [k2, n] = transposeB ? [sb.shape[1], sb.shape[0]] : sb.shape;
+  if (k1 !== null && k2 !== null && k1 !== k2) {
+    throw new ShapeError(
+      `MatMul: shapes ${formatShape(sa.shape)} and ${formatShape(sb.shape)} do not fit ` +
+        `(inner dimensions ${k1} vs ${k2}${transposeA || transposeB ? ", after transposes" : ""})`,
+    );
+  }
+  const attrs = { transpose_a: transposeA, transpose_b: transposeB };
+  return addOp("MatMul", [sa, sb], attrs, [{ dtype: sa.dtype, shape: [m, n] }], name).output;
+}
+
+function reduce(
+  type: string,
+  x: TensorLike,
+  axis?: number | number[] | null,
+  keepDims = false,
+  name?: string,
+) {
+  const sx = toSymbolic(x);
+  const axes = normAxes(type, sx, axis);
+  const shape = keepDims
+    ? sx.shape.map((d, i) => axes.includes(i) ? 1 : d)
+    : sx.shape.filter((_, i) => !axes.includes(i));
+  const attrs = { axis: axes, keep_dims: keepDims };
+  return addOp(type, [sx], attrs, [{ dtype: sx.dtype, shape }], name).output;
+}
+
+/** Sum over `axis` (all axes when omitted) — TF op `Sum`. */
+export function reduceSum(
+  x: TensorLike,
+  axis?: number | number[] | null,
+  keepDims = false,
+  name?: string,
+): SymbolicTensor {
+  return reduce("Sum", x, axis, keepDims, name);
+}
+
+/** Mean over `axis` (all axes when omitted) — TF op `Mean`. */
+export function reduceMean(
+  x: TensorLike,
+  axis?: number | number[] | null,
+  keepDims = false,
+  name?: string,
+): SymbolicTensor {
+  requireFloat("Mean", toSymbolic(x));
+  return reduce("Mean", x, axis, keepDims, name);
+}
+
+/** Maximum over `axis` (all axes when omitted) — TF op `Max`. */
+export function reduceMax(
+  x: TensorLike,
+  axis?: number | number[] | null,
+  keepDims = false,
+  name?: string,
+): SymbolicTensor {
+  return reduce("Max", x, axis, keepDims, name);
+}
+
+/** Index of the largest value along `axis` → int32. */
+export function argMax(x: TensorLike, axis = -1, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  const [a] = normAxes("ArgMax", sx, axis);
+  const shape = sx.shape.filter((_, i) => i !== a);
+  return addOp("ArgMax", [sx], { axis: a }, [{ dtype: "int32", shape }], name).output;
+}
+
+/** The static shape a `Reshape` to `target` (-1 allowed once) gives. */
+function reshapedShape(x: SymbolicTensor, target: number[]): Shape {
+  if (target.filter((d) => d === -1).length > 1) {
+    throw new ShapeError(`Reshape: ${JSON.stringify(target)} has more than one -1`);
+  }
+  const known = x.shape.every((d) => d !== null);
+  const size = known ? (x.shape as number[]).reduce((p, d) => p * d, 1) : null;
+  const rest = target.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
+  if (size !== null) {
+    const ok = target.includes(-1) ? rest > 0 && size % rest === 0 : size === rest;
+    if (!ok) {
+      throw new ShapeError(
+        `Reshape: cannot reshape ${x} (${size} elements) to ${JSON.stringify(target)}`,
+      );
+    }
+  }
+  return target.map((d) => d === -1 ? (size !== null ? size / rest : null) : d);
+}
+
+/**
+ * Reshapes `x` to `shape` (a list with at most one -1, or a tensor such as
+ * `shapeOf(y)`). The shape is a second input, as in TensorFlow.
+ */
+export function reshape(
+  x: TensorLike,
+  shape: number[] | SymbolicTensor,
+  name?: string,
+): SymbolicTensor {
+  const sx = toSymbolic(x);
+  let out: Shape;
+  let st: SymbolicTensor;
+  if (shape instanceof SymbolicTensor) {
+    st = shape;
+    out = st.op.type === "Shape" ? [...st.op.inputs[0].shape] : Array(st.shape[0] ?? 0).fill(null);
+  } else {
+    out = reshapedShape(sx, shape);
+    st = constant(shape, "int32", "Reshape/shape");
+  }
+  return addOp("Reshape", [sx, st], {}, [{ dtype: sx.dtype, shape: out }], name).output;
+}
+
+/** Inserts a dimension of size 1 at `axis`. */
+export function expandDims(x: TensorLike, axis = 0, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  const a = axis < 0 ? axis + sx.rank + 1 : axis;
+  if (a < 0 || a > sx.rank) throw new ShapeError(`ExpandDims: axis ${axis} out of range for ${sx}`);
+  const shape = [...sx.shape.slice(0, a), 1, ...sx.shape.slice(a)];
+  return addOp("ExpandDims", [sx], { axis: a }, [{ dtype: sx.dtype, shape }], name).output;
+}
+
+/** The run-time shape of `x` as an int32 vector. */
+export function shapeOf(x: TensorLike, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  return addOp("Shape", [sx], {}, [{ dtype: "int32", shape: [sx.rank] }], name).output;
+}
+
+/** The run-time number of elements of `x` (int32 scalar). */
+export function size(x: TensorLike, name?: string): SymbolicTensor {
+  return addOp("Size", [toSymbolic(x)], {}, [{ dtype: "int32", shape: [] }], name).output;
+}
+
+/** A tensor of ones with `x`'s run-time shape and dtype. */
+export function onesLike(x: TensorLike, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  return addOp("OnesLike", [sx], {}, [{ dtype: sx.dtype, shape: [...sx.shape] }], name).output;
+}
+
+/** A tensor of zeros with `x`'s run-time shape and dtype. */
+export function zerosLike(x: TensorLike, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  return addOp("ZerosLike", [sx], {}, [{ dtype: sx.dtype, shape: [...sx.shape] }], name).output;
+}
+
+/** One-hot rows of length `depth` for int32 `indices`. */
+export function oneHot(indices: TensorLike, depth: number, name?: string): SymbolicTensor {
+  const si = toSymbolic(indices, "int32");
+  if (si.dtype !== "int32") throw new DTypeError(`OneHot: ${si} must be int32`);
+  const shape = [...si.shape, depth];
+  return addOp("OneHot", [si], { depth }, [{ dtype: "float32", shape }], name).output;
+}
+
+/** Sums a list of same-shaped tensors (how gradients accumulate). */
+export function addN(xs: SymbolicTensor[], name?: string): SymbolicTensor {
+  if (xs.length === 1) return xs[0];
+  let shape = xs[0].shape;
+  for (const x of xs.slice(1)) shape = broadcastShapes("AddN", shape, x.shape);
+  return addOp("AddN", xs, { N: xs.length }, [{ dtype: xs[0].dtype, shape }], name).output;
+}
+
+// ---------------------------------------------------------------- losses
+
+/**
+ * Per-example cross-entropy between one-hot (or soft) `labels` and the softmax
+ * of `logits`, both `[batch, classes]` → `[batch]`. One fused op, as in TF1's
+ * `tf.nn.softmax_cross_entropy_with_logits`.
+ */
+export function softmaxCrossEntropyWithLogits(
+  labels: TensorLike,
+  logits: TensorLike,
+  name?: string,
+): SymbolicTensor {
+  const [sl, sz] = pair(labels, logits);
+  requireFloat("SoftmaxCrossEntropyWithLogits", sz);
+  sameDType("SoftmaxCrossEntropyWithLogits", sz, sl);
+  const shape = broadcastShapes("SoftmaxCrossEntropyWithLogits", sz.shape, sl.shape);
+  if (shape.length !== 2) {
+    throw new ShapeError(`SoftmaxCrossEntropyWithLogits: logits ${sz} must be [batch, classes]`);
+  }
+  return addOp("SoftmaxCrossEntropyWithLogits", [sz, sl], {}, [{
+    dtype: "float32",
+    shape: [shape[0]],
+  }], name)
+    .output;
+}
+
+/** Like {@linkcode softmaxCrossEntropyWithLogits} with int32 class indices `[batch]` as labels. */
+export function sparseSoftmaxCrossEntropyWithLogits(
+  labels: TensorLike,
+  logits: TensorLike,
+  name?: string,
+): SymbolicTensor {
+  const sl = toSymbolic(labels, "int32");
+  const sz = toSymbolic(logits);
+  requireFloat("SparseSoftmaxCrossEntropyWithLogits", sz);
+  if (sl.dtype !== "int32") {
+    throw new DTypeError(`SparseSoftmaxCrossEntropyWithLogits: labels ${sl} must be int32`);
+  }
+  if (sz.rank !== 2 || sl.rank !== 1) {
+    throw new ShapeError(
+      `SparseSoftmaxCrossEntropyWithLogits: logits ${sz} must be [batch, classes] and labels ${sl} [batch]`,
+    );
+  }
+  broadcastShapes("SparseSoftmaxCrossEntropyWithLogits", [sz.shape[0]], sl.shape);
+  return addOp("SparseSoftmaxCrossEntropyWithLogits", [sz, sl], {}, [{
+    dtype: "float32",
+    shape: [sz.shape[0]],
+  }], name)
+    .output;
+}
+
+// ---------------------------------------------------------------- grouping, printing
+
+/** An op that does nothing but run `deps` first (`tf.group`). */
+export function group(deps: (Operation | SymbolicTensor)[], name = "group_deps"): Operation {
+  const opsList = deps.map((d) => d instanceof SymbolicTensor ? d.op : d);
+  const g = opsList.length > 0 ? opsList[0].graph : getDefaultGraph();
+  return g.addOp("NoOp", [], {}, [], { name, controlInputs: opsList });
+}
+
+/** A graph op that prints `message` and `x`'s value each time it runs, and returns `x`. */
+export function print(x: TensorLike, message = "", name = "Print"): SymbolicTensor {
+  const sx = toSymbolic(x);
+  const op = addOp("Print", [sx], { message }, [{ dtype: sx.dtype, shape: [...sx.shape] }], name);
+  op.stateful = true;
+  op.graph.statefulOps.push(op);
+  return op.output;
+}
+
+// ---------------------------------------------------------------- kernels
+
+/** Prints `message` and the value of `x` on one line (what `Print` does when it runs). */
+export function printTensor(x: tf.Tensor, message = ""): void {
+  const body = x.toString().replace(/^Tensor\n\s*/, "");
+  console.log(message ? `${message} ${body}` : body);
+}
+
+/** How a session computes one op type from its inputs' values. */
+export type Kernel = (inputs: tf.Tensor[], op: Operation, ctx: RunContext) => tf.Tensor[];
+
+const one = (f: (...xs: tf.Tensor[]) => tf.Tensor): Kernel => (xs) => [f(...xs)];
+
+function xent(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
+  return tf.neg(tf.sum(tf.mul(labels, tf.logSoftmax(logits)), -1));
+}
+
+/** The kernel of every op type, by type; `control_flow.ts` adds `If` and `While`. */
+export const kernels: Record<string, Kernel> = {
+  Placeholder: (_, op, ctx) => [ctx.missingFeed(op)],
+  Const: (_, op) => [op.value!],
+  ReadVariableOp: (_, op) => [op.variable!],
+  Identity: one((x) => x),
+  AddV2: one(tf.add),
+  Sub: one(tf.sub),
+  Mul: one(tf.mul),
+  RealDiv: one(tf.div),
+  FloorDiv: one(tf.floorDiv),
+  Equal: one(tf.equal),
+  Less: one(tf.less),
+  Greater: one(tf.greater),
+  Relu: one(tf.relu),
+  Sigmoid: one(tf.sigmoid),
+  Tanh: one(tf.tanh),
+  Log: one(tf.log),
+  Exp: one(tf.exp),
+  Sqrt: one(tf.sqrt),
+  Square: one(tf.square),
+  Neg: one(tf.neg),
+  Softmax: one((x) => tf.softmax(x)),
+  LogSoftmax: one((x) => tf.logSoftmax(x)),
+  Abs: one(tf.abs),
+  Sign: one(tf.sign),
+  Transpose: ([x], op) => [tf.transpose(x, op.attrs.perm as number[])],
+  Max: ([x], op) => [tf.max(x, op.attrs.axis as number[], op.attrs.keep_dims as boolean)],
+  Cast: ([x], op) => [tf.cast(x, op.attrs.DstT as DType)],
+  MatMul: (
+    [a, b],
+    op,
+  ) => [tf.matMul(a, b, op.attrs.transpose_a as boolean, op.attrs.transpose_b as boolean)],
+  Sum: ([x], op) => [tf.sum(x, op.attrs.axis as number[], op.attrs.keep_dims as boolean)],
+  Mean: ([x], op) => [tf.mean(x, op.attrs.axis as number[], op.attrs.keep_dims as boolean)],
+  ArgMax: ([x], op) => [tf.argMax(x, op.attrs.axis as number)],
+  Reshape: ([x, s]) => [tf.reshape(x, Array.from(s.dataSync()))],
+  ExpandDims: ([x], op) => [tf.expandDims(x, op.attrs.axis as number)],
+  Shape: ([x]) => [tf.tensor1d(x.shape, "int32")],
+  Size: ([x]) => [tf.scalar(x.size, "int32")],
+  OnesLike: one(tf.onesLike),
+  ZerosLike: one(tf.zerosLike),
+  OneHot: ([i], op) => [tf.oneHot(i as tf.Tensor1D, op.attrs.depth as number).cast("float32")],
+  AddN: (xs) => [tf.addN(xs)],
+  SoftmaxCrossEntropyWithLogits: one(xent),
+  SparseSoftmaxCrossEntropyWithLogits: (
+    [z, l],
+  ) => [xent(z, tf.oneHot(l as tf.Tensor1D, z.shape[1]!))],
+  NoOp: () => [],
+  Print: ([x], op) => {
+    printTensor(x, op.attrs.message as string);
+    return [x];
+  },
+};

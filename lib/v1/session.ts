@@ -1,0 +1,302 @@
+/**
+ * Running a graph: `Session.run(fetches, feedDict)` computes only the ops the
+ * fetches need (walking back from them, stopping at fed tensors), in graph
+ * order, with one TensorFlow.js kernel per op, inside one `tf.tidy`. It returns
+ * host values (nested arrays, as `arraySync()` gives; scalars as numbers) and
+ * keeps nothing but the variables' values, which `close()` frees.
+ *
+ * @example
+ * ```ts
+ * import { Graph } from "./graph.ts";
+ * import { add, placeholder } from "./ops.ts";
+ * import { Session } from "./session.ts";
+ * const g = new Graph();
+ * const { a, s } = g.asDefault(() => {
+ *   const a = placeholder("float32", [2], "a");
+ *   return { a, s: add(a, 1) };
+ * });
+ * const sess = new Session(g);
+ * console.log(sess.run(s, new Map([[a, [1, 2]]])), sess.lastRunOpCount); // [2, 3] 2
+ * sess.close();
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type DType,
+  formatShape,
+  getDefaultGraph,
+  type Graph,
+  GraphError,
+  Operation,
+  type Shape,
+  SymbolicTensor,
+} from "./graph.ts";
+import { kernels } from "./ops.ts";
+
+/** A feed value was missing, or has the wrong dtype or shape. */
+export class FeedError extends GraphError {
+  constructor(message: string) {
+    super(message);
+    this.name = "FeedError";
+  }
+}
+
+/** A variable was read before it was initialized (TensorFlow's name for it). */
+export class FailedPreconditionError extends GraphError {
+  constructor(message: string) {
+    super(message);
+    this.name = "FailedPreconditionError";
+  }
+}
+
+/** What may be fetched: a tensor, an op (runs it, gives null), or lists/records of those. */
+export type Fetch = SymbolicTensor | Operation | Fetch[] | { [key: string]: Fetch };
+
+/** The host value a fetch gives back: its structure with numbers, nested arrays or null. */
+// deno-lint-ignore no-explicit-any
+export type FetchResult<F> = F extends SymbolicTensor ? any
+  : F extends Operation ? null
+  : { [K in keyof F]: FetchResult<F[K]> };
+
+/** A host value for a placeholder: a number, nested arrays, a typed array, or a tf.Tensor. */
+export type FeedValue = tf.Tensor | number | boolean | ArrayLike<unknown> | unknown[];
+
+/** The state one run threads through its kernels (and into `If`/`While` sub-graphs). */
+export class RunContext {
+  /** Names of the ops executed, in order (sub-graph ops as `cond/then/Mul`). */
+  readonly executed: string[] = [];
+  /** Old variable values, freed when the run ends. */
+  readonly garbage: tf.Tensor[] = [];
+
+  constructor(readonly variables: Map<Operation, tf.Tensor>) {}
+
+  missingFeed(op: Operation): never {
+    const t = op.output;
+    throw new FeedError(
+      `You must feed a value for placeholder "${op.name}" (dtype ${t.dtype}, shape ` +
+        `${formatShape(t.shape)}): pass it in the feed dict, new Map([[${op.name}, value]])`,
+    );
+  }
+
+  read(variable: Operation): tf.Tensor {
+    const v = this.variables.get(variable);
+    if (!v) {
+      throw new FailedPreconditionError(
+        `Attempting to use uninitialized value ${variable.name}: run ` +
+          `sess.run(v1.globalVariablesInitializer(g)) (or ${variable.name}'s initializer) first`,
+      );
+    }
+    return v;
+  }
+
+  assign(variable: Operation, value: tf.Tensor): tf.Tensor {
+    const old = this.variables.get(variable);
+    if (old) this.garbage.push(old);
+    const kept = tf.keep(tf.clone(value));
+    this.variables.set(variable, kept);
+    return kept;
+  }
+}
+
+/** The ops `targets` need, in execution order, not looking past fed tensors. */
+export function neededOps(
+  targets: (SymbolicTensor | Operation)[],
+  fed: { has(t: SymbolicTensor): boolean } = new Set(),
+): Operation[] {
+  const order: Operation[] = [];
+  const seen = new Set<Operation>();
+  const visit = (op: Operation): void => {
+    if (seen.has(op)) return;
+    seen.add(op);
+    for (const t of op.inputs) if (!fed.has(t)) visit(t.op);
+    for (const c of op.controlInputs) visit(c);
+    order.push(op);
+  };
+  for (const t of targets) {
+    if (t instanceof SymbolicTensor) {
+      if (!fed.has(t)) visit(t.op);
+    } else visit(t);
+  }
+  return order;
+}
+
+/** The op that really produces `t`, following captures out of sub-graphs. */
+export function sourceOp(t: SymbolicTensor): Operation {
+  while (t.op.captured) t = t.op.captured;
+  return t.op;
+}
+
+/**
+ * Computes `targets` of `graph` given `feeds`: the engine under `Session.run`,
+ * `tfFunction` and the `If`/`While` kernels. Call it inside `tf.tidy`.
+ * Returns one tensor per tensor target (undefined for op targets).
+ */
+export function execute(
+  targets: (SymbolicTensor | Operation)[],
+  feeds: Map<SymbolicTensor, tf.Tensor>,
+  ctx: RunContext,
+  prefix = "",
+): (tf.Tensor | undefined)[] {
+  const values = new Map(feeds);
+  for (const op of neededOps(targets, feeds)) {
+    const kernel = kernels[op.type];
+    if (!kernel) throw new GraphError(`no kernel for op type ${op.type} (op "${op.name}")`);
+    const inputs = op.inputs.map((t, i) => {
+      const v = values.get(t);
+      // Only an uninitialized variable gives no value; `Assign` may still write it.
+      if (v === undefined && !(op.type === "Assign" && i === 0)) ctx.read(sourceOp(t));
+      return v!;
+    });
+    const outs = kernel(inputs, op, ctx);
+    ctx.executed.push(prefix + op.name);
+    op.outputs.forEach((t, i) => values.set(t, outs[i]));
+  }
+  return targets.map((t) => {
+    if (!(t instanceof SymbolicTensor)) return undefined;
+    return values.get(t) ?? ctx.read(sourceOp(t)); // only an uninitialized variable is missing
+  });
+}
+
+// ---------------------------------------------------------------- feeds
+
+function hostShape(value: unknown, where: string): number[] {
+  if (typeof value === "number" || typeof value === "boolean") return [];
+  if (!Array.isArray(value) && !ArrayBuffer.isView(value)) {
+    throw new FeedError(`${where}: ${String(value)} is not a number, an array or a tf.Tensor`);
+  }
+  const arr = value as ArrayLike<unknown>;
+  if (arr.length === 0) return [0];
+  const inner = hostShape(arr[0], where);
+  for (let i = 1; i < arr.length; i++) {
+    if (JSON.stringify(hostShape(arr[i], where)) !== JSON.stringify(inner)) {
+      throw new FeedError(`${where}: the nested arrays are ragged (row ${i} differs from row 0)`);
+    }
+  }
+  return [arr.length, ...inner];
+}
+
+function checkHostDType(value: unknown, dtype: DType, where: string): void {
+  const flat = ArrayBuffer.isView(value)
+    ? Array.from(value as unknown as ArrayLike<number>)
+    : [value].flat(Infinity);
+  const bad = flat.find((v) =>
+    dtype === "bool" ? typeof v !== "boolean" : typeof v !== "number" ||
+      (dtype === "int32" && !Number.isInteger(v))
+  );
+  if (bad !== undefined) {
+    throw new FeedError(`${where}: ${JSON.stringify(bad)} is not a valid ${dtype} value`);
+  }
+}
+
+function compatible(actual: number[], declared: Shape): boolean {
+  return actual.length === declared.length &&
+    declared.every((d, i) => d === null || d === actual[i]);
+}
+
+/** Checks one feed against its tensor and turns it into a tf.Tensor (inside the run's tidy). */
+export function feedTensor(key: SymbolicTensor, value: FeedValue): tf.Tensor {
+  const where = `feed for "${key.op.name}" (dtype ${key.dtype}, shape ${formatShape(key.shape)})`;
+  let t: tf.Tensor;
+  if (value instanceof tf.Tensor) {
+    if (value.dtype !== key.dtype) {
+      throw new FeedError(`${where}: got a ${value.dtype} tensor; cast it to ${key.dtype}`);
+    }
+    t = value;
+  } else {
+    const shape = hostShape(value, where);
+    checkHostDType(value, key.dtype, where);
+    t = tf.tensor(value as number[], shape, key.dtype);
+  }
+  if (!compatible(t.shape, key.shape)) {
+    throw new FeedError(
+      `${where}: cannot feed a value of shape ${formatShape(t.shape)} to a tensor of shape ` +
+        `${formatShape(key.shape)}`,
+    );
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------- fetches
+
+function flatten(f: Fetch, out: (SymbolicTensor | Operation)[]): void {
+  if (f instanceof SymbolicTensor || f instanceof Operation) out.push(f);
+  else if (Array.isArray(f)) f.forEach((x) => flatten(x, out));
+  else if (f && typeof f === "object") Object.values(f).forEach((x) => flatten(x, out));
+  else throw new GraphError(`cannot fetch ${String(f)}: fetch tensors, ops, lists or records`);
+}
+
+function rebuild(f: Fetch, values: unknown[]): unknown {
+  if (f instanceof SymbolicTensor || f instanceof Operation) return values.shift();
+  if (Array.isArray(f)) return f.map((x) => rebuild(x, values));
+  return Object.fromEntries(Object.entries(f).map(([k, x]) => [k, rebuild(x, values)]));
+}
+
+function toHost(t: tf.Tensor): unknown {
+  const v = t.arraySync();
+  if (t.dtype !== "bool") return v;
+  const toBool = (x: unknown): unknown => Array.isArray(x) ? x.map(toBool) : Boolean(x);
+  return toBool(v);
+}
+
+/** Runs parts of one graph; holds the values of its variables (like `tf.compat.v1.Session`). */
+export class Session {
+  readonly graph: Graph;
+  /** How many ops the last `run` executed (sub-graph ops included). */
+  lastRunOpCount = 0;
+  /** The names of the ops the last `run` executed, in order. */
+  lastRunOps: string[] = [];
+  readonly #variables = new Map<Operation, tf.Tensor>();
+  #closed = false;
+
+  constructor(graph: Graph = getDefaultGraph()) {
+    this.graph = graph;
+  }
+
+  /**
+   * Computes `fetches` (a tensor, an op, or a list/record of them) with
+   * `feedDict` values for placeholders; returns host values in the same structure.
+   */
+  run<F extends Fetch>(fetches: F, feedDict?: Map<SymbolicTensor, FeedValue>): FetchResult<F> {
+    if (this.#closed) throw new GraphError("this Session is closed: make a new one");
+    const flat: (SymbolicTensor | Operation)[] = [];
+    flatten(fetches, flat);
+    for (const f of flat) {
+      const g = f instanceof SymbolicTensor ? f.graph : f.graph;
+      if (g !== this.graph) {
+        throw new GraphError(
+          `cannot fetch ${
+            f instanceof SymbolicTensor ? f : f.name
+          }: it is not in this session's graph`,
+        );
+      }
+    }
+    const ctx = new RunContext(this.#variables);
+    let host: unknown[] = [];
+    try {
+      tf.tidy(() => {
+        const feeds = new Map<SymbolicTensor, tf.Tensor>();
+        for (const [k, v] of feedDict ?? []) {
+          if (!(k instanceof SymbolicTensor) || k.graph !== this.graph) {
+            throw new FeedError(`feed key ${String(k)} is not a tensor of this session's graph`);
+          }
+          feeds.set(k, feedTensor(k, v));
+        }
+        host = execute(flat, feeds, ctx).map((t) => t === undefined ? null : toHost(t));
+      });
+    } finally {
+      ctx.garbage.forEach((t) => t.dispose());
+      this.lastRunOps = ctx.executed;
+      this.lastRunOpCount = ctx.executed.length;
+    }
+    return rebuild(fetches, host) as FetchResult<F>;
+  }
+
+  /** Frees the variables' values; the session cannot run afterwards. */
+  close(): void {
+    for (const v of this.#variables.values()) v.dispose();
+    this.#variables.clear();
+    this.#closed = true;
+  }
+}

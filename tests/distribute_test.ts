@@ -1,0 +1,125 @@
+/**
+ * Mirrored (data-parallel) training: two Worker replicas against the
+ * single-replica reference (one replica in this thread, the whole global
+ * batch at once), with the same seed and global batch.
+ *
+ * Tolerance: the only difference is float32 summation order (each replica sums
+ * its half of the batch, then the halves are added), about 1e-7 relative per
+ * gradient. SGD passes that through linearly: weights agree to 1e-5 after a
+ * few steps. Adam divides by √v, which amplifies differences in near-zero
+ * gradients, so its weights are compared at 1e-4 (a tenth of one step's
+ * size, lr = 1e-3), and losses at 1e-4 relative.
+ */
+import { strict as assert } from "node:assert";
+import * as tf from "@tensorflow/tfjs";
+import { MirroredError, MirroredStrategy } from "../lib/distribute/mod.ts";
+import type { ModelSpec, OptimizerSpec } from "../lib/distribute/mod.ts";
+import type { Logs } from "../lib/training/callbacks.ts";
+
+function synthetic(count: number, seed: number): { images: Uint8Array; labels: Uint8Array } {
+  let s = seed;
+  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const images = new Uint8Array(count * 784), labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const label = Math.floor(rand() * 10);
+    labels[i] = label;
+    for (let p = 0; p < 784; p++) {
+      // A class-dependent bar plus noise, so that the loss can fall.
+      const row = Math.floor(p / 28);
+      const on = row >= label * 2 + 3 && row < label * 2 + 6;
+      images[i * 784 + p] = Math.min(255, (on ? 180 : 0) + Math.floor(rand() * 60));
+    }
+  }
+  return { images, labels };
+}
+
+async function train(
+  model: ModelSpec,
+  optimizer: OptimizerSpec,
+  replicas: number,
+  inProcess: boolean,
+): Promise<{ losses: number[]; weights: Float32Array; inSync: boolean; epochLoss: number }> {
+  const data = synthetic(192, 5);
+  const strategy = await MirroredStrategy.create({ model, optimizer, replicas, inProcess });
+  try {
+    const losses: number[] = [];
+    const result = await strategy.fit(data, {
+      epochs: 1,
+      batchSize: 64,
+      seed: 3,
+      callbacks: { onBatchEnd: (_s: number, logs: Logs) => void losses.push(logs.loss) },
+    });
+    return {
+      losses,
+      weights: await strategy.weights(),
+      inSync: await strategy.replicasInSync(),
+      epochLoss: result.history.loss[0],
+    };
+  } finally {
+    await strategy.close();
+  }
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+for (
+  const [model, optimizer, wTol] of [
+    [{ name: "small_cnn", seed: 1 }, { name: "sgd", learningRate: 0.1 }, 1e-5],
+    [{ name: "mlp", seed: 2 }, { name: "adam", learningRate: 1e-3 }, 1e-4],
+  ] as [ModelSpec, OptimizerSpec, number][]
+) {
+  Deno.test(`2 replicas match 1 replica: ${model.name}, ${optimizer.name}`, async () => {
+    const before = tf.memory().numTensors;
+    const one = await train(model, optimizer, 1, true);
+    assert.equal(tf.memory().numTensors, before, "the in-process replica leaked tensors");
+    const two = await train(model, optimizer, 2, false);
+    assert.ok(two.inSync, "the two replicas' weights differ");
+    assert.equal(two.losses.length, 3);
+    for (let i = 0; i < 3; i++) {
+      const rel = Math.abs(two.losses[i] - one.losses[i]) / Math.abs(one.losses[i]);
+      assert.ok(rel < 1e-4, `step ${i}: loss ${two.losses[i]} vs ${one.losses[i]}`);
+    }
+    const d = maxAbsDiff(two.weights, one.weights);
+    assert.ok(d < wTol, `weights differ by ${d} (tolerance ${wTol})`);
+    // Training did something: the weights moved from their initial values by far more.
+    const init = await MirroredStrategy.create({ model, optimizer, replicas: 1, inProcess: true });
+    const w0 = await init.weights();
+    await init.close();
+    const moved = maxAbsDiff(w0, one.weights);
+    console.log(`${model.name}/${optimizer.name}: 2 vs 1 replica max |Δw| ${d}, moved ${moved}`);
+    assert.ok(moved > 10 * wTol, `training moved the weights by only ${moved}`);
+    assert.ok(one.losses[2] < one.losses[0], `loss did not fall: ${one.losses}`);
+  });
+}
+
+Deno.test("mirrored training rejects bad input with MirroredError", async () => {
+  await assert.rejects(
+    MirroredStrategy.create({ model: { name: "mlp" }, replicas: 2, inProcess: true }),
+    MirroredError,
+  );
+  await assert.rejects(
+    MirroredStrategy.create({ model: { name: "mlp" }, replicas: 0 }),
+    MirroredError,
+  );
+  const s = await MirroredStrategy.create({ model: { name: "mlp" }, replicas: 1, inProcess: true });
+  try {
+    await assert.rejects(
+      s.fit({ images: new Uint8Array(100), labels: new Uint8Array(2) }),
+      /images hold 100 bytes, expected 2 labels/,
+    );
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a replica's failure surfaces as MirroredError", async () => {
+  await assert.rejects(
+    MirroredStrategy.create({ model: { name: "nope" as "mlp" }, replicas: 1 }),
+    (e: Error) => e instanceof MirroredError && /unknown/.test(e.message),
+  );
+});

@@ -1,0 +1,371 @@
+/**
+ * Equality of the kernels lib/kernels registers against the CPU backend:
+ * the same seeded random inputs go through the CPU backend and through the
+ * patched backend, and the results (forward and gradients) must agree within
+ * float32 tolerance (different summation orders: XNNPACK vs tfjs-cpu loops).
+ */
+import { strict as assert } from "node:assert";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+
+type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randArray(rand: () => number, n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rand() * 2 - 1;
+  return a;
+}
+
+const T = (values: Float32Array, shape: number[]): tf.Tensor => tf.tensor(values, shape);
+
+const int = (rand: () => number, lo: number, hi: number): number =>
+  lo + Math.floor(rand() * (hi - lo + 1));
+
+/** Run `fn` on `backend` and return its outputs as plain arrays (no tensors left). */
+async function on(
+  backend: "cpu" | "wasm" | "webgpu",
+  fn: () => tf.Tensor | tf.Tensor[],
+): Promise<{ shapes: number[][]; values: Float32Array[] }> {
+  const report = await initBackend({ prefer: backend });
+  assert.equal(report.backend, backend, `backend ${backend} is not available: ${report.reason}`);
+  const before = tf.memory().numTensors;
+  const dataIdsBefore = tf.engine().backend.numDataIds();
+  const outs = tf.tidy(fn);
+  const list = Array.isArray(outs) ? outs : [outs];
+  const values = await Promise.all(list.map(async (t) => new Float32Array(await t.data())));
+  const shapes = list.map((t) => t.shape);
+  tf.dispose(list);
+  assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+  assert.equal(tf.engine().backend.numDataIds(), dataIdsBefore, `${backend}: backend data leaked`);
+  return { shapes, values };
+}
+
+function assertClose(
+  got: { shapes: number[][]; values: Float32Array[] },
+  want: { shapes: number[][]; values: Float32Array[] },
+  what: string,
+  rtol = 1e-4,
+): void {
+  assert.deepEqual(got.shapes, want.shapes, `${what}: shapes`);
+  for (let k = 0; k < want.values.length; k++) {
+    const g = got.values[k], w = want.values[k];
+    let scale = 1e-3;
+    for (const v of w) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < w.length; i++) {
+      const err = Math.abs(g[i] - w[i]);
+      if (!(err <= rtol * scale)) {
+        assert.fail(
+          `${what}: output ${k} element ${i}: got ${g[i]}, want ${w[i]} (|err| ${err} > ${
+            rtol * scale
+          })`,
+        );
+      }
+    }
+  }
+}
+
+interface ConvCase {
+  x: number[];
+  f: number[];
+  strides: [number, number];
+  pad: Pad;
+}
+
+function convCases(seed: number, count: number): ConvCase[] {
+  const rand = rng(seed);
+  const cases: ConvCase[] = [];
+  while (cases.length < count) {
+    const b = int(rand, 1, 3), h = int(rand, 4, 11), w = int(rand, 4, 11);
+    const ci = int(rand, 1, 4), co = int(rand, 1, 5);
+    const fh = int(rand, 1, Math.min(5, h)), fw = int(rand, 1, Math.min(5, w));
+    const strides: [number, number] = [int(rand, 1, 3), int(rand, 1, 3)];
+    const kind = cases.length % 3;
+    const pad: Pad = kind === 0 ? "same" : kind === 1 ? "valid" : [
+      [0, 0],
+      [
+        int(rand, 0, 2),
+        int(
+          rand,
+          0,
+          2,
+        ),
+      ],
+      [int(rand, 0, 2), int(rand, 0, 2)],
+      [0, 0],
+    ];
+    cases.push({ x: [b, h, w, ci], f: [fh, fw, ci, co], strides, pad });
+  }
+  return cases;
+}
+
+function convOutShape(c: ConvCase): number[] {
+  const info = tf.backend_util.computeConv2DInfo(
+    c.x as [number, number, number, number],
+    c.f as [number, number, number, number],
+    c.strides,
+    1,
+    c.pad,
+  );
+  return info.outShape;
+}
+
+Deno.test("Conv2DBackpropFilter on wasm equals cpu (random shapes, strides, paddings)", async () => {
+  const rand = rng(1);
+  // Fixed cases first: the im2col path (few input channels, stride 1) with each padding,
+  // then the convolution path.
+  const fixed: ConvCase[] = [
+    { x: [2, 7, 7, 1], f: [3, 3, 1, 8], strides: [1, 1], pad: "same" },
+    { x: [3, 6, 5, 2], f: [2, 2, 2, 8], strides: [1, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+    { x: [2, 9, 8, 1], f: [3, 2, 1, 6], strides: [1, 1], pad: "valid" },
+    { x: [2, 9, 8, 4], f: [3, 3, 4, 2], strides: [1, 1], pad: "valid" },
+  ];
+  for (const c of [...fixed, ...convCases(7, 24)]) {
+    const dyShape = convOutShape(c);
+    const x = randArray(rand, c.x.reduce((a, b) => a * b));
+    const dy = randArray(rand, dyShape.reduce((a, b) => a * b));
+    const run = () =>
+      tf.engine().runKernel("Conv2DBackpropFilter", {
+        x: T(x, c.x),
+        dy: T(dy, dyShape),
+      }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        filterShape: c.f,
+      }) as tf.Tensor;
+    const want = await on("cpu", run);
+    const got = await on("wasm", run);
+    assertClose(got, want, `dW for ${JSON.stringify(c)}`);
+  }
+});
+
+Deno.test("Conv2DBackpropInput on wasm equals cpu (random shapes, strides, paddings)", async () => {
+  const rand = rng(4);
+  for (const c of convCases(13, 24)) {
+    const dyShape = convOutShape(c);
+    const f = randArray(rand, c.f.reduce((a, b) => a * b));
+    const dy = randArray(rand, dyShape.reduce((a, b) => a * b));
+    const run = () =>
+      tf.engine().runKernel("Conv2DBackpropInput", {
+        dy: T(dy, dyShape),
+        filter: T(f, c.f),
+      }, {
+        strides: c.strides,
+        pad: c.pad,
+        dataFormat: "NHWC",
+        inputShape: c.x,
+      }) as tf.Tensor;
+    const want = await on("cpu", run);
+    const got = await on("wasm", run);
+    assertClose(got, want, `dX for ${JSON.stringify(c)}`);
+  }
+});
+
+Deno.test("BatchMatMul and fused matMul with transposes on wasm equal cpu", async () => {
+  const rand = rng(5);
+  for (let i = 0; i < 16; i++) {
+    const m = int(rand, 1, 40), k = int(rand, 1, 40), n = int(rand, 1, 40);
+    const batch = i % 4 === 0 ? [] : i % 4 === 1 ? [3] : i % 4 === 2 ? [2, 2] : [1];
+    const ta = (i & 1) === 1, tb = (i & 2) === 2;
+    const aShape = [...batch, ...(ta ? [k, m] : [m, k])];
+    const bShape = [...(i % 4 === 3 ? [4] : batch), ...(tb ? [n, k] : [k, n])];
+    const a = randArray(rand, aShape.reduce((p, q) => p * q, 1));
+    const b = randArray(rand, bShape.reduce((p, q) => p * q, 1));
+    const bias = randArray(rand, n);
+    const run = () => {
+      const at = T(a, aShape), bt = T(b, bShape);
+      const out = [tf.matMul(at, bt, ta, tb)];
+      if (batch.length === 0) {
+        out.push(tf.fused.matMul({
+          a: at as tf.Tensor2D,
+          b: bt as tf.Tensor2D,
+          transposeA: ta,
+          transposeB: tb,
+          bias: T(bias, [n]),
+          activation: "relu",
+        }));
+        const loss = (x: tf.Tensor, y: tf.Tensor) =>
+          tf.fused.matMul({
+            a: x as tf.Tensor2D,
+            b: y as tf.Tensor2D,
+            transposeA: ta,
+            transposeB: tb,
+          })
+            .square().sum();
+        out.push(...tf.grads(loss)([at, bt]));
+      }
+      return out;
+    };
+    const want = await on("cpu", run);
+    const got = await on("wasm", run);
+    assertClose(got, want, `matMul ${JSON.stringify({ aShape, bShape, ta, tb })}`);
+  }
+});
+
+Deno.test("conv2d forward and gradients on wasm equal cpu", async () => {
+  const rand = rng(2);
+  for (const c of convCases(11, 12)) {
+    if (c.strides[0] > 1 && c.strides[1] > 1 && c.pad === "same") continue;
+    const x = randArray(rand, c.x.reduce((a, b) => a * b));
+    const f = randArray(rand, c.f.reduce((a, b) => a * b));
+    const run = () => {
+      const xt = T(x, c.x) as tf.Tensor4D, ft = T(f, c.f) as tf.Tensor4D;
+      const loss = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad).square().sum();
+      const { value, grads } = tf.valueAndGrads(loss)([xt, ft]);
+      return [tf.conv2d(xt, ft, c.strides, c.pad), value, ...grads];
+    };
+    const want = await on("cpu", run);
+    const got = await on("wasm", run);
+    assertClose(got, want, `conv2d/grads for ${JSON.stringify(c)}`);
+  }
+});
+
+Deno.test("gradients of a small conv net on wasm equal cpu", async () => {
+  const rand = rng(3);
+  const shapes = {
+    x: [4, 12, 12, 1],
+    w1: [3, 3, 1, 6],
+    w2: [3, 3, 6, 8],
+    d: [8 * 2 * 2, 10],
+  };
+  const data = Object.fromEntries(
+    Object.entries(shapes).map(([k, s]) => [k, randArray(rand, s.reduce((a, b) => a * b))]),
+  );
+  const labels = [1, 3, 5, 7];
+  const run = () => {
+    const x = T(data.x, shapes.x) as tf.Tensor4D;
+    const params = [
+      T(data.w1, shapes.w1),
+      T(data.w2, shapes.w2),
+      T(data.d, shapes.d),
+    ];
+    const y = tf.oneHot(labels, 10);
+    const net = (w1: tf.Tensor, w2: tf.Tensor, d: tf.Tensor) => {
+      let h = tf.relu(tf.conv2d(x, w1 as tf.Tensor4D, 1, "valid")); // 10x10
+      h = tf.maxPool(h, 2, 2, "valid"); // 5x5
+      h = tf.relu(tf.conv2d(h, w2 as tf.Tensor4D, 1, "same")); // 5x5
+      h = tf.maxPool(h, 2, 2, "valid"); // 2x2
+      const logits = tf.matMul(h.reshape([4, -1]), d as tf.Tensor2D);
+      return tf.losses.softmaxCrossEntropy(y, logits);
+    };
+    const { value, grads } = tf.valueAndGrads(net)(params);
+    return [value, ...grads];
+  };
+  const want = await on("cpu", run);
+  const got = await on("wasm", run);
+  assertClose(got, want, "small conv net loss and gradients");
+});
+
+Deno.test("installKernels is idempotent", async () => {
+  const { installKernels } = await import("../lib/kernels/mod.ts");
+  await initBackend({ prefer: "wasm" });
+  installKernels("wasm");
+  installKernels("wasm");
+  assert.ok(tf.getKernel("Conv2DBackpropFilter", "wasm"), "kernel registered");
+});
+
+Deno.test("MaxPoolGrad on wasm equals cpu (random windows, strides, paddings, ties)", async () => {
+  const rand = rng(6);
+  for (let i = 0; i < 30; i++) {
+    const x = [int(rand, 1, 3), int(rand, 3, 10), int(rand, 3, 10), int(rand, 1, 5)];
+    const filter: [number, number] = [int(rand, 1, 3), int(rand, 1, 3)];
+    const strides: [number, number] = [int(rand, 1, 3), int(rand, 1, 3)];
+    const pad = i % 3 === 0 ? "same" : i % 3 === 1 ? "valid" : int(rand, 0, 1);
+    const values = randArray(rand, x.reduce((a, b) => a * b));
+    // Ties and ReLU-like zeros: round half of the cases to a few levels.
+    if (i % 2 === 0) {
+      for (let j = 0; j < values.length; j++) values[j] = Math.max(0, Math.round(values[j] * 2));
+    }
+    const outShape = tf.backend_util.computePool2DInfo(
+      x as [number, number, number, number],
+      filter,
+      strides,
+      1,
+      pad,
+    ).outShape;
+    const dy = randArray(rand, outShape.reduce((a, b) => a * b));
+    // The kernel alone, on the same dy (numeric pads included).
+    const kernel = () =>
+      tf.engine().runKernel("MaxPoolGrad", {
+        dy: T(dy, outShape),
+        input: T(values, x),
+        output: tf.zeros(outShape), // unused by both backends
+      }, { filterSize: filter, strides, pad }) as tf.Tensor;
+    const what = `maxPool ${JSON.stringify({ x, filter, strides, pad })}`;
+    assertClose(await on("wasm", kernel), await on("cpu", kernel), `${what} MaxPoolGrad`);
+    // Through tf.grad (stock wasm MaxPool differs from cpu for numeric pads: skip those).
+    if (typeof pad === "number") continue;
+    const run = () => {
+      const xt = T(values, x) as tf.Tensor4D;
+      const f = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, filter, strides, pad).square().sum();
+      return [tf.maxPool(xt, filter, strides, pad), tf.grad(f)(xt)];
+    };
+    assertClose(await on("wasm", run), await on("cpu", run), `${what} forward and grad`);
+  }
+});
+
+const gpu = (globalThis.navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+const hasWebGpu = gpu ? (await gpu.requestAdapter().catch(() => null)) !== null : false;
+
+Deno.test({
+  name: "webgpu (llvmpipe here): small conv net forward and gradients equal cpu",
+  ignore: !hasWebGpu,
+  fn: async () => {
+    const rand = rng(8);
+    const xs = randArray(rand, 2 * 8 * 8 * 2), w1 = randArray(rand, 3 * 3 * 2 * 4);
+    const d = randArray(rand, 64 * 5), m = randArray(rand, 120);
+    const run = () => {
+      const x = T(xs, [2, 8, 8, 2]) as tf.Tensor4D;
+      const net = (w: tf.Tensor, dense: tf.Tensor) => {
+        const h = tf.maxPool(tf.relu(tf.conv2d(x, w as tf.Tensor4D, 1, "same")), 2, 2, "valid");
+        return tf.matMul(h.reshape([2, -1]), dense.reshape([64, 5]), false, false).square().mean();
+      };
+      const { value, grads } = tf.valueAndGrads(net)([T(w1, [3, 3, 2, 4]), T(d, [64, 5])]);
+      return [
+        value,
+        ...grads,
+        tf.matMul(T(m.slice(0, 60), [6, 10]), T(m.slice(60), [6, 10]), true),
+      ];
+    };
+    assertClose(await on("webgpu", run), await on("cpu", run), "webgpu conv net");
+  },
+});
+
+Deno.test({
+  name: "webgpu guard: a tensor over the storage-binding limit throws instead of giving zeros",
+  ignore: !hasWebGpu,
+  fn: async () => {
+    const { assertFitsWebGpu, WebGpuLimitError, webGpuBindingLimit } = await import(
+      "../lib/kernels/mod.ts"
+    );
+    await initBackend({ prefer: "webgpu" });
+    const limit = webGpuBindingLimit();
+    assert.ok(limit >= 64 * 1024 * 1024, `limit ${limit}`);
+    // The helper, on the MNIST training set as float32 (179 MiB) and on one batch.
+    assert.throws(() => assertFitsWebGpu([60_000, 28, 28, 1], "float32", "x"), WebGpuLimitError);
+    assertFitsWebGpu([128, 28, 28, 1]);
+    // The kernel wrapper: slicing a tensor one element over the limit throws.
+    const before = tf.memory().numTensors;
+    const big = tf.tensor1d(new Float32Array(limit / 4 + 1).fill(1));
+    assert.throws(() => tf.slice(big, [limit / 4 - 9], [10]), WebGpuLimitError);
+    big.dispose();
+    // Just under the limit still computes (and gives ones, not zeros).
+    const ok = tf.tensor1d(new Float32Array(limit / 4).fill(1));
+    const tail = tf.slice(ok, [limit / 4 - 4], [4]);
+    assert.deepEqual(Array.from(await tail.data()), [1, 1, 1, 1]);
+    tf.dispose([ok, tail]);
+    assert.equal(tf.memory().numTensors, before);
+  },
+});

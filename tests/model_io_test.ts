@@ -1,0 +1,245 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { initBackend } from "../lib/backend.ts";
+import { fileSystem, loadModel, ModelFileError, saveModel, writeFileAtomic } from "../lib/io/mod.ts";
+import { cnn, customLayerMlp, functionalCnn, mlp, residualCnn } from "../lib/models/mod.ts";
+
+await initBackend();
+
+const x = tf.randomUniform([4, 28, 28, 1], 0, 1, "float32", 17);
+
+async function predictions(model: tf.LayersModel): Promise<Float32Array> {
+  const y = model.predict(x) as tf.Tensor;
+  const data = (await y.data()) as Float32Array;
+  y.dispose();
+  return data;
+}
+
+async function saved(model: tf.LayersModel): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "model_io_test_" });
+  await saveModel(model, dir);
+  return dir;
+}
+
+const kinds: [string, () => tf.LayersModel][] = [
+  ["Sequential MLP", () => mlp({ seed: 1 })],
+  ["Sequential CNN", () => cnn({ seed: 2 })],
+  ["functional CNN", () => functionalCnn({ seed: 3 })],
+  ["functional residual CNN", () => residualCnn({ seed: 4 })],
+  ["custom-layer MLP", () => customLayerMlp({ seed: 5 })],
+];
+
+for (const [kind, build] of kinds) {
+  Deno.test(`save/load round trip: ${kind} predicts exactly the same`, async () => {
+    const model = build();
+    const dir = await saved(model);
+    const before = tf.memory().numTensors;
+    const again = await loadModel(dir);
+    assert.deepEqual(await predictions(again), await predictions(model));
+    assert.equal(again.countParams(), model.countParams());
+    assert.deepEqual(again.layers.map((l) => l.getClassName()), model.layers.map((l) => l.getClassName()));
+    again.dispose();
+    assert.equal(tf.memory().numTensors, before, "loading and disposing leaks nothing");
+    model.dispose();
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
+Deno.test("saveModel writes tfjs's own layers-model format, atomically", async () => {
+  const model = mlp({ seed: 1 });
+  const dir = join(await Deno.makeTempDir(), "nested", "mlp");
+  const result = await saveModel(model, dir);
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  assert.deepEqual(names, ["model.json", "weights.bin"], "no temporary files left behind");
+  const json = JSON.parse(await Deno.readTextFile(join(dir, "model.json")));
+  assert.equal(json.format, "layers-model");
+  assert.match(json.generatedBy, /^TensorFlow\.js tfjs-layers v4\.22\.0$/);
+  assert.equal(json.convertedBy, null);
+  assert.equal(json.modelTopology.class_name, "Sequential");
+  assert.equal(json.modelTopology.config.layers[2].class_name, "Dropout");
+  assert.deepEqual(json.weightsManifest[0].paths, ["weights.bin"]);
+  assert.deepEqual(
+    json.weightsManifest[0].weights.map((w: { shape: number[] }) => w.shape),
+    [[784, 128], [128], [128, 10], [10]],
+  );
+  const bytes = (await Deno.stat(join(dir, "weights.bin"))).size;
+  assert.equal(bytes, 4 * 101_770);
+  assert.equal(result.modelArtifactsInfo.weightDataBytes, bytes);
+  // The weights are the model's, float32 little-endian in manifest order.
+  const w = new Float32Array((await Deno.readFile(join(dir, "weights.bin"))).buffer, 0, 5);
+  assert.deepEqual(Array.from(w), Array.from(model.getWeights()[0].dataSync().slice(0, 5)));
+  // Saving again over the same files replaces them.
+  const other = mlp({ seed: 2 });
+  await saveModel(other, dir);
+  const again = await loadModel(dir);
+  assert.deepEqual(await predictions(again), await predictions(other));
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), names);
+  tf.dispose([model, other, again] as unknown as tf.Tensor[]);
+});
+
+Deno.test("includeOptimizer: a compiled model resumes training exactly", async () => {
+  const model = mlp({ seed: 1, dropout: 0 });
+  model.compile({ optimizer: tf.train.adam(0.01), loss: "categoricalCrossentropy", metrics: ["accuracy"] });
+  const ys = tf.oneHot(tf.tensor1d([1, 2, 3, 4], "int32"), 10);
+  await model.trainOnBatch(x, ys);
+  const dir = await Deno.makeTempDir();
+  await saveModel(model, dir, { includeOptimizer: true });
+  const json = JSON.parse(await Deno.readTextFile(join(dir, "model.json")));
+  assert.equal(json.trainingConfig.optimizer_config.class_name, "Adam");
+  const again = await loadModel(dir);
+  assert.equal(again.optimizer.getClassName(), "Adam");
+  const [a, b] = [await model.trainOnBatch(x, ys), await again.trainOnBatch(x, ys)];
+  assert.deepEqual(b, a, "the same next step: same weights, same optimizer state");
+  assert.deepEqual(await predictions(again), await predictions(model));
+  ys.dispose();
+  model.dispose();
+  again.dispose();
+});
+
+Deno.test("fileSystem() is an ordinary tfjs IOHandler", async () => {
+  const model = cnn({ seed: 9 });
+  const dir = await Deno.makeTempDir();
+  await model.save(fileSystem(dir));
+  const again = await tf.loadLayersModel(fileSystem(dir));
+  assert.deepEqual(await predictions(again), await predictions(model));
+  model.dispose();
+  again.dispose();
+});
+
+Deno.test("writeFileAtomic replaces a file and leaves no temporary behind", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "a.txt");
+  await writeFileAtomic(path, new TextEncoder().encode("one"));
+  await writeFileAtomic(path, new TextEncoder().encode("two"));
+  assert.equal(await Deno.readTextFile(path), "two");
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.txt"]);
+  await assert.rejects(writeFileAtomic(join(dir, "no", "such", "dir.txt"), new Uint8Array(1)));
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.txt"]);
+});
+
+/** Saves a fresh MLP, lets `damage` change the files, expects a ModelFileError. */
+async function damaged(
+  damage: (dir: string) => Promise<void>,
+  file: "model.json" | "weights.bin",
+  message: RegExp,
+): Promise<void> {
+  const model = mlp({ seed: 1 });
+  const dir = await saved(model);
+  model.dispose();
+  await damage(dir);
+  const before = tf.memory().numTensors;
+  await assert.rejects(loadModel(dir), (e: unknown) => {
+    assert.ok(e instanceof ModelFileError, `a ModelFileError, got ${e}`);
+    assert.equal(e.file, join(dir, file));
+    assert.ok(e.message.startsWith(join(dir, file)), e.message);
+    assert.match(e.message, message);
+    return true;
+  });
+  assert.equal(tf.memory().numTensors, before, "a failed load leaks nothing");
+  await Deno.remove(dir, { recursive: true });
+}
+
+const editJson = (dir: string, edit: (json: Record<string, any>) => void) => async () => {
+  const path = join(dir, "model.json");
+  const json = JSON.parse(await Deno.readTextFile(path));
+  edit(json);
+  await Deno.writeTextFile(path, JSON.stringify(json));
+};
+
+Deno.test("bad files: missing directory or model.json", async () => {
+  const nowhere = join(await Deno.makeTempDir(), "nothing-here");
+  await assert.rejects(loadModel(nowhere), /nothing-here does not exist/);
+  await damaged((d) => Deno.remove(join(d, "model.json")), "model.json", /not found/);
+});
+
+Deno.test("bad files: model.json that is not JSON, or not a layers model", async () => {
+  await damaged(
+    (d) => Deno.writeTextFile(join(d, "model.json"), '{"modelTopology": {'),
+    "model.json",
+    /not valid JSON/,
+  );
+  await damaged(
+    (d) => Deno.writeTextFile(join(d, "model.json"), "[1, 2]"),
+    "model.json",
+    /not an object/,
+  );
+  await damaged((d) => editJson(d, (j) => delete j.weightsManifest)(), "model.json", /weightsManifest/);
+  await damaged((d) => editJson(d, (j) => j.format = "graph-model")(), "model.json", /graph-model/);
+});
+
+Deno.test("bad files: missing weight file", async () => {
+  await damaged((d) => Deno.remove(join(d, "weights.bin")), "weights.bin", /missing/);
+});
+
+Deno.test("bad files: truncated or oversized weight file (size against the manifest)", async () => {
+  await damaged(
+    async (d) => {
+      const p = join(d, "weights.bin");
+      const data = await Deno.readFile(p);
+      await Deno.writeFile(p, data.subarray(0, data.length - 100));
+    },
+    "weights.bin",
+    /truncated: 406980 bytes, but model.json's weightsManifest needs 407080/,
+  );
+  await damaged(
+    async (d) => {
+      const p = join(d, "weights.bin");
+      await Deno.writeFile(p, new Uint8Array(8), { append: true });
+    },
+    "weights.bin",
+    /do not belong to this model.json/,
+  );
+});
+
+Deno.test("bad files: model.json that does not match its weights", async () => {
+  // The weights of another architecture with the same byte count: the shapes disagree.
+  await damaged(
+    (d) =>
+      editJson(d, (j) => {
+        j.weightsManifest[0].weights[0].shape = [128, 784];
+      })(),
+    "model.json",
+    /does not match its weights/,
+  );
+  // The topology says 64 units where the weights have 128.
+  await damaged(
+    (d) =>
+      editJson(d, (j) => {
+        j.modelTopology.config.layers[1].config.units = 64;
+      })(),
+    "model.json",
+    /does not match its weights/,
+  );
+  // A weight name that no layer has.
+  await damaged(
+    (d) =>
+      editJson(d, (j) => {
+        j.weightsManifest[0].weights[0].name = "nowhere/kernel";
+      })(),
+    "model.json",
+    /does not match its weights/,
+  );
+  // model.json of the CNN next to the MLP's weights.
+  await damaged(
+    async (d) => {
+      const c = cnn({ seed: 1 });
+      const other = await saved(c);
+      c.dispose();
+      await Deno.copyFile(join(other, "model.json"), join(d, "model.json"));
+    },
+    "weights.bin",
+    /needs 434472/,
+  );
+});
+
+Deno.test("bad files: a layer class nobody registered", async () => {
+  await damaged(
+    (d) =>
+      editJson(d, (j) => {
+        j.modelTopology.config.layers[1].class_name = "MyUnknownLayer";
+      })(),
+    "model.json",
+    /registerClass/,
+  );
+});

@@ -1,0 +1,130 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+import * as v1 from "../lib/v1/mod.ts";
+
+await initBackend();
+
+Deno.test("cond runs only the taken branch (op counter and op names)", () => {
+  const g = new v1.Graph();
+  const { x, r } = g.asDefault(() => {
+    const x = v1.placeholder("float32", [3], "x");
+    const r = v1.cond(
+      v1.greater(v1.reduceSum(x), 0),
+      () => v1.mul(x, 2, "double"),
+      () => v1.exp(v1.neg(v1.tanh(v1.square(x))), "expensive"),
+    );
+    return { x, r };
+  });
+  assert.equal(r.op.type, "If");
+  assert.deepEqual(r.shape, [3]);
+  const sess = new v1.Session(g);
+  assert.deepEqual(sess.run(r, new Map([[x, [1, 2, 3]]])), [2, 4, 6]);
+  const thenOps = sess.lastRunOps.filter((n) => n.startsWith("cond/"));
+  assert.ok(thenOps.some((n) => n === "cond/then/double"));
+  assert.ok(thenOps.every((n) => n.startsWith("cond/then/")));
+  const thenCount = sess.lastRunOpCount;
+
+  const neg = sess.run(r, new Map([[x, [-1, -2, -3]]])) as number[];
+  assert.ok(Math.abs(neg[0] - Math.exp(-Math.tanh(1))) < 1e-5);
+  assert.ok(sess.lastRunOps.includes("cond/else/expensive"));
+  assert.ok(!sess.lastRunOps.some((n) => n.startsWith("cond/then/")));
+  assert.ok(sess.lastRunOpCount > thenCount); // the else branch has more ops
+  sess.close();
+  g.dispose();
+});
+
+Deno.test("cond with list outputs, captured tensors and mismatched branches", () => {
+  const g = new v1.Graph();
+  g.asDefault(() => {
+    const x = v1.placeholder("float32", [null, 2], "x");
+    const p = v1.placeholder("bool", [], "p");
+    const [a, b] = v1.cond(p, () => [x, v1.reduceSum(x)], () => [v1.neg(x), v1.constant(0)]);
+    assert.deepEqual(a.shape, [null, 2]);
+    const sess = new v1.Session(g);
+    assert.deepEqual(
+      sess.run([a, b], new Map<v1.SymbolicTensor, v1.FeedValue>([[x, [[1, 2]]], [p, true]])),
+      [[[1, 2]], 3],
+    );
+    assert.deepEqual(
+      sess.run([a, b], new Map<v1.SymbolicTensor, v1.FeedValue>([[x, [[1, 2]]], [p, false]])),
+      [[[-1, -2]], 0],
+    );
+    sess.close();
+    assert.throws(() => v1.cond(p, () => x, () => v1.cast(x, "int32")), v1.DTypeError);
+    assert.throws(() => v1.cond(p, () => x, () => v1.reduceSum(x)), v1.ShapeError);
+    assert.throws(() => v1.cond(x, () => x, () => x), v1.DTypeError);
+  });
+  g.dispose();
+});
+
+Deno.test("whileLoop sums 1..n and counts iterations; maximumIterations stops it", () => {
+  const g = new v1.Graph();
+  const { n, i, s, capped } = g.asDefault(() => {
+    const n = v1.placeholder("int32", [], "n");
+    const [i, s] = v1.whileLoop(
+      (i, _s) => v1.less(i, n),
+      (i, s) => [v1.add(i, 1), v1.add(s, v1.add(i, 1))],
+      [v1.constant(0, "int32"), v1.constant(0, "int32")],
+    );
+    const [capped] = v1.whileLoop(
+      (k) => v1.less(k, 1000),
+      (k) => [v1.add(k, 1)],
+      [v1.constant(0)],
+      {
+        maximumIterations: 7,
+      },
+    );
+    return { n, i, s, capped };
+  });
+  const sess = new v1.Session(g);
+  for (const k of [0, 1, 10, 100]) {
+    assert.deepEqual(sess.run([i, s], new Map([[n, k]])), [k, (k * (k + 1)) / 2]);
+    const bodyRuns = sess.lastRunOps.filter((o) => o === "while/body/AddV2").length;
+    assert.equal(bodyRuns, k);
+  }
+  assert.equal(sess.run(capped), 7);
+  sess.close();
+  g.dispose();
+});
+
+Deno.test("whileLoop on a matrix with a captured variable; no leaks over 100 runs", () => {
+  const before = tf.memory().numTensors;
+  const g = new v1.Graph();
+  const { out } = g.asDefault(() => {
+    const m = new v1.Variable([[0.5, 0], [0, 2]], { name: "m" });
+    const [, out] = v1.whileLoop(
+      (k, _v) => v1.less(k, 3),
+      (k, v) => [v1.add(k, 1), v1.matMul(v, m)],
+      [v1.constant(0), v1.constant([[1, 1]])],
+    );
+    return { out };
+  });
+  const sess = new v1.Session(g);
+  assert.throws(() => sess.run(out), v1.FailedPreconditionError);
+  sess.run(v1.globalVariablesInitializer(g));
+  assert.deepEqual(sess.run(out), [[0.125, 8]]);
+  const steady = tf.memory().numTensors;
+  for (let r = 0; r < 100; r++) sess.run(out);
+  assert.equal(tf.memory().numTensors, steady);
+  sess.close();
+  g.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("whileLoop checks the body keeps dtypes and shapes", () => {
+  const g = new v1.Graph();
+  g.asDefault(() => {
+    const z = v1.constant([1, 2]);
+    assert.throws(
+      () => v1.whileLoop((a) => v1.less(v1.reduceSum(a), 9), (a) => [v1.reduceSum(a)], [z]),
+      v1.ShapeError,
+    );
+    assert.throws(
+      () => v1.whileLoop((a) => v1.less(v1.reduceSum(a), 9), (a) => [v1.cast(a, "int32")], [z]),
+      v1.DTypeError,
+    );
+    assert.throws(() => v1.whileLoop((a) => a, (a) => [a], [z]), v1.DTypeError);
+  });
+  g.dispose();
+});

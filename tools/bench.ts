@@ -1,0 +1,767 @@
+/**
+ * `deno task bench`: training throughput, kernel GFLOP/s, eager vs traced calls
+ * and data loading, on every backend available, with an optional PyTorch
+ * reference taken in the same run.
+ *
+ * It trains the three models of `../shared/bench/torch_reference.py` (MLP
+ * 784-128-10, small CNN, Keras CNN; batch 128, Adam 1e-3) on Fashion-MNIST,
+ * on WASM (one thread, and mirrored on 2 Workers), the CPU backend and WebGPU
+ * when an adapter exists; prints a table of medians over repeats and writes
+ * `reports/bench.json` and `reports/bench.html` (plotly bar charts).
+ *
+ * ```sh
+ * deno task bench                      # full run (under 5 minutes on 2 cores)
+ * deno task bench --tiny               # seconds: what the test runs
+ * deno task bench --torch              # also run PyTorch (apt-get install python3-torch)
+ * deno task bench --compare a.json b.json   # ratios b/a of every figure
+ * deno task bench --out DIR            # write DIR/bench.json and DIR/bench.html
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { type BackendName, initBackend } from "../lib/backend.ts";
+import { buildModel, MODEL_NAMES, type ModelName } from "../lib/distribute/models.ts";
+import { MirroredStrategy } from "../lib/distribute/mirrored.ts";
+
+/** One training measurement. */
+export interface TrainRow {
+  backend: string;
+  model: ModelName;
+  /** Workers (mirrored training); 0 = this thread. */
+  replicas: number;
+  steps: number;
+  batch: number;
+  /** Median over repeats of samples per second. */
+  samplesPerSec: number;
+  repeats: number[];
+  /** Test accuracy after training (single-thread rows only). */
+  testAcc?: number;
+  trainSamples?: number;
+  note?: string;
+}
+
+/** One kernel measurement. */
+export interface KernelRow {
+  backend: string;
+  kernel: string;
+  shape: string;
+  ms: number;
+  gflops: number;
+}
+
+/** Everything one run measured (reports/bench.json). */
+export interface BenchReport {
+  version: 1;
+  date: string;
+  mode: "tiny" | "full";
+  host: { cpus: number; deno: string; tfjs: string; load: number[] };
+  training: TrainRow[];
+  kernels: KernelRow[];
+  functions: {
+    name: string;
+    backend: string;
+    eagerMs: number;
+    tracedMs: number;
+    traceMs: number;
+  }[];
+  data: { source?: string; loadMs?: number; count?: number; batchSamplesPerSec?: number }[];
+  torch: { model: string; samplesPerSec: number; testAcc: number; runtime: string }[];
+  torchMatmul: { n: number; threads: number; gflops: number }[];
+  skipped: string[];
+}
+
+/** Thrown for bad command-line arguments or unreadable files to compare. */
+export class BenchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BenchError";
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? NaN
+    : s.length % 2
+    ? s[(s.length - 1) / 2]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+interface Bytes {
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+}
+
+async function loadData(
+  tiny: boolean,
+  report: BenchReport,
+): Promise<{ train: Bytes; test: Bytes }> {
+  try {
+    const data = await import("../lib/data/mod.ts");
+    const t0 = performance.now();
+    const { train, test, source } = await data.loadFashionMnist({
+      testLimit: tiny ? 500 : undefined,
+    });
+    const loadMs = performance.now() - t0;
+    // Batch throughput: bytes → float tensors of 128, as the training loops do.
+    await initBackend({ prefer: "wasm" });
+    const n = Math.min(train.count, tiny ? 1280 : 12800);
+    const t1 = performance.now();
+    for (const b of train.subset(n, 1).batches(128, { shuffle: true, seed: 1 })) {
+      tf.dispose([b.xs, b.ys]);
+    }
+    const batchSamplesPerSec = n / ((performance.now() - t1) / 1000);
+    report.data.push({ source, loadMs, count: train.count, batchSamplesPerSec });
+    return { train, test };
+  } catch (e) {
+    report.skipped.push(`data: lib/data could not load Fashion-MNIST (${(e as Error).message})`);
+    const rand = (n: number) => new Uint8Array(n).map((_, i) => (i * 2654435761) >>> 24);
+    const mk = (count: number): Bytes => ({
+      images: rand(count * 784),
+      labels: new Uint8Array(count).map((_, i) => i % 10),
+      count,
+    });
+    return { train: mk(tiny ? 2048 : 20000), test: mk(tiny ? 500 : 2000) };
+  }
+}
+
+function batchTensors(d: Bytes, idx: Uint32Array): { xs: tf.Tensor4D; ys: tf.Tensor2D } {
+  const f = new Float32Array(idx.length * 784);
+  const labels = new Int32Array(idx.length);
+  for (let i = 0; i < idx.length; i++) {
+    const j = idx[i];
+    for (let p = 0; p < 784; p++) f[i * 784 + p] = d.images[j * 784 + p] / 255;
+    labels[i] = d.labels[j];
+  }
+  return {
+    xs: tf.tensor4d(f, [idx.length, 28, 28, 1]),
+    ys: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), 10) as tf.Tensor2D),
+  };
+}
+
+function accuracy(model: tf.LayersModel, d: Bytes): number {
+  let correct = 0;
+  for (let i = 0; i < d.count; i += 500) {
+    const idx = new Uint32Array(Math.min(500, d.count - i)).map((_, k) => i + k);
+    const { xs, ys } = batchTensors(d, idx);
+    correct += tf.tidy(() =>
+      tf.equal(tf.argMax(model.predict(xs) as tf.Tensor, 1), tf.argMax(ys, 1)).sum()
+        .dataSync()[0]
+    );
+    tf.dispose([xs, ys]);
+  }
+  return correct / d.count;
+}
+
+function shuffled(count: number, seed: number): Uint32Array {
+  let s = seed >>> 0;
+  const order = new Uint32Array(count).map((_, i) => i);
+  for (let i = count - 1; i > 0; i--) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const j = s % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** Train `steps` batches in this thread; samples/s per chunk of the steps, then test accuracy. */
+async function trainHere(
+  backend: BackendName,
+  name: ModelName,
+  steps: number,
+  repeats: number,
+  data: { train: Bytes; test: Bytes },
+  evaluate: boolean,
+): Promise<TrainRow> {
+  await initBackend({ prefer: backend });
+  const model = buildModel({ name, seed: 0 });
+  const opt = tf.train.adam(1e-3);
+  const batch = 128;
+  const order = shuffled(data.train.count, 7);
+  let cursor = 0;
+  const step = async () => {
+    if (cursor + batch > order.length) cursor = 0;
+    const { xs, ys } = batchTensors(data.train, order.subarray(cursor, cursor + batch));
+    cursor += batch;
+    const loss = opt.minimize(
+      () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor),
+      true,
+    )!;
+    await loss.data(); // wait for the step (WebGPU is asynchronous)
+    tf.dispose([loss, xs, ys]);
+  };
+  for (let i = 0; i < 3; i++) await step(); // warm-up: JIT, kernel caches, shader compiles
+  const rates: number[] = [];
+  const per = Math.max(1, Math.floor(steps / repeats));
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < per; i++) await step();
+    rates.push((per * batch) / ((performance.now() - t0) / 1000));
+  }
+  const row: TrainRow = {
+    backend,
+    model: name,
+    replicas: 0,
+    steps: per * repeats,
+    batch,
+    samplesPerSec: median(rates),
+    repeats: rates,
+    trainSamples: (per * repeats + 3) * batch,
+  };
+  if (evaluate) row.testAcc = accuracy(model, data.test);
+  model.dispose();
+  opt.dispose();
+  return row;
+}
+
+async function trainMirrored(
+  name: ModelName,
+  replicas: number,
+  steps: number,
+  repeats: number,
+  train: Bytes,
+): Promise<TrainRow> {
+  const s = await MirroredStrategy.create({ model: { name, seed: 0 }, replicas });
+  try {
+    await s.fit(train, { batchSize: 128, maxSteps: 3 }); // warm-up
+    const rates: number[] = [];
+    const per = Math.max(1, Math.floor(steps / repeats));
+    for (let r = 0; r < repeats; r++) {
+      const res = await s.fit(train, { batchSize: 128, maxSteps: per, seed: r + 1 });
+      rates.push(res.samplesPerSecond);
+    }
+    return {
+      backend: s.backend,
+      model: name,
+      replicas,
+      steps: per * repeats,
+      batch: 128,
+      samplesPerSec: median(rates),
+      repeats: rates,
+    };
+  } finally {
+    await s.close();
+  }
+}
+
+async function timeKernels(backend: BackendName, tiny: boolean): Promise<KernelRow[]> {
+  await initBackend({ prefer: backend });
+  const rows: KernelRow[] = [];
+  const reps = tiny ? 2 : backend === "cpu" ? 3 : 7;
+  const time = async (kernel: string, shape: string, flop: number, f: () => tf.Tensor) => {
+    const once = async () => {
+      const t0 = performance.now();
+      const r = f();
+      await r.data();
+      const ms = performance.now() - t0;
+      r.dispose();
+      return ms;
+    };
+    await once(); // warm-up
+    const runs: number[] = [];
+    for (let i = 0; i < reps; i++) runs.push(await once());
+    const ms = median(runs);
+    rows.push({ backend, kernel, shape, ms, gflops: flop / ms / 1e6 });
+  };
+  const rnd = (s: number[]) => tf.randomNormal(s);
+  const n = tiny ? 256 : 1024;
+  const [a, b] = [rnd([n, n]), rnd([n, n])];
+  await time("matMul", `${n}x${n}x${n}`, 2 * n ** 3, () => tf.matMul(a, b));
+  await time("matMul(Aᵀ)", `${n}x${n}x${n}`, 2 * n ** 3, () => tf.matMul(a, b, true, false));
+  const [x, w, g] = [rnd([128, 784]), rnd([784, 128]), rnd([128, 128])];
+  await time("matMul", "128x784x128 (MLP layer)", 2 * 128 * 784 * 128, () => tf.matMul(x, w));
+  await time(
+    "matMul(Aᵀ)",
+    "784x128x128 (its dW)",
+    2 * 128 * 784 * 128,
+    () => tf.matMul(x, g, true, false),
+  );
+  const cx = rnd([tiny ? 16 : 128, 13, 13, 32]) as tf.Tensor4D;
+  const cw = rnd([3, 3, 32, 64]) as tf.Tensor4D;
+  const cb = cx.shape[0];
+  const convFlop = 2 * cb * 11 * 11 * 3 * 3 * 32 * 64;
+  const shape = `[${cb},13,13,32]*[3,3,32,64]`;
+  await time("conv2d", shape, convFlop, () => tf.conv2d(cx, cw, 1, "valid"));
+  const dy = rnd([cb, 11, 11, 64]) as tf.Tensor4D;
+  await time(
+    "conv2d dX",
+    shape,
+    convFlop,
+    () => tf.conv2dTranspose(dy, cw, [cb, 13, 13, 32], 1, "valid"),
+  );
+  if (backend !== "cpu") {
+    await time(
+      "conv2d dW",
+      shape,
+      convFlop,
+      () =>
+        tf.engine().runKernel("Conv2DBackpropFilter", { x: cx, dy }, {
+          strides: [1, 1],
+          pad: "valid",
+          dataFormat: "NHWC",
+          filterShape: [3, 3, 32, 64],
+        }) as tf.Tensor,
+    );
+  }
+  tf.dispose([a, b, x, w, g, cx, cw, dy]);
+  return rows;
+}
+
+async function timeFunctions(report: BenchReport, tiny: boolean): Promise<void> {
+  let mod: typeof import("../lib/function.ts");
+  try {
+    mod = await import("../lib/function.ts");
+  } catch (e) {
+    report.skipped.push(`eager vs traced: lib/function.ts unavailable (${(e as Error).message})`);
+    return;
+  }
+  await initBackend({ prefer: "wasm" });
+  const x = tf.randomNormal([128, 784]), w1 = tf.randomNormal([784, 128]);
+  const b1 = tf.zeros([128]), w2 = tf.randomNormal([128, 10]), b2 = tf.zeros([10]);
+  const cases: [string, (...a: tf.Tensor[]) => tf.Tensor, tf.Tensor[]][] = [
+    [
+      "MLP forward (128x784)",
+      (x, w1, b1, w2, b2) => x.matMul(w1).add(b1).relu().matMul(w2).add(b2),
+      [x, w1, b1, w2, b2],
+    ],
+    [
+      "20 small elementwise ops",
+      (v) => {
+        let y = v;
+        for (let i = 0; i < 10; i++) y = y.mul(1.0001).add(0.5);
+        return y;
+      },
+      [tf.randomNormal([16])],
+    ],
+  ];
+  for (const [name, fn, args] of cases) {
+    try {
+      const t = mod.timeFunction(fn, args, { repeats: tiny ? 5 : 30, traceRepeats: tiny ? 1 : 3 });
+      report.functions.push({ name, backend: "wasm", ...t });
+    } catch (e) {
+      report.skipped.push(`eager vs traced "${name}": ${(e as Error).message}`);
+    }
+  }
+  tf.dispose([x, w1, b1, w2, b2, ...cases[1][2]]);
+}
+
+async function runTorch(
+  limits: Record<ModelName, number>,
+  report: BenchReport,
+  log: (s: string) => void,
+): Promise<void> {
+  const script = new URL("../../shared/bench/torch_reference.py", import.meta.url).pathname;
+  try {
+    await Deno.stat(script);
+  } catch {
+    report.skipped.push(`torch: ${script} not found`);
+    return;
+  }
+  let first = true;
+  for (const model of MODEL_NAMES) {
+    log(`PyTorch ${model} (--limit ${limits[model]})`);
+    const cmd = new Deno.Command("/usr/bin/python3", {
+      args: [
+        script,
+        "--models",
+        model,
+        "--epochs",
+        "1",
+        "--limit",
+        String(limits[model]),
+        ...(first ? [] : ["--skip-matmul"]),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    });
+    first = false;
+    let out: Deno.CommandOutput;
+    try {
+      out = await cmd.output();
+    } catch (e) {
+      report.skipped.push(`torch: cannot run /usr/bin/python3 (${(e as Error).message})`);
+      return;
+    }
+    if (!out.success) {
+      const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-1)[0];
+      report.skipped.push(
+        `torch: the reference failed (${err}); install it with apt-get install python3-torch`,
+      );
+      return;
+    }
+    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+      if (!line.startsWith("RESULT ")) continue;
+      const r = JSON.parse(line.slice(7));
+      if (r.kind === "matmul") report.torchMatmul.push(r);
+      else {
+        report.torch.push({
+          model: r.model,
+          samplesPerSec: r.samples_per_s,
+          testAcc: r.acc_1ep,
+          runtime: `${r.runtime} (${r.threads} threads)`,
+        });
+      }
+    }
+  }
+}
+
+function fmt(n: number | undefined, digits = 0): string {
+  return n === undefined || !Number.isFinite(n)
+    ? "-"
+    : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((v, c) => v.padEnd(widths[c])).join("  ")).join("\n");
+}
+
+/** The text tables of a report. */
+export function formatReport(r: BenchReport): string {
+  const torch = new Map(r.torch.map((t) => [t.model, t]));
+  const out: string[] = [];
+  out.push(
+    `Training (batch 128, Adam 1e-3, Fashion-MNIST; medians over repeats; ${r.mode} mode)`,
+  );
+  out.push(table([
+    ["backend", "model", "replicas", "steps", "samples/s", "test acc", "vs PyTorch", "note"],
+    ...r.training.map((t) => {
+      const ref = torch.get(t.model);
+      return [
+        t.backend,
+        t.model,
+        t.replicas === 0 ? "this thread" : `${t.replicas} Workers`,
+        String(t.steps),
+        fmt(t.samplesPerSec),
+        t.testAcc === undefined ? "-" : fmt(t.testAcc * 100, 1) + "%",
+        ref ? fmt(t.samplesPerSec / ref.samplesPerSec, 2) : "-",
+        t.note ?? "",
+      ];
+    }),
+  ]));
+  if (r.torch.length) {
+    out.push("\nPyTorch reference (same run, same training samples)");
+    out.push(table([
+      ["model", "samples/s", "test acc", "runtime"],
+      ...r.torch.map((
+        t,
+      ) => [t.model, fmt(t.samplesPerSec), fmt(t.testAcc * 100, 1) + "%", t.runtime]),
+    ]));
+  }
+  out.push("\nKernels (median ms, GFLOP/s)");
+  out.push(table([
+    ["backend", "kernel", "shape", "ms", "GFLOP/s"],
+    ...r.kernels.map((k) => [k.backend, k.kernel, k.shape, fmt(k.ms, 2), fmt(k.gflops, 1)]),
+    ...r.torchMatmul.map((m) => [
+      `pytorch ${m.threads}t`,
+      "matMul",
+      `${m.n}x${m.n}x${m.n}`,
+      "-",
+      fmt(m.gflops, 1),
+    ]),
+  ]));
+  if (r.functions.length) {
+    out.push("\nEager vs traced (tfFunction), median ms per call");
+    out.push(table([
+      ["function", "backend", "eager", "traced", "trace once", "speedup"],
+      ...r.functions.map((f) => [
+        f.name,
+        f.backend,
+        fmt(f.eagerMs, 3),
+        fmt(f.tracedMs, 3),
+        fmt(f.traceMs, 1),
+        fmt(f.eagerMs / f.tracedMs, 2) + "x",
+      ]),
+    ]));
+  }
+  for (const d of r.data) {
+    out.push(
+      `\nData: ${d.source ?? "?"}: loaded ${fmt(d.count)} training images in ${
+        fmt(d.loadMs)
+      } ms; batches of 128 as tensors: ${fmt(d.batchSamplesPerSec)} samples/s`,
+    );
+  }
+  if (r.skipped.length) out.push("\nSkipped:\n- " + r.skipped.join("\n- "));
+  out.push(
+    `\nHost: ${r.host.cpus} CPUs, load average ${
+      r.host.load.join(" ")
+    } at the start, deno ${r.host.deno}, tfjs ${r.host.tfjs}`,
+  );
+  return out.join("\n");
+}
+
+async function htmlPage(r: BenchReport): Promise<string> {
+  const { plot } = await import("../lib/display/mod.ts");
+  const figure = (traces: object[], layout: object) =>
+    (plot(
+      traces,
+      layout,
+    )[Symbol.for("Jupyter.display") as unknown as "toString"] as unknown as () => {
+      "text/html": string;
+    })()["text/html"];
+  const label = (t: TrainRow) => `${t.backend}${t.replicas ? ` ×${t.replicas} Workers` : ""}`;
+  const groups = [...new Set(r.training.map(label))];
+  const figs: string[] = [];
+  figs.push(figure(
+    [
+      ...groups.map((g) => {
+        const rows = r.training.filter((t) => label(t) === g);
+        return {
+          type: "bar",
+          name: g,
+          x: rows.map((t) => t.model),
+          y: rows.map((t) => t.samplesPerSec),
+        };
+      }),
+      ...(r.torch.length
+        ? [{
+          type: "bar",
+          name: "PyTorch CPU",
+          x: r.torch.map((t) => t.model),
+          y: r.torch.map((t) => t.samplesPerSec),
+        }]
+        : []),
+    ],
+    {
+      title: { text: "Training throughput (batch 128, Adam)" },
+      barmode: "group",
+      yaxis: { title: { text: "samples/s" }, type: "log" },
+    },
+  ));
+  figs.push(figure(
+    [...new Set(r.kernels.map((k) => k.backend))].map((b) => {
+      const rows = r.kernels.filter((k) => k.backend === b);
+      return {
+        type: "bar",
+        name: b,
+        x: rows.map((k) => `${k.kernel} ${k.shape}`),
+        y: rows.map((k) => k.gflops),
+      };
+    }),
+    { title: { text: "Kernels" }, barmode: "group", yaxis: { title: { text: "GFLOP/s" } } },
+  ));
+  if (r.functions.length) {
+    figs.push(figure(
+      [
+        {
+          type: "bar",
+          name: "eager",
+          x: r.functions.map((f) => f.name),
+          y: r.functions.map((f) => f.eagerMs),
+        },
+        {
+          type: "bar",
+          name: "traced",
+          x: r.functions.map((f) => f.name),
+          y: r.functions.map((f) => f.tracedMs),
+        },
+      ],
+      {
+        title: { text: "Eager vs tfFunction" },
+        barmode: "group",
+        yaxis: { title: { text: "ms per call" } },
+      },
+    ));
+  }
+  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  return `<!doctype html><html><head><meta charset="utf-8"><title>tfjs bench ${r.date}</title></head>` +
+    `<body><h1>Benchmark ${esc(r.date)} (${r.mode})</h1>${figs.join("\n")}` +
+    `<pre>${esc(formatReport(r))}</pre></body></html>`;
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}
+
+/** Ratios b/a of every matching figure of two reports, as text. */
+export function compareReports(a: BenchReport, b: BenchReport): string {
+  const rows: string[][] = [["what", "a", "b", "b/a"]];
+  const key = (t: TrainRow) => `${t.backend} ${t.model} ${t.replicas ? `×${t.replicas}` : ""}`;
+  const ta = new Map(a.training.map((t) => [key(t), t]));
+  for (const t of b.training) {
+    const o = ta.get(key(t));
+    if (o) {
+      rows.push([
+        `train ${key(t)} samples/s`,
+        fmt(o.samplesPerSec),
+        fmt(t.samplesPerSec),
+        fmt(t.samplesPerSec / o.samplesPerSec, 2),
+      ]);
+    }
+  }
+  const ka = new Map(a.kernels.map((k) => [`${k.backend} ${k.kernel} ${k.shape}`, k]));
+  for (const k of b.kernels) {
+    const o = ka.get(`${k.backend} ${k.kernel} ${k.shape}`);
+    if (o) {
+      rows.push([
+        `${k.backend} ${k.kernel} ${k.shape} GFLOP/s`,
+        fmt(o.gflops, 1),
+        fmt(k.gflops, 1),
+        fmt(k.gflops / o.gflops, 2),
+      ]);
+    }
+  }
+  const fa = new Map(a.functions.map((f) => [f.name, f]));
+  for (const f of b.functions) {
+    const o = fa.get(f.name);
+    if (o) {
+      rows.push([
+        `traced ${f.name} ms`,
+        fmt(o.tracedMs, 3),
+        fmt(f.tracedMs, 3),
+        fmt(f.tracedMs / o.tracedMs, 2),
+      ]);
+    }
+  }
+  if (rows.length === 1) return "no figures in common";
+  return table(rows);
+}
+
+async function readReport(path: string): Promise<BenchReport> {
+  try {
+    const r = JSON.parse(await Deno.readTextFile(path));
+    if (r?.version !== 1 || !Array.isArray(r.training)) throw new Error("not a bench report");
+    return r;
+  } catch (e) {
+    throw new BenchError(
+      `--compare: ${path} is not a readable bench.json (${(e as Error).message}); ` +
+        `make one with deno task bench`,
+    );
+  }
+}
+
+/** Run the benchmark with command-line `args`; returns the report (undefined for --compare). */
+export async function main(args: string[]): Promise<BenchReport | undefined> {
+  const flag = (f: string) => args.includes(f);
+  const value = (f: string) => {
+    const i = args.indexOf(f);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new BenchError(`${f} needs a value`);
+    return v;
+  };
+  const known = new Set(["--tiny", "--torch", "--compare", "--out", "--backends"]);
+  for (const a of args) {
+    if (a.startsWith("--") && !known.has(a)) {
+      throw new BenchError(`unknown option ${a}: use ${[...known].join(", ")}`);
+    }
+  }
+  if (flag("--compare")) {
+    const i = args.indexOf("--compare");
+    const [pa, pb] = [args[i + 1], args[i + 2]];
+    if (!pa || !pb) throw new BenchError("--compare needs two files: --compare a.json b.json");
+    console.log(compareReports(await readReport(pa), await readReport(pb)));
+    return undefined;
+  }
+  const tiny = flag("--tiny");
+  const outDir = value("--out") ?? new URL("../reports/", import.meta.url).pathname;
+  const report: BenchReport = {
+    version: 1,
+    date: new Date().toISOString(),
+    mode: tiny ? "tiny" : "full",
+    host: {
+      cpus: navigator.hardwareConcurrency,
+      deno: Deno.version.deno,
+      tfjs: tf.version.tfjs,
+      load: Deno.loadavg().map((x) => Math.round(x * 100) / 100),
+    },
+    training: [],
+    kernels: [],
+    functions: [],
+    data: [],
+    torch: [],
+    torchMatmul: [],
+    skipped: [],
+  };
+  const log = (s: string) => console.error(`[bench] ${s}`);
+  const data = await loadData(tiny, report);
+  // The headline: WASM, one thread, a fixed number of steps then test accuracy.
+  const wasmSteps: Record<ModelName, number> = tiny
+    ? { mlp: 3, small_cnn: 3, keras_cnn: 2 }
+    : { mlp: 468, small_cnn: 468, keras_cnn: 468 }; // one epoch of 60 000 (plus 3 warm-up steps)
+  const mirroredSteps: Record<ModelName, number> = tiny
+    ? { mlp: 2, small_cnn: 2, keras_cnn: 2 }
+    : { mlp: 120, small_cnn: 60, keras_cnn: 24 };
+  const repeats = tiny ? 1 : 3;
+  // Tiny mode skips WebGPU unless asked for: on a software adapter one CNN step takes seconds.
+  const wanted = (value("--backends") ?? (tiny ? "wasm,cpu" : "wasm,cpu,webgpu")).split(",");
+  if (wanted.includes("wasm")) {
+    for (const m of MODEL_NAMES) {
+      log(`wasm ${m}`);
+      report.training.push(await trainHere("wasm", m, wasmSteps[m], repeats, data, true));
+    }
+    for (const replicas of [1, 2]) {
+      for (const m of tiny ? ["mlp" as const] : MODEL_NAMES) {
+        log(`wasm ${m} mirrored ×${replicas}`);
+        report.training.push(
+          await trainMirrored(m, replicas, mirroredSteps[m], repeats, data.train),
+        );
+      }
+    }
+    report.kernels.push(...await timeKernels("wasm", tiny));
+  }
+  if (wanted.includes("cpu")) {
+    log("cpu mlp");
+    report.training.push(await trainHere("cpu", "mlp", tiny ? 2 : 30, repeats, data, false));
+    report.skipped.push(
+      "cpu backend: small_cnn and keras_cnn not trained (its Conv2DBackpropFilter takes 2–55 s " +
+        "per batch); conv2d dW not timed",
+    );
+    report.kernels.push(...await timeKernels("cpu", tiny));
+  }
+  if (wanted.includes("webgpu")) {
+    const r = await initBackend({ prefer: "webgpu" });
+    if (r.backend !== "webgpu") {
+      report.skipped.push(`webgpu: not available (${r.attempts[0]?.reason})`);
+    } else {
+      const soft = r.webgpu.isFallback;
+      for (const m of MODEL_NAMES) {
+        log(`webgpu ${m}`);
+        const row = await trainHere(
+          "webgpu",
+          m,
+          soft || tiny ? 3 : mirroredSteps[m],
+          1,
+          data,
+          false,
+        );
+        if (soft) row.note = `software adapter: ${r.webgpu.adapter}`;
+        report.training.push(row);
+      }
+      report.kernels.push(...await timeKernels("webgpu", tiny || !!soft));
+    }
+  }
+  log("eager vs traced");
+  await timeFunctions(report, tiny);
+  if (flag("--torch")) {
+    // The same number of training samples as each WASM row (its 3 warm-up steps excluded:
+    // the reference adds 10 warm-up batches of its own).
+    const limits = Object.fromEntries(
+      MODEL_NAMES.map((m) => [m, Math.min(60_000, wasmSteps[m] * 128)]),
+    ) as Record<ModelName, number>;
+    await runTorch(limits, report, log);
+  }
+  await initBackend({ prefer: "wasm" });
+  console.log(formatReport(report));
+  await Deno.mkdir(outDir, { recursive: true });
+  await writeAtomic(`${outDir}/bench.json`, JSON.stringify(report, null, 2) + "\n");
+  await writeAtomic(`${outDir}/bench.html`, await htmlPage(report));
+  console.log(`\nwrote ${outDir}/bench.json and ${outDir}/bench.html`);
+  return report;
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (e) {
+    if (e instanceof BenchError) {
+      console.error(`bench: ${e.message}`);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+}
