@@ -12,11 +12,14 @@
 import { type Displayable, DisplayInputError } from "./displayable.ts";
 import { plot } from "./plot.ts";
 
-/** Bars `labels[i]` → `values[i]`, each bar labelled with its value. */
+/**
+ * Bars `labels[i]` → `values[i]`, each bar labelled with its value.
+ * `logY` uses a logarithmic value axis (for timings that differ by orders of magnitude).
+ */
 export function barChart(
   labels: string[],
   values: number[],
-  opts: { title?: string; yTitle?: string } = {},
+  opts: { title?: string; yTitle?: string; logY?: boolean } = {},
 ): Displayable {
   if (!Array.isArray(labels) || labels.length !== values?.length) {
     throw new DisplayInputError(
@@ -35,6 +38,6 @@ export function barChart(
   }], {
     title: { text: opts.title ?? "" },
     height: 360,
-    yaxis: { title: { text: opts.yTitle ?? "" } },
+    yaxis: { title: { text: opts.yTitle ?? "" }, type: opts.logY ? "log" : "linear" },
   });
 }

@@ -14,8 +14,7 @@
  * @module
  */
 import { DISPLAY, type Displayable, isDisplayable } from "./displayable.ts";
-import { denoJupyter, type DisplaySink, kernelSink } from "./jupyter.ts";
-import { settle } from "./progress.ts";
+import { denoJupyter, type DisplaySink, kernelSink, settle } from "./jupyter.ts";
 
 /**
  * Shows `x` now: rich in the kernel, text outside. `sink` replaces the kernel

@@ -79,3 +79,12 @@ export function plainText(): boolean {
     return true;
   }
 }
+
+/**
+ * Deno 2.9's kernel can send a cell's last IOPub messages after the cell's
+ * "idle" status when the cell awaited timers; clients then drop them. A short
+ * pause after the final update lets them go out first.
+ */
+export function settle(ms = 30): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -98,6 +98,8 @@ export function figureHtml(
     `    if (!el) return;\n` +
     `    if (window.Plotly && window.Plotly.newPlot) {\n` +
     `      window.Plotly.newPlot(el, spec.data, spec.layout, { responsive: true, displaylogo: false });\n` +
+    `    } else if (window.__tfjsNbPlotlyError) {\n` +
+    `      el.textContent = window.__tfjsNbPlotlyError;\n` +
     `    } else if (tries++ < 600) {\n` +
     `      setTimeout(draw, 50);\n` +
     `    } else {\n` +

@@ -25,7 +25,7 @@
  */
 import type { Logs, TrainBeginInfo, TrainingCallback } from "../training/callbacks.ts";
 import { escapeHtml } from "./displayable.ts";
-import { type DisplaySink, kernelSink, plainText } from "./jupyter.ts";
+import { type DisplaySink, kernelSink, plainText, settle } from "./jupyter.ts";
 
 /** Options of {@linkcode progress}. */
 export interface ProgressOptions {
@@ -69,15 +69,6 @@ function bar(done: number, total: number, width = 20): string {
 
 const SKIP = new Set(["size", "batch"]);
 
-/**
- * Deno 2.9's kernel can send a cell's last IOPub messages after the cell's
- * "idle" status when the cell awaited timers; clients then drop them. A short
- * pause after the final update lets them go out first.
- */
-export function settle(ms = 30): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** The live progress callback; see the module doc. */
 export class ProgressCallback implements TrainingCallback {
   readonly title?: string;
@@ -101,6 +92,7 @@ export class ProgressCallback implements TrainingCallback {
   #sums: Record<string, number> = {};
   #weights: Record<string, number> = {};
   #trainStart = 0;
+  #started = false;
   #epochStart = 0;
   #lastUpdate = -Infinity;
   #totalSamples = 0;
@@ -123,6 +115,7 @@ export class ProgressCallback implements TrainingCallback {
 
   async onTrainBegin(info: TrainBeginInfo): Promise<void> {
     this.#info = { ...info };
+    this.#started = true;
     this.#trainStart = this.#now();
     this.#epochStart = this.#trainStart;
     this.#live = `training: ${info.epochs} epoch${info.epochs === 1 ? "" : "s"}` +
@@ -139,11 +132,14 @@ export class ProgressCallback implements TrainingCallback {
     this.#sums = {};
     this.#weights = {};
     this.#epochStart = this.#now();
-    if (!this.#trainStart) this.#trainStart = this.#epochStart;
+    if (!this.#started) {
+      this.#started = true;
+      this.#trainStart = this.#epochStart;
+    }
   }
 
   async onBatchEnd(step: number, logs: Logs): Promise<void> {
-    if (!this.#trainStart) this.onEpochBegin(this.#epoch);
+    if (!this.#started) this.onEpochBegin(this.#epoch);
     const size = Number.isFinite(logs.size) && logs.size > 0
       ? logs.size
       : (this.#info.batchSize ?? 1);

@@ -1,0 +1,80 @@
+"""An nbconvert ExecutePreprocessor for Deno's Jupyter kernel.
+
+Deno 2.9's kernel sometimes sends a cell's last IOPub messages (its
+execute_result, a final update_display_data) only after the cell's "idle"
+status, and holds them until the kernel gets its next request. nbclient stops
+listening at "idle", so those outputs are lost from the saved notebook and the
+HTML report. After each cell, this preprocessor sends a kernel_info request,
+which releases the held messages, and adds the ones for the cell to it before
+moving on; a message for an earlier cell that still comes later is added to
+that cell.
+
+Used by tools/report.ts:
+  PYTHONPATH=tools jupyter nbconvert --to notebook \
+    --Exporter.preprocessors deno_execute.DenoExecutePreprocessor \
+    --DenoExecutePreprocessor.enabled=True ...
+"""
+import queue
+
+from nbclient.exceptions import CellExecutionComplete
+from nbconvert.preprocessors import ExecutePreprocessor
+
+try:
+    from nbclient.util import ensure_async
+except ImportError:  # newer nbclient: the helper lives in jupyter_core
+    from jupyter_core.utils import ensure_async
+
+# Seconds to keep listening for stragglers after the kernel_info round trip.
+GRACE = 0.15
+
+
+class DenoExecutePreprocessor(ExecutePreprocessor):
+    """ExecutePreprocessor that collects IOPub messages sent after a cell's idle status."""
+
+    def _route(self, msg, cells):
+        """Adds `msg` to the earlier cell it belongs to; True when it did."""
+        target = cells.get(msg["parent_header"].get("msg_id"))
+        if target is None or msg["msg_type"] == "status":
+            return False
+        try:
+            self.process_message(msg, target[0], target[1])
+        except CellExecutionComplete:
+            pass
+        return True
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+        assert self.kc is not None
+        if not hasattr(self, "_done_cells"):
+            self._done_cells = {}
+        while True:
+            msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=None))
+            if msg["parent_header"].get("msg_id") == parent_msg_id:
+                try:
+                    self.process_message(msg, cell, cell_index)
+                except CellExecutionComplete:
+                    self._done_cells[parent_msg_id] = (cell, cell_index)
+                    await self._collect_late()
+                    return
+            else:
+                self._route(msg, self._done_cells)
+
+    async def _collect_late(self):
+        """Send kernel_info; route late messages of finished cells until it is answered."""
+        info_id = self.kc.kernel_info()
+        timeout = self.iopub_timeout or 10
+        answered = False
+        while True:
+            try:
+                msg = await ensure_async(
+                    self.kc.iopub_channel.get_msg(timeout=GRACE if answered else timeout))
+            except queue.Empty:
+                return
+            except Exception:  # noqa: BLE001 - channel closed: nothing more is coming
+                return
+            if self._route(msg, self._done_cells):
+                continue
+            if msg["parent_header"].get("msg_id") == info_id and msg["msg_type"] == "status" \
+                    and msg["content"].get("execution_state") == "idle":
+                answered = True
+        # The kernel_info reply on the shell channel is skipped by nbclient's reply
+        # poller, which only looks for the execute_reply of the cell it runs.

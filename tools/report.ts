@@ -1,0 +1,473 @@
+/**
+ * `deno task report [names...]`: executes the notebooks in `notebooks/` with
+ * Deno's Jupyter kernel through `jupyter nbconvert`, and writes
+ * `reports/<notebook>.html` plus `reports/index.html` (a page linking each
+ * report with its run time and status). Exits non-zero when a cell errors,
+ * naming the notebook and the cell. `QUICK=1` selects quick mode.
+ *
+ * Each notebook is executed headless (`nbconvert --to notebook` with the
+ * execute preprocessor of `tools/deno_execute.py`, errors allowed, cwd
+ * `notebooks/`, `NO_COLOR=1`) and the executed notebook is then exported to
+ * HTML, so that every error output can be found and named while the report
+ * still shows how far it got. `deno_execute.py` is nbconvert's
+ * `ExecutePreprocessor` plus one fix: Deno 2.9's kernel can send a cell's
+ * last outputs after the cell's "idle" status, which plain nbconvert drops.
+ *
+ * @example
+ * ```ts
+ * import { runReports } from "./report.ts";
+ * const results = await runReports({ names: ["01"], quick: true });
+ * console.log(results.map((r) => `${r.name}: ${r.status} in ${r.seconds.toFixed(1)} s`));
+ * ```
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (this file is tools/report.ts). */
+export const ROOT: string = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** Where the notebooks are. */
+export const NOTEBOOK_DIR: string = join(ROOT, "notebooks");
+/** Where the reports go. */
+export const REPORT_DIR: string = join(ROOT, "reports");
+
+/** Thrown when the tools the report needs are missing; the message says how to install them. */
+export class ReportSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReportSetupError";
+  }
+}
+
+/** One failing cell of an executed notebook. */
+export interface CellError {
+  /** 0-based index among all cells. */
+  index: number;
+  /** 1-based number among code cells (what a reader counts). */
+  codeCell: number;
+  id?: string;
+  ename: string;
+  evalue: string;
+  /** The first line of the cell's source. */
+  firstLine: string;
+}
+
+/** The outcome of one notebook. */
+export interface NotebookResult {
+  name: string;
+  notebook: string;
+  html: string;
+  status: "ok" | "error" | "failed";
+  seconds: number;
+  htmlBytes: number;
+  errors: CellError[];
+  /** Why nbconvert itself failed (kernel died, timeout), when it did. */
+  message?: string;
+  /** "quick" (QUICK=1) or "full". */
+  mode: "quick" | "full";
+  /** When it ran (ISO time). */
+  date: string;
+}
+
+/** Options of {@linkcode runReports}. */
+export interface ReportOptions {
+  /** Notebook names or prefixes ("01", "01_tensors_and_eager", "...ipynb"); default all. */
+  names?: string[];
+  /** Quick mode (sets QUICK=1 for the kernel). Default: the QUICK environment variable. */
+  quick?: boolean;
+  /** Per-cell timeout in seconds (default 1800, or REPORT_CELL_TIMEOUT). */
+  cellTimeoutS?: number;
+  /** Output directory (default reports/). */
+  outDir?: string;
+  /** Progress messages (default console.log). */
+  log?: (line: string) => void;
+  /** Write index.html (default true). */
+  index?: boolean;
+}
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(cmd: string, args: string[], opts: {
+  cwd?: string;
+  env?: Record<string, string>;
+} = {}): Promise<RunResult> {
+  try {
+    const out = await new Deno.Command(cmd, {
+      args,
+      cwd: opts.cwd,
+      env: opts.env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      return { code: 127, stdout: "", stderr: `${cmd}: not found` };
+    }
+    throw e;
+  }
+}
+
+const INSTALL_HINT = "install it with `sudo apt-get install jupyter-nbconvert python3-nbclient` " +
+  "(Debian/Ubuntu) or `pip install nbconvert nbclient`";
+
+/** The nbconvert version; throws {@linkcode ReportSetupError} naming the install command when missing. */
+export async function checkNbconvert(): Promise<string> {
+  const r = await run("jupyter", ["nbconvert", "--version"]);
+  if (r.code !== 0) {
+    throw new ReportSetupError(
+      `jupyter nbconvert is not available (${
+        (r.stderr.trim().split("\n").pop() || `exit code ${r.code}`).slice(0, 200)
+      }): ${INSTALL_HINT}`,
+    );
+  }
+  return r.stdout.trim();
+}
+
+/** Jupyter's data directories (`jupyter --paths --json`), with the usual defaults as fallback. */
+async function jupyterDataDirs(): Promise<string[]> {
+  const r = await run("jupyter", ["--paths", "--json"]);
+  if (r.code === 0) {
+    try {
+      return (JSON.parse(r.stdout) as { data: string[] }).data;
+    } catch {
+      // fall through
+    }
+  }
+  const home = Deno.env.get("HOME") ?? "";
+  return [join(home, ".local/share/jupyter"), "/usr/local/share/jupyter", "/usr/share/jupyter"];
+}
+
+/** Path of the Deno kernelspec's kernel.json, or null when none is registered. */
+export async function findDenoKernelspec(): Promise<string | null> {
+  for (const dir of await jupyterDataDirs()) {
+    const path = join(dir, "kernels", "deno", "kernel.json");
+    try {
+      const spec = JSON.parse(await Deno.readTextFile(path)) as { argv?: string[] };
+      if (Array.isArray(spec.argv) && spec.argv.length > 0) return path;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Registers the Deno kernelspec (`deno jupyter --install`) when it is missing; returns its path. */
+export async function ensureKernelspec(log: (line: string) => void = console.log): Promise<string> {
+  const found = await findDenoKernelspec();
+  if (found) return found;
+  log("registering the Deno Jupyter kernel: deno jupyter --install");
+  const r = await run(Deno.execPath(), ["jupyter", "--install"]);
+  const path = await findDenoKernelspec();
+  if (r.code !== 0 || !path) {
+    throw new ReportSetupError(
+      `could not register the Deno kernel with \`deno jupyter --install\` (exit ${r.code}): ` +
+        `${(r.stderr || r.stdout).trim().slice(0, 400)}`,
+    );
+  }
+  return path;
+}
+
+/** notebooks/*.ipynb, sorted, optionally filtered by names or prefixes. */
+export async function listNotebooks(names: string[] = [], dir = NOTEBOOK_DIR): Promise<string[]> {
+  const all: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && e.name.endsWith(".ipynb") && !e.name.startsWith(".")) all.push(e.name);
+  }
+  all.sort();
+  if (names.length === 0) return all;
+  const picked: string[] = [];
+  for (const n of names) {
+    const base = n.replace(/^.*\//, "").replace(/\.ipynb$/, "");
+    const hits = all.filter((f) => f === `${base}.ipynb` || f.startsWith(base));
+    if (hits.length === 0) {
+      throw new ReportSetupError(
+        `no notebook matches "${n}" in ${dir} (have: ${all.join(", ") || "none"})`,
+      );
+    }
+    for (const h of hits) if (!picked.includes(h)) picked.push(h);
+  }
+  return picked;
+}
+
+interface NbCell {
+  cell_type: string;
+  id?: string;
+  source: string | string[];
+  outputs?: { output_type: string; ename?: string; evalue?: string }[];
+}
+
+/** `s` without ANSI colour escapes. */
+export function stripAnsi(s: string): string {
+  return s.replace(new RegExp(String.fromCharCode(27) + "\\[[0-9;]*m", "g"), "");
+}
+
+const text = (s: string | string[] | undefined): string => Array.isArray(s) ? s.join("") : s ?? "";
+
+/** Error outputs of an executed notebook, with the cell that raised each. */
+export function findCellErrors(nb: { cells: NbCell[] }): CellError[] {
+  const errors: CellError[] = [];
+  let codeCell = 0;
+  nb.cells.forEach((cell, index) => {
+    if (cell.cell_type !== "code") return;
+    codeCell++;
+    for (const o of cell.outputs ?? []) {
+      if (o.output_type !== "error") continue;
+      errors.push({
+        index,
+        codeCell,
+        id: cell.id,
+        ename: o.ename ?? "Error",
+        evalue: stripAnsi(o.evalue ?? ""),
+        firstLine: text(cell.source).split("\n")[0].slice(0, 120),
+      });
+    }
+  });
+  return errors;
+}
+
+/** Writes `path` atomically (a temp file in the same directory, then rename). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${path.replace(/^.*\//, "")}.${Deno.pid}.${Date.now()}.tmp`);
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** QUICK as lib/mode.ts reads it: set to anything but 0/false/no. */
+function envQuick(): boolean {
+  const q = Deno.env.get("QUICK")?.trim() ?? "";
+  return q !== "" && !/^(0|false|no)$/i.test(q);
+}
+
+/** Executes one notebook and writes its HTML report. */
+export async function executeNotebook(notebook: string, opts: {
+  outDir?: string;
+  quick?: boolean;
+  cellTimeoutS?: number;
+  notebookDir?: string;
+} = {}): Promise<NotebookResult> {
+  const notebookDir = opts.notebookDir ?? NOTEBOOK_DIR;
+  const outDir = opts.outDir ?? REPORT_DIR;
+  const name = notebook.replace(/\.ipynb$/, "");
+  const html = join(outDir, `${name}.html`);
+  await Deno.mkdir(outDir, { recursive: true });
+  const work = await Deno.makeTempDir({ prefix: "report-" });
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  if (opts.quick !== undefined) env.QUICK = opts.quick ? "1" : "0";
+  const timeout = opts.cellTimeoutS ??
+    (Number(Deno.env.get("REPORT_CELL_TIMEOUT")) || 1800);
+  const t0 = performance.now();
+  const result: NotebookResult = {
+    name,
+    notebook: join(notebookDir, notebook),
+    html,
+    status: "ok",
+    seconds: 0,
+    htmlBytes: 0,
+    errors: [],
+    mode: (opts.quick ?? envQuick()) ? "quick" : "full",
+    date: new Date().toISOString(),
+  };
+  try {
+    const exec = await run("jupyter", [
+      "nbconvert",
+      "--to",
+      "notebook",
+      "--Exporter.preprocessors",
+      "deno_execute.DenoExecutePreprocessor",
+      "--DenoExecutePreprocessor.enabled=True",
+      "--DenoExecutePreprocessor.allow_errors=True",
+      "--DenoExecutePreprocessor.kernel_name=deno",
+      `--DenoExecutePreprocessor.timeout=${timeout}`,
+      "--output-dir",
+      work,
+      "--output",
+      name,
+      notebook,
+    ], { cwd: notebookDir, env: { ...env, PYTHONPATH: pythonPath() } });
+    result.seconds = (performance.now() - t0) / 1000;
+    const executed = join(work, `${name}.ipynb`);
+    let nb: { cells: NbCell[] } | null = null;
+    try {
+      nb = JSON.parse(await Deno.readTextFile(executed));
+    } catch {
+      nb = null;
+    }
+    if (exec.code !== 0 || !nb) {
+      result.status = "failed";
+      result.message = nbconvertFailure(exec.stderr);
+      return result;
+    }
+    result.errors = findCellErrors(nb);
+    if (result.errors.length) result.status = "error";
+    const conv = await run("jupyter", [
+      "nbconvert",
+      "--to",
+      "html",
+      "--output-dir",
+      work,
+      "--output",
+      name,
+      executed,
+    ], { cwd: notebookDir, env });
+    if (conv.code !== 0) {
+      result.status = "failed";
+      result.message = `HTML export failed: ${nbconvertFailure(conv.stderr)}`;
+      return result;
+    }
+    const bytes = await Deno.readFile(join(work, `${name}.html`));
+    await writeFileAtomic(html, bytes);
+    result.htmlBytes = bytes.length;
+    return result;
+  } finally {
+    result.seconds ||= (performance.now() - t0) / 1000;
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * PYTHONPATH with tools/ first, for `deno_execute.py`: the preprocessor that
+ * keeps outputs Deno's kernel sends after a cell's idle status.
+ */
+function pythonPath(): string {
+  const tools = join(ROOT, "tools");
+  const old = Deno.env.get("PYTHONPATH");
+  return old ? `${tools}:${old}` : tools;
+}
+
+/** The useful part of nbconvert's stderr: the exception, without the Python traceback. */
+function nbconvertFailure(stderr: string): string {
+  const clean = stripAnsi(stderr);
+  const lines = clean.split("\n").filter((l) => l.trim() && !/^\[NbConvertApp\]/.test(l));
+  const last = lines.filter((l) => /Error|Timeout|died|Exception/.test(l)).pop() ??
+    lines.pop() ?? "nbconvert failed";
+  return last.trim().slice(0, 500);
+}
+
+const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+
+/** One line per failing cell: notebook, cell number and id, the error. */
+export function describeFailure(r: NotebookResult): string[] {
+  if (r.status === "failed") return [`${r.name}.ipynb: nbconvert failed: ${r.message}`];
+  return r.errors.map((e) =>
+    `${r.name}.ipynb: code cell ${e.codeCell} (cell ${e.index}${e.id ? `, id ${e.id}` : ""}: ` +
+    `"${e.firstLine}"): ${e.ename}: ${e.evalue}`
+  );
+}
+
+/** The index page: one row per notebook with status, run time and size. */
+export function indexHtml(results: NotebookResult[], quick: boolean): string {
+  const rows = results.map((r) => {
+    const color = r.status === "ok" ? "#2ca02c" : "#d62728";
+    const detail = describeFailure(r).map(esc).join("<br>");
+    const link = r.htmlBytes ? `<a href="${esc(r.name)}.html">${esc(r.name)}</a>` : esc(r.name);
+    return `<tr><td>${link}</td><td style="color:${color};font-weight:bold">${r.status}</td>` +
+      `<td style="text-align:right">${r.seconds.toFixed(1)} s</td><td>${r.mode ?? ""}</td>` +
+      `<td>${esc((r.date ?? "").slice(0, 16).replace("T", " "))}</td>` +
+      `<td style="text-align:right">${(r.htmlBytes / 1e6).toFixed(2)} MB</td>` +
+      `<td>${detail}</td></tr>`;
+  }).join("\n");
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Notebook reports</title>
+<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 12px;border-bottom:1px solid #ddd;
+vertical-align:top}th{text-align:left}</style></head>
+<body><h1>Notebook reports</h1>
+<p>Last run ${new Date().toISOString()} with Deno ${Deno.version.deno}, ${
+    quick ? "quick mode (QUICK=1)" : "full mode"
+  }. Open a report for its figures: plotly.js is embedded, no network needed.</p>
+<table><thead><tr><th>notebook</th><th>status</th><th>run time</th><th>mode</th><th>run at (UTC)</th>
+<th>HTML</th><th>errors</th>
+</tr></thead><tbody>
+${rows}
+</tbody></table></body></html>
+`;
+}
+
+/**
+ * The results of this run merged with those of earlier runs still on disk
+ * (`index.json`), so that `deno task report 03` keeps the other rows.
+ */
+export async function mergeResults(
+  outDir: string,
+  results: NotebookResult[],
+): Promise<NotebookResult[]> {
+  let old: NotebookResult[] = [];
+  try {
+    old = JSON.parse(await Deno.readTextFile(join(outDir, "index.json")));
+  } catch {
+    old = [];
+  }
+  const fresh = new Set(results.map((r) => r.name));
+  const kept: NotebookResult[] = [];
+  for (const r of Array.isArray(old) ? old : []) {
+    if (fresh.has(r.name)) continue;
+    try {
+      await Deno.stat(r.html); // its report still exists
+      kept.push(r);
+    } catch {
+      // gone
+    }
+  }
+  return [...kept, ...results].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Executes the notebooks and writes the reports and the index. */
+export async function runReports(opts: ReportOptions = {}): Promise<NotebookResult[]> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const quick = opts.quick ?? envQuick();
+  const outDir = opts.outDir ?? REPORT_DIR;
+  const notebooks = await listNotebooks(opts.names ?? []);
+  if (notebooks.length === 0) throw new ReportSetupError(`no notebooks in ${NOTEBOOK_DIR}`);
+  const version = await checkNbconvert();
+  await ensureKernelspec(log);
+  log(`nbconvert ${version}; ${notebooks.length} notebook(s), ${quick ? "quick" : "full"} mode`);
+  const results: NotebookResult[] = [];
+  for (const nb of notebooks) {
+    log(`executing ${nb} ...`);
+    const r = await executeNotebook(nb, { outDir, quick, cellTimeoutS: opts.cellTimeoutS });
+    results.push(r);
+    log(
+      `  ${r.status} in ${r.seconds.toFixed(1)} s` +
+        (r.htmlBytes ? `, ${r.html} (${(r.htmlBytes / 1e6).toFixed(2)} MB)` : ""),
+    );
+    for (const line of describeFailure(r)) log(`  ${line}`);
+  }
+  if (opts.index !== false) {
+    const all = await mergeResults(outDir, results);
+    await writeFileAtomic(join(outDir, "index.json"), JSON.stringify(all, null, 1) + "\n");
+    await writeFileAtomic(join(outDir, "index.html"), indexHtml(all, quick));
+    log(`index: ${join(outDir, "index.html")}`);
+  }
+  return results;
+}
+
+if (import.meta.main) {
+  try {
+    const results = await runReports({ names: Deno.args.filter((a) => !a.startsWith("-")) });
+    const bad = results.filter((r) => r.status !== "ok");
+    if (bad.length) {
+      console.error(`\n${bad.length} notebook(s) failed:`);
+      for (const r of bad) for (const line of describeFailure(r)) console.error(`  ${line}`);
+      Deno.exit(1);
+    }
+  } catch (e) {
+    if (e instanceof ReportSetupError) {
+      console.error(`report: ${e.message}`);
+      Deno.exit(2);
+    }
+    throw e;
+  }
+}
