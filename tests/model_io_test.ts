@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { initBackend } from "../lib/backend.ts";
-import { fileSystem, loadModel, ModelFileError, saveModel, writeFileAtomic } from "../lib/io/mod.ts";
+import {
+  fileSystem,
+  loadModel,
+  ModelFileError,
+  saveModel,
+  writeFileAtomic,
+} from "../lib/io/mod.ts";
 import { cnn, customLayerMlp, functionalCnn, mlp, residualCnn } from "../lib/models/mod.ts";
 
 await initBackend();
@@ -38,7 +44,10 @@ for (const [kind, build] of kinds) {
     const again = await loadModel(dir);
     assert.deepEqual(await predictions(again), await predictions(model));
     assert.equal(again.countParams(), model.countParams());
-    assert.deepEqual(again.layers.map((l) => l.getClassName()), model.layers.map((l) => l.getClassName()));
+    assert.deepEqual(
+      again.layers.map((l) => l.getClassName()),
+      model.layers.map((l) => l.getClassName()),
+    );
     again.dispose();
     assert.equal(tf.memory().numTensors, before, "loading and disposing leaks nothing");
     model.dispose();
@@ -80,7 +89,11 @@ Deno.test("saveModel writes tfjs's own layers-model format, atomically", async (
 
 Deno.test("includeOptimizer: a compiled model resumes training exactly", async () => {
   const model = mlp({ seed: 1, dropout: 0 });
-  model.compile({ optimizer: tf.train.adam(0.01), loss: "categoricalCrossentropy", metrics: ["accuracy"] });
+  model.compile({
+    optimizer: tf.train.adam(0.01),
+    loss: "categoricalCrossentropy",
+    metrics: ["accuracy"],
+  });
   const ys = tf.oneHot(tf.tensor1d([1, 2, 3, 4], "int32"), 10);
   await model.trainOnBatch(x, ys);
   const dir = await Deno.makeTempDir();
@@ -140,7 +153,14 @@ async function damaged(
   await Deno.remove(dir, { recursive: true });
 }
 
-const editJson = (dir: string, edit: (json: Record<string, any>) => void) => async () => {
+/** The parts of model.json the damage tests edit. */
+interface ModelJsonShape {
+  format?: string;
+  weightsManifest?: { weights: { name: string; shape: number[] }[] }[];
+  modelTopology: { config: { layers: { class_name: string; config: { units?: number } }[] } };
+}
+
+const editJson = (dir: string, edit: (json: ModelJsonShape) => void) => async () => {
   const path = join(dir, "model.json");
   const json = JSON.parse(await Deno.readTextFile(path));
   edit(json);
@@ -164,7 +184,11 @@ Deno.test("bad files: model.json that is not JSON, or not a layers model", async
     "model.json",
     /not an object/,
   );
-  await damaged((d) => editJson(d, (j) => delete j.weightsManifest)(), "model.json", /weightsManifest/);
+  await damaged(
+    (d) => editJson(d, (j) => delete j.weightsManifest)(),
+    "model.json",
+    /weightsManifest/,
+  );
   await damaged((d) => editJson(d, (j) => j.format = "graph-model")(), "model.json", /graph-model/);
 });
 
@@ -197,7 +221,7 @@ Deno.test("bad files: model.json that does not match its weights", async () => {
   await damaged(
     (d) =>
       editJson(d, (j) => {
-        j.weightsManifest[0].weights[0].shape = [128, 784];
+        j.weightsManifest![0].weights[0].shape = [128, 784];
       })(),
     "model.json",
     /does not match its weights/,
@@ -215,7 +239,7 @@ Deno.test("bad files: model.json that does not match its weights", async () => {
   await damaged(
     (d) =>
       editJson(d, (j) => {
-        j.weightsManifest[0].weights[0].name = "nowhere/kernel";
+        j.weightsManifest![0].weights[0].name = "nowhere/kernel";
       })(),
     "model.json",
     /does not match its weights/,

@@ -149,8 +149,14 @@ Deno.test("residual CNN: a skip connection, with Keras' parameter counts", () =>
   assert.deepEqual(inbound, ["stem", "block_conv2"]);
   assert.equal(
     m.countParams(),
+    conv(3, 1, 8) + 2 * conv(3, 8, 8) + conv(3, 8, 16) + dense(7 * 7 * 16, 10),
+  );
+  const wide = residualCnn({ filters: 16 });
+  assert.equal(
+    wide.countParams(),
     conv(3, 1, 16) + 2 * conv(3, 16, 16) + conv(3, 16, 32) + dense(7 * 7 * 32, 10),
   );
+  wide.dispose();
   tf.tidy(() => {
     const p = m.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor;
     assert.deepEqual(p.shape, [2, 10]);

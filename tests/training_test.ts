@@ -213,7 +213,7 @@ Deno.test("evaluateModel agrees with model.evaluate and gathers the confusion ma
 });
 
 Deno.test("earlyStopping: patience, mode and the error for a missing metric", () => {
-  const es = earlyStopping({ monitor: "val_loss", patience: 1 });
+  const es = earlyStopping({ monitor: "val_loss", patience: 2 });
   es.onTrainBegin();
   for (const [e, v] of [[0, 1.0], [1, 0.5], [2, 0.6]] as const) es.onEpochEnd(e, { val_loss: v });
   assert.equal(es.stopTraining, false);

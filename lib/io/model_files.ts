@@ -68,7 +68,10 @@ function specBytes(spec: tf.io.WeightsManifestEntry, file: string): number {
   const dtype = spec.quantization?.dtype ?? spec.dtype;
   const per = BYTES[dtype];
   if (per === undefined) {
-    throw new ModelFileError(file, `weight "${spec.name}" has dtype "${dtype}", which cannot be stored here`);
+    throw new ModelFileError(
+      file,
+      `weight "${spec.name}" has dtype "${dtype}", which cannot be stored here`,
+    );
   }
   return spec.shape.reduce((a, d) => a * d, 1) * per;
 }
@@ -85,7 +88,10 @@ async function exists(path: string): Promise<boolean> {
 
 function validateModelJson(json: unknown, file: string): tf.io.ModelJSON {
   const bad = (what: string) =>
-    new ModelFileError(file, `${what}; it is not a TensorFlow.js layers model.json (saveModel writes one)`);
+    new ModelFileError(
+      file,
+      `${what}; it is not a TensorFlow.js layers model.json (saveModel writes one)`,
+    );
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw bad("the top level is not an object");
   }
@@ -178,7 +184,9 @@ export function fileSystem(dir: string): FileSystemHandler {
         if (e instanceof Deno.errors.NotFound) {
           throw new ModelFileError(
             jsonPath,
-            (await exists(dir) ? "not found in the directory" : `the directory ${dir} does not exist`) +
+            (await exists(dir)
+              ? "not found in the directory"
+              : `the directory ${dir} does not exist`) +
               "; save a model there first with saveModel(model, dir)",
           );
         }
@@ -281,9 +289,11 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
   const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];
   let model: tf.LayersModel;
   try {
-    model = await tf.models.modelFromJSON({
-      modelTopology: artifacts.modelTopology as tf.serialization.ConfigDict,
-    } as Parameters<typeof tf.models.modelFromJSON>[0]);
+    model = await tf.models.modelFromJSON(
+      {
+        modelTopology: artifacts.modelTopology as tf.serialization.ConfigDict,
+      } as Parameters<typeof tf.models.modelFromJSON>[0],
+    );
   } catch (e) {
     const msg = firstLine(e);
     if (/Unknown (?:layer|class|constraint|initializer|regularizer)/i.test(msg)) {
@@ -301,8 +311,9 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
     const modelWeights: tf.NamedTensorMap = {};
     const optimizerWeights: { name: string; tensor: tf.Tensor }[] = [];
     for (const spec of specs) {
-      if (spec.group === "optimizer") optimizerWeights.push({ name: spec.name, tensor: named[spec.name] });
-      else modelWeights[spec.name] = named[spec.name];
+      if (spec.group === "optimizer") {
+        optimizerWeights.push({ name: spec.name, tensor: named[spec.name] });
+      } else modelWeights[spec.name] = named[spec.name];
     }
     // strict: every weight of the model must be in the file, with its shape, and nothing else.
     model.loadWeights(modelWeights, true);

@@ -9,7 +9,10 @@ import * as tf from "@tensorflow/tfjs";
  * Kernel initializer for the `index`-th layer of a model: Glorot uniform (the
  * Keras default), seeded with a distinct seed per layer when `seed` is given.
  */
-export function kernelInit(seed: number | undefined, index: number): ReturnType<typeof tf.initializers.glorotUniform> {
+export function kernelInit(
+  seed: number | undefined,
+  index: number,
+): ReturnType<typeof tf.initializers.glorotUniform> {
   return tf.initializers.glorotUniform(seed === undefined ? {} : { seed: seed + 1009 * index });
 }
 

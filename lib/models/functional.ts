@@ -67,7 +67,7 @@ export function functionalCnn(options: CnnOptions = {}): tf.LayersModel {
 
 /** Options of {@linkcode residualCnn}. */
 export interface ResidualCnnOptions {
-  /** Channels of the stem and the residual block (default 16). */
+  /** Channels of the stem and the residual block (default 8; the last conv has twice as many). */
   filters?: number;
   /** Dropout before the output layer (default 0.25). */
   dropout?: number;
@@ -81,7 +81,7 @@ export interface ResidualCnnOptions {
  * Keras: `y = layers.Add()([x, block(x)])`.
  */
 export function residualCnn(options: ResidualCnnOptions = {}): tf.LayersModel {
-  const f = options.filters ?? 16;
+  const f = options.filters ?? 8;
   const { seed } = options;
   const conv = (filters: number, i: number, activation: "relu" | "linear", name: string) =>
     tf.layers.conv2d({
@@ -98,7 +98,9 @@ export function residualCnn(options: ResidualCnnOptions = {}): tf.LayersModel {
   y = conv(f, 2, "linear", "block_conv2").apply(y) as tf.SymbolicTensor;
   // The skip connection: the block's input joins its output.
   let x = tf.layers.add({ name: "skip_add" }).apply([stem, y]) as tf.SymbolicTensor;
-  x = tf.layers.activation({ activation: "relu", name: "block_relu" }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.activation({ activation: "relu", name: "block_relu" }).apply(
+    x,
+  ) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2, name: "pool1" }).apply(x) as tf.SymbolicTensor;
   x = conv(2 * f, 3, "relu", "conv2").apply(x) as tf.SymbolicTensor;
   x = tf.layers.maxPooling2d({ poolSize: 2, name: "pool2" }).apply(x) as tf.SymbolicTensor;

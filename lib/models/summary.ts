@@ -139,9 +139,9 @@ export function summary(model: Summarizable): ModelSummary {
       ["Trainable params", trainable],
       ["Non-trainable params", total - trainable],
     ].map(([k, v]) =>
-      `<tr><td colspan="2" style="padding:2px 10px"><b>${k}</b></td>${
-        td(fmt(v as number), true)
-      }${branched ? "<td></td>" : ""}</tr>`
+      `<tr><td colspan="2" style="padding:2px 10px"><b>${k}</b></td>${td(fmt(v as number), true)}${
+        branched ? "<td></td>" : ""
+      }</tr>`
     ).join("");
     return `<table style="border-collapse:collapse"><caption style="text-align:left"><b>Model: ${
       escape(name)

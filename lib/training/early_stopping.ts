@@ -1,7 +1,9 @@
 /**
  * Early stopping as a {@linkcode TrainingCallback}: stop when a monitored
  * metric has not improved for `patience` epochs, optionally rolling the
- * weights back to the best epoch (Keras' `EarlyStopping`). Works with
+ * weights back to the best epoch at the end of training (Keras'
+ * `EarlyStopping`; as in Keras 3, the best weights are restored whether or
+ * not training stopped early). Works with
  * {@linkcode fitDataset}, `model.fit` (through `fitCallbacks`) and the custom
  * loop.
  *
@@ -23,7 +25,10 @@ import type { ModelAwareCallback, TrainableModel } from "./model_aware.ts";
 export interface EarlyStoppingOptions {
   /** The epoch metric to watch (default "val_loss"). */
   monitor?: string;
-  /** Epochs without improvement before stopping (default 0: stop at the first one). */
+  /**
+   * Stop once this many epochs in a row brought no improvement (Keras' meaning; default 0, which
+   * like 1 stops at the first epoch without improvement).
+   */
   patience?: number;
   /** Smallest change that counts as an improvement (default 0). */
   minDelta?: number;
@@ -120,7 +125,7 @@ export class EarlyStopping implements ModelAwareCallback {
       return;
     }
     this.#wait++;
-    if (this.#wait > this.patience) {
+    if (this.#wait >= this.patience) {
       this.stopTraining = true;
       this.stoppedEpoch = epoch;
     }

@@ -6,9 +6,14 @@
  *
  * @example
  * ```ts
+ * import { Dataset } from "../data/dataset.ts";
+ * import { mlp } from "../models/sequential.ts";
  * import { evaluateModel } from "./evaluate.ts";
- * // const ev = await evaluateModel(model, test);
- * // ev.accuracy; ev.confusion; ev.report(); ev.mistakes(16)
+ * const labels = Uint8Array.from({ length: 20 }, (_, i) => i % 10);
+ * const test = new Dataset(new Uint8Array(20 * 784).fill(128), labels);
+ * const ev = await evaluateModel(mlp({ seed: 1 }), test); // untrained: about 10% right
+ * console.log(ev.accuracy, ev.loss, ev.confusion.length); // ..., ..., 10
+ * console.log(ev.report()[10].class, ev.mistakes(3).length); // "macro avg" 3
  * ```
  *
  * @module
@@ -141,7 +146,9 @@ export async function evaluateModel(
       const ms = mistakes(k);
       const size = data.images.length / data.count;
       const images = new Uint8Array(ms.length * size);
-      ms.forEach((m, j) => images.set(data.images.subarray(m.index * size, (m.index + 1) * size), j * size));
+      ms.forEach((m, j) =>
+        images.set(data.images.subarray(m.index * size, (m.index + 1) * size), j * size)
+      );
       return {
         images,
         labels: Uint8Array.from(ms, (m) => m.label),
