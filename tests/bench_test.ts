@@ -36,6 +36,13 @@ Deno.test("bench --tiny writes a report; --compare reads two", async () => {
     assert.ok(report.training.some((t) => t.replicas === 2), "a mirrored row");
     assert.ok(report.kernels.length >= 5);
     for (const k of report.kernels) assert.ok(k.gflops > 0 && k.ms > 0, JSON.stringify(k));
+    assert.deepEqual(
+      report.speedups.map((k) => k.kernel).sort(),
+      ["BatchMatMul", "Conv2DBackpropInput", "MaxPoolGrad", "Sum"],
+    );
+    for (const k of report.speedups) assert.ok(k.stockMs > 0 && k.oursMs > 0, JSON.stringify(k));
+    assert.equal(report.profiles.length, 3);
+    for (const p of report.profiles) assert.ok(p.kernels.length > 0 && p.stepMs > 0);
     const html = await Deno.readTextFile(`${dir}/bench.html`);
     assert.match(html, /Plotly\.newPlot/);
     assert.match(html, /Training throughput/);

@@ -123,3 +123,89 @@ Deno.test("a replica's failure surfaces as MirroredError", async () => {
     (e: Error) => e instanceof MirroredError && /unknown/.test(e.message),
   );
 });
+
+Deno.test("mirrored fit reports through the TrainingCallback shape, with validation", async () => {
+  const data = synthetic(200, 9), val = synthetic(50, 10);
+  const s = await MirroredStrategy.create({ model: { name: "mlp", seed: 4 }, replicas: 2 });
+  try {
+    const events: string[] = [];
+    const result = await s.fit(data, {
+      epochs: 2,
+      batchSize: 64,
+      validationData: val,
+      callbacks: {
+        onTrainBegin: (info) => void events.push(`begin ${info.epochs}x${info.stepsPerEpoch}`),
+        onEpochBegin: (e) => void events.push(`epoch ${e}`),
+        onBatchEnd: (step, logs) => void events.push(`batch ${step} ${logs.size}`),
+        onEpochEnd: (e, logs) => void events.push(`end ${e} ${"val_acc" in logs}`),
+        onTrainEnd: () => void events.push("done"),
+      },
+    });
+    const epoch = ["batch 0 64", "batch 1 64", "batch 2 64", "batch 3 8"];
+    assert.deepEqual(events, [
+      "begin 2x4",
+      "epoch 0",
+      ...epoch,
+      "end 0 true",
+      "epoch 1",
+      ...epoch,
+      "end 1 true",
+      "done",
+    ]);
+    assert.equal(result.steps, 8);
+    assert.equal(result.history.val_loss.length, 2);
+    const v = await s.evaluate(val);
+    assert.ok(Math.abs(v.loss - result.history.val_loss[1]) < 1e-6, "evaluate = last val_loss");
+    assert.ok(await s.replicasInSync());
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("any layers model (flat input, softmax output) trains mirrored like in one replica", async () => {
+  const make = () => {
+    const m = tf.sequential();
+    m.add(tf.layers.dense({
+      inputShape: [784],
+      units: 32,
+      activation: "relu",
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }),
+    }));
+    m.add(tf.layers.dense({
+      units: 10,
+      activation: "softmax",
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }),
+    }));
+    return m;
+  };
+  const data = synthetic(128, 21);
+  const run = async (replicas: number, inProcess: boolean) => {
+    const model = make();
+    const s = await MirroredStrategy.create({
+      model,
+      replicas,
+      inProcess,
+      optimizer: { name: "sgd", learningRate: 0.5 },
+    });
+    model.dispose();
+    try {
+      const r = await s.fit(data, { epochs: 2, batchSize: 64 });
+      return { loss: r.history.loss, weights: await s.weights(), inSync: await s.replicasInSync() };
+    } finally {
+      await s.close();
+    }
+  };
+  const one = await run(1, true);
+  const two = await run(2, false);
+  assert.ok(two.inSync);
+  assert.ok(one.loss[1] < one.loss[0], `loss did not fall: ${one.loss}`);
+  for (let e = 0; e < 2; e++) assert.ok(Math.abs(one.loss[e] - two.loss[e]) < 1e-4 * one.loss[e]);
+  assert.ok(maxAbsDiff(one.weights, two.weights) < 1e-5);
+  // A model that does not take 28x28 images is refused with the reason.
+  const bad = tf.sequential({ layers: [tf.layers.dense({ inputShape: [10], units: 10 })] });
+  await assert.rejects(
+    MirroredStrategy.create({ model: bad, replicas: 1, inProcess: true }),
+    /inputs of shape \[10\]/,
+  );
+  bad.dispose();
+});

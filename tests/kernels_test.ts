@@ -129,6 +129,9 @@ Deno.test("Conv2DBackpropFilter on wasm equals cpu (random shapes, strides, padd
     { x: [3, 6, 5, 2], f: [2, 2, 2, 8], strides: [1, 1], pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
     { x: [2, 9, 8, 1], f: [3, 2, 1, 6], strides: [1, 1], pad: "valid" },
     { x: [2, 9, 8, 4], f: [3, 3, 4, 2], strides: [1, 1], pad: "valid" },
+    // More output channels than patch entries: the (dYᵀ·P)ᵀ form.
+    { x: [2, 7, 7, 1], f: [3, 3, 1, 16], strides: [1, 1], pad: "same" },
+    { x: [2, 6, 6, 2], f: [2, 2, 2, 12], strides: [1, 1], pad: [[0, 0], [1, 0], [0, 1], [0, 0]] },
   ];
   for (const c of [...fixed, ...convCases(7, 24)]) {
     const dyShape = convOutShape(c);
@@ -368,4 +371,117 @@ Deno.test({
     tf.dispose([ok, tail]);
     assert.equal(tf.memory().numTensors, before);
   },
+});
+
+Deno.test("Sum on wasm equals cpu (leading axes reshaped to 2-D, and the rest)", async () => {
+  const rand = rng(9);
+  const cases: [number[], number[], boolean][] = [
+    [[16, 13, 13, 8], [0, 1, 2], false], // a bias gradient: the 2-D path
+    [[16, 13, 13, 8], [0, 1, 2], true],
+    [[32, 20, 9], [0, 1], false],
+    [[64, 80], [0], false], // one axis: stock kernel
+    [[16, 13, 13, 8], [1, 2], false], // not leading: stock kernel
+    [[16, 13, 13, 8], [0, 1, 2, 3], false],
+  ];
+  for (const [shape, axes, keepDims] of cases) {
+    const values = randArray(rand, shape.reduce((a, b) => a * b));
+    const run = () => [
+      tf.sum(T(values, shape), axes, keepDims),
+      tf.grad((x: tf.Tensor) => tf.sum(x, axes).square().sum())(T(values, shape)),
+    ];
+    assertClose(await on("wasm", run), await on("cpu", run), `sum ${shape} over ${axes}`);
+  }
+});
+
+Deno.test("conv backprop kernels on wasm equal cpu for NCHW too", async () => {
+  const rand = rng(10);
+  for (const c of convCases(17, 8)) {
+    const nchw = (s: number[]) => [s[0], s[3], s[1], s[2]];
+    const dyShape = convOutShape(c);
+    // Explicit pads are given in the data format's axis order.
+    const pad = typeof c.pad === "string" ? c.pad : [[0, 0], [0, 0], c.pad[1], c.pad[2]];
+    const x = randArray(rand, c.x.reduce((a, b) => a * b));
+    const f = randArray(rand, c.f.reduce((a, b) => a * b));
+    const dy = randArray(rand, dyShape.reduce((a, b) => a * b));
+    const run = () => [
+      tf.engine().runKernel("Conv2DBackpropFilter", {
+        x: T(x, nchw(c.x)),
+        dy: T(dy, nchw(dyShape)),
+      }, { strides: c.strides, pad, dataFormat: "NCHW", filterShape: c.f }) as tf.Tensor,
+      tf.engine().runKernel("Conv2DBackpropInput", {
+        dy: T(dy, nchw(dyShape)),
+        filter: T(f, c.f),
+      }, {
+        strides: c.strides,
+        pad,
+        dataFormat: "NCHW",
+        inputShape: nchw(c.x),
+      }) as tf.Tensor,
+    ];
+    assertClose(await on("wasm", run), await on("cpu", run), `NCHW ${JSON.stringify(c)}`);
+  }
+});
+
+Deno.test("conv backprop kernels reject a dy whose shape does not match", async () => {
+  const { Conv2DBackpropFilterError } = await import("../lib/kernels/mod.ts");
+  await initBackend({ prefer: "wasm" });
+  const x = tf.ones([2, 8, 8, 3]), f = tf.ones([3, 3, 3, 4]), bad = tf.ones([2, 5, 5, 4]);
+  const attrs = { strides: [1, 1], pad: "valid", dataFormat: "NHWC" } as const;
+  assert.throws(
+    () =>
+      tf.engine().runKernel("Conv2DBackpropFilter", { x, dy: bad }, {
+        ...attrs,
+        filterShape: [3, 3, 3, 4],
+      }),
+    (e: Error) => e instanceof Conv2DBackpropFilterError && /\[2,6,6,4\]/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      tf.engine().runKernel("Conv2DBackpropInput", { dy: bad, filter: f }, {
+        ...attrs,
+        inputShape: [2, 8, 8, 3],
+      }),
+    (e: Error) => e instanceof Conv2DBackpropFilterError && /\[2,6,6,4\]/.test(e.message),
+  );
+  const { KernelInputError } = await import("../lib/kernels/mod.ts");
+  assert.throws(
+    () =>
+      tf.engine().runKernel("MaxPoolGrad", { dy: bad, input: x, output: bad }, {
+        filterSize: 2,
+        strides: 2,
+        pad: "valid",
+      }),
+    (e: Error) => e instanceof KernelInputError && /\[2,4,4,3\]/.test(e.message),
+  );
+  tf.dispose([x, f, bad]);
+});
+
+Deno.test("Identity and Cast on wasm share buffers safely and equal cpu", async () => {
+  const rand = rng(12);
+  const values = randArray(rand, 60);
+  const run = () => {
+    const x = T(values, [3, 4, 5]);
+    const same = tf.cast(x, "float32");
+    const id = tf.clone(x);
+    const asInt = tf.cast(x.mul(10), "int32"); // a real conversion: the stock kernel
+    const back = tf.cast(asInt, "float32");
+    x.dispose(); // the aliases must stay valid after their source is gone
+    const relu = tf.grad((v: tf.Tensor) => tf.relu(v).sum())(T(values, [60]));
+    return [
+      same,
+      id,
+      back,
+      relu,
+      tf.cast(tf.tensor([1, 0, 2], [3], "int32"), "bool").cast("float32"),
+    ];
+  };
+  assertClose(await on("wasm", run), await on("cpu", run), "identity/cast");
+  // Variables: assigning to a variable must not change a tensor cloned from it.
+  await initBackend({ prefer: "wasm" });
+  const v = tf.variable(tf.tensor([1, 2, 3]));
+  const snapshot = tf.clone(v);
+  v.assign(tf.tensor([7, 8, 9]));
+  assert.deepEqual(Array.from(await snapshot.data()), [1, 2, 3]);
+  assert.deepEqual(Array.from(await v.data()), [7, 8, 9]);
+  tf.dispose([v, snapshot]);
 });

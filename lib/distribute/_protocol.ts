@@ -4,12 +4,11 @@
  * @module
  */
 import type { BackendName } from "../backend.ts";
-import type { ModelSpec } from "./models.ts";
-import type { OptimizerSpec } from "./_replica.ts";
+import type { OptimizerSpec, ReplicaModel } from "./_replica.ts";
 
 /** Main thread → Worker. */
 export type ToWorker =
-  | { type: "init"; model: ModelSpec; optimizer: OptimizerSpec; backend: BackendName }
+  | { type: "init"; model: ReplicaModel; optimizer: OptimizerSpec; backend: BackendName }
   | { type: "grads"; images: Uint8Array; labels: Uint8Array; globalBatch: number }
   | { type: "apply"; flat: Float32Array }
   | { type: "evaluate"; images: Uint8Array; labels: Uint8Array }

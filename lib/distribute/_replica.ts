@@ -7,7 +7,26 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { buildModel, type ModelSpec } from "./models.ts";
+import { buildModel, type ModelSpec, ModelSpecError } from "./models.ts";
+
+/**
+ * Any tfjs layers model, serialised: its topology (`model.toJSON(null, false)`)
+ * and its weights, so that every replica starts from exactly these values.
+ */
+export interface SerializedModel {
+  topology: object;
+  weights: { shape: number[]; values: Float32Array }[];
+}
+
+/** What a replica builds: a benchmark model by name, or a serialised model. */
+export type ReplicaModel = ModelSpec | SerializedModel;
+
+async function materialise(spec: ReplicaModel): Promise<tf.LayersModel> {
+  if (!("topology" in spec)) return buildModel(spec);
+  const model = await tf.models.modelFromJSON({ modelTopology: spec.topology } as tf.io.ModelJSON);
+  tf.tidy(() => model.setWeights(spec.weights.map((w) => tf.tensor(w.values, w.shape))));
+  return model;
+}
 
 /** Optimizer settings every replica applies identically. */
 export interface OptimizerSpec {
@@ -37,13 +56,31 @@ export function imagesTensor(images: Uint8Array, count: number): tf.Tensor4D {
 
 /** A model, its optimizer, and the step functions. */
 export class ReplicaTrainer {
-  readonly model: tf.Sequential;
+  readonly model: tf.LayersModel;
   readonly optimizer: tf.Optimizer;
   readonly shapes: number[][];
   readonly size: number;
+  /** The model ends in a softmax: its outputs are probabilities, not logits. */
+  readonly probabilities: boolean;
+  /** The model's input shape for one example (e.g. [28, 28, 1] or [784]). */
+  readonly inputShape: number[];
 
-  constructor(spec: ModelSpec, optimizer: OptimizerSpec) {
-    this.model = buildModel(spec);
+  /** Build the model of `spec` and the optimizer. */
+  static async create(spec: ReplicaModel, optimizer: OptimizerSpec): Promise<ReplicaTrainer> {
+    return new ReplicaTrainer(await materialise(spec), optimizer);
+  }
+
+  private constructor(model: tf.LayersModel, optimizer: OptimizerSpec) {
+    this.model = model;
+    const last = model.layers[model.layers.length - 1]?.getConfig() as { activation?: string };
+    this.probabilities = last?.activation === "softmax";
+    this.inputShape = (model.inputs[0].shape as (number | null)[]).slice(1) as number[];
+    if (this.inputShape.reduce((a, b) => a * b, 1) !== PIXELS) {
+      throw new ModelSpecError(
+        `the model takes inputs of shape [${this.inputShape}], but mirrored training feeds ` +
+          `28x28 images (${PIXELS} values): give it inputShape [28, 28, 1] or [784]`,
+      );
+    }
     this.optimizer = optimizer.name === "sgd"
       ? tf.train.sgd(optimizer.learningRate)
       : tf.train.adam(optimizer.learningRate);
@@ -60,13 +97,12 @@ export class ReplicaTrainer {
     if (count === 0) return { flat: new Float32Array(this.size), lossSum: 0, correct: 0, count };
     const vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
     const out = tf.tidy(() => {
-      const xs = imagesTensor(images, count);
+      const xs = imagesTensor(images, count).reshape([count, ...this.inputShape]);
       const ys = tf.oneHot(tf.tensor1d(labels, "int32"), 10);
       let logits: tf.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
         logits = tf.keep(this.model.apply(xs, { training: true }) as tf.Tensor);
-        return tf.losses.softmaxCrossEntropy(ys, logits, undefined, undefined, tf.Reduction.SUM)
-          .div(globalBatch) as tf.Scalar;
+        return this.#lossSum(ys, logits).div(globalBatch) as tf.Scalar;
       }, vars);
       const correct = tf.equal(tf.argMax(logits!, 1), tf.argMax(ys, 1)).sum();
       logits!.dispose();
@@ -78,6 +114,13 @@ export class ReplicaTrainer {
     const correct = out.correct.dataSync()[0];
     tf.dispose([out.value, out.correct, out.flat]);
     return { flat: new Float32Array(flat), lossSum, correct, count };
+  }
+
+  /** Σ cross-entropy: on logits, or on probabilities for a model ending in softmax. */
+  #lossSum(ys: tf.Tensor, out: tf.Tensor): tf.Tensor {
+    return this.probabilities
+      ? tf.metrics.categoricalCrossentropy(ys, out).sum()
+      : tf.losses.softmaxCrossEntropy(ys, out, undefined, undefined, tf.Reduction.SUM);
   }
 
   /** Apply one (already averaged) flat gradient with the optimizer. */
@@ -101,11 +144,12 @@ export class ReplicaTrainer {
     for (let i = 0; i < labels.length; i += 1000) {
       const n = Math.min(1000, labels.length - i);
       const [l, c] = tf.tidy(() => {
-        const xs = imagesTensor(images.subarray(i * PIXELS, (i + n) * PIXELS), n);
+        const xs = imagesTensor(images.subarray(i * PIXELS, (i + n) * PIXELS), n)
+          .reshape([n, ...this.inputShape]);
         const ys = tf.oneHot(tf.tensor1d(labels.subarray(i, i + n), "int32"), 10);
         const logits = this.model.predict(xs) as tf.Tensor;
         return [
-          tf.losses.softmaxCrossEntropy(ys, logits, undefined, undefined, tf.Reduction.SUM),
+          this.#lossSum(ys, logits),
           tf.equal(tf.argMax(logits, 1), tf.argMax(ys, 1)).sum(),
         ];
       });

@@ -17,7 +17,7 @@ async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case "init": {
       const report = await initBackend({ prefer: msg.backend });
-      replica = new ReplicaTrainer(msg.model, msg.optimizer);
+      replica = await ReplicaTrainer.create(msg.model, msg.optimizer);
       const w = replica.weights();
       self.postMessage({ type: "ready", backend: report.backend, size: replica.size, weights: w }, [
         w.buffer as ArrayBuffer,

@@ -3,8 +3,9 @@
  *
  * N replicas run in Deno Workers, each with its own tfjs backend (WASM runs
  * one thread per Worker, so two Workers use both cores of this machine). Every
- * replica builds the same model from a serialisable {@linkcode ModelSpec} with
- * the same seed, so they start identical. Each step the main thread splits the
+ * replica builds the same model — a benchmark model from a {@linkcode ModelSpec}
+ * with a seed, or any layers model sent as topology plus weights — so they
+ * start identical. Each step the main thread splits the
  * global batch, sends each replica its slice as bytes (transferred, not
  * copied), and receives per-replica gradients of Σloss / global batch; it sums
  * them (an all-reduce through the main thread) and sends the sum back; every
@@ -17,6 +18,20 @@
  * Layers that draw random numbers (dropout) draw them per replica, so such
  * models match single-replica training in distribution only.
  *
+ * How TensorFlow does it at scale:
+ * - `tf.distribute.MirroredStrategy`: one replica per GPU of one machine, variables
+ *   mirrored on each, gradients all-reduced every step (NCCL ring all-reduce
+ *   between GPUs) — what this class does with Workers and an all-reduce through
+ *   the main thread.
+ * - `MultiWorkerMirroredStrategy`: the same across machines; the all-reduce is a
+ *   collective over the network (ring or NCCL), each worker holds full copies.
+ * - Parameter servers (`ParameterServerStrategy`): variables live on server tasks;
+ *   workers fetch them, compute gradients and push updates asynchronously, so
+ *   replicas need not move in lockstep (faster with stragglers, but stale gradients).
+ *
+ * On one machine, the speedup is bounded by free cores: the main thread only
+ * splits batches and adds gradients, the Workers compute.
+ *
  * @example Train the small CNN on two Workers
  * ```ts
  * import { MirroredStrategy } from "./mirrored.ts";
@@ -28,12 +43,29 @@
  * await strategy.close();
  * ```
  *
+ * @example Any layers model (built-in layers) works too
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { MirroredStrategy } from "./mirrored.ts";
+ * const model = tf.sequential({
+ *   layers: [
+ *     tf.layers.flatten({ inputShape: [28, 28, 1] }),
+ *     tf.layers.dense({ units: 64, activation: "relu" }),
+ *     tf.layers.dense({ units: 10, activation: "softmax" }),
+ *   ],
+ * });
+ * const strategy = await MirroredStrategy.create({ model, replicas: 2 });
+ * console.log(strategy.replicas, strategy.parameters); // 2 50890
+ * await strategy.close();
+ * ```
+ *
  * @module
  */
 import type { BackendName } from "../backend.ts";
 import type { Logs, TrainingCallback } from "../training/callbacks.ts";
 import type { ModelSpec } from "./models.ts";
-import { type OptimizerSpec, PIXELS, ReplicaTrainer } from "./_replica.ts";
+import * as tf from "@tensorflow/tfjs";
+import { type OptimizerSpec, PIXELS, ReplicaTrainer, type SerializedModel } from "./_replica.ts";
 import type { FromWorker, ToWorker } from "./_protocol.ts";
 
 /** Images as bytes (count·784, row-major 28x28) and labels 0..9: a `Dataset` fits. */
@@ -44,7 +76,14 @@ export interface ByteData {
 
 /** Options for {@linkcode MirroredStrategy.create}. */
 export interface MirroredOptions {
-  model: ModelSpec;
+  /**
+   * A benchmark model by name (`{ name: "small_cnn", seed: 1 }`), or any tfjs
+   * layers model taking 28x28 images (`[28, 28, 1]` or `[784]`) and giving 10
+   * logits (or softmax probabilities): it is sent to every replica as topology
+   * plus its current weights. Custom layers must be registered in the Worker
+   * too, so only built-in layers work.
+   */
+  model: ModelSpec | tf.LayersModel;
   /** Number of replicas (Workers). Default: `navigator.hardwareConcurrency`. */
   replicas?: number;
   /** The backend each replica initialises. Default "wasm". */
@@ -148,7 +187,7 @@ class LocalReplica implements Replica {
     if (msg.type === "init") {
       const { initBackend } = await import("../backend.ts");
       const report = await initBackend({ prefer: msg.backend });
-      this.#trainer = new ReplicaTrainer(msg.model, msg.optimizer);
+      this.#trainer = await ReplicaTrainer.create(msg.model, msg.optimizer);
       return {
         type: "ready",
         backend: report.backend,
@@ -249,12 +288,15 @@ export class MirroredStrategy {
       learningRate: options.optimizer?.learningRate ?? 1e-3,
     };
     const backend = options.backend ?? "wasm";
+    const model = options.model instanceof tf.LayersModel
+      ? serialize(options.model)
+      : options.model;
     const replicas: Replica[] = options.inProcess
       ? [new LocalReplica()]
       : Array.from({ length: n }, (_, i) => new WorkerReplica(i));
     try {
       const ready = await Promise.all(
-        replicas.map((r) => r.request({ type: "init", model: options.model, optimizer, backend })),
+        replicas.map((r) => r.request({ type: "init", model, optimizer, backend })),
       ) as Extract<FromWorker, { type: "ready" }>[];
       for (const r of ready.slice(1)) {
         if (r.backend !== ready[0].backend || !sameBits(r.weights, ready[0].weights)) {
@@ -393,6 +435,15 @@ export class MirroredStrategy {
     }
     await Promise.all(this.#replicas.map((r) => r.close()));
   }
+}
+
+function serialize(model: tf.LayersModel): SerializedModel {
+  const topology = model.toJSON(undefined, false) as object;
+  const weights = model.getWeights().map((w) => ({
+    shape: w.shape,
+    values: new Float32Array(w.dataSync()),
+  }));
+  return { topology, weights };
 }
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {

@@ -5,4 +5,4 @@
  */
 export * from "./mirrored.ts";
 export * from "./models.ts";
-export type { OptimizerSpec } from "./_replica.ts";
+export type { OptimizerSpec, ReplicaModel, SerializedModel } from "./_replica.ts";

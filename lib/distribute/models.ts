@@ -14,7 +14,7 @@
  * ```ts
  * import { buildModel } from "./models.ts";
  * const model = buildModel({ name: "small_cnn", seed: 1 });
- * console.log(model.countParams()); // 5258
+ * console.log(model.countParams()); // 5994
  * ```
  *
  * @module

@@ -22,6 +22,14 @@ export class KernelInstallError extends Error {
   }
 }
 
+/** Thrown when a kernel receives inputs of inconsistent shapes; the message says which. */
+export class KernelInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KernelInputError";
+  }
+}
+
 /** Run `backendName`'s kernel `kernelName` directly on tensor infos. */
 export function callKernel(
   kernelName: string,

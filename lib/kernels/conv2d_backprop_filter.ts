@@ -20,7 +20,7 @@
  * await initBackend({ prefer: "wasm" });
  * const x = tf.randomNormal([2, 8, 8, 3]) as tf.Tensor4D;
  * const w = tf.randomNormal([3, 3, 3, 4]) as tf.Tensor4D;
- * const dw = tf.grad((w: tf.Tensor4D) => tf.conv2d(x, w, 1, "same").sum())(w);
+ * const dw = tf.grad((w: tf.Tensor) => tf.conv2d(x, w as tf.Tensor4D, 1, "same").sum())(w);
  * console.log(dw.shape); // [3, 3, 3, 4]
  * ```
  *
@@ -37,11 +37,22 @@ interface Attrs {
   filterShape: [number, number, number, number];
 }
 
-/** Thrown for an input this kernel cannot handle; the message says why. */
+/** Thrown for an input the conv backprop kernels cannot handle; the message says why. */
 export class Conv2DBackpropFilterError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "Conv2DBackpropFilterError";
+  }
+}
+
+/** A `dy` of the wrong shape would make the convolution read past its buffers: refuse it. */
+export function assertDyShape(kernel: string, got: number[], want: number[]): void {
+  if (got.length !== want.length || got.some((d, i) => d !== want[i])) {
+    throw new Conv2DBackpropFilterError(
+      `${kernel}: dy has shape ${JSON.stringify(got)} but the convolution's output is ` +
+        `${JSON.stringify(want)}; check strides, pad and dataFormat (explicit pads follow ` +
+        `the data format's axis order)`,
+    );
   }
 }
 
@@ -72,6 +83,7 @@ export function conv2dBackpropFilterVia(
     false,
     nhwc ? "channelsLast" : "channelsFirst",
   );
+  assertDyShape("Conv2DBackpropFilter", dy.shape, info.outShape);
   const {
     inHeight,
     inWidth,
@@ -210,16 +222,26 @@ function viaIm2col(
     left,
   );
   const positions = batchSize * outHeight * outWidth;
-  // [fh·fw, b, oh, ow, c] → [fh·fw, positions, c] → (c > 1) [fh·fw, c, positions]
-  patches = k("Reshape", { x: patches }, {
-    shape: [filterHeight * filterWidth, positions, inChannels],
-  });
-  if (inChannels > 1) patches = k("Transpose", { x: patches }, { perm: [0, 2, 1] });
-  patches = k("Reshape", { x: patches }, {
-    shape: [filterHeight * filterWidth * inChannels, positions],
-  });
+  const taps = filterHeight * filterWidth, patch = taps * inChannels;
+  patches = k("Reshape", { x: patches }, { shape: [taps, positions, inChannels] });
   const dy2 = k("Reshape", { x: dy }, { shape: [positions, outChannels] });
-  const dw = k("BatchMatMul", { a: patches, b: dy2 }, { transposeA: false, transposeB: false });
+  let dw: Info;
+  // XNNPACK packs (copies, reorders) the right-hand operand of every product, so
+  // the larger of P and dY goes on the left.
+  if (positions * outChannels > positions * patch) {
+    // dW = (dYᵀ·P)ᵀ with P = [positions, patch]: a first layer's many output channels.
+    const p = k("Reshape", { x: k("Transpose", { x: patches }, { perm: [1, 0, 2] }) }, {
+      shape: [positions, patch],
+    });
+    const dyT = k("Transpose", { x: dy2 }, { perm: [1, 0] });
+    const prod = k("BatchMatMul", { a: dyT, b: p }, { transposeA: false, transposeB: false });
+    dw = k("Transpose", { x: prod }, { perm: [1, 0] });
+  } else {
+    // dW = Pᵀ·dY with Pᵀ = [patch, positions].
+    if (inChannels > 1) patches = k("Transpose", { x: patches }, { perm: [0, 2, 1] });
+    patches = k("Reshape", { x: patches }, { shape: [patch, positions] });
+    dw = k("BatchMatMul", { a: patches, b: dy2 }, { transposeA: false, transposeB: false });
+  }
   const out = callKernel("Reshape", backendName, backend, { x: dw }, {
     shape: [filterHeight, filterWidth, inChannels, outChannels],
   });

@@ -16,7 +16,7 @@
  * import { initBackend } from "../backend.ts"; // installs this kernel on WASM
  * await initBackend({ prefer: "wasm" });
  * const w = tf.randomNormal([3, 3, 2, 4]) as tf.Tensor4D;
- * const dx = tf.grad((x: tf.Tensor4D) => tf.conv2d(x, w, 1, "same").sum())(tf.ones([1, 5, 5, 2]));
+ * const dx = tf.grad((x: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w, 1, "same").sum())(tf.ones([1, 5, 5, 2]));
  * console.log(dx.shape); // [1, 5, 5, 2]
  * ```
  *
@@ -24,6 +24,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { callKernel, type Info, release } from "./_kernel_util.ts";
+import { assertDyShape } from "./conv2d_backprop_filter.ts";
 
 interface Attrs {
   strides: number | [number, number];
@@ -52,6 +53,7 @@ export function conv2dBackpropInputVia(
     false,
     nhwc ? "channelsLast" : "channelsFirst",
   );
+  assertDyShape("Conv2DBackpropInput", dyIn.shape, info.outShape);
   const { batchSize, inHeight, inWidth, outHeight, outWidth, outChannels } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const temps: Info[] = [];

@@ -10,6 +10,8 @@
  * - `BatchMatMul` / `_FusedMatMul` with a transposed operand run a naive loop: the
  *   transpose is materialised and the fast path called.
  * - `MaxPoolGrad` is slow: replaced by one JS loop over the WASM heap.
+ * - `Sum` over several leading axes (bias gradients): reshaped to 2-D first.
+ * - `Identity` and same-dtype `Cast` copy the buffer: they share it instead.
  *
  * WebGPU (tfjs-backend-webgpu 4.22.0): every kernel is wrapped so that a tensor
  * over the 128 MiB storage-binding limit throws `WebGpuLimitError` instead of
@@ -31,10 +33,15 @@ import { conv2dBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./conv2d_backprop_input.ts";
 import { untransposedMatMulConfig } from "./batch_matmul.ts";
 import { maxPoolGradConfig } from "./max_pool_grad.ts";
+import { leadingAxesSumConfig } from "./sum.ts";
+import { aliasCastConfig, aliasIdentityConfig } from "./identity.ts";
 import { replaceKernel } from "./_kernel_util.ts";
 import { installWebGpuGuard } from "./webgpu_guard.ts";
 
 let stockMaxPoolGrad: tf.KernelConfig | undefined;
+let stockSum: tf.KernelConfig | undefined;
+let stockIdentity: tf.KernelConfig | undefined;
+let stockCast: tf.KernelConfig | undefined;
 
 /** Register the kernels that `backend` lacks or runs slowly. Idempotent. */
 export function installKernels(backend: BackendName): void {
@@ -45,6 +52,12 @@ export function installKernels(backend: BackendName): void {
     replaceKernel(untransposedMatMulConfig("_FusedMatMul", "wasm"));
     if (!stockMaxPoolGrad) stockMaxPoolGrad = tf.getKernel("MaxPoolGrad", "wasm");
     replaceKernel(maxPoolGradConfig(stockMaxPoolGrad));
+    if (!stockSum) stockSum = tf.getKernel("Sum", "wasm");
+    if (stockSum) replaceKernel(leadingAxesSumConfig(stockSum));
+    if (!stockIdentity) stockIdentity = tf.getKernel("Identity", "wasm");
+    if (stockIdentity) replaceKernel(aliasIdentityConfig(stockIdentity));
+    if (!stockCast) stockCast = tf.getKernel("Cast", "wasm");
+    if (stockCast) replaceKernel(aliasCastConfig(stockCast));
   } else if (backend === "webgpu") {
     installWebGpuGuard();
   }

@@ -16,13 +16,13 @@
  * import { initBackend } from "../backend.ts"; // installs this kernel on WASM
  * await initBackend({ prefer: "wasm" });
  * const x = tf.tensor4d([1, 5, 3, 2], [1, 2, 2, 1]);
- * tf.grad((x: tf.Tensor4D) => tf.maxPool(x, 2, 2, "valid").sum())(x).print(); // [[0,1],[0,0]]
+ * tf.grad((v: tf.Tensor) => tf.maxPool(v as tf.Tensor4D, 2, 2, "valid").sum())(x).print(); // [[0,1],[0,0]]
  * ```
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Info } from "./_kernel_util.ts";
+import { type Info, KernelInputError } from "./_kernel_util.ts";
 
 interface HeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
@@ -67,7 +67,12 @@ export function maxPoolGradInto(
             if (x[bb] > best) best = x[bb], at = bb;
             if (x[c] > best) best = x[c], at = c;
             if (x[e] > best) at = e;
-            if (at >= 0) dx[at] += dy[o2 + d];
+            // Windows do not overlap: write all four cells (no read-modify-write).
+            const g = dy[o2 + d];
+            dx[a] = at === a ? g : 0;
+            dx[bb] = at === bb ? g : 0;
+            dx[c] = at === c ? g : 0;
+            dx[e] = at === e ? g : 0;
           }
         }
       }
@@ -131,6 +136,12 @@ export function maxPoolGradConfig(fallback?: tf.KernelConfig): tf.KernelConfig {
         attrs.pad,
         attrs.dimRoundingMode,
       );
+      if (dy.shape.join() !== info.outShape.join()) {
+        throw new KernelInputError(
+          `MaxPoolGrad: dy has shape [${dy.shape}] but the pool's output is [${info.outShape}]; ` +
+            `check filterSize, strides and pad`,
+        );
+      }
       const out = backend.makeOutput(input.shape, "float32");
       // Views after the allocation: growing the heap detaches older views.
       const dx = backend.typedArrayFromHeap(out) as Float32Array;

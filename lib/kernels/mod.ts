@@ -12,7 +12,7 @@
  * @module
  */
 export { installKernels } from "./install_kernels.ts";
-export { KernelInstallError } from "./_kernel_util.ts";
+export { KernelInputError, KernelInstallError } from "./_kernel_util.ts";
 export {
   conv2dBackpropFilterConfig,
   Conv2DBackpropFilterError,
@@ -21,6 +21,8 @@ export {
 export { conv2dBackpropInputConfig, conv2dBackpropInputVia } from "./conv2d_backprop_input.ts";
 export { untransposedMatMulConfig } from "./batch_matmul.ts";
 export { maxPoolGradConfig, maxPoolGradInto } from "./max_pool_grad.ts";
+export { leadingAxesSumConfig } from "./sum.ts";
+export { aliasCastConfig, aliasIdentityConfig } from "./identity.ts";
 export {
   assertFitsWebGpu,
   DEFAULT_WEBGPU_BINDING_LIMIT,
