@@ -6,6 +6,7 @@
  */
 export * as tf from "@tensorflow/tfjs";
 export * from "./backend.ts";
+export * from "./kernels/mod.ts";
 export * from "./mode.ts";
 export * from "./data/mod.ts";
 export * from "./display/mod.ts";

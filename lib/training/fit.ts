@@ -3,7 +3,8 @@
  * trains a `tf.LayersModel` batch by batch from a {@linkcode Dataset} (bytes
  * until a batch needs floats) and reports through the shared
  * {@linkcode TrainingCallback}s, so live progress, early stopping, learning-rate
- * schedules and TensorBoard logging plug in. {@linkcode fitCallbacks} adapts
+ * schedules and TensorBoard logging plug in. With `replicas: 2` the same call
+ * trains data-parallel on both cores (Deno Workers). {@linkcode fitCallbacks} adapts
  * the same callbacks to plain `model.fit(...)`.
  *
  * @example Train the MLP on a few synthetic digits
@@ -26,6 +27,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Dataset } from "../data/dataset.ts";
 import type { Logs, TrainingCallback } from "./callbacks.ts";
 import { setModelOn } from "./model_aware.ts";
+import { fitMirrored } from "./_fit_mirrored.ts";
 
 /** Per-epoch metrics by name (`loss`, `acc`, `val_loss`, `val_acc`, ...), as Keras' `history.history`. */
 export type History = Record<string, number[]>;
@@ -46,6 +48,15 @@ export interface FitDatasetOptions {
   shuffle?: boolean;
   /** Batch size for validation (default: `max(batchSize, 256)`). */
   validationBatchSize?: number;
+  /**
+   * Train data-parallel on this many Deno Workers (default 1: this thread).
+   * With 2 or more, {@linkcode MirroredStrategy} splits each global batch of
+   * `batchSize` across the replicas, averages their gradients and applies them
+   * in lockstep; the trained weights are copied back into `model`. The model
+   * must use built-in layers and Adam or SGD; callbacks that need the model
+   * (early stopping, learning-rate schedules) are refused.
+   */
+  replicas?: number;
 }
 
 /** Thrown for a model or option {@linkcode fitDataset} cannot train with. */
@@ -120,6 +131,10 @@ export async function fitDataset(
     );
   }
   if (train.count === 0) throw new TrainingError("fitDataset: the training set is empty");
+  if (opts.replicas !== undefined && opts.replicas !== 1) {
+    checkWhole("replicas", opts.replicas);
+    return await fitMirrored(model, train, opts, (why) => new TrainingError(`fitDataset: ${why}`));
+  }
   const callbacks = opts.callbacks ?? [];
   const names = metricNames(model);
   const shuffle = opts.shuffle ?? true;
