@@ -53,8 +53,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
+import { writeFileAtomic } from "./io/atomic.ts";
 
 // ---------------------------------------------------------------------------
 // Variables
@@ -324,31 +325,21 @@ export async function saveVariables(
     at += b.length;
   }
   view.setUint32(total - 4, crc32(file.subarray(0, total - 4)), true);
-  await writeAtomic(path, file);
+  await writeCheckpointFile(path, file);
   return { path, names: entries.map((e) => e.name), metadata, bytes: total };
 }
 
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+/** Creates the directory, then writes atomically; any failure is a CheckpointError. */
+async function writeCheckpointFile(path: string, bytes: Uint8Array): Promise<void> {
   const dir = dirname(path);
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {
     throw new CheckpointError(path, `cannot create directory ${dir}: ${(e as Error).message}`);
   }
-  const tmp = join(dir, `.${crypto.randomUUID()}.ckpt-tmp`);
   try {
-    const f = await Deno.open(tmp, { write: true, createNew: true });
-    try {
-      let written = 0;
-      while (written < bytes.length) written += await f.write(bytes.subarray(written));
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, path);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(path, `could not be written: ${(e as Error).message}`);
   }
 }

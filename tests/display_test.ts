@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { gunzipSync, inflateSync } from "node:zlib";
+import { crc32, gunzipSync, inflateSync } from "node:zlib";
 import {
   barChart,
   confusionMatrixPlot,
@@ -16,7 +16,7 @@ import {
 } from "../lib/display/mod.ts";
 import { DISPLAY, type MimeBundle } from "../lib/display/displayable.ts";
 import { binValues } from "../lib/display/histogram_plot.ts";
-import { adler32, crc32, encodeGrayPng } from "../lib/display/png.ts";
+import { encodeGrayPng } from "../lib/display/png.ts";
 import { PLOTLY_MIME, scriptJson } from "../lib/display/plot.ts";
 import {
   _resetPlotlyLibrary,
@@ -138,10 +138,38 @@ Deno.test("display: history, bar and confusion matrix figures", () => {
   assert.throws(() => confusionMatrixPlot([[1, 2]]), DisplayInputError);
 });
 
-Deno.test("display: CRC-32 and Adler-32 match the published check values", () => {
-  const enc = new TextEncoder();
-  assert.equal(crc32(enc.encode("123456789")), 0xcbf43926);
-  assert.equal(adler32(enc.encode("Wikipedia")), 0x11e60398);
+/** Bytes through `DecompressionStream("deflate")`, which checks the zlib header and Adler-32. */
+async function inflateStream(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes.slice()]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+Deno.test("display: the PNG's chunk CRCs and its zlib stream's Adler-32 verify", async () => {
+  // The CRC-32 used to check the chunks matches the published check value.
+  assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+  const pixels = Uint8Array.from({ length: 5 * 3 }, (_, i) => i * 17);
+  const png = encodeGrayPng(pixels, 5, 3);
+  // IEND holds no data, so its CRC is the constant every PNG ends with.
+  assert.deepEqual([...png.subarray(-12)], [0, 0, 0, 0, 73, 69, 78, 68, 0xae, 0x42, 0x60, 0x82]);
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const types: string[] = [];
+  let idat = new Uint8Array(0);
+  for (let o = 8; o < png.length;) {
+    const len = view.getUint32(o);
+    const type = new TextDecoder().decode(png.subarray(o + 4, o + 8));
+    types.push(type);
+    assert.equal(view.getUint32(o + 8 + len), crc32(png.subarray(o + 4, o + 8 + len)), type);
+    if (type === "IDAT") idat = png.slice(o + 8, o + 8 + len);
+    o += 12 + len;
+  }
+  assert.deepEqual(types, ["IHDR", "IDAT", "IEND"]);
+  const raw = await inflateStream(idat);
+  assert.deepEqual([...raw.subarray(0, 6)], [0, ...pixels.subarray(0, 5)]);
+  assert.equal(raw.length, 3 * 6);
+  // A wrong Adler-32 trailer is refused, so the check above really verified it.
+  const bad = idat.slice();
+  bad[bad.length - 1] ^= 0xff;
+  await assert.rejects(inflateStream(bad));
 });
 
 Deno.test("display: the PNG encoder's output decodes back to the pixels", () => {

@@ -7,19 +7,9 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
+import { mulberry32 } from "../lib/_random.ts";
 
 type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randArray(rand: () => number, n: number): Float32Array {
   const a = new Float32Array(n);
@@ -83,7 +73,7 @@ interface ConvCase {
 }
 
 function convCases(seed: number, count: number): ConvCase[] {
-  const rand = rng(seed);
+  const rand = mulberry32(seed);
   const cases: ConvCase[] = [];
   while (cases.length < count) {
     const b = int(rand, 1, 3), h = int(rand, 4, 11), w = int(rand, 4, 11);
@@ -121,7 +111,7 @@ function convOutShape(c: ConvCase): number[] {
 }
 
 Deno.test("Conv2DBackpropFilter on wasm equals cpu (random shapes, strides, paddings)", async () => {
-  const rand = rng(1);
+  const rand = mulberry32(1);
   // Fixed cases first: the im2col path (few input channels, stride 1) with each padding,
   // then the convolution path.
   const fixed: ConvCase[] = [
@@ -154,7 +144,7 @@ Deno.test("Conv2DBackpropFilter on wasm equals cpu (random shapes, strides, padd
 });
 
 Deno.test("Conv2DBackpropInput on wasm equals cpu (random shapes, strides, paddings)", async () => {
-  const rand = rng(4);
+  const rand = mulberry32(4);
   for (const c of convCases(13, 24)) {
     const dyShape = convOutShape(c);
     const f = randArray(rand, c.f.reduce((a, b) => a * b));
@@ -176,7 +166,7 @@ Deno.test("Conv2DBackpropInput on wasm equals cpu (random shapes, strides, paddi
 });
 
 Deno.test("BatchMatMul and fused matMul with transposes on wasm equal cpu", async () => {
-  const rand = rng(5);
+  const rand = mulberry32(5);
   for (let i = 0; i < 16; i++) {
     const m = int(rand, 1, 40), k = int(rand, 1, 40), n = int(rand, 1, 40);
     const batch = i % 4 === 0 ? [] : i % 4 === 1 ? [3] : i % 4 === 2 ? [2, 2] : [1];
@@ -217,7 +207,7 @@ Deno.test("BatchMatMul and fused matMul with transposes on wasm equal cpu", asyn
 });
 
 Deno.test("conv2d forward and gradients on wasm equal cpu", async () => {
-  const rand = rng(2);
+  const rand = mulberry32(2);
   for (const c of convCases(11, 12)) {
     if (c.strides[0] > 1 && c.strides[1] > 1 && c.pad === "same") continue;
     const x = randArray(rand, c.x.reduce((a, b) => a * b));
@@ -236,7 +226,7 @@ Deno.test("conv2d forward and gradients on wasm equal cpu", async () => {
 });
 
 Deno.test("gradients of a small conv net on wasm equal cpu", async () => {
-  const rand = rng(3);
+  const rand = mulberry32(3);
   const shapes = {
     x: [4, 12, 12, 1],
     w1: [3, 3, 1, 6],
@@ -280,7 +270,7 @@ Deno.test("installKernels is idempotent", async () => {
 });
 
 Deno.test("MaxPoolGrad on wasm equals cpu (random windows, strides, paddings, ties)", async () => {
-  const rand = rng(6);
+  const rand = mulberry32(6);
   for (let i = 0; i < 30; i++) {
     const x = [int(rand, 1, 3), int(rand, 3, 10), int(rand, 3, 10), int(rand, 1, 5)];
     const filter: [number, number] = [int(rand, 1, 3), int(rand, 1, 3)];
@@ -326,7 +316,7 @@ Deno.test({
   name: "webgpu (llvmpipe here): small conv net forward and gradients equal cpu",
   ignore: !hasWebGpu,
   fn: async () => {
-    const rand = rng(8);
+    const rand = mulberry32(8);
     const xs = randArray(rand, 2 * 8 * 8 * 2), w1 = randArray(rand, 3 * 3 * 2 * 4);
     const d = randArray(rand, 64 * 5), m = randArray(rand, 120);
     const run = () => {
@@ -374,7 +364,7 @@ Deno.test({
 });
 
 Deno.test("Sum on wasm equals cpu (leading axes reshaped to 2-D, and the rest)", async () => {
-  const rand = rng(9);
+  const rand = mulberry32(9);
   const cases: [number[], number[], boolean][] = [
     [[16, 13, 13, 8], [0, 1, 2], false], // a bias gradient: the 2-D path
     [[16, 13, 13, 8], [0, 1, 2], true],
@@ -394,7 +384,7 @@ Deno.test("Sum on wasm equals cpu (leading axes reshaped to 2-D, and the rest)",
 });
 
 Deno.test("conv backprop kernels on wasm equal cpu for NCHW too", async () => {
-  const rand = rng(10);
+  const rand = mulberry32(10);
   for (const c of convCases(17, 8)) {
     const nchw = (s: number[]) => [s[0], s[3], s[1], s[2]];
     const dyShape = convOutShape(c);
@@ -457,7 +447,7 @@ Deno.test("conv backprop kernels reject a dy whose shape does not match", async 
 });
 
 Deno.test("Identity and Cast on wasm share buffers safely and equal cpu", async () => {
-  const rand = rng(12);
+  const rand = mulberry32(12);
   const values = randArray(rand, 60);
   const run = () => {
     const x = T(values, [3, 4, 5]);

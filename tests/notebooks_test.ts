@@ -17,8 +17,8 @@ import {
   listNotebooks,
   type NotebookResult,
   REPORT_DIR,
-  writeFileAtomic,
 } from "../tools/report.ts";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
 
 const only = (Deno.env.get("NOTEBOOKS") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 const notebooks = await listNotebooks(only);

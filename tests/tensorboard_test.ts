@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import protobuf from "protobufjs";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { crc32 } from "../lib/ecosystem/tensorboard/png.ts";
+import { crc32 } from "node:zlib";
 import {
   crc32c,
   encodeTfRecord,

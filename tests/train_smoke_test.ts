@@ -1,29 +1,15 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { type Dataset, loadMnist } from "../lib/data/mod.ts";
-import { parseTrainArgs, train, UsageError } from "../tools/train.ts";
-
-/** A tf.data dataset over `ds`'s batches, reshuffled (seed + epoch) each pass. */
-function batchesAsTfData(ds: Dataset, batchSize: number, seed: number) {
-  let epoch = 0;
-  return tf.data.generator(function* () {
-    for (const { xs, ys } of ds.batches(batchSize, { shuffle: true, seed: seed + epoch })) {
-      yield { xs, ys };
-    }
-    epoch++;
-  });
-}
-
-function accuracy(model: tf.LayersModel, ds: Dataset): number {
-  let correct = 0;
-  for (const { xs, ys, labels, size } of ds.batches(1000)) {
-    const predicted = tf.tidy(() => (model.predict(xs) as tf.Tensor).argMax(1).dataSync());
-    for (let i = 0; i < size; i++) if (predicted[i] === labels[i]) correct++;
-    tf.dispose([xs, ys]);
-  }
-  return correct / ds.count;
-}
+import { loadMnist } from "../lib/data/mod.ts";
+import {
+  accuracy,
+  compiledMlp,
+  parseTrainArgs,
+  shuffledBatches,
+  train,
+  UsageError,
+} from "../tools/train.ts";
 
 Deno.test("train smoke: an MLP on 10,000 MNIST digits reaches 90% on the 10,000 test digits (WASM)", async () => {
   const report = await initBackend({ prefer: "wasm" });
@@ -33,19 +19,10 @@ Deno.test("train smoke: an MLP on 10,000 MNIST digits reaches 90% on the 10,000 
   assert.equal(test.count, 10_000);
 
   const start = tf.memory().numTensors;
-  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
-  const model = tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape: [28, 28, 1] }),
-      tf.layers.dense({ units: 128, activation: "relu", kernelInitializer: init(1) }),
-      tf.layers.dense({ units: 10, activation: "softmax", kernelInitializer: init(2) }),
-    ],
-  });
-  const optimizer = tf.train.adam(0.002);
-  model.compile({ optimizer, loss: "categoricalCrossentropy", metrics: ["acc"] });
+  const { model, optimizer } = compiledMlp([1, 2]);
 
   const tensorsAfterEpoch: number[] = [];
-  const history = await model.fitDataset(batchesAsTfData(train, 128, 7), {
+  const history = await model.fitDataset(shuffledBatches(train, 128, 7), {
     epochs: 3,
     verbose: 0,
     callbacks: {

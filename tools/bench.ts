@@ -23,6 +23,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type BackendName, initBackend } from "../lib/backend.ts";
 import { buildModel, MODEL_NAMES, type ModelName } from "../lib/distribute/models.ts";
 import { MirroredStrategy } from "../lib/distribute/mirrored.ts";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
 
 /** The WASM kernels lib/kernels replaces, as registered before `initBackend` ran. */
 const STOCK_NAMES = ["MaxPoolGrad", "Conv2DBackpropInput", "BatchMatMul", "Sum"] as const;
@@ -769,12 +770,6 @@ async function htmlPage(r: BenchReport): Promise<string> {
     `<pre>${esc(formatReport(r))}</pre></body></html>`;
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
 /** Ratios b/a of every matching figure of two reports, as text. */
 export function compareReports(a: BenchReport, b: BenchReport): string {
   const rows: string[][] = [["what", "a", "b", "b/a"]];
@@ -956,8 +951,8 @@ export async function main(args: string[]): Promise<BenchReport | undefined> {
   report.host.loadEnd = Deno.loadavg().map((x) => Math.round(x * 100) / 100);
   console.log(formatReport(report));
   await Deno.mkdir(outDir, { recursive: true });
-  await writeAtomic(`${outDir}/bench.json`, JSON.stringify(report, null, 2) + "\n");
-  await writeAtomic(`${outDir}/bench.html`, await htmlPage(report));
+  await writeFileAtomic(`${outDir}/bench.json`, JSON.stringify(report, null, 2) + "\n");
+  await writeFileAtomic(`${outDir}/bench.html`, await htmlPage(report));
   console.log(`\nwrote ${outDir}/bench.json and ${outDir}/bench.html`);
   return report;
 }

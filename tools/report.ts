@@ -24,6 +24,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
 
 /** The repository root (this file is tools/report.ts). */
 export const ROOT: string = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -230,19 +231,6 @@ export function findCellErrors(nb: { cells: NbCell[] }): CellError[] {
     }
   });
   return errors;
-}
-
-/** Writes `path` atomically (a temp file in the same directory, then rename). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${path.replace(/^.*\//, "")}.${Deno.pid}.${Date.now()}.tmp`);
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 /** QUICK as lib/mode.ts reads it: set to anything but 0/false/no. */

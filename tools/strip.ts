@@ -15,6 +15,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
 
 /** notebooks/ in this repository. */
 export const NOTEBOOK_DIR: string = join(
@@ -80,18 +81,6 @@ export function formatNotebook(nb: unknown): string {
   return JSON.stringify(nb, null, 1) + "\n";
 }
 
-/** Writes `path` atomically (temp file in the same directory, then rename). */
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${path.replace(/^.*\//, "")}.${Deno.pid}.tmp`);
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-}
-
 /** The notebooks in `dir`, sorted. */
 export async function notebookPaths(dir = NOTEBOOK_DIR): Promise<string[]> {
   const out: string[] = [];
@@ -120,7 +109,7 @@ export async function stripAll(dir = NOTEBOOK_DIR): Promise<string[]> {
       parseNotebook(await Deno.readTextFile(path), path),
     );
     if (!c) continue;
-    await writeAtomic(path, formatNotebook(notebook));
+    await writeFileAtomic(path, formatNotebook(notebook));
     changed.push(path);
   }
   return changed;

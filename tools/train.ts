@@ -115,7 +115,44 @@ export function parseTrainArgs(args: string[]): TrainOptions {
   };
 }
 
-function accuracy(model: tf.LayersModel, ds: Dataset): number {
+/**
+ * The smoke job's model: an MLP 784-128-10 (Glorot-uniform kernels seeded
+ * with `seeds`), compiled with Adam(0.002) and categorical cross-entropy. The
+ * optimizer is returned too: the model does not own it, so dispose both.
+ */
+export function compiledMlp(
+  seeds: [number, number],
+): { model: tf.Sequential; optimizer: tf.Optimizer } {
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  const model = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [28, 28, 1] }),
+      tf.layers.dense({ units: 128, activation: "relu", kernelInitializer: init(seeds[0]) }),
+      tf.layers.dense({ units: 10, activation: "softmax", kernelInitializer: init(seeds[1]) }),
+    ],
+  });
+  const optimizer = tf.train.adam(0.002);
+  model.compile({ optimizer, loss: "categoricalCrossentropy", metrics: ["acc"] });
+  return { model, optimizer };
+}
+
+/** A tf.data dataset over `ds`'s batches, reshuffled (seed `seed + epoch`) on each pass. */
+export function shuffledBatches(
+  ds: Dataset,
+  batchSize: number,
+  seed: number,
+): tf.data.Dataset<{ xs: tf.Tensor; ys: tf.Tensor }> {
+  let epoch = 0;
+  return tf.data.generator(function* () {
+    for (const { xs, ys } of ds.batches(batchSize, { shuffle: true, seed: seed + epoch })) {
+      yield { xs, ys };
+    }
+    epoch++;
+  });
+}
+
+/** The fraction of `ds` that `model` classifies right, in batches of 1000 (no tensors left). */
+export function accuracy(model: tf.LayersModel, ds: Dataset): number {
   let correct = 0;
   for (const { xs, ys, labels, size } of ds.batches(1000)) {
     const predicted = tf.tidy(() => (model.predict(xs) as tf.Tensor).argMax(1).dataSync());
@@ -145,28 +182,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       `in ${loadSeconds.toFixed(2)} s`,
   );
 
-  const init = (k: number) => tf.initializers.glorotUniform({ seed: options.seed * 100 + k });
-  const model = tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape: [28, 28, 1] }),
-      tf.layers.dense({ units: 128, activation: "relu", kernelInitializer: init(1) }),
-      tf.layers.dense({ units: 10, activation: "softmax", kernelInitializer: init(2) }),
-    ],
-  });
-  const optimizer = tf.train.adam(0.002);
-  model.compile({ optimizer, loss: "categoricalCrossentropy", metrics: ["acc"] });
+  const { model, optimizer } = compiledMlp([options.seed * 100 + 1, options.seed * 100 + 2]);
   log(
     `model: MLP 784-128-10, ${model.countParams()} parameters, ` +
       `batch ${options.batchSize}, ${options.epochs} epoch(s)`,
   );
 
-  let epoch = 0;
-  const data = tf.data.generator(function* () {
-    const seed = options.seed * 1000 + epoch;
-    for (const { xs, ys } of train.batches(options.batchSize, { shuffle: true, seed })) {
-      yield { xs, ys };
-    }
-  });
+  const data = shuffledBatches(train, options.batchSize, options.seed * 1000);
   const epochs: TrainResult["epochs"] = [];
   let epochStart = 0;
   await model.fitDataset(data, {
@@ -186,7 +208,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             `${seconds.toFixed(1)} s (${(train.count / seconds).toFixed(0)} digits/s), ` +
             `tensors ${tf.memory().numTensors}`,
         );
-        epoch++;
       },
     },
   });

@@ -18,7 +18,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { permutation, randomSeed } from "./_random.ts";
+import { permutation, randomSeed } from "../_random.ts";
 
 /** Image side in pixels. */
 export const IMAGE_SIDE = 28;

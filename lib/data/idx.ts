@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { writeFileAtomic } from "../io/atomic.ts";
 import { gunzip, gzip, isGzip } from "./_gzip.ts";
 import { IdxFormatError } from "./idx_error.ts";
 
@@ -201,15 +202,5 @@ export function encodeIdx(idx: IdxData, file = "<bytes>"): Uint8Array {
 export async function writeIdx(path: string, idx: IdxData): Promise<void> {
   let bytes = encodeIdx(idx, path);
   if (path.endsWith(".gz")) bytes = await gzip(bytes);
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
-  const base = slash >= 0 ? path.slice(slash + 1) : path;
-  const tmp = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await writeFileAtomic(path, bytes);
 }

@@ -1,7 +1,16 @@
 /**
- * A tiny PNG encoder for 8-bit grayscale images: zlib "stored" (uncompressed)
- * deflate blocks with CRC-32 and Adler-32, so digit images become data URLs
- * without a canvas or a compression library. A 28x28 digit is about 900 bytes.
+ * The PNG encoder for 8-bit grayscale images (what MNIST digits are), shared
+ * by the image grids here and TensorBoard's Images dashboard
+ * (`ecosystem/tensorboard/summary_writer.ts`).
+ *
+ * Layout (PNG spec, ISO/IEC 15948): the 8-byte signature, then chunks of
+ * `uint32 length, 4-byte type, data, uint32 CRC-32(type + data)`: `IHDR`
+ * (width, height, bit depth 8, colour type 0 = grayscale), one `IDAT` holding
+ * the zlib-compressed scanlines (each prefixed with filter byte 0), `IEND`.
+ * The zlib stream and the CRC-32 come from the platform (`node:zlib`
+ * `deflateSync` and `crc32`; synchronous, so that display helpers and the
+ * summary writer's methods stay synchronous). A 28x28 digit is a few hundred
+ * bytes.
  *
  * @example
  * ```ts
@@ -12,53 +21,10 @@
  *
  * @module
  */
+import { crc32, deflateSync } from "node:zlib";
 import { DisplayInputError } from "./displayable.ts";
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (ISO 3309, as PNG uses) of `bytes`. */
-export function crc32(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-/** Adler-32 (zlib's checksum) of `bytes`. */
-export function adler32(bytes: Uint8Array): number {
-  let a = 1, b = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    a = (a + bytes[i]) % 65521;
-    b = (b + a) % 65521;
-  }
-  return ((b << 16) | a) >>> 0;
-}
-
-/** A zlib stream of `data` in stored (uncompressed) deflate blocks. */
-export function zlibStore(data: Uint8Array): Uint8Array {
-  const blocks = Math.max(1, Math.ceil(data.length / 65535));
-  const out = new Uint8Array(2 + blocks * 5 + data.length + 4);
-  out[0] = 0x78, out[1] = 0x01; // deflate, 32K window, no dictionary; (0x7801 % 31 === 0)
-  let o = 2;
-  for (let i = 0; i < blocks; i++) {
-    const start = i * 65535;
-    const len = Math.min(65535, data.length - start);
-    out[o++] = i === blocks - 1 ? 1 : 0; // BFINAL, BTYPE=00
-    out[o++] = len & 0xff, out[o++] = len >>> 8;
-    out[o++] = ~len & 0xff, out[o++] = (~len >>> 8) & 0xff;
-    out.set(data.subarray(start, start + len), o);
-    o += len;
-  }
-  new DataView(out.buffer).setUint32(o, adler32(data));
-  return out;
-}
+const SIGNATURE = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
@@ -70,8 +36,19 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** PNG bytes of a `width`x`height` 8-bit grayscale image (`pixels`: row-major, 0..255). */
-export function encodeGrayPng(pixels: Uint8Array, width: number, height: number): Uint8Array {
+/**
+ * PNG bytes of a `width`x`height` 8-bit grayscale image; `pixels` is row-major.
+ * `Uint8Array` values (0..255) are used as they are; other arrays are taken as
+ * floats in [0, 1] and scaled to 0..255 (rounded, clamped).
+ *
+ * @throws {DisplayInputError} when the size is not positive integers or
+ * `pixels` does not hold exactly `width*height` values.
+ */
+export function encodeGrayPng(
+  pixels: ArrayLike<number>,
+  width: number,
+  height: number,
+): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new DisplayInputError(`encodeGrayPng: bad size ${width}x${height}`);
   }
@@ -79,24 +56,32 @@ export function encodeGrayPng(pixels: Uint8Array, width: number, height: number)
     throw new DisplayInputError(
       `encodeGrayPng: ${pixels.length} pixels for a ${width}x${height} image (need ${
         width * height
-      })`,
+      }); pass exactly width*height values`,
     );
   }
-  const raw = new Uint8Array(height * (width + 1));
-  for (let y = 0; y < height; y++) {
-    raw[y * (width + 1)] = 0; // filter: none
-    raw.set(pixels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  const raw = new Uint8Array(height * (width + 1)); // each row: filter byte 0 (none), pixels
+  if (pixels instanceof Uint8Array) {
+    for (let y = 0; y < height; y++) {
+      raw.set(pixels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+    }
+  } else {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const v = Math.round(pixels[y * width + x] * 255);
+        raw[y * (width + 1) + 1 + x] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
+    }
   }
   const ihdr = new Uint8Array(13);
   const v = new DataView(ihdr.buffer);
   v.setUint32(0, width);
   v.setUint32(4, height);
   ihdr[8] = 8; // bit depth
-  ihdr[9] = 0; // grayscale
+  ihdr[9] = 0; // colour type: grayscale
   const parts = [
-    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    SIGNATURE,
     chunk("IHDR", ihdr),
-    chunk("IDAT", zlibStore(raw)),
+    chunk("IDAT", new Uint8Array(deflateSync(raw))),
     chunk("IEND", new Uint8Array(0)),
   ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

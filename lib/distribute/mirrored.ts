@@ -67,6 +67,7 @@ import type { ModelSpec } from "./models.ts";
 import * as tf from "@tensorflow/tfjs";
 import { type OptimizerSpec, PIXELS, ReplicaTrainer, type SerializedModel } from "./_replica.ts";
 import type { FromWorker, ToWorker } from "./_protocol.ts";
+import { permutation } from "../_random.ts";
 
 /** Images as bytes (count·784, row-major 28x28) and labels 0..9: a `Dataset` fits. */
 export interface ByteData {
@@ -219,29 +220,12 @@ class LocalReplica implements Replica {
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The sample order of one epoch: a seeded Fisher–Yates shuffle, or 0..n−1. */
+/**
+ * The sample order of one epoch: a seeded Fisher–Yates shuffle (the same one
+ * `Dataset.batches` uses), or 0..n−1.
+ */
 export function epochOrder(count: number, seed: number, shuffle = true): Uint32Array {
-  const order = new Uint32Array(count).map((_, i) => i);
-  if (!shuffle) return order;
-  const rand = mulberry32(seed);
-  for (let i = count - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
+  return shuffle ? permutation(count, seed) : new Uint32Array(count).map((_, i) => i);
 }
 
 function checkData(data: ByteData, what: string): number {

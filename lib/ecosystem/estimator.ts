@@ -51,6 +51,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Logs, TrainingCallback } from "../training/callbacks.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 import { readCheckpoint, saveVariables } from "../variables.ts";
 import { summaryFileWriter } from "./tensorboard/summary_writer.ts";
 
@@ -169,12 +170,6 @@ function parseIndex(text: string): { latest: string | null; all: string[] } {
   const latest = /^model_checkpoint_path:\s*"([^"]*)"/m.exec(text)?.[1] ?? null;
   const all = [...text.matchAll(/^all_model_checkpoint_paths:\s*"([^"]*)"/gm)].map((m) => m[1]);
   return { latest, all };
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}-${Date.now()}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
 }
 
 /** Train, evaluate and predict with a modelFn, checkpointing to `modelDir`. */
@@ -355,7 +350,7 @@ export class Estimator {
     all = all.slice(drop.length);
     const index = `model_checkpoint_path: "${name}"\n` +
       all.map((p) => `all_model_checkpoint_paths: "${p}"\n`).join("");
-    await writeAtomic(`${this.modelDir}/checkpoint`, index);
+    await writeFileAtomic(`${this.modelDir}/checkpoint`, index);
     for (const p of drop) await Deno.remove(`${this.modelDir}/${p}`).catch(() => {});
     this.#restoredFrom = path;
     return path;

@@ -3,8 +3,9 @@
  * writer, `fit` callback, GraphDef export), an Estimator with checkpoints,
  * and TFX-style data validation.
  *
- * Names are listed one by one (not `export *`) so that helpers shared with
- * other areas (a PNG encoder, a CRC-32) do not clash in `lib/mod.ts`.
+ * Names are listed one by one (not `export *`) so that the public surface is
+ * deliberate and nothing clashes with other areas in `lib/mod.ts` (the PNG
+ * encoder the Images dashboard uses is `lib/display/png.ts`).
  *
  * @module
  */

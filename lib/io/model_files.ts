@@ -163,9 +163,7 @@ export function fileSystem(dir: string): FileSystemHandler {
       const temps: string[] = [];
       try {
         temps.push(await writeTemp(weightsPath, new Uint8Array(weightData)));
-        temps.push(
-          await writeTemp(jsonPath, new TextEncoder().encode(JSON.stringify(modelJSON, null, 1))),
-        );
+        temps.push(await writeTemp(jsonPath, JSON.stringify(modelJSON, null, 1)));
         // Weights first: model.json, the entry point, only ever names complete weights.
         await Deno.rename(temps[0], weightsPath);
         await Deno.rename(temps[1], jsonPath);

@@ -45,18 +45,19 @@ export function leadingAxesSumConfig(stock: tf.KernelConfig): tf.KernelConfig {
       const rest = x.shape.slice(axes.length);
       const c = rest.reduce((a, b) => a * b, 1);
       const x2 = callKernel("Reshape", "wasm", backend, { x }, { shape: [m, c] });
-      const s = stock.kernelFunc({
-        ...args,
-        inputs: { x: x2 },
-        attrs: { axis: [0], keepDims: false },
-      });
-      const summed = (Array.isArray(s) ? s[0] : s) as Info;
+      const summed = sumAxis0(stock, args, x2);
       const shape = keepDims ? [...axes.map(() => 1), ...rest] : rest;
       const out = callKernel("Reshape", "wasm", backend, { x: summed }, { shape });
       release(backend, x2, summed);
       return out;
     },
   };
+}
+
+/** The stock kernel's sum of the 2-D `x` over axis 0 (its rows). */
+function sumAxis0(stock: tf.KernelConfig, args: Parameters<tf.KernelFunc>[0], x: Info): Info {
+  const s = stock.kernelFunc({ ...args, inputs: { x }, attrs: { axis: [0], keepDims: false } });
+  return (Array.isArray(s) ? s[0] : s) as Info;
 }
 
 /** Σ over [0, 1, 2] of an NHWC tensor = H·W · Σ_batch AvgPool(x, [H, W]). */
@@ -74,12 +75,7 @@ function viaAvgPool(
     pad: "valid",
   });
   const flat = callKernel("Reshape", "wasm", backend, { x: pooled }, { shape: [b, c] });
-  const s = stock.kernelFunc({
-    ...args,
-    inputs: { x: flat },
-    attrs: { axis: [0], keepDims: false },
-  });
-  const summed = (Array.isArray(s) ? s[0] : s) as Info;
+  const summed = sumAxis0(stock, args, flat);
   const area = callKernel("Fill", "wasm", backend, {}, {
     shape: [],
     value: h * w,

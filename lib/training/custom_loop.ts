@@ -27,6 +27,7 @@ import { GradientTape } from "../tape.ts";
 import type { Logs, TrainingCallback } from "./callbacks.ts";
 import { type History, TrainingError } from "./fit.ts";
 import { setModelOn, type TrainableModel } from "./model_aware.ts";
+import { runEpochs } from "./_epochs.ts";
 
 /** What the custom loop trains: a forward pass giving logits, and its variables. */
 export interface CustomLoopModel extends TrainableModel {
@@ -127,18 +128,13 @@ export async function trainCustomLoop(
   const callbacks = opts.callbacks ?? [];
   model.optimizer = opts.optimizer;
   setModelOn(callbacks, model);
-  const history: History = {};
-  let last: Logs = {};
-  for (const cb of callbacks) {
-    await cb.onTrainBegin?.({
-      epochs: opts.epochs,
-      stepsPerEpoch: train.numBatches(opts.batchSize),
-      samples: train.count,
-      batchSize: opts.batchSize,
-    });
-  }
-  for (let epoch = 0; epoch < opts.epochs; epoch++) {
-    for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
+  const info = {
+    epochs: opts.epochs,
+    stepsPerEpoch: train.numBatches(opts.batchSize),
+    samples: train.count,
+    batchSize: opts.batchSize,
+  };
+  return await runEpochs(callbacks, info, async (epoch) => {
     let lossSum = 0;
     let correctSum = 0;
     let seen = 0;
@@ -167,11 +163,6 @@ export async function trainCustomLoop(
       epochLogs.val_loss = val.loss;
       epochLogs.val_acc = val.acc;
     }
-    for (const cb of callbacks) await cb.onEpochEnd?.(epoch, epochLogs);
-    for (const [k, v] of Object.entries(epochLogs)) (history[k] ??= []).push(v);
-    last = epochLogs;
-    if (callbacks.some((cb) => cb.stopTraining)) break;
-  }
-  for (const cb of callbacks) await cb.onTrainEnd?.(last);
-  return history;
+    return epochLogs;
+  });
 }

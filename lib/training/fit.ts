@@ -28,6 +28,7 @@ import type { Dataset } from "../data/dataset.ts";
 import type { Logs, TrainingCallback } from "./callbacks.ts";
 import { setModelOn } from "./model_aware.ts";
 import { fitMirrored } from "./_fit_mirrored.ts";
+import { runEpochs } from "./_epochs.ts";
 
 /** Per-epoch metrics by name (`loss`, `acc`, `val_loss`, `val_acc`, ...), as Keras' `history.history`. */
 export type History = Record<string, number[]>;
@@ -139,20 +140,14 @@ export async function fitDataset(
   const names = metricNames(model);
   const shuffle = opts.shuffle ?? true;
   const stepsPerEpoch = train.numBatches(opts.batchSize);
-  const history: History = {};
-  let last: Logs = {};
-
   setModelOn(callbacks, model);
-  for (const cb of callbacks) {
-    await cb.onTrainBegin?.({
-      epochs: opts.epochs,
-      stepsPerEpoch,
-      samples: train.count,
-      batchSize: opts.batchSize,
-    });
-  }
-  for (let epoch = 0; epoch < opts.epochs; epoch++) {
-    for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
+  const info = {
+    epochs: opts.epochs,
+    stepsPerEpoch,
+    samples: train.count,
+    batchSize: opts.batchSize,
+  };
+  return await runEpochs(callbacks, info, async (epoch) => {
     const sums = new Array<number>(names.length).fill(0);
     let seen = 0;
     let step = 0;
@@ -184,14 +179,8 @@ export async function fitDataset(
       );
       for (const [k, v] of Object.entries(val)) epochLogs[`val_${k}`] = v;
     }
-    // Callbacks may add entries (a schedule adds `lr`), as in Keras, where History runs last.
-    for (const cb of callbacks) await cb.onEpochEnd?.(epoch, epochLogs);
-    for (const [k, v] of Object.entries(epochLogs)) (history[k] ??= []).push(v);
-    last = epochLogs;
-    if (callbacks.some((cb) => cb.stopTraining)) break;
-  }
-  for (const cb of callbacks) await cb.onTrainEnd?.(last);
-  return history;
+    return epochLogs;
+  });
 }
 
 /**

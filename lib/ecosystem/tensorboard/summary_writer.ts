@@ -25,7 +25,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { encodeEvent, type EventRecord, FILE_VERSION, type Histogram } from "./event.ts";
 import { type GraphLike, toGraphDef } from "./graph_def.ts";
-import { encodeGrayPng } from "./png.ts";
+import { encodeGrayPng } from "../../display/png.ts";
 import { encodeTfRecord } from "./tfrecord.ts";
 
 /** Options for {@linkcode summaryFileWriter}. */

@@ -1,7 +1,7 @@
 /**
  * A small seeded pseudo-random generator (mulberry32) and the shuffles built
- * on it. Private to `lib/data/`: datasets use it so that the same seed gives
- * the same subset and the same batch order on every machine.
+ * on it. Private to `lib/`: datasets and `MirroredStrategy` use it so that the
+ * same seed gives the same subset and the same batch order on every machine.
  *
  * @example
  * ```ts
