@@ -101,7 +101,12 @@ const CHECK_EXPRESSION = `(() => {
     ready: document.readyState === "complete",
     plotly: !!window.Plotly,
     notRendered: figs.filter((f, i) => !(f.querySelector("svg.main-svg") && traces[i] > 0))
-      .map((f) => (f.getAttribute("aria-label") || f.id) + ": " + f.textContent.slice(0, 200)),
+      .map((f) => (f.getAttribute("aria-label") || f.id) + ": " + f.textContent.slice(0, 200))
+      // Drawings (svg()): an HTML sanitiser can leave an output <svg> with no shapes in it.
+      .concat([...document.querySelectorAll(".jp-OutputArea-output svg, .output_area svg")]
+        .filter((s) => !s.closest(".tfjs-nb-plotly") && !s.closest("svg svg") &&
+          s.parentElement.closest("svg") === null && s.childElementCount === 0)
+        .map((s) => "empty SVG drawing: " + s.textContent.slice(0, 200))),
   });
 })()`;
 
@@ -200,7 +205,7 @@ async function startChromium(binary: string, profile: string) {
 }
 
 const FIXTURE_CELLS = [
-  `import { plot, barChart, histogramPlot, historyPlot, confusionMatrixPlot, imageGrid, progress, display } from "${
+  `import { plot, barChart, histogramPlot, historyPlot, confusionMatrixPlot, imageGrid, progress, display, svg } from "${
     join(ROOT, "lib/display/mod.ts")
   }";`,
   `plot([{ type: "scatter", mode: "lines+markers", name: "y", x: [1, 2, 3, 4], y: [1, 4, 9, 16] }], { title: { text: "squares" } })`,
@@ -209,6 +214,7 @@ const FIXTURE_CELLS = [
   `historyPlot({ loss: [0.9, 0.5, 0.3], val_loss: [1, 0.6, 0.45], acc: [0.7, 0.85, 0.9], val_acc: [0.65, 0.8, 0.86] })`,
   `confusionMatrixPlot([[50, 2, 1], [3, 45, 2], [0, 4, 48]], { classNames: ["a", "b", "c"] })`,
   `imageGrid(new Uint8Array(4 * 784).map((_, i) => (i % 28) * 9), { labels: [1, 2, 3, 4], predictions: [1, 2, 0, 4] })`,
+  `svg('<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40"><rect x="2" y="2" width="116" height="36" fill="#cde"/><text x="10" y="25">MatMul</text></svg>')`,
 ];
 
 async function writeFixture(dir: string): Promise<string> {

@@ -92,6 +92,8 @@ Deno.test("display: html, svg and table bundles; table escapes HTML and aligns t
   const s = bundleOf(svg('<svg width="10" height="5"><rect/></svg>'));
   assert.equal(s["text/plain"], "SVG image 10x5");
   assert.ok((s["image/svg+xml"] as string).startsWith("<svg"));
+  // nbconvert sanitises image/svg+xml down to an empty <svg>: reports render the text/html copy.
+  assert.equal(s["text/html"], s["image/svg+xml"]);
   assert.throws(() => svg("<div/>"), DisplayInputError);
   const t = table([{ name: "<b>", value: 1.23456 }, { name: "y", value: 10 }], { title: "T" });
   const tb = bundleOf(t);

@@ -87,7 +87,14 @@ export function html(markup: string): Displayable {
   return displayable(() => ({ "text/html": markup, "text/plain": text }), text);
 }
 
-/** Shows an SVG image given as markup (`<svg ...>...</svg>`). */
+/**
+ * Shows an SVG image given as markup (`<svg ...>...</svg>`).
+ *
+ * The bundle carries the markup as `text/html` too: nbconvert's HTML export
+ * (6.5+) passes `image/svg+xml` through an HTML sanitizer that strips every
+ * SVG element but the root, so a report would show an empty box; `text/html`
+ * ranks first there and in JupyterLab, and renders the same inline SVG.
+ */
 export function svg(markup: string): Displayable {
   if (typeof markup !== "string" || !/<svg[\s>]/i.test(markup)) {
     throw new DisplayInputError(
@@ -98,7 +105,7 @@ export function svg(markup: string): Displayable {
   const h = /<svg[^>]*\sheight="([^"]+)"/i.exec(markup)?.[1];
   const summary = `SVG image${w && h ? ` ${w}x${h}` : ""}`;
   return displayable(
-    () => ({ "image/svg+xml": markup, "text/plain": summary }),
+    () => ({ "text/html": markup, "image/svg+xml": markup, "text/plain": summary }),
     summary,
   );
 }
