@@ -23,6 +23,8 @@ import * as tf from "@tensorflow/tfjs";
 import { type BackendName, initBackend } from "../lib/backend.ts";
 import { buildModel, MODEL_NAMES, type ModelName } from "../lib/distribute/models.ts";
 import { MirroredStrategy } from "../lib/distribute/mirrored.ts";
+import { plot } from "../lib/display/mod.ts";
+import { DISPLAY } from "../lib/display/displayable.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 
 /** The WASM kernels lib/kernels replaces, as registered before `initBackend` ran. */
@@ -671,15 +673,9 @@ export function formatReport(r: BenchReport): string {
   return out.join("\n");
 }
 
-async function htmlPage(r: BenchReport): Promise<string> {
-  const { plot } = await import("../lib/display/mod.ts");
+function htmlPage(r: BenchReport): string {
   const figure = (traces: object[], layout: object) =>
-    (plot(
-      traces,
-      layout,
-    )[Symbol.for("Jupyter.display") as unknown as "toString"] as unknown as () => {
-      "text/html": string;
-    })()["text/html"];
+    plot(traces, layout)[DISPLAY]()["text/html"] as string;
   const label = (t: TrainRow) => `${t.backend}${t.replicas ? ` ×${t.replicas} Workers` : ""}`;
   const groups = [...new Set(r.training.map(label))];
   const figs: string[] = [];
@@ -952,7 +948,7 @@ export async function main(args: string[]): Promise<BenchReport | undefined> {
   console.log(formatReport(report));
   await Deno.mkdir(outDir, { recursive: true });
   await writeFileAtomic(`${outDir}/bench.json`, JSON.stringify(report, null, 2) + "\n");
-  await writeFileAtomic(`${outDir}/bench.html`, await htmlPage(report));
+  await writeFileAtomic(`${outDir}/bench.html`, htmlPage(report));
   console.log(`\nwrote ${outDir}/bench.json and ${outDir}/bench.html`);
   return report;
 }
