@@ -475,3 +475,88 @@ Deno.test("Identity and Cast on wasm share buffers safely and equal cpu", async 
   assert.deepEqual(Array.from(await v.data()), [7, 8, 9]);
   tf.dispose([v, snapshot]);
 });
+
+Deno.test("fused Adam on wasm equals the stock optimizer on cpu, step by step", async () => {
+  const rand = mulberry32(21);
+  const shapes = [[7, 5], [5], [3, 3, 2, 4]];
+  const inits = shapes.map((s) => randArray(rand, s.reduce((a, b) => a * b, 1)));
+  const steps = Array.from({ length: 6 }, () => inits.map((w) => randArray(rand, w.length)));
+  const kernelsRun: Record<string, Set<string>> = {};
+  const train = async (backend: "cpu" | "wasm") => {
+    await initBackend({ prefer: backend });
+    const vars = inits.map((w, i) =>
+      tf.variable(T(w, shapes[i]), true, `adam_test_${backend}_${i}`)
+    );
+    const opt = tf.train.adam(0.01, 0.9, 0.999, 1e-7);
+    let before = -1;
+    for (const grads of steps) {
+      // A zero gradient for one variable on one step, and a missing one on another.
+      tf.tidy(() =>
+        opt.applyGradients(
+          grads.map((g, i) => ({ name: vars[i].name, tensor: T(g, shapes[i]) })).filter((_, i) =>
+            i !== 2 || grads !== steps[3]
+          ),
+        )
+      );
+      // The first step creates the moments; after that the count stays flat.
+      if (before < 0) before = tf.memory().numTensors;
+      assert.equal(tf.memory().numTensors, before, `${backend}: Adam leaked tensors`);
+    }
+    // Which kernels one more step runs (after the comparison values are taken).
+    const values = vars.map((v) => new Float32Array(v.dataSync()));
+    const weights = await opt.getWeights();
+    const profile = await tf.profile(() =>
+      tf.tidy(() =>
+        opt.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: T(inits[i], shapes[i]) })))
+      )
+    );
+    kernelsRun[backend] = new Set(profile.kernels.map((k) => k.name));
+    const moments = weights.slice(1).map((w) => new Float32Array(w.tensor.dataSync()));
+    const iterations = weights[0].tensor.dataSync()[0];
+    tf.dispose(vars);
+    opt.dispose();
+    return { values, moments, iterations };
+  };
+  const cpu = await train("cpu");
+  const wasm = await train("wasm");
+  assert.ok(kernelsRun.wasm.has("AdamUpdate"), "wasm did not run the fused AdamUpdate kernel");
+  assert.ok(!kernelsRun.cpu.has("AdamUpdate") && kernelsRun.cpu.has("Sqrt"), "cpu: stock Adam");
+  assert.equal(wasm.iterations, cpu.iterations);
+  // The same float32 operations in the same order: bit-identical.
+  for (
+    const [what, a, b] of [["values", wasm.values, cpu.values], [
+      "moments",
+      wasm.moments,
+      cpu.moments,
+    ]] as const
+  ) {
+    assert.equal(a.length, b.length, `${what}: count`);
+    a.forEach((arr, i) => assert.deepEqual(Array.from(arr), Array.from(b[i]), `${what} ${i}`));
+  }
+});
+
+Deno.test("MaxPoolGrad 2x2/2 SIMD path equals cpu (channels of 4, ties, −∞, NaN, odd sizes)", async () => {
+  const rand = mulberry32(31);
+  for (const [b, h, w, c] of [[2, 6, 6, 4], [3, 7, 9, 8], [1, 5, 4, 12], [2, 26, 26, 32]]) {
+    const x = [b, h, w, c];
+    const values = randArray(rand, b * h * w * c);
+    for (let j = 0; j < values.length; j++) {
+      const r = rand();
+      if (r < 0.3) values[j] = Math.max(0, Math.round(values[j])); // ReLU zeros: ties
+      else if (r < 0.33) values[j] = -Infinity;
+      else if (r < 0.35) values[j] = NaN;
+    }
+    const outShape = [b, Math.floor(h / 2), Math.floor(w / 2), c];
+    const dy = randArray(rand, outShape.reduce((p, q) => p * q));
+    const kernel = () =>
+      tf.engine().runKernel("MaxPoolGrad", {
+        dy: T(dy, outShape),
+        input: T(values, x),
+        output: tf.zeros(outShape),
+      }, { filterSize: 2, strides: 2, pad: "valid" }) as tf.Tensor;
+    const got = await on("wasm", kernel), want = await on("cpu", kernel);
+    assert.deepEqual(got.shapes, want.shapes);
+    // Routing only copies dy values: exactly equal, zeros where nothing wins.
+    assert.deepEqual(Array.from(got.values[0]), Array.from(want.values[0]), `x ${x}`);
+  }
+});

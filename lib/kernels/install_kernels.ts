@@ -12,6 +12,7 @@
  * - `MaxPoolGrad` is slow: replaced by one JS loop over the WASM heap.
  * - `Sum` over several leading axes (bias gradients): reshaped to 2-D first.
  * - `Identity` and same-dtype `Cast` copy the buffer: they share it instead.
+ * - Adam's dozen element-wise ops per variable: one `AdamUpdate` kernel (adam_update.ts).
  *
  * WebGPU (tfjs-backend-webgpu 4.22.0): every kernel is wrapped so that a tensor
  * over the 128 MiB storage-binding limit throws `WebGpuLimitError` instead of
@@ -37,6 +38,7 @@ import { leadingAxesSumConfig } from "./sum.ts";
 import { aliasCastConfig, aliasIdentityConfig } from "./identity.ts";
 import { replaceKernel } from "./_kernel_util.ts";
 import { installWebGpuGuard } from "./webgpu_guard.ts";
+import { installFusedAdam } from "./adam_update.ts";
 
 let stockMaxPoolGrad: tf.KernelConfig | undefined;
 let stockSum: tf.KernelConfig | undefined;
@@ -58,6 +60,7 @@ export function installKernels(backend: BackendName): void {
     if (stockIdentity) replaceKernel(aliasIdentityConfig(stockIdentity));
     if (!stockCast) stockCast = tf.getKernel("Cast", "wasm");
     if (stockCast) replaceKernel(aliasCastConfig(stockCast));
+    installFusedAdam();
   } else if (backend === "webgpu") {
     installWebGpuGuard();
   }

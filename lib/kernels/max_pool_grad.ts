@@ -23,10 +23,118 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type Info, KernelInputError } from "./_kernel_util.ts";
+import { assemble, backendMemory, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
 
 interface HeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
   typedArrayFromHeap(info: Info): tf.TypedArray;
+  getMemoryOffset(dataId: object): number;
+}
+
+// One row of 2x2/2 windows, four channels per instruction, in WebAssembly on the
+// backend's heap. The same rule as the loop below, without branches: masks of
+// "this cell beats the best so far" pick the first maximum, and `dy` ANDed with
+// a mask writes either the gradient or +0 to each of the four cells.
+// Params: x, dy, dx (byte offsets of the row), windows, channel bytes, input row bytes.
+const [XP, DYP, DXP, WINDOWS, CB, RB] = [0, 1, 2, 3, 4, 5];
+const [W, K, P, Q] = [6, 7, 8, 9]; // i32 locals: window, channel byte, x address, dx address
+const [NINF, BEST, GV, MA, MB, MC, ME] = [10, 11, 12, 13, 14, 15, 16]; // v128 locals
+const addr = (base: number, ...offsets: number[]) => [
+  ...op.get(base),
+  ...offsets.flatMap((o) => [...op.get(o), ...op.i32Add]),
+];
+/** best = x > best ? x : best, with the mask kept in `mask`. */
+const beats = (load: number[], mask: number) => [
+  ...load,
+  ...op.get(BEST),
+  ...simd.gt,
+  ...op.set(mask),
+  ...load,
+  ...op.get(BEST),
+  ...op.get(mask),
+  ...simd.bitselect,
+  ...op.set(BEST),
+];
+const POOL_WASM = assemble([{
+  name: "row",
+  params: [I32, I32, I32, I32, I32, I32],
+  locals: [I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128],
+  body: [
+    [...op.f32(-Infinity), ...simd.splat, ...op.set(NINF)],
+    op.block,
+    op.loop,
+    [...op.get(W), ...op.get(WINDOWS), ...op.i32GeU, ...op.brIf(1)],
+    [...op.i32(0), ...op.set(K)],
+    op.block,
+    op.loop,
+    [...op.get(K), ...op.get(CB), ...op.i32GeU, ...op.brIf(1)],
+    [...addr(XP, K), ...op.set(P), ...addr(DXP, K), ...op.set(Q)],
+    // a starts the window unless it is NaN or −∞ (then nothing wins it yet).
+    [...op.get(P), ...simd.load(), ...op.get(NINF), ...simd.gt, ...op.set(MA)],
+    [...op.get(P), ...simd.load(), ...op.get(NINF), ...op.get(MA), ...simd.bitselect],
+    op.set(BEST),
+    beats([...addr(P, CB), ...simd.load()], MB),
+    beats([...addr(P, RB), ...simd.load()], MC),
+    beats([...addr(P, RB, CB), ...simd.load()], ME),
+    [...addr(DYP, K), ...simd.load(), ...op.set(GV)],
+    // e wins if it beat the rest; c if it won and e did not; and so on.
+    [...addr(Q, RB, CB), ...op.get(GV), ...op.get(ME), ...simd.and, ...simd.store()],
+    [...addr(Q, RB), ...op.get(GV), ...op.get(MC), ...simd.and, ...op.get(ME), ...simd.andNot],
+    simd.store(),
+    [...addr(Q, CB), ...op.get(GV), ...op.get(MB), ...simd.and, ...op.get(MC), ...simd.andNot],
+    [...op.get(ME), ...simd.andNot, ...simd.store()],
+    [...op.get(Q), ...op.get(GV), ...op.get(MA), ...simd.and, ...op.get(MB), ...simd.andNot],
+    [...op.get(MC), ...simd.andNot, ...op.get(ME), ...simd.andNot, ...simd.store()],
+    [...op.get(K), ...op.i32(16), ...op.i32Add, ...op.set(K), ...op.br(0)],
+    op.end,
+    op.end,
+    // Next window: two input columns, one output column.
+    [...op.get(XP), ...op.get(CB), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.set(XP)],
+    [...op.get(DXP), ...op.get(CB), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.set(DXP)],
+    [...op.get(DYP), ...op.get(CB), ...op.i32Add, ...op.set(DYP)],
+    [...op.get(W), ...op.i32(1), ...op.i32Add, ...op.set(W), ...op.br(0)],
+    op.end,
+    op.end,
+  ],
+}]);
+
+type PoolRow = (...args: number[]) => void;
+
+/** The 2x2/2 "valid" case with channels a multiple of 4, by rows of SIMD windows. */
+function maxPoolGrad2x2Simd(
+  backend: HeapBackend,
+  memory: WebAssembly.Memory,
+  x: Info,
+  dy: Info,
+  dx: Info,
+  info: tf.backend_util.Conv2DInfo,
+): void {
+  const row = instantiate(POOL_WASM, memory).row as PoolRow;
+  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth } = info;
+  const xp = backend.getMemoryOffset(x.dataId), dxp = backend.getMemoryOffset(dx.dataId);
+  const dyp = backend.getMemoryOffset(dy.dataId);
+  const rowBytes = inWidth * C * 4;
+  for (let b = 0; b < batchSize; b++) {
+    for (let r = 0; r < outHeight; r++) {
+      const inRow = (b * inHeight + 2 * r) * rowBytes;
+      row(
+        xp + inRow,
+        dyp + (b * outHeight + r) * outWidth * C * 4,
+        dxp + inRow,
+        outWidth,
+        C * 4,
+        rowBytes,
+      );
+    }
+  }
+}
+
+/** Whether {@linkcode maxPoolGrad2x2Simd} handles this pool. */
+function isPlain2x2(info: tf.backend_util.Conv2DInfo): boolean {
+  return info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 &&
+    info.strideWidth === 2 && info.dilationHeight === 1 && info.dilationWidth === 1 &&
+    info.padInfo.top === 0 && info.padInfo.left === 0 && 2 * info.outHeight <= info.inHeight &&
+    2 * info.outWidth <= info.inWidth;
 }
 
 interface Attrs {
@@ -48,11 +156,7 @@ export function maxPoolGradInto(
   const { dilationHeight, dilationWidth } = info;
   const padTop = info.padInfo.top, padLeft = info.padInfo.left;
   const rowStride = inWidth * C;
-  if (
-    info.filterHeight === 2 && info.filterWidth === 2 && strideHeight === 2 && strideWidth === 2 &&
-    dilationHeight === 1 && dilationWidth === 1 && padTop === 0 && padLeft === 0 &&
-    2 * outHeight <= inHeight && 2 * outWidth <= inWidth
-  ) {
+  if (isPlain2x2(info)) {
     // The usual 2x2/2 "valid" pool, unrolled: windows never leave the input.
     let o2 = 0;
     for (let b = 0; b < batchSize; b++) {
@@ -146,6 +250,11 @@ export function maxPoolGradConfig(fallback?: tf.KernelConfig): tf.KernelConfig {
       // Views after the allocation: growing the heap detaches older views.
       const dx = backend.typedArrayFromHeap(out) as Float32Array;
       dx.fill(0);
+      const memory = backendMemory(backend);
+      if (memory && info.inChannels % 4 === 0 && isPlain2x2(info)) {
+        maxPoolGrad2x2Simd(backend, memory, input, dy, out, info);
+        return out;
+      }
       maxPoolGradInto(
         backend.typedArrayFromHeap(input) as Float32Array,
         backend.typedArrayFromHeap(dy) as Float32Array,

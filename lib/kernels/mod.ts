@@ -22,6 +22,12 @@ export { conv2dBackpropInputConfig, conv2dBackpropInputVia } from "./conv2d_back
 export { untransposedMatMulConfig } from "./batch_matmul.ts";
 export { maxPoolGradConfig, maxPoolGradInto } from "./max_pool_grad.ts";
 export { leadingAxesSumConfig } from "./sum.ts";
+export {
+  type AdamUpdateAttrs,
+  adamUpdateConfig,
+  adamUpdateInto,
+  installFusedAdam,
+} from "./adam_update.ts";
 export { aliasCastConfig, aliasIdentityConfig } from "./identity.ts";
 export {
   assertFitsWebGpu,

@@ -1,0 +1,127 @@
+/**
+ * A tiny WebAssembly assembler for SIMD loops that run on tfjs's own WASM heap.
+ *
+ * Some kernels are one pass over a few float32 arrays, where JavaScript's
+ * float64 division and square root cost more than the whole stock op chain.
+ * Those loops are written here as WebAssembly instructions (128-bit SIMD) and
+ * the module imports the WASM backend's `WebAssembly.Memory`, so it reads and
+ * writes tensors in place: pointers are the byte offsets tfjs already keeps.
+ * No toolchain and no binary file: the bytes are built from this description
+ * at start-up (a few hundred bytes, compiled in well under a millisecond).
+ *
+ * A function is its parameter types, extra locals and body; the body is a
+ * flat list of bytes built with {@linkcode op} and {@linkcode simd}.
+ *
+ * @module
+ */
+
+/** Value types. */
+export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
+
+/** Unsigned LEB128, as WebAssembly encodes counts, indices and offsets. */
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return out;
+}
+
+/** Signed LEB128 (for `i32.const`). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  while (true) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(byte & 0x40)) || (n === -1 && (byte & 0x40))) return [...out, byte];
+    out.push(byte | 0x80);
+  }
+}
+
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const str = (s: string): number[] => vec([...new TextEncoder().encode(s)].map((b) => [b]));
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+
+/** Core instructions used by the kernels. */
+export const op = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (depth: number): number[] => [0x0c, ...uleb(depth)],
+  brIf: (depth: number): number[] => [0x0d, ...uleb(depth)],
+  get: (local: number): number[] => [0x20, ...uleb(local)],
+  set: (local: number): number[] => [0x21, ...uleb(local)],
+  tee: (local: number): number[] => [0x22, ...uleb(local)],
+  i32: (value: number): number[] => [0x41, ...sleb(value)],
+  i32Add: [0x6a],
+  i32Mul: [0x6c],
+  f32: (value: number): number[] => [0x43, ...new Uint8Array(new Float32Array([value]).buffer)],
+  i32GeU: [0x4f],
+};
+
+/** SIMD instructions (prefix 0xfd); loads and stores take a byte offset. */
+export const simd = {
+  load: (offset = 0): number[] => [0xfd, ...uleb(0), 0, ...uleb(offset)],
+  store: (offset = 0): number[] => [0xfd, ...uleb(11), 0, ...uleb(offset)],
+  splat: [0xfd, ...uleb(19)],
+  gt: [0xfd, ...uleb(68)],
+  and: [0xfd, ...uleb(78)],
+  andNot: [0xfd, ...uleb(79)],
+  or: [0xfd, ...uleb(80)],
+  bitselect: [0xfd, ...uleb(82)],
+  sqrt: [0xfd, ...uleb(227)],
+  add: [0xfd, ...uleb(228)],
+  mul: [0xfd, ...uleb(230)],
+  div: [0xfd, ...uleb(231)],
+};
+
+/** One exported function. */
+export interface WasmFunction {
+  name: string;
+  params: number[];
+  /** Extra locals, numbered after the parameters. */
+  locals: number[];
+  body: number[][];
+}
+
+/** Encode a module that imports `env.memory` and exports `functions`. */
+export function assemble(functions: WasmFunction[]): Uint8Array {
+  const types = functions.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0]);
+  const code = functions.map((f) => {
+    const locals = vec(f.locals.map((t) => [1, t]));
+    const body = [...locals, ...f.body.flat(), ...op.end];
+    return [...uleb(body.length), ...body];
+  });
+  return new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec(types)),
+    ...section(2, vec([[...str("env"), ...str("memory"), 0x02, 0x00, 0x00]])),
+    ...section(3, vec(functions.map((_, i) => uleb(i)))),
+    ...section(7, vec(functions.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]))),
+    ...section(10, vec(code)),
+  ]);
+}
+
+/** The WASM backend's memory, reached through its Emscripten module. */
+export function backendMemory(backend: unknown): WebAssembly.Memory | undefined {
+  const asm = (backend as { wasm?: { asm?: { memory?: unknown } } })?.wasm?.asm;
+  return asm?.memory instanceof WebAssembly.Memory ? asm.memory : undefined;
+}
+
+const instances = new WeakMap<WebAssembly.Memory, Map<Uint8Array, WebAssembly.Exports>>();
+
+/** Instantiate `bytes` on `memory` once per memory; later calls return the same exports. */
+export function instantiate(bytes: Uint8Array, memory: WebAssembly.Memory): WebAssembly.Exports {
+  let byBytes = instances.get(memory);
+  if (!byBytes) instances.set(memory, byBytes = new Map());
+  let exports = byBytes.get(bytes);
+  if (!exports) {
+    const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+    byBytes.set(bytes, exports);
+  }
+  return exports;
+}
