@@ -13,6 +13,12 @@
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { MirroredError, MirroredStrategy } from "../lib/distribute/mod.ts";
+import {
+  abortAllReduce,
+  AllReduceAborted,
+  allReduceBuffers,
+  allReducer,
+} from "../lib/distribute/_all_reduce.ts";
 import type { ModelSpec, OptimizerSpec } from "../lib/distribute/mod.ts";
 import type { Logs } from "../lib/training/callbacks.ts";
 
@@ -208,4 +214,18 @@ Deno.test("any layers model (flat input, softmax output) trains mirrored like in
     /inputs of shape \[10\]/,
   );
   bad.dispose();
+});
+
+Deno.test("the shared-memory all-reduce sums in replica order and never waits once aborted", () => {
+  // One replica: no waiting; the sum is its own gradient, in a fresh array.
+  const one = allReduceBuffers(1, 3);
+  const flat = Float32Array.of(1, 2, 3);
+  const sum = allReducer(one, 0)(flat);
+  assert.deepEqual(Array.from(sum), [1, 2, 3]);
+  assert.notEqual(sum, flat);
+  assert.throws(() => allReducer(one, 0)(new Float32Array(2)), /2 values, expected 3/);
+  // Two replicas, the other one failed: the barrier throws instead of hanging.
+  const two = allReduceBuffers(2, 3);
+  abortAllReduce(two);
+  assert.throws(() => allReducer(two, 0)(flat), AllReduceAborted);
 });

@@ -35,6 +35,14 @@ export interface OptimizerSpec {
 }
 
 /** Gradients of one replica's slice: summed loss (not yet divided), and counts. */
+/** What one {@linkcode ReplicaTrainer.step} reports: the slice's loss sum and hits. */
+export interface ReplicaStep {
+  lossSum: number;
+  correct: number;
+  count: number;
+}
+
+/** One replica's gradients before the all-reduce. */
 export interface ReplicaGradients {
   /** All trainable weights' gradients, concatenated in `trainableWeights` order. */
   flat: Float32Array;
@@ -92,7 +100,24 @@ export class ReplicaTrainer {
    * Gradients of Σ loss / `globalBatch` over this slice, so that the replicas'
    * gradients SUM to the gradient of the global batch's mean loss.
    */
-  gradients(images: Uint8Array, labels: Uint8Array, globalBatch: number): ReplicaGradients {
+  /**
+   * One training step on this replica's slice of a global batch: the gradient
+   * of Σloss / globalBatch, summed over all replicas by `allReduce`, then
+   * applied with this replica's optimizer. Every replica gets the same sum, so
+   * they stay identical.
+   */
+  step(
+    images: Uint8Array,
+    labels: Uint8Array,
+    globalBatch: number,
+    allReduce: (flat: Float32Array) => Float32Array,
+  ): ReplicaStep {
+    const g = this.#gradients(images, labels, globalBatch);
+    this.#apply(allReduce(g.flat));
+    return { lossSum: g.lossSum, correct: g.correct, count: g.count };
+  }
+
+  #gradients(images: Uint8Array, labels: Uint8Array, globalBatch: number): ReplicaGradients {
     const count = labels.length;
     if (count === 0) return { flat: new Float32Array(this.size), lossSum: 0, correct: 0, count };
     const vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -116,15 +141,13 @@ export class ReplicaTrainer {
     return { flat: new Float32Array(flat), lossSum, correct, count };
   }
 
-  /** Σ cross-entropy: on logits, or on probabilities for a model ending in softmax. */
   #lossSum(ys: tf.Tensor, out: tf.Tensor): tf.Tensor {
     return this.probabilities
       ? tf.metrics.categoricalCrossentropy(ys, out).sum()
       : tf.losses.softmaxCrossEntropy(ys, out, undefined, undefined, tf.Reduction.SUM);
   }
 
-  /** Apply one (already averaged) flat gradient with the optimizer. */
-  apply(flat: Float32Array): void {
+  #apply(flat: Float32Array): void {
     const vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
     tf.tidy(() => {
       let offset = 0;
@@ -138,7 +161,6 @@ export class ReplicaTrainer {
     });
   }
 
-  /** Σ loss and correct predictions over a set, in inference mode (batches of 1000). */
   evaluate(images: Uint8Array, labels: Uint8Array): { lossSum: number; correct: number } {
     let lossSum = 0, correct = 0;
     for (let i = 0; i < labels.length; i += 1000) {

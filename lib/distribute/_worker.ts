@@ -1,7 +1,8 @@
 /**
  * The Worker side of {@linkcode MirroredStrategy}: one replica with its own
- * tfjs backend. Messages are handled strictly in order, so a gradient request
- * that arrives after an `apply` sees the updated weights.
+ * tfjs backend. Messages are handled strictly in order, so the main thread can
+ * queue the next step before this one finishes; the replicas meet only in the
+ * shared-memory all-reduce of each step.
  *
  * @module
  */
@@ -9,8 +10,12 @@
 import { initBackend } from "../backend.ts";
 import { ReplicaTrainer } from "./_replica.ts";
 import type { ToWorker } from "./_protocol.ts";
+import { abortAllReduce, type AllReduceBuffers, allReducer } from "./_all_reduce.ts";
 
 let replica: ReplicaTrainer | undefined;
+let shared: AllReduceBuffers | undefined;
+// One replica alone needs no all-reduce: its gradient is the sum.
+let allReduce = (flat: Float32Array): Float32Array => flat;
 let queue: Promise<void> = Promise.resolve();
 
 async function handle(msg: ToWorker): Promise<void> {
@@ -24,14 +29,15 @@ async function handle(msg: ToWorker): Promise<void> {
       ]);
       return;
     }
-    case "grads": {
-      const g = replica!.gradients(msg.images, msg.labels, msg.globalBatch);
-      self.postMessage({ type: "grads", ...g }, [g.flat.buffer as ArrayBuffer]);
+    case "share":
+      shared = msg.buffers;
+      allReduce = allReducer(msg.buffers, msg.index);
+      return;
+    case "step": {
+      const r = replica!.step(msg.images, msg.labels, msg.globalBatch, allReduce);
+      self.postMessage({ type: "stepped", ...r });
       return;
     }
-    case "apply":
-      replica!.apply(msg.flat);
-      return;
     case "evaluate": {
       const r = replica!.evaluate(msg.images, msg.labels);
       self.postMessage({ type: "evaluated", ...r });
@@ -51,6 +57,7 @@ async function handle(msg: ToWorker): Promise<void> {
 
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   queue = queue.then(() => handle(e.data)).catch((err) => {
+    if (shared) abortAllReduce(shared); // the other replicas must not wait for this one
     self.postMessage({ type: "error", message: (err as Error)?.stack ?? String(err) });
   });
 };

@@ -6,11 +6,13 @@
  * replica builds the same model — a benchmark model from a {@linkcode ModelSpec}
  * with a seed, or any layers model sent as topology plus weights — so they
  * start identical. Each step the main thread splits the
- * global batch, sends each replica its slice as bytes (transferred, not
- * copied), and receives per-replica gradients of Σloss / global batch; it sums
- * them (an all-reduce through the main thread) and sends the sum back; every
- * replica applies it with the same optimizer, so all replicas stay bitwise
- * identical (checked by {@linkcode MirroredStrategy.replicasInSync}).
+ * global batch and sends each replica its slice as bytes (transferred, not
+ * copied), one step ahead so no replica waits for the main thread. Each replica
+ * computes its gradient of Σloss / global batch, and the replicas all-reduce
+ * them in shared memory (each writes its slot of a `SharedArrayBuffer`, waits
+ * at a barrier, then sums all slots in replica order); every replica applies
+ * the same sum with the same optimizer, so all replicas stay bitwise identical
+ * (checked by {@linkcode MirroredStrategy.replicasInSync}).
  *
  * Compared with one replica on the whole batch the result differs only in
  * float32 summation order (the two half-batch gradients are added after being
@@ -21,8 +23,8 @@
  * How TensorFlow does it at scale:
  * - `tf.distribute.MirroredStrategy`: one replica per GPU of one machine, variables
  *   mirrored on each, gradients all-reduced every step (NCCL ring all-reduce
- *   between GPUs) — what this class does with Workers and an all-reduce through
- *   the main thread.
+ *   between GPUs) — what this class does with Workers and an all-reduce in
+ *   shared memory.
  * - `MultiWorkerMirroredStrategy`: the same across machines; the all-reduce is a
  *   collective over the network (ring or NCCL), each worker holds full copies.
  * - Parameter servers (`ParameterServerStrategy`): variables live on server tasks;
@@ -30,7 +32,7 @@
  *   replicas need not move in lockstep (faster with stragglers, but stale gradients).
  *
  * On one machine, the speedup is bounded by free cores: the main thread only
- * splits batches and adds gradients, the Workers compute.
+ * splits batches, the Workers compute.
  *
  * @example Train the small CNN on two Workers
  * ```ts
@@ -68,6 +70,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type OptimizerSpec, PIXELS, ReplicaTrainer, type SerializedModel } from "./_replica.ts";
 import type { FromWorker, ToWorker } from "./_protocol.ts";
 import { permutation } from "../_random.ts";
+import { abortAllReduce, type AllReduceBuffers, allReduceBuffers } from "./_all_reduce.ts";
 
 /** Images as bytes (count·784, row-major 28x28) and labels 0..9: a `Dataset` fits. */
 export interface ByteData {
@@ -123,6 +126,11 @@ export interface MirroredResult {
   steps: number;
 }
 
+interface StepResult {
+  lossSum: number;
+  correct: number;
+}
+
 /** Thrown for bad options or data, or when a replica fails. */
 export class MirroredError extends Error {
   constructor(message: string) {
@@ -141,6 +149,8 @@ class WorkerReplica implements Replica {
   #worker: Worker;
   #pending: { resolve: (m: FromWorker) => void; reject: (e: Error) => void }[] = [];
   #failed: Error | undefined;
+  /** Set once the replicas share an all-reduce; a crash must release the others. */
+  shared: AllReduceBuffers | undefined;
 
   constructor(index: number) {
     this.#worker = new Worker(new URL("./_worker.ts", import.meta.url).href, { type: "module" });
@@ -157,6 +167,7 @@ class WorkerReplica implements Replica {
       e.preventDefault();
       const err = new MirroredError(`replica ${index} crashed: ${e.message}`);
       this.#failed = err;
+      if (this.shared) abortAllReduce(this.shared);
       for (const p of this.#pending.splice(0)) p.reject(err);
     };
   }
@@ -198,8 +209,8 @@ class LocalReplica implements Replica {
     }
     const t = this.#trainer!;
     switch (msg.type) {
-      case "grads":
-        return { type: "grads", ...t.gradients(msg.images, msg.labels, msg.globalBatch) };
+      case "step":
+        return { type: "stepped", ...t.step(msg.images, msg.labels, msg.globalBatch, (f) => f) };
       case "evaluate":
         return { type: "evaluated", ...t.evaluate(msg.images, msg.labels) };
       case "weights":
@@ -209,9 +220,7 @@ class LocalReplica implements Replica {
     }
   }
 
-  send(msg: ToWorker): void {
-    if (msg.type === "apply") this.#trainer!.apply(msg.flat);
-  }
+  send(): void {}
 
   close(): Promise<void> {
     this.#trainer?.dispose();
@@ -290,6 +299,13 @@ export class MirroredStrategy {
           );
         }
       }
+      if (n > 1) {
+        const buffers = allReduceBuffers(n, ready[0].size);
+        replicas.forEach((r, index) => {
+          (r as WorkerReplica).shared = buffers;
+          r.send({ type: "share", buffers, index });
+        });
+      }
       return new MirroredStrategy(replicas, ready[0].backend, ready[0].size);
     } catch (e) {
       await Promise.all(replicas.map((r) => r.close()));
@@ -322,19 +338,31 @@ export class MirroredStrategy {
       for (const c of callbacks) await c.onEpochBegin?.(epoch);
       const order = epochOrder(count, seed + epoch, options.shuffle ?? true);
       let lossSum = 0, correct = 0, samples = 0;
-      for (let s = 0; s < stepsPerEpoch && steps < maxSteps; s++, steps++) {
-        const t0 = performance.now();
-        const idx = order.subarray(s * batch, Math.min((s + 1) * batch, count));
-        const r = await this.#step(data, idx);
-        busy += performance.now() - t0;
+      // Up to two steps in flight: the next batch waits in each Worker's queue.
+      const inFlight: { s: number; n: number; result: Promise<StepResult> }[] = [];
+      const settle = async () => {
+        const { s, n, result } = inFlight.shift()!;
+        const r = await result;
         lossSum += r.lossSum;
         correct += r.correct;
-        samples += idx.length;
-        seen += idx.length;
-        const logs: Logs = { loss: r.lossSum / idx.length, acc: r.correct / idx.length };
-        logs.size = idx.length;
+        samples += n;
+        seen += n;
+        const logs: Logs = { loss: r.lossSum / n, acc: r.correct / n, size: n };
         for (const c of callbacks) await c.onBatchEnd?.(s, logs);
+      };
+      const t0 = performance.now();
+      try {
+        for (let s = 0; s < stepsPerEpoch && steps < maxSteps; s++, steps++) {
+          const idx = order.subarray(s * batch, Math.min((s + 1) * batch, count));
+          inFlight.push({ s, n: idx.length, result: this.#step(data, idx) });
+          if (inFlight.length > 1) await settle();
+        }
+        while (inFlight.length) await settle();
+      } catch (e) {
+        for (const f of inFlight) f.result.catch(() => {}); // already failing: no unhandled rejections
+        throw e;
       }
+      busy += performance.now() - t0;
       const logs: Logs = { loss: lossSum / samples, acc: correct / samples };
       if (options.validationData) {
         const v = await this.evaluate(options.validationData);
@@ -352,10 +380,7 @@ export class MirroredStrategy {
     return { history, samplesPerSecond: seen / (busy / 1000), seconds: busy / 1000, steps };
   }
 
-  async #step(
-    data: ByteData,
-    idx: Uint32Array,
-  ): Promise<{ lossSum: number; correct: number }> {
+  async #step(data: ByteData, idx: Uint32Array): Promise<StepResult> {
     const n = idx.length, R = this.#replicas.length;
     const replies = await Promise.all(this.#replicas.map((replica, r) => {
       const from = Math.floor((r * n) / R), to = Math.floor(((r + 1) * n) / R);
@@ -366,21 +391,11 @@ export class MirroredStrategy {
         images.set(data.images.subarray(j * PIXELS, (j + 1) * PIXELS), (i - from) * PIXELS);
         labels[i - from] = data.labels[j];
       }
-      return replica.request({ type: "grads", images, labels, globalBatch: n }, [
+      return replica.request({ type: "step", images, labels, globalBatch: n }, [
         images.buffer as ArrayBuffer,
         labels.buffer as ArrayBuffer,
       ]);
-    })) as Extract<FromWorker, { type: "grads" }>[];
-    // All-reduce: sum in replica order (the same order every step).
-    const sum = replies[0].flat;
-    for (const r of replies.slice(1)) {
-      const f = r.flat;
-      for (let i = 0; i < sum.length; i++) sum[i] += f[i];
-    }
-    this.#replicas.forEach((replica, r) => {
-      const flat = r === R - 1 ? sum : sum.slice();
-      replica.send({ type: "apply", flat }, [flat.buffer as ArrayBuffer]);
-    });
+    })) as Extract<FromWorker, { type: "stepped" }>[];
     return {
       lossSum: replies.reduce((a, r) => a + r.lossSum, 0),
       correct: replies.reduce((a, r) => a + r.correct, 0),
