@@ -560,3 +560,45 @@ Deno.test("MaxPoolGrad 2x2/2 SIMD path equals cpu (channels of 4, ties, −∞, 
     assert.deepEqual(Array.from(got.values[0]), Array.from(want.values[0]), `x ${x}`);
   }
 });
+
+Deno.test("Add of a per-channel bias on wasm equals cpu (either operand order, fallbacks)", async () => {
+  const rand = mulberry32(41);
+  const cases: [number[], number[]][] = [
+    [[3, 5, 5, 8], [8]],
+    [[2, 4, 4, 16], [1, 1, 1, 16]],
+    [[7, 12], [12]],
+    [[2, 3, 3, 6], [6]], // 6 channels: the stock kernel
+    [[4, 8], [4, 8]], // no broadcast: the stock kernel
+    [[2, 1, 8], [3, 1]], // a general broadcast: the stock kernel
+  ];
+  for (const [sa, sb] of cases) {
+    const va = randArray(rand, sa.reduce((p, q) => p * q, 1));
+    const vb = randArray(rand, sb.reduce((p, q) => p * q, 1));
+    const run = () => [tf.add(T(va, sa), T(vb, sb)), tf.add(T(vb, sb), T(va, sa))];
+    const got = await on("wasm", run), want = await on("cpu", run);
+    assert.deepEqual(got.shapes, want.shapes, `${sa} + ${sb}: shapes`);
+    got.values.forEach((g, k) =>
+      assert.deepEqual(Array.from(g), Array.from(want.values[k]), `${sa} + ${sb} (${k})`)
+    );
+  }
+  // Through a conv layer's bias and its gradient.
+  const x = randArray(rand, 2 * 6 * 6 * 3), w = randArray(rand, 3 * 3 * 3 * 8);
+  const bias = randArray(rand, 8);
+  const net = () => {
+    const f = (b: tf.Tensor) =>
+      tf.relu(
+        tf.add(
+          tf.conv2d(
+            T(x, [2, 6, 6, 3]) as tf.Tensor4D,
+            T(w, [3, 3, 3, 8]) as tf.Tensor4D,
+            1,
+            "same",
+          ),
+          b,
+        ),
+      )
+        .sum();
+    return [tf.grad(f)(T(bias, [8]))];
+  };
+  assertClose(await on("wasm", net), await on("cpu", net), "conv bias gradient");
+});

@@ -32,6 +32,12 @@ export interface ModelSpec {
   name: ModelName;
   /** Seed of the weight initialisers (same seed, same initial weights). Default 0. */
   seed?: number;
+  /**
+   * How weights start. `"keras"` (default): Glorot-uniform kernels, zero biases,
+   * as Keras does. `"torch"`: PyTorch's defaults for `nn.Linear` and `nn.Conv2d`,
+   * kernels and biases uniform in ±1/√fan_in, for comparisons with a PyTorch run.
+   */
+  init?: "keras" | "torch";
 }
 
 /** Thrown for a spec that names no known model. */
@@ -45,16 +51,38 @@ export class ModelSpecError extends Error {
 /** Build the model a {@linkcode ModelSpec} describes (not compiled). */
 export function buildModel(spec: ModelSpec): tf.Sequential {
   let seed = spec.seed ?? 0;
-  const init = () => ({
-    kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }),
-    biasInitializer: tf.initializers.zeros(),
-  });
+  if (spec.init !== undefined && spec.init !== "keras" && spec.init !== "torch") {
+    throw new ModelSpecError(
+      `model spec init ${JSON.stringify(spec.init)}: use "keras" or "torch"`,
+    );
+  }
+  // fanIn: inputs per output unit (kernel height × width × input channels).
+  const init = (fanIn: number) =>
+    spec.init === "torch"
+      ? {
+        // kaiming_uniform(a=√5) = varianceScaling(1/3, fanIn, uniform): bound 1/√fanIn.
+        kernelInitializer: tf.initializers.varianceScaling({
+          scale: 1 / 3,
+          mode: "fanIn",
+          distribution: "uniform",
+          seed: seed++,
+        }),
+        biasInitializer: tf.initializers.randomUniform({
+          minval: -1 / Math.sqrt(fanIn),
+          maxval: 1 / Math.sqrt(fanIn),
+          seed: seed++,
+        }),
+      }
+      : {
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }),
+        biasInitializer: tf.initializers.zeros(),
+      };
   const m = tf.sequential({ name: spec.name });
   switch (spec.name) {
     case "mlp":
       m.add(tf.layers.flatten({ inputShape: [28, 28, 1] }));
-      m.add(tf.layers.dense({ units: 128, activation: "relu", ...init() }));
-      m.add(tf.layers.dense({ units: 10, ...init() }));
+      m.add(tf.layers.dense({ units: 128, activation: "relu", ...init(784) }));
+      m.add(tf.layers.dense({ units: 10, ...init(128) }));
       break;
     case "small_cnn":
       m.add(tf.layers.conv2d({
@@ -62,13 +90,13 @@ export function buildModel(spec: ModelSpec): tf.Sequential {
         filters: 8,
         kernelSize: 5,
         activation: "relu",
-        ...init(),
+        ...init(25),
       }));
       m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
-      m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: "relu", ...init() }));
+      m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: "relu", ...init(200) }));
       m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
       m.add(tf.layers.flatten());
-      m.add(tf.layers.dense({ units: 10, ...init() }));
+      m.add(tf.layers.dense({ units: 10, ...init(256) }));
       break;
     case "keras_cnn":
       m.add(tf.layers.conv2d({
@@ -76,14 +104,14 @@ export function buildModel(spec: ModelSpec): tf.Sequential {
         filters: 32,
         kernelSize: 3,
         activation: "relu",
-        ...init(),
+        ...init(9),
       }));
       m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
-      m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu", ...init() }));
+      m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu", ...init(288) }));
       m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
       m.add(tf.layers.flatten());
       m.add(tf.layers.dropout({ rate: 0.5, seed: seed++ }));
-      m.add(tf.layers.dense({ units: 10, ...init() }));
+      m.add(tf.layers.dense({ units: 10, ...init(1600) }));
       break;
     default:
       throw new ModelSpecError(

@@ -13,6 +13,7 @@
  * - `Sum` over several leading axes (bias gradients): reshaped to 2-D first.
  * - `Identity` and same-dtype `Cast` copy the buffer: they share it instead.
  * - Adam's dozen element-wise ops per variable: one `AdamUpdate` kernel (adam_update.ts).
+ * - `Add` of a per-channel bias (a broadcast) runs a generic index loop: one SIMD loop.
  *
  * WebGPU (tfjs-backend-webgpu 4.22.0): every kernel is wrapped so that a tensor
  * over the 128 MiB storage-binding limit throws `WebGpuLimitError` instead of
@@ -39,11 +40,13 @@ import { aliasCastConfig, aliasIdentityConfig } from "./identity.ts";
 import { replaceKernel } from "./_kernel_util.ts";
 import { installWebGpuGuard } from "./webgpu_guard.ts";
 import { installFusedAdam } from "./adam_update.ts";
+import { biasAddConfig } from "./bias_add.ts";
 
 let stockMaxPoolGrad: tf.KernelConfig | undefined;
 let stockSum: tf.KernelConfig | undefined;
 let stockIdentity: tf.KernelConfig | undefined;
 let stockCast: tf.KernelConfig | undefined;
+let stockAdd: tf.KernelConfig | undefined;
 
 /** Register the kernels that `backend` lacks or runs slowly. Idempotent. */
 export function installKernels(backend: BackendName): void {
@@ -60,6 +63,8 @@ export function installKernels(backend: BackendName): void {
     if (stockIdentity) replaceKernel(aliasIdentityConfig(stockIdentity));
     if (!stockCast) stockCast = tf.getKernel("Cast", "wasm");
     if (stockCast) replaceKernel(aliasCastConfig(stockCast));
+    if (!stockAdd) stockAdd = tf.getKernel("Add", "wasm");
+    if (stockAdd) replaceKernel(biasAddConfig(stockAdd));
     installFusedAdam();
   } else if (backend === "webgpu") {
     installWebGpuGuard();

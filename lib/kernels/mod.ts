@@ -22,6 +22,7 @@ export { conv2dBackpropInputConfig, conv2dBackpropInputVia } from "./conv2d_back
 export { untransposedMatMulConfig } from "./batch_matmul.ts";
 export { maxPoolGradConfig, maxPoolGradInto } from "./max_pool_grad.ts";
 export { leadingAxesSumConfig } from "./sum.ts";
+export { biasAddConfig } from "./bias_add.ts";
 export {
   type AdamUpdateAttrs,
   adamUpdateConfig,
