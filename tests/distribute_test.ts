@@ -12,7 +12,12 @@
  */
 import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
-import { MirroredError, MirroredStrategy } from "../lib/distribute/mod.ts";
+import {
+  buildModel,
+  MirroredError,
+  MirroredStrategy,
+  ModelSpecError,
+} from "../lib/distribute/mod.ts";
 import {
   abortAllReduce,
   AllReduceAborted,
@@ -228,4 +233,35 @@ Deno.test("the shared-memory all-reduce sums in replica order and never waits on
   const two = allReduceBuffers(2, 3);
   abortAllReduce(two);
   assert.throws(() => allReducer(two, 0)(flat), AllReduceAborted);
+});
+
+Deno.test("benchmark models: dropout draws a new mask each batch, reproducibly from the seed", () => {
+  const x = tf.ones([4, 28, 28, 1]);
+  const outputs = (seed: number) => {
+    const model = buildModel({ name: "keras_cnn", seed });
+    const out = [0, 1].map(() =>
+      tf.tidy(() => Array.from((model.apply(x, { training: true }) as tf.Tensor).dataSync()))
+    );
+    model.dispose();
+    return out;
+  };
+  const [a1, a2] = outputs(5), [b1, b2] = outputs(5);
+  assert.notDeepEqual(a1, a2, "two training batches saw the same dropout mask");
+  assert.deepEqual([a1, a2], [b1, b2], "the same seed gave different masks");
+  x.dispose();
+});
+
+Deno.test("benchmark models: PyTorch's initialisation is uniform in ±1/√fan_in", () => {
+  const model = buildModel({ name: "small_cnn", seed: 2, init: "torch" });
+  const fanIns = [25, 25, 200, 200, 256, 256]; // kernel, bias of each layer with weights
+  const weights = model.getWeights();
+  assert.equal(weights.length, fanIns.length);
+  weights.forEach((w, i) => {
+    const v = Array.from(w.dataSync() as Float32Array);
+    const bound = 1 / Math.sqrt(fanIns[i]);
+    const max = v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    assert.ok(max <= bound && max > 0.8 * bound, `weight ${i}: max |w| ${max}, bound ${bound}`);
+  });
+  model.dispose();
+  assert.throws(() => buildModel({ name: "mlp", init: "xavier" as "torch" }), ModelSpecError);
 });

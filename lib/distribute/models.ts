@@ -20,6 +20,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { seededDropout } from "../models/seeded_dropout.ts";
 
 /** The model names {@linkcode buildModel} knows. */
 export const MODEL_NAMES = ["mlp", "small_cnn", "keras_cnn"] as const;
@@ -110,7 +111,8 @@ export function buildModel(spec: ModelSpec): tf.Sequential {
       m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu", ...init(288) }));
       m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
       m.add(tf.layers.flatten());
-      m.add(tf.layers.dropout({ rate: 0.5, seed: seed++ }));
+      // Not tf.layers.dropout({ seed }): seeded, it drops the same units every batch.
+      m.add(seededDropout({ rate: 0.5, seed: seed++ }));
       m.add(tf.layers.dense({ units: 10, ...init(1600) }));
       break;
     default:
