@@ -8,6 +8,7 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { mulberry32 } from "../lib/_random.ts";
+import { singleChannelFilterGrad } from "../lib/kernels/mod.ts";
 
 type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -601,4 +602,54 @@ Deno.test("Add of a per-channel bias on wasm equals cpu (either operand order, f
     return [tf.grad(f)(T(bias, [8]))];
   };
   assertClose(await on("wasm", net), await on("cpu", net), "conv bias gradient");
+});
+
+Deno.test("single-channel Conv2D and its filter gradient on wasm equal cpu", async () => {
+  const rand = mulberry32(51);
+  const cases: { x: number[]; f: number[]; pad: Pad | number; strides?: number }[] = [
+    { x: [3, 12, 12, 1], f: [5, 5, 1, 8], pad: "valid" },
+    { x: [2, 9, 7, 1], f: [3, 3, 1, 32], pad: "same" },
+    { x: [2, 6, 8, 1], f: [2, 4, 1, 12], pad: "same" }, // even filter: uneven padding
+    { x: [1, 5, 5, 1], f: [1, 1, 1, 4], pad: 1 },
+    { x: [2, 7, 7, 1], f: [3, 3, 1, 36], pad: "valid" }, // 36 channels: the general path
+    { x: [2, 7, 7, 1], f: [3, 3, 1, 6], pad: "valid" }, // 6 channels: the general path
+    { x: [2, 8, 8, 1], f: [3, 3, 1, 8], pad: "same", strides: 2 }, // stride 2: general path
+  ];
+  for (const { x, f, pad, strides = 1 } of cases) {
+    const xv = randArray(rand, x.reduce((a, b) => a * b, 1));
+    const fv = randArray(rand, f.reduce((a, b) => a * b, 1));
+    const conv = (a: tf.Tensor, w: tf.Tensor) =>
+      tf.conv2d(a as tf.Tensor4D, w as tf.Tensor4D, strides, pad as "same");
+    const run = () => {
+      const [dx, dw] = tf.grads((a: tf.Tensor, w: tf.Tensor) => conv(a, w).square().sum())([
+        T(xv, x),
+        T(fv, f),
+      ]);
+      return [conv(T(xv, x), T(fv, f)), dx, dw];
+    };
+    const what = `single-channel conv ${JSON.stringify({ x, f, pad, strides })}`;
+    assertClose(await on("wasm", run), await on("cpu", run), what);
+  }
+});
+
+Deno.test("the single-channel fast path applies to first layers only", async () => {
+  await initBackend({ prefer: "wasm" });
+  const backend = tf.backend();
+  const x = tf.ones([2, 6, 6, 1]), dy8 = tf.ones([2, 4, 4, 8]), dy6 = tf.ones([2, 4, 4, 6]);
+  const attrs = (o: number) => ({ strides: 1, pad: "valid", filterShape: [3, 3, 1, o] });
+  const fast = singleChannelFilterGrad(backend, x, dy8, attrs(8));
+  assert.ok(fast, "8 output channels: expected the direct SIMD path");
+  const dw = tf.engine().makeTensorFromTensorInfo(fast);
+  // Σ over 2 images × 4 × 4 output positions of 1·1.
+  assert.deepEqual(Array.from(dw.dataSync()), new Array(3 * 3 * 8).fill(32));
+  dw.dispose();
+  assert.equal(singleChannelFilterGrad(backend, x, dy6, attrs(6)), undefined);
+  assert.equal(
+    singleChannelFilterGrad(backend, tf.ones([2, 6, 6, 2]), dy8, {
+      ...attrs(8),
+      filterShape: [3, 3, 2, 8],
+    }),
+    undefined,
+  );
+  tf.dispose([x, dy8, dy6]);
 });

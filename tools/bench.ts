@@ -14,7 +14,7 @@
  * deno task bench                      # full run (under 5 minutes on 2 cores)
  * deno task bench --tiny               # seconds: what the test runs
  * deno task bench --torch              # also run PyTorch (apt-get install python3-torch)
- * deno task bench --seeds 3            # one-epoch accuracy as the mean over 3 seeds
+ * deno task bench --torch --seeds 3    # one-epoch accuracy: the mean over 3 seeds, both sides
  * deno task bench --compare a.json b.json   # ratios b/a of every figure
  * deno task bench --out DIR            # write DIR/bench.json and DIR/bench.html
  * ```
@@ -98,7 +98,9 @@ export interface BenchReport {
   torch: {
     model: string;
     samplesPerSec: number;
+    /** Seed 0's test accuracy, or with `--seeds N` the mean over `testAccs`. */
     testAcc: number;
+    testAccs?: number[];
     runtime: string;
     runs?: number[];
   }[];
@@ -563,6 +565,62 @@ async function runTorch(
   }
 }
 
+// Runs the reference with its seeds shifted by `argv[1]` (torch.manual_seed for the
+// weights and dropout, torch.Generator.manual_seed for the data order); the
+// reference itself is unchanged. OPENBLAS_NUM_THREADS is set before torch loads.
+const SHIFTED_SEEDS = `
+import runpy, sys, torch
+shift = int(sys.argv[1])
+seed = torch.manual_seed
+torch.manual_seed = lambda s: seed(s + shift)
+class ShiftedGenerator(torch.Generator):
+    def manual_seed(self, s):
+        return torch._C.Generator.manual_seed(self, s + shift)
+torch.Generator = ShiftedGenerator
+sys.argv = sys.argv[2:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+`;
+
+/** PyTorch's one-epoch test accuracy for seeds 1..seeds−1, folded into `report.torch`. */
+async function runTorchSeeds(
+  limits: Record<ModelName, number>,
+  seeds: number,
+  report: BenchReport,
+  log: (s: string) => void,
+): Promise<void> {
+  const script = new URL("../../shared/bench/torch_reference.py", import.meta.url).pathname;
+  for (const row of report.torch) {
+    const model = row.model as ModelName;
+    row.testAccs = [row.testAcc];
+    for (let seed = 1; seed < seeds; seed++) {
+      log(`PyTorch ${model} seed ${seed}`);
+      const out = await new Deno.Command("/usr/bin/python3", {
+        args: ["-c", SHIFTED_SEEDS, String(seed), script, "--models", model, "--epochs", "1"]
+          .concat(["--limit", String(limits[model]), "--skip-matmul"]),
+        env: { OPENBLAS_NUM_THREADS: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const line = new TextDecoder().decode(out.stdout).split("\n")
+        .find((l) => l.startsWith("RESULT ") && JSON.parse(l.slice(7)).model === model);
+      if (!out.success || !line) {
+        report.skipped.push(`torch ${model} seed ${seed}: the reference failed`);
+        continue;
+      }
+      row.testAccs.push(JSON.parse(line.slice(7)).acc_1ep);
+    }
+    row.testAcc = row.testAccs.reduce((a, b) => a + b, 0) / row.testAccs.length;
+  }
+}
+
+/** "83.0%", or with several seeds "83.0% (82.4–83.6)": the mean and the range. */
+function accuracyText(mean: number, all?: number[]): string {
+  const range = all && all.length > 1
+    ? ` (${fmt(Math.min(...all) * 100, 1)}–${fmt(Math.max(...all) * 100, 1)})`
+    : "";
+  return fmt(mean * 100, 1) + "%" + range;
+}
+
 function fmt(n: number | undefined, digits = 0): string {
   return n === undefined || !Number.isFinite(n)
     ? "-"
@@ -602,11 +660,7 @@ export function formatReport(r: BenchReport): string {
         t.replicas === 0 ? "this thread" : `${t.replicas} Workers`,
         String(t.steps),
         fmt(t.samplesPerSec),
-        t.testAcc === undefined
-          ? "-"
-          : fmt(t.testAcc * 100, 1) + "%" + (t.testAccs && t.testAccs.length > 1
-            ? ` (${fmt(Math.min(...t.testAccs) * 100, 1)}–${fmt(Math.max(...t.testAccs) * 100, 1)})`
-            : ""),
+        t.testAcc === undefined ? "-" : accuracyText(t.testAcc, t.testAccs),
         // Points of test accuracy above (+) or below PyTorch's after the same samples.
         t.testAcc === undefined || !ref ? "-" : fmt((t.testAcc - ref.testAcc) * 100, 1),
         ref ? fmt(t.samplesPerSec / ref.samplesPerSec, 2) : "-",
@@ -624,7 +678,7 @@ export function formatReport(r: BenchReport): string {
       ...r.torch.map((t) => [
         t.model,
         fmt(t.samplesPerSec),
-        fmt(t.testAcc * 100, 1) + "%",
+        accuracyText(t.testAcc, t.testAccs),
         (t.runs ?? []).map((x) => fmt(x)).join(" / "),
         t.runtime,
       ]),
@@ -983,6 +1037,7 @@ export async function main(args: string[]): Promise<BenchReport | undefined> {
   // The same number of training samples as each WASM row (its 3 warm-up steps excluded:
   // the reference adds 10 warm-up batches of its own).
   if (flag("--torch")) await runTorch(torchLimits, report, log, true);
+  if (flag("--torch") && seeds > 1) await runTorchSeeds(torchLimits, seeds, report, log);
   await initBackend({ prefer: "wasm" });
   report.host.loadEnd = Deno.loadavg().map((x) => Math.round(x * 100) / 100);
   console.log(formatReport(report));

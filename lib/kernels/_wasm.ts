@@ -58,6 +58,7 @@ export const op = {
   i32: (value: number): number[] => [0x41, ...sleb(value)],
   i32Add: [0x6a],
   i32Mul: [0x6c],
+  f32Load: (offset = 0): number[] => [0x2a, 2, ...uleb(offset)],
   f32: (value: number): number[] => [0x43, ...new Uint8Array(new Float32Array([value]).buffer)],
   i32GeU: [0x4f],
 };

@@ -28,6 +28,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { callKernel, type Info, release } from "./_kernel_util.ts";
+import { singleChannelFilterGrad } from "./conv2d_single_channel.ts";
 
 interface Attrs {
   strides: number | [number, number];
@@ -100,6 +101,10 @@ export function conv2dBackpropFilterVia(
   const bottom = filterHeight - 1 + (outHeight - 1) * strideHeight + 1 - top - inHeight;
   const right = filterWidth - 1 + (outWidth - 1) * strideWidth + 1 - left - inWidth;
 
+  if (backendName === "wasm") {
+    const direct = singleChannelFilterGrad(backend, x, dy, attrs);
+    if (direct) return direct;
+  }
   const patchSize = filterHeight * filterWidth * inChannels;
   const positions = batchSize * outHeight * outWidth;
   if (

@@ -14,6 +14,8 @@
  * - `Identity` and same-dtype `Cast` copy the buffer: they share it instead.
  * - Adam's dozen element-wise ops per variable: one `AdamUpdate` kernel (adam_update.ts).
  * - `Add` of a per-channel bias (a broadcast) runs a generic index loop: one SIMD loop.
+ * - `Conv2D` and its filter gradient on single-channel images (first layers): direct
+ *   SIMD loops (conv2d_single_channel.ts).
  *
  * WebGPU (tfjs-backend-webgpu 4.22.0): every kernel is wrapped so that a tensor
  * over the 128 MiB storage-binding limit throws `WebGpuLimitError` instead of
@@ -41,12 +43,14 @@ import { replaceKernel } from "./_kernel_util.ts";
 import { installWebGpuGuard } from "./webgpu_guard.ts";
 import { installFusedAdam } from "./adam_update.ts";
 import { biasAddConfig } from "./bias_add.ts";
+import { singleChannelConv2DConfig } from "./conv2d_single_channel.ts";
 
 let stockMaxPoolGrad: tf.KernelConfig | undefined;
 let stockSum: tf.KernelConfig | undefined;
 let stockIdentity: tf.KernelConfig | undefined;
 let stockCast: tf.KernelConfig | undefined;
 let stockAdd: tf.KernelConfig | undefined;
+let stockConv2D: tf.KernelConfig | undefined;
 
 /** Register the kernels that `backend` lacks or runs slowly. Idempotent. */
 export function installKernels(backend: BackendName): void {
@@ -65,6 +69,8 @@ export function installKernels(backend: BackendName): void {
     if (stockCast) replaceKernel(aliasCastConfig(stockCast));
     if (!stockAdd) stockAdd = tf.getKernel("Add", "wasm");
     if (stockAdd) replaceKernel(biasAddConfig(stockAdd));
+    if (!stockConv2D) stockConv2D = tf.getKernel("Conv2D", "wasm");
+    if (stockConv2D) replaceKernel(singleChannelConv2DConfig(stockConv2D));
     installFusedAdam();
   } else if (backend === "webgpu") {
     installWebGpuGuard();
