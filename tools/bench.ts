@@ -28,6 +28,7 @@ import { MirroredStrategy } from "../lib/distribute/mirrored.ts";
 import { plot } from "../lib/display/mod.ts";
 import { DISPLAY } from "../lib/display/displayable.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { permutation } from "../lib/_random.ts";
 
 /** The WASM kernels lib/kernels replaces, as registered before `initBackend` ran. */
 const STOCK_NAMES = ["MaxPoolGrad", "Conv2DBackpropInput", "BatchMatMul", "Sum"] as const;
@@ -192,17 +193,6 @@ function accuracy(model: tf.LayersModel, d: Bytes): number {
   return correct / d.count;
 }
 
-function shuffled(count: number, seed: number): Uint32Array {
-  let s = seed >>> 0;
-  const order = new Uint32Array(count).map((_, i) => i);
-  for (let i = count - 1; i > 0; i--) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const j = s % (i + 1);
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
-}
-
 /** Train `steps` batches in this thread; samples/s per chunk of the steps, then test accuracy. */
 async function trainHere(
   backend: BackendName,
@@ -220,7 +210,8 @@ async function trainHere(
   const model = buildModel({ name, seed, init: "torch" });
   const opt = tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
   const batch = 128;
-  const order = shuffled(data.train.count, 7 + seed);
+  // The project's one seeded shuffle (an LCG's low bits, used here before, shuffled poorly).
+  const order = permutation(data.train.count, 7 + seed);
   let cursor = 0;
   const step = async () => {
     if (cursor + batch > order.length) cursor = 0;
