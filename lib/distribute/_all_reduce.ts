@@ -54,7 +54,11 @@ export function abortAllReduce(buffers: AllReduceBuffers): void {
   Atomics.notify(control, GENERATION);
 }
 
-/** Replica `index`'s side: a function from its gradient to the sum over replicas. */
+/**
+ * Replica `index`'s side: a function from its gradient to the sum over
+ * replicas. The sum is written to the same array each call: use it before the
+ * next call.
+ */
 export function allReducer(
   buffers: AllReduceBuffers,
   index: number,
@@ -64,6 +68,8 @@ export function allReducer(
   const slot = (parity: number, r: number) =>
     new Float32Array(buffers.slots, ((parity * R) + r) * size * 4, size);
   let step = 0;
+  // One array for every step's sum (the caller uses it before the next step).
+  const sum = new Float32Array(size);
   const barrier = () => {
     const generation = Atomics.load(control, GENERATION);
     if (Atomics.add(control, ARRIVED, 1) === R - 1) {
@@ -85,7 +91,6 @@ export function allReducer(
     slot(parity, index).set(flat);
     barrier();
     // Sum in replica order, rounding to float32 after each addition.
-    const sum = new Float32Array(size);
     sum.set(slot(parity, 0));
     for (let r = 1; r < R; r++) {
       const s = slot(parity, r);

@@ -56,13 +56,43 @@ export interface ReplicaGradients {
 export const PIXELS = 784;
 
 /** Bytes (0..255) → a float [n, 28, 28, 1] tensor in [0, 1]. */
+let scratch = new Float32Array(0);
+
 export function imagesTensor(images: Uint8Array, count: number): tf.Tensor4D {
-  const f = new Float32Array(count * PIXELS);
+  // WASM copies the values into its heap, so one scratch array serves every batch
+  // (less garbage, fewer collector pauses); the CPU backend keeps the array it is given.
+  const reuse = tf.getBackend() === "wasm";
+  if (reuse && scratch.length < count * PIXELS) scratch = new Float32Array(count * PIXELS);
+  const f = reuse ? scratch.subarray(0, count * PIXELS) : new Float32Array(count * PIXELS);
   for (let i = 0; i < f.length; i++) f[i] = images[i] / 255;
   return tf.tensor4d(f, [count, 28, 28, 1]);
 }
 
 /** A model, its optimizer, and the step functions. */
+/** How many rows of `scores` (labels.length × classes) have their first maximum at the label. */
+export function countCorrect(scores: Float32Array, labels: Uint8Array): number {
+  const classes = scores.length / labels.length;
+  let correct = 0;
+  for (let r = 0; r < labels.length; r++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) {
+      if (scores[r * classes + c] > scores[r * classes + best]) best = c;
+    }
+    if (best === labels[r]) correct++;
+  }
+  return correct;
+}
+
+/** Copy `t`'s values into `dst` at `offset` (a view of the WASM heap where possible); the end. */
+function copyInto(t: tf.Tensor, dst: Float32Array, offset: number): number {
+  const backend = tf.backend() as Partial<{ typedArrayFromHeap(t: tf.TensorInfo): Float32Array }>;
+  const values = backend.typedArrayFromHeap && t.dtype === "float32"
+    ? backend.typedArrayFromHeap(t)
+    : t.dataSync() as Float32Array;
+  dst.set(values, offset);
+  return offset + values.length;
+}
+
 export class ReplicaTrainer {
   readonly model: tf.LayersModel;
   readonly optimizer: tf.Optimizer;
@@ -72,6 +102,7 @@ export class ReplicaTrainer {
   readonly probabilities: boolean;
   /** The model's input shape for one example (e.g. [28, 28, 1] or [784]). */
   readonly inputShape: number[];
+  #flat: Float32Array | undefined;
 
   /** Build the model of `spec` and the optimizer. */
   static async create(spec: ReplicaModel, optimizer: OptimizerSpec): Promise<ReplicaTrainer> {
@@ -101,6 +132,37 @@ export class ReplicaTrainer {
    * gradients SUM to the gradient of the global batch's mean loss.
    */
   /**
+   * Train `steps` global batches taken in turn from `order` (indices into
+   * `data`); this replica takes share `index` of `replicas` of each batch and
+   * reports every step to `onStep`.
+   */
+  runEpoch(
+    data: { images: Uint8Array; labels: Uint8Array },
+    order: Uint32Array,
+    batchSize: number,
+    steps: number,
+    share: { index: number; replicas: number },
+    allReduce: (flat: Float32Array) => Float32Array,
+    onStep: (step: number, result: ReplicaStep) => void,
+  ): void {
+    const most = Math.ceil(batchSize / share.replicas);
+    const imageBuffer = new Uint8Array(most * PIXELS), labelBuffer = new Uint8Array(most);
+    for (let s = 0; s < steps; s++) {
+      const start = s * batchSize, n = Math.min(batchSize, order.length - start);
+      const from = start + Math.floor((share.index * n) / share.replicas);
+      const to = start + Math.floor(((share.index + 1) * n) / share.replicas);
+      const images = imageBuffer.subarray(0, (to - from) * PIXELS);
+      const labels = labelBuffer.subarray(0, to - from);
+      for (let i = from; i < to; i++) {
+        const j = order[i];
+        images.set(data.images.subarray(j * PIXELS, (j + 1) * PIXELS), (i - from) * PIXELS);
+        labels[i - from] = data.labels[j];
+      }
+      onStep(s, this.step(images, labels, n, allReduce));
+    }
+  }
+
+  /**
    * One training step on this replica's slice of a global batch: the gradient
    * of Σloss / globalBatch, summed over all replicas by `allReduce`, then
    * applied with this replica's optimizer. Every replica gets the same sum, so
@@ -121,7 +183,7 @@ export class ReplicaTrainer {
     const count = labels.length;
     if (count === 0) return { flat: new Float32Array(this.size), lossSum: 0, correct: 0, count };
     const vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const out = tf.tidy(() => {
+    const { value, grads, logits } = tf.tidy(() => {
       const xs = imagesTensor(images, count).reshape([count, ...this.inputShape]);
       const ys = tf.oneHot(tf.tensor1d(labels, "int32"), 10);
       let logits: tf.Tensor | undefined;
@@ -129,16 +191,18 @@ export class ReplicaTrainer {
         logits = tf.keep(this.model.apply(xs, { training: true }) as tf.Tensor);
         return this.#lossSum(ys, logits).div(globalBatch) as tf.Scalar;
       }, vars);
-      const correct = tf.equal(tf.argMax(logits!, 1), tf.argMax(ys, 1)).sum();
-      logits!.dispose();
-      const flat = tf.concat(vars.map((v) => grads[v.name].reshape([-1])));
-      return { value, correct, flat };
+      return { value, grads, logits: logits! };
     });
-    const flat = out.flat.dataSync() as Float32Array;
-    const lossSum = out.value.dataSync()[0] * globalBatch;
-    const correct = out.correct.dataSync()[0];
-    tf.dispose([out.value, out.correct, out.flat]);
-    return { flat: new Float32Array(flat), lossSum, correct, count };
+    // Copy the gradients straight into one reused flat array: no concat kernel, and on
+    // WASM no intermediate copies either (garbage here means collector pauses, and in
+    // lockstep training one replica's pause stalls them all).
+    const flat = this.#flat ??= new Float32Array(this.size);
+    let offset = 0;
+    for (const v of vars) offset = copyInto(grads[v.name], flat, offset);
+    const lossSum = value.dataSync()[0] * globalBatch;
+    const correct = countCorrect(logits.dataSync() as Float32Array, labels);
+    tf.dispose([value, logits, ...Object.values(grads)]);
+    return { flat, lossSum, correct, count };
   }
 
   #lossSum(ys: tf.Tensor, out: tf.Tensor): tf.Tensor {

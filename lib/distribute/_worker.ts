@@ -1,8 +1,8 @@
 /**
  * The Worker side of {@linkcode MirroredStrategy}: one replica with its own
- * tfjs backend. Messages are handled strictly in order, so the main thread can
- * queue the next step before this one finishes; the replicas meet only in the
- * shared-memory all-reduce of each step.
+ * tfjs backend. It receives the training set once (shared memory) and then one
+ * message per epoch: it walks the epoch's batches by itself, meeting the other
+ * replicas only in each step's shared-memory all-reduce, and reports each step.
  *
  * @module
  */
@@ -14,6 +14,8 @@ import { abortAllReduce, type AllReduceBuffers, allReducer } from "./_all_reduce
 
 let replica: ReplicaTrainer | undefined;
 let shared: AllReduceBuffers | undefined;
+let share = { index: 0, replicas: 1 };
+let data: { images: Uint8Array; labels: Uint8Array } | undefined;
 // One replica alone needs no all-reduce: its gradient is the sum.
 let allReduce = (flat: Float32Array): Float32Array => flat;
 let queue: Promise<void> = Promise.resolve();
@@ -31,13 +33,18 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     case "share":
       shared = msg.buffers;
+      share = { index: msg.index, replicas: msg.buffers.replicas };
       allReduce = allReducer(msg.buffers, msg.index);
       return;
-    case "step": {
-      const r = replica!.step(msg.images, msg.labels, msg.globalBatch, allReduce);
-      self.postMessage({ type: "stepped", ...r });
+    case "data":
+      data = { images: msg.images, labels: msg.labels };
       return;
-    }
+    case "epoch":
+      replica!.runEpoch(data!, msg.order, msg.batchSize, msg.steps, share, allReduce, (step, r) => {
+        self.postMessage({ type: "stepped", step, ...r });
+      });
+      self.postMessage({ type: "epochDone" });
+      return;
     case "evaluate": {
       const r = replica!.evaluate(msg.images, msg.labels);
       self.postMessage({ type: "evaluated", ...r });

@@ -5,14 +5,15 @@
  * one thread per Worker, so two Workers use both cores of this machine). Every
  * replica builds the same model — a benchmark model from a {@linkcode ModelSpec}
  * with a seed, or any layers model sent as topology plus weights — so they
- * start identical. Each step the main thread splits the
- * global batch and sends each replica its slice as bytes (transferred, not
- * copied), one step ahead so no replica waits for the main thread. Each replica
- * computes its gradient of Σloss / global batch, and the replicas all-reduce
- * them in shared memory (each writes its slot of a `SharedArrayBuffer`, waits
- * at a barrier, then sums all slots in replica order); every replica applies
- * the same sum with the same optimizer, so all replicas stay bitwise identical
- * (checked by {@linkcode MirroredStrategy.replicasInSync}).
+ * start identical. `fit` puts the training set in shared memory once and sends
+ * each replica the epoch's sample order; every replica then walks the same
+ * global batches by itself, takes its share of each, computes its gradient of
+ * Σloss / global batch, and the replicas all-reduce the gradients in shared
+ * memory (each writes its slot of a `SharedArrayBuffer`, waits at a barrier,
+ * then sums all slots in replica order). Every replica applies the same sum
+ * with the same optimizer, so all replicas stay bitwise identical (checked by
+ * {@linkcode MirroredStrategy.replicasInSync}). The main thread only listens:
+ * each replica reports every step, and callbacks run once all have.
  *
  * Compared with one replica on the whole batch the result differs only in
  * float32 summation order (the two half-batch gradients are added after being
@@ -126,11 +127,6 @@ export interface MirroredResult {
   steps: number;
 }
 
-interface StepResult {
-  lossSum: number;
-  correct: number;
-}
-
 /** Thrown for bad options or data, or when a replica fails. */
 export class MirroredError extends Error {
   constructor(message: string) {
@@ -139,15 +135,20 @@ export class MirroredError extends Error {
   }
 }
 
+type Stepped = Extract<FromWorker, { type: "stepped" }>;
+
 interface Replica {
   request(msg: ToWorker, transfer?: Transferable[]): Promise<FromWorker>;
   send(msg: ToWorker, transfer?: Transferable[]): void;
+  /** Run one epoch message; `onStep` hears each step; resolves when the epoch is done. */
+  epoch(msg: Extract<ToWorker, { type: "epoch" }>, onStep: (s: Stepped) => void): Promise<void>;
   close(): Promise<void>;
 }
 
 class WorkerReplica implements Replica {
   #worker: Worker;
   #pending: { resolve: (m: FromWorker) => void; reject: (e: Error) => void }[] = [];
+  #onStep: ((s: Stepped) => void) | undefined;
   #failed: Error | undefined;
   /** Set once the replicas share an all-reduce; a crash must release the others. */
   shared: AllReduceBuffers | undefined;
@@ -155,6 +156,7 @@ class WorkerReplica implements Replica {
   constructor(index: number) {
     this.#worker = new Worker(new URL("./_worker.ts", import.meta.url).href, { type: "module" });
     this.#worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      if (e.data.type === "stepped") return this.#onStep?.(e.data);
       const head = this.#pending.shift();
       if (e.data.type === "error") {
         const err = new MirroredError(`replica ${index} failed: ${e.data.message}`);
@@ -185,6 +187,15 @@ class WorkerReplica implements Replica {
     this.#worker.postMessage(msg, transfer);
   }
 
+  async epoch(msg: Extract<ToWorker, { type: "epoch" }>, onStep: (s: Stepped) => void) {
+    this.#onStep = onStep;
+    try {
+      await this.request(msg); // answered by "epochDone"
+    } finally {
+      this.#onStep = undefined;
+    }
+  }
+
   close(): Promise<void> {
     this.#worker.terminate();
     for (const p of this.#pending.splice(0)) p.reject(new MirroredError("strategy closed"));
@@ -194,6 +205,7 @@ class WorkerReplica implements Replica {
 
 class LocalReplica implements Replica {
   #trainer: ReplicaTrainer | undefined;
+  #data: ByteData | undefined;
 
   async request(msg: ToWorker): Promise<FromWorker> {
     if (msg.type === "init") {
@@ -209,8 +221,6 @@ class LocalReplica implements Replica {
     }
     const t = this.#trainer!;
     switch (msg.type) {
-      case "step":
-        return { type: "stepped", ...t.step(msg.images, msg.labels, msg.globalBatch, (f) => f) };
       case "evaluate":
         return { type: "evaluated", ...t.evaluate(msg.images, msg.labels) };
       case "weights":
@@ -220,7 +230,18 @@ class LocalReplica implements Replica {
     }
   }
 
-  send(): void {}
+  send(msg: ToWorker): void {
+    if (msg.type === "data") this.#data = { images: msg.images, labels: msg.labels };
+  }
+
+  epoch(msg: Extract<ToWorker, { type: "epoch" }>, onStep: (s: Stepped) => void): Promise<void> {
+    const { order, batchSize, steps } = msg;
+    const one = { index: 0, replicas: 1 };
+    this.#trainer!.runEpoch(this.#data!, order, batchSize, steps, one, (f) => f, (step, r) => {
+      onStep({ type: "stepped", step, ...r });
+    });
+    return Promise.resolve();
+  }
 
   close(): Promise<void> {
     this.#trainer?.dispose();
@@ -334,35 +355,46 @@ export class MirroredStrategy {
     }
     let steps = 0, seen = 0, busy = 0;
     const maxSteps = options.maxSteps ?? Infinity;
+    this.#share(data);
+    const R = this.#replicas.length;
     for (let epoch = 0; epoch < epochs && steps < maxSteps; epoch++) {
       for (const c of callbacks) await c.onEpochBegin?.(epoch);
       const order = epochOrder(count, seed + epoch, options.shuffle ?? true);
+      const epochSteps = Math.min(stepsPerEpoch, maxSteps - steps);
       let lossSum = 0, correct = 0, samples = 0;
-      // Up to two steps in flight: the next batch waits in each Worker's queue.
-      const inFlight: { s: number; n: number; result: Promise<StepResult> }[] = [];
-      const settle = async () => {
-        const { s, n, result } = inFlight.shift()!;
-        const r = await result;
-        lossSum += r.lossSum;
-        correct += r.correct;
-        samples += n;
-        seen += n;
-        const logs: Logs = { loss: r.lossSum / n, acc: r.correct / n, size: n };
-        for (const c of callbacks) await c.onBatchEnd?.(s, logs);
+      // Each step's reports from all replicas, summed; a step is logged once all arrived.
+      const reported = new Map<
+        number,
+        { lossSum: number; correct: number; count: number; n: number }
+      >();
+      let logged = Promise.resolve();
+      const onStep = (r: Stepped) => {
+        const sum = reported.get(r.step) ?? { lossSum: 0, correct: 0, count: 0, n: 0 };
+        reported.set(r.step, sum);
+        sum.lossSum += r.lossSum;
+        sum.correct += r.correct;
+        sum.count += r.count;
+        if (++sum.n < R) return;
+        reported.delete(r.step);
+        lossSum += sum.lossSum;
+        correct += sum.correct;
+        samples += sum.count;
+        seen += sum.count;
+        const logs: Logs = {
+          loss: sum.lossSum / sum.count,
+          acc: sum.correct / sum.count,
+          size: sum.count,
+        };
+        logged = logged.then(async () => {
+          for (const c of callbacks) await c.onBatchEnd?.(r.step, logs);
+        });
       };
       const t0 = performance.now();
-      try {
-        for (let s = 0; s < stepsPerEpoch && steps < maxSteps; s++, steps++) {
-          const idx = order.subarray(s * batch, Math.min((s + 1) * batch, count));
-          inFlight.push({ s, n: idx.length, result: this.#step(data, idx) });
-          if (inFlight.length > 1) await settle();
-        }
-        while (inFlight.length) await settle();
-      } catch (e) {
-        for (const f of inFlight) f.result.catch(() => {}); // already failing: no unhandled rejections
-        throw e;
-      }
+      const msg = { type: "epoch" as const, order, batchSize: batch, steps: epochSteps };
+      await Promise.all(this.#replicas.map((replica) => replica.epoch(msg, onStep)));
       busy += performance.now() - t0;
+      await logged;
+      steps += epochSteps;
       const logs: Logs = { loss: lossSum / samples, acc: correct / samples };
       if (options.validationData) {
         const v = await this.evaluate(options.validationData);
@@ -380,26 +412,13 @@ export class MirroredStrategy {
     return { history, samplesPerSecond: seen / (busy / 1000), seconds: busy / 1000, steps };
   }
 
-  async #step(data: ByteData, idx: Uint32Array): Promise<StepResult> {
-    const n = idx.length, R = this.#replicas.length;
-    const replies = await Promise.all(this.#replicas.map((replica, r) => {
-      const from = Math.floor((r * n) / R), to = Math.floor(((r + 1) * n) / R);
-      const images = new Uint8Array((to - from) * PIXELS);
-      const labels = new Uint8Array(to - from);
-      for (let i = from; i < to; i++) {
-        const j = idx[i];
-        images.set(data.images.subarray(j * PIXELS, (j + 1) * PIXELS), (i - from) * PIXELS);
-        labels[i - from] = data.labels[j];
-      }
-      return replica.request({ type: "step", images, labels, globalBatch: n }, [
-        images.buffer as ArrayBuffer,
-        labels.buffer as ArrayBuffer,
-      ]);
-    })) as Extract<FromWorker, { type: "stepped" }>[];
-    return {
-      lossSum: replies.reduce((a, r) => a + r.lossSum, 0),
-      correct: replies.reduce((a, r) => a + r.correct, 0),
-    };
+  /**
+   * Send the training set to every replica, as one copy in shared memory that all
+   * replicas read (copied at each `fit`, so later changes to `data` are seen).
+   */
+  #share(data: ByteData): void {
+    const images = sharedCopy(data.images), labels = sharedCopy(data.labels);
+    for (const replica of this.#replicas) replica.send({ type: "data", images, labels });
   }
 
   /** Mean loss and accuracy over `data`, on replica 0 (inference mode). */
@@ -443,6 +462,13 @@ function serialize(model: tf.LayersModel): SerializedModel {
     values: new Float32Array(w.dataSync()),
   }));
   return { topology, weights };
+}
+
+/** `a` in a `SharedArrayBuffer` (Workers then read the same memory). */
+function sharedCopy(a: Uint8Array): Uint8Array {
+  const out = new Uint8Array(new SharedArrayBuffer(a.length));
+  out.set(a);
+  return out;
 }
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
