@@ -29,9 +29,17 @@ import { plot } from "../lib/display/mod.ts";
 import { DISPLAY } from "../lib/display/displayable.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { permutation } from "../lib/_random.ts";
+import { installFusedAdam } from "../lib/kernels/adam_update.ts";
 
 /** The WASM kernels lib/kernels replaces, as registered before `initBackend` ran. */
-const STOCK_NAMES = ["MaxPoolGrad", "Conv2DBackpropInput", "BatchMatMul", "Sum"] as const;
+const STOCK_NAMES = [
+  "MaxPoolGrad",
+  "Conv2DBackpropInput",
+  "BatchMatMul",
+  "Sum",
+  "Add",
+  "Conv2D",
+] as const;
 const STOCK: Map<string, tf.KernelConfig> = new Map(
   STOCK_NAMES.flatMap((n) => {
     const k = tf.getKernel(n, "wasm");
@@ -444,7 +452,44 @@ async function timeSpeedups(tiny: boolean, report: BenchReport): Promise<void> {
     axis: [0, 1, 2],
     keepDims: false,
   });
-  tf.dispose([x1, y1, dy, f, a, g]);
+  const bias = tf.randomNormal([32]);
+  compare("Add", `[${b},26,26,32] + [32] (conv bias)`, { a: x1, b: bias }, {});
+  const img = tf.randomNormal([b, 28, 28, 1]), f1 = tf.randomNormal([3, 3, 1, 32]);
+  compare("Conv2D", `[${b},28,28,1] * [3,3,1,32] (first layer)`, { x: img, filter: f1 }, {
+    strides: [1, 1],
+    pad: "valid",
+    dataFormat: "NHWC",
+    dilations: [1, 1],
+  });
+  tf.dispose([x1, y1, dy, f, a, g, bias, img, f1]);
+  timeAdam(reps, report);
+}
+
+/** One Adam step for the MLP's 101,770 parameters: tfjs's op-by-op update against AdamUpdate. */
+function timeAdam(reps: number, report: BenchReport): void {
+  const shapes = [[784, 128], [128], [128, 10], [10]];
+  const vars = shapes.map((s, i) => tf.variable(tf.randomNormal(s), true, `bench_adam_${i}`));
+  const grads = shapes.map((s) => tf.randomNormal(s));
+  const named = vars.map((v, i) => ({ name: v.name, tensor: grads[i] }));
+  const time = () => {
+    const opt = tf.train.adam(1e-3);
+    const runs: number[] = [];
+    for (let i = 0; i <= reps; i++) {
+      const t0 = performance.now();
+      opt.applyGradients(named);
+      vars[0].dataSync();
+      if (i > 0) runs.push(performance.now() - t0);
+    }
+    opt.dispose();
+    return median(runs);
+  };
+  const uninstall = installFusedAdam(); // already installed: this returns the way back
+  uninstall();
+  const stockMs = time();
+  installFusedAdam();
+  const oursMs = time();
+  report.speedups.push({ kernel: "Adam step", shape: "MLP, 101,770 parameters", stockMs, oursMs });
+  tf.dispose([...vars, ...grads]);
 }
 
 async function timeFunctions(report: BenchReport, tiny: boolean): Promise<void> {

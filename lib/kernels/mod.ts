@@ -1,6 +1,8 @@
 /**
  * Kernels this project registers or replaces, per backend (see
- * {@linkcode installKernels}), and the WebGPU size guard.
+ * {@linkcode installKernels}), and the WebGPU size guard. Several WASM kernels
+ * are SIMD loops assembled at start-up (`_wasm.ts`) that work in place on the
+ * backend's heap.
  *
  * @example
  * ```ts
