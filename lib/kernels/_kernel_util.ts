@@ -14,6 +14,20 @@ import * as tf from "@tensorflow/tfjs";
 /** A backend's data handle for one tensor (what kernels take and return). */
 export type Info = tf.TensorInfo;
 
+/**
+ * What the WASM backend offers kernels that work on its heap in place
+ * (`tfjs-backend-wasm`'s `BackendWasm`, which the package does not export as a type).
+ */
+export interface HeapBackend {
+  /** A new output tensor's data, allocated on the heap. */
+  makeOutput(shape: number[], dtype: tf.DataType): Info;
+  /** A view of a tensor's data on the heap (invalid once the heap grows). */
+  typedArrayFromHeap(info: Info): tf.TypedArray;
+  /** The byte offset of a tensor's data on the heap. */
+  getMemoryOffset(dataId: object): number;
+  disposeData(dataId: object): boolean;
+}
+
 /** Thrown when a kernel we replace is missing from the backend we patch. */
 export class KernelInstallError extends Error {
   constructor(message: string) {

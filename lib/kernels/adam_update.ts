@@ -29,14 +29,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Info } from "./_kernel_util.ts";
+import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, F32, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
-
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(info: Info): tf.TypedArray;
-  getMemoryOffset(dataId: object): number;
-}
 
 /** Attributes of the `AdamUpdate` kernel. */
 export interface AdamUpdateAttrs {

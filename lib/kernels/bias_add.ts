@@ -20,13 +20,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Info } from "./_kernel_util.ts";
+import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd } from "./_wasm.ts";
-
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  getMemoryOffset(dataId: object): number;
-}
 
 // Params: a, bias, out (byte offsets), rows, row bytes (c·4, a multiple of 16).
 const [A, BIAS, OUT, ROWS, CB] = [0, 1, 2, 3, 4];

@@ -27,7 +27,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { callKernel, type Info, release } from "./_kernel_util.ts";
+import { callKernel, type HeapBackend, type Info, release } from "./_kernel_util.ts";
 import { singleChannelFilterGrad } from "./conv2d_single_channel.ts";
 
 interface Attrs {
@@ -157,11 +157,6 @@ export function conv2dBackpropFilterVia(
 
 function sizeOf(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(info: Info): tf.TypedArray;
 }
 
 /** out[i, j, b, y, x, c] = x[b, y + i − top, x + j − left, c], or 0 outside the input. */

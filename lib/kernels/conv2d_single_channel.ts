@@ -25,7 +25,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Info, pair } from "./_kernel_util.ts";
+import { type HeapBackend, type Info, pair } from "./_kernel_util.ts";
 import {
   assemble,
   backendMemory,
@@ -36,13 +36,6 @@ import {
   V128,
   type WasmFunction,
 } from "./_wasm.ts";
-
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(info: Info): tf.TypedArray;
-  getMemoryOffset(dataId: object): number;
-  disposeData(dataId: object): boolean;
-}
 
 /** Most output channels kept in registers (8 SIMD registers of 4). */
 const MAX_GROUPS = 8;
@@ -215,6 +208,39 @@ function padded(
   return { input: temp, height, width, temp };
 }
 
+/**
+ * Call the row function `name` for every output row: its arguments are the
+ * input row (zero-padded first if need be), the two that `pointers` gives for
+ * the output row's byte offset, then output width, input row bytes, filter
+ * height and width.
+ */
+function eachRow(
+  heap: HeapBackend,
+  p: NonNullable<ReturnType<typeof plan>>,
+  x: Info,
+  name: string,
+  pointers: (outRowBytes: number) => number[],
+): void {
+  const { input, height, width, temp } = padded(heap, x, p.info);
+  const row = instantiate(CONV_WASM, p.memory)[name] as RowFn;
+  const xp = heap.getMemoryOffset(input.dataId);
+  const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth } = p.info;
+  for (let n = 0; n < batchSize; n++) {
+    for (let y = 0; y < outHeight; y++) {
+      const outRow = (n * outHeight + y) * outWidth * outChannels * 4;
+      row(
+        xp + (n * height + y) * width * 4,
+        ...pointers(outRow),
+        outWidth,
+        width * 4,
+        filterHeight,
+        filterWidth,
+      );
+    }
+  }
+  if (temp) heap.disposeData(temp.dataId);
+}
+
 /** Forward `Conv2D` for WASM; `stock` runs whatever this kernel does not handle. */
 export function singleChannelConv2DConfig(stock: tf.KernelConfig): tf.KernelConfig {
   return {
@@ -228,27 +254,9 @@ export function singleChannelConv2DConfig(stock: tf.KernelConfig): tf.KernelConf
         : undefined;
       if (!p) return stock.kernelFunc(args);
       const heap = args.backend as unknown as HeapBackend;
-      const { info, groups } = p;
-      const out = heap.makeOutput(info.outShape, "float32");
-      const { input, height, width, temp } = padded(heap, x, info);
-      const row = instantiate(CONV_WASM, p.memory)[`forward${groups}`] as RowFn;
-      const xp = heap.getMemoryOffset(input.dataId), wp = heap.getMemoryOffset(filter.dataId);
-      const op = heap.getMemoryOffset(out.dataId);
-      const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
-      for (let n = 0; n < batchSize; n++) {
-        for (let y = 0; y < outHeight; y++) {
-          row(
-            xp + (n * height + y) * width * 4,
-            wp,
-            op + (n * outHeight + y) * outWidth * outChannels * 4,
-            outWidth,
-            width * 4,
-            filterHeight,
-            filterWidth,
-          );
-        }
-      }
-      if (temp) heap.disposeData(temp.dataId);
+      const out = heap.makeOutput(p.info.outShape, "float32");
+      const wp = heap.getMemoryOffset(filter.dataId), op = heap.getMemoryOffset(out.dataId);
+      eachRow(heap, p, x, `forward${p.groups}`, (outRow) => [wp, op + outRow]);
       return out;
     },
   };
@@ -267,27 +275,9 @@ export function singleChannelFilterGrad(
   const p = dy.dtype === "float32" ? plan(backend, x, attrs.filterShape, attrs) : undefined;
   if (!p || dy.shape.join() !== p.info.outShape.join()) return undefined;
   const heap = backend as unknown as HeapBackend;
-  const { info, groups } = p;
   const out = heap.makeOutput(attrs.filterShape, "float32");
   (heap.typedArrayFromHeap(out) as Float32Array).fill(0);
-  const { input, height, width, temp } = padded(heap, x, info);
-  const row = instantiate(CONV_WASM, p.memory)[`filterGrad${groups}`] as RowFn;
-  const xp = heap.getMemoryOffset(input.dataId), dyp = heap.getMemoryOffset(dy.dataId);
-  const dwp = heap.getMemoryOffset(out.dataId);
-  const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
-  for (let n = 0; n < batchSize; n++) {
-    for (let y = 0; y < outHeight; y++) {
-      row(
-        xp + (n * height + y) * width * 4,
-        dyp + (n * outHeight + y) * outWidth * outChannels * 4,
-        dwp,
-        outWidth,
-        width * 4,
-        filterHeight,
-        filterWidth,
-      );
-    }
-  }
-  if (temp) heap.disposeData(temp.dataId);
+  const dyp = heap.getMemoryOffset(dy.dataId), dwp = heap.getMemoryOffset(out.dataId);
+  eachRow(heap, p, x, `filterGrad${p.groups}`, (outRow) => [dyp + outRow, dwp]);
   return out;
 }

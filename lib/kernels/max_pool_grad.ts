@@ -22,14 +22,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Info, KernelInputError } from "./_kernel_util.ts";
+import { type HeapBackend, type Info, KernelInputError } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
-
-interface HeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(info: Info): tf.TypedArray;
-  getMemoryOffset(dataId: object): number;
-}
 
 // One row of 2x2/2 windows, four channels per instruction, in WebAssembly on the
 // backend's heap. The same rule as the loop below, without branches: masks of
