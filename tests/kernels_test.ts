@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { mulberry32 } from "../lib/_random.ts";
-import { singleChannelFilterGrad } from "../lib/kernels/mod.ts";
+import { directFilterGrad, directInputGrad } from "../lib/kernels/mod.ts";
 
 type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -604,7 +604,7 @@ Deno.test("Add of a per-channel bias on wasm equals cpu (either operand order, f
   assertClose(await on("wasm", net), await on("cpu", net), "conv bias gradient");
 });
 
-Deno.test("single-channel Conv2D and its filter gradient on wasm equal cpu", async () => {
+Deno.test("direct Conv2D and filter gradient (few input channels) on wasm equal cpu", async () => {
   const rand = mulberry32(51);
   const cases: { x: number[]; f: number[]; pad: Pad | number; strides?: number }[] = [
     { x: [3, 12, 12, 1], f: [5, 5, 1, 8], pad: "valid" },
@@ -614,6 +614,14 @@ Deno.test("single-channel Conv2D and its filter gradient on wasm equal cpu", asy
     { x: [2, 7, 7, 1], f: [3, 3, 1, 36], pad: "valid" }, // 36 channels: the general path
     { x: [2, 7, 7, 1], f: [3, 3, 1, 6], pad: "valid" }, // 6 channels: the general path
     { x: [2, 8, 8, 1], f: [3, 3, 1, 8], pad: "same", strides: 2 }, // stride 2: general path
+    // Several input channels: the direct filter gradient (the forward pass is XNNPACK's).
+    { x: [3, 12, 12, 8], f: [5, 5, 8, 16], pad: "valid" },
+    { x: [2, 9, 7, 3], f: [3, 3, 3, 32], pad: "same" },
+    { x: [2, 7, 7, 16], f: [3, 3, 16, 32], pad: "valid" },
+    { x: [2, 7, 7, 17], f: [3, 3, 17, 8], pad: "valid" }, // 17 channels: the general path
+    // The input gradient as a scatter: "valid", input channels a multiple of 4.
+    { x: [2, 9, 6, 4], f: [4, 2, 4, 12], pad: "valid" },
+    { x: [1, 5, 5, 32], f: [5, 5, 32, 4], pad: "valid" },
   ];
   for (const { x, f, pad, strides = 1 } of cases) {
     const xv = randArray(rand, x.reduce((a, b) => a * b, 1));
@@ -627,29 +635,38 @@ Deno.test("single-channel Conv2D and its filter gradient on wasm equal cpu", asy
       ]);
       return [conv(T(xv, x), T(fv, f)), dx, dw];
     };
-    const what = `single-channel conv ${JSON.stringify({ x, f, pad, strides })}`;
+    const what = `direct conv ${JSON.stringify({ x, f, pad, strides })}`;
     assertClose(await on("wasm", run), await on("cpu", run), what);
   }
 });
 
-Deno.test("the single-channel fast path applies to first layers only", async () => {
+Deno.test("the direct filter gradient applies to stride 1, ≤ 16 input and ≤ 32 output channels", async () => {
   await initBackend({ prefer: "wasm" });
   const backend = tf.backend();
   const x = tf.ones([2, 6, 6, 1]), dy8 = tf.ones([2, 4, 4, 8]), dy6 = tf.ones([2, 4, 4, 6]);
   const attrs = (o: number) => ({ strides: 1, pad: "valid", filterShape: [3, 3, 1, o] });
-  const fast = singleChannelFilterGrad(backend, x, dy8, attrs(8));
+  const fast = directFilterGrad(backend, x, dy8, attrs(8));
   assert.ok(fast, "8 output channels: expected the direct SIMD path");
   const dw = tf.engine().makeTensorFromTensorInfo(fast);
   // Σ over 2 images × 4 × 4 output positions of 1·1.
   assert.deepEqual(Array.from(dw.dataSync()), new Array(3 * 3 * 8).fill(32));
   dw.dispose();
-  assert.equal(singleChannelFilterGrad(backend, x, dy6, attrs(6)), undefined);
+  assert.equal(directFilterGrad(backend, x, dy6, attrs(6)), undefined);
+  const x17 = tf.ones([2, 6, 6, 17]), x2 = tf.ones([2, 6, 6, 2]);
   assert.equal(
-    singleChannelFilterGrad(backend, tf.ones([2, 6, 6, 2]), dy8, {
-      ...attrs(8),
-      filterShape: [3, 3, 2, 8],
-    }),
+    directFilterGrad(backend, x17, dy8, { ...attrs(8), filterShape: [3, 3, 17, 8] }),
     undefined,
   );
-  tf.dispose([x, dy8, dy6]);
+  const two = directFilterGrad(backend, x2, dy8, { ...attrs(8), filterShape: [3, 3, 2, 8] });
+  assert.ok(two, "2 input channels: expected the direct SIMD path");
+  tf.engine().makeTensorFromTensorInfo(two).dispose();
+  // The input gradient's scatter: "valid" convolutions with 4k input channels only.
+  const w = tf.ones([3, 3, 8, 8]);
+  const dxAttrs = (pad: string) => ({ strides: 1, pad, inputShape: [2, 6, 6, 8] });
+  const dx = directInputGrad(backend, dy8, w, dxAttrs("valid"));
+  assert.ok(dx, "a valid convolution: expected the scatter");
+  tf.engine().makeTensorFromTensorInfo(dx).dispose();
+  const dySame = tf.ones([2, 6, 6, 8]);
+  assert.equal(directInputGrad(backend, dySame, w, dxAttrs("same")), undefined);
+  tf.dispose([x, dy8, dy6, x17, x2, w, dySame]);
 });

@@ -28,7 +28,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { callKernel, type HeapBackend, type Info, release } from "./_kernel_util.ts";
-import { singleChannelFilterGrad } from "./conv2d_single_channel.ts";
+import { directFilterGrad } from "./conv2d_direct.ts";
 
 interface Attrs {
   strides: number | [number, number];
@@ -102,7 +102,7 @@ export function conv2dBackpropFilterVia(
   const right = filterWidth - 1 + (outWidth - 1) * strideWidth + 1 - left - inWidth;
 
   if (backendName === "wasm") {
-    const direct = singleChannelFilterGrad(backend, x, dy, attrs);
+    const direct = directFilterGrad(backend, x, dy, attrs);
     if (direct) return direct;
   }
   const patchSize = filterHeight * filterWidth * inChannels;

@@ -25,6 +25,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { callKernel, type Info, release } from "./_kernel_util.ts";
 import { assertDyShape } from "./conv2d_backprop_filter.ts";
+import { directInputGrad } from "./conv2d_direct.ts";
 
 interface Attrs {
   strides: number | [number, number];
@@ -54,6 +55,10 @@ export function conv2dBackpropInputVia(
     nhwc ? "channelsLast" : "channelsFirst",
   );
   assertDyShape("Conv2DBackpropInput", dyIn.shape, info.outShape);
+  if (backendName === "wasm") {
+    const direct = directInputGrad(backend, dyIn, filter, attrs);
+    if (direct) return direct;
+  }
   const { batchSize, inHeight, inWidth, outHeight, outWidth, outChannels } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const temps: Info[] = [];

@@ -6,7 +6,8 @@
  * WASM (tfjs-backend-wasm 4.22.0):
  * - `Conv2DBackpropFilter` is missing (tfjs issue 8474): added, as a convolution
  *   (or im2col and one matMul for few input channels).
- * - `Conv2DBackpropInput` is a naive loop: replaced by an ordinary (XNNPACK) convolution.
+ * - `Conv2DBackpropInput` is a naive loop: replaced by an ordinary (XNNPACK) convolution,
+ *   or the scatter below.
  * - `BatchMatMul` / `_FusedMatMul` with a transposed operand run a naive loop: the
  *   transpose is materialised and the fast path called.
  * - `MaxPoolGrad` is slow: replaced by one JS loop over the WASM heap.
@@ -14,8 +15,9 @@
  * - `Identity` and same-dtype `Cast` copy the buffer: they share it instead.
  * - Adam's dozen element-wise ops per variable: one `AdamUpdate` kernel (adam_update.ts).
  * - `Add` of a per-channel bias (a broadcast) runs a generic index loop: one SIMD loop.
- * - `Conv2D` and its filter gradient on single-channel images (first layers): direct
- *   SIMD loops (conv2d_single_channel.ts).
+ * - `Conv2D` on single-channel images (first layers), filter gradients with up to 16
+ *   input channels, and input gradients of "valid" convolutions (a scatter that skips
+ *   the padding zeros): direct SIMD loops (conv2d_direct.ts).
  *
  * WebGPU (tfjs-backend-webgpu 4.22.0): every kernel is wrapped so that a tensor
  * over the 128 MiB storage-binding limit throws `WebGpuLimitError` instead of
@@ -43,7 +45,7 @@ import { replaceKernel } from "./_kernel_util.ts";
 import { installWebGpuGuard } from "./webgpu_guard.ts";
 import { installFusedAdam } from "./adam_update.ts";
 import { biasAddConfig } from "./bias_add.ts";
-import { singleChannelConv2DConfig } from "./conv2d_single_channel.ts";
+import { directConv2DConfig } from "./conv2d_direct.ts";
 
 let stockMaxPoolGrad: tf.KernelConfig | undefined;
 let stockSum: tf.KernelConfig | undefined;
@@ -70,7 +72,7 @@ export function installKernels(backend: BackendName): void {
     if (!stockAdd) stockAdd = tf.getKernel("Add", "wasm");
     if (stockAdd) replaceKernel(biasAddConfig(stockAdd));
     if (!stockConv2D) stockConv2D = tf.getKernel("Conv2D", "wasm");
-    if (stockConv2D) replaceKernel(singleChannelConv2DConfig(stockConv2D));
+    if (stockConv2D) replaceKernel(directConv2DConfig(stockConv2D));
     installFusedAdam();
   } else if (backend === "webgpu") {
     installWebGpuGuard();

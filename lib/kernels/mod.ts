@@ -25,7 +25,7 @@ export { untransposedMatMulConfig } from "./batch_matmul.ts";
 export { maxPoolGradConfig, maxPoolGradInto } from "./max_pool_grad.ts";
 export { leadingAxesSumConfig } from "./sum.ts";
 export { biasAddConfig } from "./bias_add.ts";
-export { singleChannelConv2DConfig, singleChannelFilterGrad } from "./conv2d_single_channel.ts";
+export { directConv2DConfig, directFilterGrad, directInputGrad } from "./conv2d_direct.ts";
 export {
   type AdamUpdateAttrs,
   adamUpdateConfig,
