@@ -34,7 +34,6 @@ export interface OptimizerSpec {
   learningRate: number;
 }
 
-/** Gradients of one replica's slice: summed loss (not yet divided), and counts. */
 /** What one {@linkcode ReplicaTrainer.step} reports: the slice's loss sum and hits. */
 export interface ReplicaStep {
   lossSum: number;
@@ -42,7 +41,7 @@ export interface ReplicaStep {
   count: number;
 }
 
-/** One replica's gradients before the all-reduce. */
+/** Gradients of one replica's slice (before the all-reduce): summed loss, and counts. */
 export interface ReplicaGradients {
   /** All trainable weights' gradients, concatenated in `trainableWeights` order. */
   flat: Float32Array;
@@ -55,9 +54,9 @@ export interface ReplicaGradients {
 /** Pixels per MNIST-format image. */
 export const PIXELS = 784;
 
-/** Bytes (0..255) → a float [n, 28, 28, 1] tensor in [0, 1]. */
 let scratch = new Float32Array(0);
 
+/** Bytes (0..255) → a float [n, 28, 28, 1] tensor in [0, 1]. */
 export function imagesTensor(images: Uint8Array, count: number): tf.Tensor4D {
   // WASM copies the values into its heap, so one scratch array serves every batch
   // (less garbage, fewer collector pauses); the CPU backend keeps the array it is given.
@@ -68,7 +67,6 @@ export function imagesTensor(images: Uint8Array, count: number): tf.Tensor4D {
   return tf.tensor4d(f, [count, 28, 28, 1]);
 }
 
-/** A model, its optimizer, and the step functions. */
 /** How many rows of `scores` (labels.length × classes) have their first maximum at the label. */
 export function countCorrect(scores: Float32Array, labels: Uint8Array): number {
   const classes = scores.length / labels.length;
@@ -93,6 +91,7 @@ function copyInto(t: tf.Tensor, dst: Float32Array, offset: number): number {
   return offset + values.length;
 }
 
+/** A model, its optimizer, and the step functions. */
 export class ReplicaTrainer {
   readonly model: tf.LayersModel;
   readonly optimizer: tf.Optimizer;
@@ -127,10 +126,6 @@ export class ReplicaTrainer {
     this.size = this.shapes.reduce((a, s) => a + s.reduce((p, q) => p * q, 1), 0);
   }
 
-  /**
-   * Gradients of Σ loss / `globalBatch` over this slice, so that the replicas'
-   * gradients SUM to the gradient of the global batch's mean loss.
-   */
   /**
    * Train `steps` global batches taken in turn from `order` (indices into
    * `data`); this replica takes share `index` of `replicas` of each batch and
@@ -179,6 +174,10 @@ export class ReplicaTrainer {
     return { lossSum: g.lossSum, correct: g.correct, count: g.count };
   }
 
+  /**
+   * Gradients of Σ loss / `globalBatch` over this slice, so that the replicas'
+   * gradients SUM to the gradient of the global batch's mean loss.
+   */
   #gradients(images: Uint8Array, labels: Uint8Array, globalBatch: number): ReplicaGradients {
     const count = labels.length;
     if (count === 0) return { flat: new Float32Array(this.size), lossSum: 0, correct: 0, count };
