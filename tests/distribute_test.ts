@@ -265,3 +265,18 @@ Deno.test("benchmark models: PyTorch's initialisation is uniform in ±1/√fan_i
   model.dispose();
   assert.throws(() => buildModel({ name: "mlp", init: "xavier" as "torch" }), ModelSpecError);
 });
+
+Deno.test("a callback that throws during mirrored fit fails the fit, not the process", async () => {
+  const s = await MirroredStrategy.create({ model: { name: "mlp", seed: 2 }, replicas: 2 });
+  try {
+    const images = new Uint8Array(256 * 784).map((_, i) => (i * 13) % 256);
+    const labels = new Uint8Array(256).map((_, i) => i % 10);
+    const boom = { onBatchEnd: () => Promise.reject(new Error("callback failed")) };
+    await assert.rejects(
+      s.fit({ images, labels }, { batchSize: 64, callbacks: boom }),
+      /callback failed/,
+    );
+  } finally {
+    await s.close();
+  }
+});

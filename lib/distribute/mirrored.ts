@@ -368,6 +368,7 @@ export class MirroredStrategy {
         { lossSum: number; correct: number; count: number; n: number }
       >();
       let logged = Promise.resolve();
+      let callbackError: unknown;
       const onStep = (r: Stepped) => {
         const sum = reported.get(r.step) ?? { lossSum: 0, correct: 0, count: 0, n: 0 };
         reported.set(r.step, sum);
@@ -387,6 +388,8 @@ export class MirroredStrategy {
         };
         logged = logged.then(async () => {
           for (const c of callbacks) await c.onBatchEnd?.(r.step, logs);
+        }).catch((e) => {
+          callbackError ??= e; // rethrown after the epoch, not left unhandled meanwhile
         });
       };
       const t0 = performance.now();
@@ -394,6 +397,7 @@ export class MirroredStrategy {
       await Promise.all(this.#replicas.map((replica) => replica.epoch(msg, onStep)));
       busy += performance.now() - t0;
       await logged;
+      if (callbackError !== undefined) throw callbackError;
       steps += epochSteps;
       const logs: Logs = { loss: lossSum / samples, acc: correct / samples };
       if (options.validationData) {
