@@ -1,7 +1,8 @@
 /**
- * Convolutions with few input channels on WASM, as direct SIMD loops over the
- * backend's heap: the forward pass of a first layer (one input channel) and
- * the filter gradient for up to 16 input channels.
+ * Convolutions with few channels on WASM, as direct SIMD loops over the
+ * backend's heap: the forward pass of a first layer (one input channel), the
+ * filter gradient for up to 16 input channels, and the input gradient of a
+ * "valid" convolution as a scatter over `dy`.
  *
  * A first layer sees one input channel: XNNPACK's convolution then does 9 or 25
  * multiply-adds per output value through machinery built for hundreds, and the
@@ -12,9 +13,12 @@
  * gradient keeps one tap's channels in registers while it walks an output row.
  * A tap row of the input (filter width × channels floats) is contiguous in NHWC,
  * and so is the matching row of the filter, so channels cost no extra loop.
- * Stride 1 and no dilation; padding is applied by copying the input into a
- * zero-padded buffer first. Anything else goes to the stock kernel (`Conv2D`)
- * or to the general path (`Conv2DBackpropFilter`).
+ * The input gradient adds each `dy` pixel's contribution to the input pixels
+ * its filter covered, so it does no work for the zero padding that the general
+ * path (a convolution of padded `dy`) multiplies through. Stride 1 and no
+ * dilation; padding is applied by copying into a zero-padded buffer first.
+ * Anything else goes to the stock kernel (`Conv2D`) or to the general paths of
+ * `Conv2DBackpropFilter` and `Conv2DBackpropInput`.
  *
  * @example
  * ```ts
@@ -25,7 +29,7 @@
  * tf.conv2d(x, tf.ones([2, 2, 1, 4]) as tf.Tensor4D, 1, "valid").print(); // 4 everywhere
  * ```
  *
- @module
+ * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { callKernel, type HeapBackend, type Info, pair, release } from "./_kernel_util.ts";
@@ -42,11 +46,13 @@ import {
 
 /** Most output channels kept in registers (8 SIMD registers of 4). */
 const MAX_GROUPS = 8;
-/** Most input channels the direct loops take on (beyond, XNNPACK's paths are faster). */
-// Measured at batch 64–128 (`deno task bench` shapes): the direct forward beats
-// XNNPACK for one input channel only (3.8 → 3.4 ms for 3x3x1→32; 2.0 → 2.4 ms at
-// 8 channels); the direct filter gradient wins up to 16 (5x5x8→16: 3.2 → 2.7 ms,
-// 3x3x2→32: 3.2 → 1.1 ms, 3x3x16→32: 3.8 → 3.7 ms).
+/**
+ * Most input channels the direct loops take on; beyond, XNNPACK's paths are faster.
+ * Measured at batch 64–128: the direct forward beats XNNPACK for one input channel
+ * only (3x3x1→32: 3.8 → 3.4 ms; at 8 channels 2.0 → 2.4 ms, slower); the direct filter
+ * gradient wins up to 16 (5x5x8→16: 3.2 → 2.7 ms, 3x3x2→32: 3.2 → 1.1 ms,
+ * 3x3x16→32: 3.8 → 3.7 ms).
+ */
 const FORWARD_MAX_CHANNELS = 1;
 const FILTER_GRAD_MAX_CHANNELS = 16;
 /**
