@@ -79,41 +79,37 @@ export function buildModel(spec: ModelSpec): tf.Sequential {
         biasInitializer: tf.initializers.zeros(),
       };
   const m = tf.sequential({ name: spec.name });
+  /** conv k×k×f1 – pool – conv k×k×f2 – pool – flatten – [dropout] – dense 10, "valid" convs. */
+  const twoConvNet = (f1: number, f2: number, k: number, dropout: number) => {
+    const side = Math.floor((Math.floor((28 - k + 1) / 2) - k + 1) / 2); // after both pools
+    const conv = (filters: number, fanIn: number, first: boolean) =>
+      tf.layers.conv2d({
+        ...(first ? { inputShape: [28, 28, 1] } : {}),
+        filters,
+        kernelSize: k,
+        activation: "relu",
+        ...init(fanIn),
+      });
+    m.add(conv(f1, k * k, true));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+    m.add(conv(f2, k * k * f1, false));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
+    m.add(tf.layers.flatten());
+    // Not tf.layers.dropout({ seed }): seeded, it drops the same units every batch.
+    if (dropout > 0) m.add(seededDropout({ rate: dropout, seed: seed++ }));
+    m.add(tf.layers.dense({ units: 10, ...init(side * side * f2) }));
+  };
   switch (spec.name) {
     case "mlp":
       m.add(tf.layers.flatten({ inputShape: [28, 28, 1] }));
       m.add(tf.layers.dense({ units: 128, activation: "relu", ...init(784) }));
       m.add(tf.layers.dense({ units: 10, ...init(128) }));
       break;
-    case "small_cnn":
-      m.add(tf.layers.conv2d({
-        inputShape: [28, 28, 1],
-        filters: 8,
-        kernelSize: 5,
-        activation: "relu",
-        ...init(25),
-      }));
-      m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
-      m.add(tf.layers.conv2d({ filters: 16, kernelSize: 5, activation: "relu", ...init(200) }));
-      m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
-      m.add(tf.layers.flatten());
-      m.add(tf.layers.dense({ units: 10, ...init(256) }));
+    case "small_cnn": // tfjs-examples/mnist
+      twoConvNet(8, 16, 5, 0);
       break;
-    case "keras_cnn":
-      m.add(tf.layers.conv2d({
-        inputShape: [28, 28, 1],
-        filters: 32,
-        kernelSize: 3,
-        activation: "relu",
-        ...init(9),
-      }));
-      m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
-      m.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu", ...init(288) }));
-      m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
-      m.add(tf.layers.flatten());
-      // Not tf.layers.dropout({ seed }): seeded, it drops the same units every batch.
-      m.add(seededDropout({ rate: 0.5, seed: seed++ }));
-      m.add(tf.layers.dense({ units: 10, ...init(1600) }));
+    case "keras_cnn": // keras.io mnist_convnet
+      twoConvNet(32, 64, 3, 0.5);
       break;
     default:
       throw new ModelSpecError(
