@@ -220,7 +220,7 @@ Deno.test("default graph, asDefault, resetDefaultGraph", () => {
   assert.equal(v1.square(q).graph, g);
   v1.resetDefaultGraph();
   assert.notEqual(v1.getDefaultGraph(), d);
-  assert.equal(String(q), 'Tensor("Placeholder:0", shape=(1,), dtype=float32)');
+  assert.equal(q.toString(), 'Tensor("Placeholder:0", shape=(1,), dtype=float32)');
   g.dispose();
 });
 

@@ -102,7 +102,9 @@ export function cond<T extends TensorLike | TensorLike[]>(
 ): T extends unknown[] ? SymbolicTensor[] : SymbolicTensor {
   const p = toSymbolic(pred);
   if (p.dtype !== "bool" || p.rank !== 0) {
-    throw new DTypeError(`cond: pred ${p} must be a bool scalar (e.g. v1.greater(x, 0))`);
+    throw new DTypeError(
+      `cond: pred ${p.toString()} must be a bool scalar (e.g. v1.greater(x, 0))`,
+    );
   }
   const outer = outerGraph([p]);
   let single = false;
@@ -183,7 +185,7 @@ export function whileLoop(
   const condG = buildFunctionGraph(outer, vars, condFn);
   const c = condG.outputs[0];
   if (condG.outputs.length !== 1 || c.dtype !== "bool" || c.rank !== 0) {
-    throw new DTypeError(`${name}: the condition must return one bool scalar, got ${c}`);
+    throw new DTypeError(`${name}: the condition must return one bool scalar, got ${c.toString()}`);
   }
   const bodyG = buildFunctionGraph(outer, vars, bodyFn);
   if (bodyG.outputs.length !== vars.length) {

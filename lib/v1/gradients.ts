@@ -30,6 +30,7 @@ import {
   equal,
   exp,
   expandDims,
+  floorDiv,
   greater,
   matMul,
   mul,
@@ -156,6 +157,35 @@ export const gradFns: Record<string, GradFn | null> = {
   AssignAdd: null,
   AssignSub: null,
 };
+
+// The ops AutoGraph's operators add: comparisons and logic have no gradient; `FloorMod` follows
+// TensorFlow (d(a mod b)/da = 1, d(a mod b)/db = -floor(a / b)); `GatherV2` puts `dy` back at
+// the gathered row (a dense version of TensorFlow's IndexedSlices).
+Object.assign(
+  gradFns,
+  {
+    LessEqual: null,
+    GreaterEqual: null,
+    NotEqual: null,
+    LogicalAnd: null,
+    LogicalOr: null,
+    LogicalNot: null,
+    FloorMod: ({ inputs: [a, b] }, [dy]) => [
+      unbroadcast(dy, a),
+      unbroadcast(neg(mul(dy, floorDiv(a, b))), b),
+    ],
+    GatherV2: ({ inputs: [x, i] }, [dy]) => {
+      const rows = x.shape[0];
+      if (rows === null) {
+        throw new GraphError(
+          `no gradient for GatherV2 on ${x.toString()}: its row count is unknown`,
+        );
+      }
+      const hot = reshape(oneHot(i, rows), [rows, ...x.shape.slice(1).map(() => 1)]);
+      return [mul(hot, expandDims(dy, 0)), null];
+    },
+  } satisfies Record<string, GradFn | null>,
+);
 
 /**
  * Symbolic gradients of `sum(ys)` with respect to each of `xs`

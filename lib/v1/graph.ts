@@ -72,6 +72,18 @@ export class DTypeError extends GraphError {
   }
 }
 
+/**
+ * A symbolic tensor used where JavaScript needs a plain value (TensorFlow's
+ * `OperatorNotAllowedInGraphError`: "using a tf.Tensor as a Python bool is not allowed in Graph
+ * execution").
+ */
+export class OperatorNotAllowedInGraphError extends GraphError {
+  constructor(message: string) {
+    super(message);
+    this.name = "OperatorNotAllowedInGraphError";
+  }
+}
+
 /** Formats a static shape the way TF1 prints it: `(?, 784)`. */
 export function formatShape(shape: Shape): string {
   return `(${shape.map((d) => d ?? "?").join(", ")}${shape.length === 1 ? "," : ""})`;
@@ -110,12 +122,18 @@ export class SymbolicTensor {
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
   }
-  /** A symbolic tensor has no value while a graph is built: `x > 0` or `+x` is a bug. */
-  [Symbol.toPrimitive](hint: string): string {
-    if (hint === "string") return this.toString();
-    throw new GraphError(
-      `${this.toString()} has no value while the graph is built: JavaScript comparisons and \`if\` ` +
-        `cannot see it. Use v1.cond / v1.whileLoop / v1.greater instead.`,
+  /**
+   * A symbolic tensor has no value while a graph is built: using it as a JavaScript number,
+   * string or boolean-producing comparison (`x > 0`, `x + 1`, `${x}`) throws
+   * {@linkcode OperatorNotAllowedInGraphError}. Use `x.toString()` for its description.
+   */
+  [Symbol.toPrimitive](hint: string): never {
+    const as = hint === "string" ? "string" : "number (in a comparison or arithmetic)";
+    throw new OperatorNotAllowedInGraphError(
+      `using a symbolic tensor ${this.toString()} as a JavaScript ${as} is not allowed in ` +
+        `graph execution: it has no value while the function is traced. Let AutoGraph convert ` +
+        `the function (tfFunction's default), use v1 ops (v1.greater, v1.cond, v1.whileLoop), ` +
+        `or run it eagerly; call x.toString() for its description.`,
     );
   }
 
@@ -388,7 +406,7 @@ export class Graph {
     if (t.graph === this) return t;
     if (!this.parent || !this.isWithin(t.graph)) {
       throw new GraphError(
-        `${t} is from another graph than ${user}: build every op of a graph inside the same ` +
+        `${t.toString()} is from another graph than ${user}: build every op of a graph inside the same ` +
           `graph.asDefault(() => ...)`,
       );
     }

@@ -30,6 +30,7 @@ export {
   Graph,
   GraphError,
   Operation,
+  OperatorNotAllowedInGraphError,
   type OpInfo,
   resetDefaultGraph,
   type Shape,
@@ -85,6 +86,17 @@ export {
   toSymbolic,
   transpose,
   zerosLike,
+} from "./ops.ts";
+export {
+  floorDiv,
+  floorMod,
+  gather,
+  greaterEqual,
+  lessEqual,
+  logicalAnd,
+  logicalNot,
+  logicalOr,
+  notEqual,
 } from "./ops.ts";
 export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
 export {

@@ -44,7 +44,9 @@ function graphFor(inputs: SymbolicTensor[]): Graph {
   const first = inputs[0].graph;
   if (inputs.every((t) => t.graph === first)) return first;
   throw new GraphError(
-    `inputs ${inputs.join(", ")} come from different graphs: build them in one graph.asDefault()`,
+    `inputs ${
+      inputs.map((t) => t.toString()).join(", ")
+    } come from different graphs: build them in one graph.asDefault()`,
   );
 }
 
@@ -77,7 +79,7 @@ function pair(a: TensorLike, b: TensorLike): [SymbolicTensor, SymbolicTensor] {
 function sameDType(opName: string, a: SymbolicTensor, b: SymbolicTensor): void {
   if (a.dtype !== b.dtype) {
     throw new DTypeError(
-      `${opName}: ${a} is ${a.dtype} but ${b} is ${b.dtype}; ` +
+      `${opName}: ${a.toString()} is ${a.dtype} but ${b.toString()} is ${b.dtype}; ` +
         `TensorFlow does not cast implicitly: use v1.cast(x, "${a.dtype}")`,
     );
   }
@@ -85,7 +87,9 @@ function sameDType(opName: string, a: SymbolicTensor, b: SymbolicTensor): void {
 
 function requireFloat(opName: string, x: SymbolicTensor): void {
   if (x.dtype !== "float32") {
-    throw new DTypeError(`${opName} needs float32 input but ${x} is ${x.dtype}: cast it first`);
+    throw new DTypeError(
+      `${opName} needs float32 input but ${x.toString()} is ${x.dtype}: cast it first`,
+    );
   }
 }
 
@@ -119,7 +123,9 @@ function normAxes(opName: string, x: SymbolicTensor, axis?: number | number[] | 
   return list.map((a) => {
     const r = a < 0 ? a + x.rank : a;
     if (r < 0 || r >= x.rank) {
-      throw new ShapeError(`${opName}: axis ${a} is out of range for ${x} (rank ${x.rank})`);
+      throw new ShapeError(
+        `${opName}: axis ${a.toString()} is out of range for ${x.toString()} (rank ${x.rank})`,
+      );
     }
     return r;
   }).sort((p, q) => p - q);
@@ -245,14 +251,14 @@ export const identity = (x: TensorLike, name?: string): SymbolicTensor =>
 /** Softmax over the last axis. */
 export function softmax(logits: TensorLike, name?: string): SymbolicTensor {
   const x = toSymbolic(logits);
-  if (x.rank < 1) throw new ShapeError(`Softmax: ${x} must have rank >= 1`);
+  if (x.rank < 1) throw new ShapeError(`Softmax: ${x.toString()} must have rank >= 1`);
   return unary("Softmax", x, name);
 }
 
 /** `log(softmax(x))` over the last axis, computed stably. */
 export function logSoftmax(logits: TensorLike, name?: string): SymbolicTensor {
   const x = toSymbolic(logits);
-  if (x.rank < 1) throw new ShapeError(`LogSoftmax: ${x} must have rank >= 1`);
+  if (x.rank < 1) throw new ShapeError(`LogSoftmax: ${x.toString()} must have rank >= 1`);
   return unary("LogSoftmax", x, name);
 }
 
@@ -261,7 +267,9 @@ export function transpose(x: TensorLike, perm?: number[], name?: string): Symbol
   const sx = toSymbolic(x);
   const p = perm ?? sx.shape.map((_, i) => sx.rank - 1 - i);
   if (p.length !== sx.rank || [...p].sort().some((v, i) => v !== i)) {
-    throw new ShapeError(`Transpose: ${JSON.stringify(p)} is not a permutation of ${sx}'s axes`);
+    throw new ShapeError(
+      `Transpose: ${JSON.stringify(p)} is not a permutation of ${sx.toString()}'s axes`,
+    );
   }
   const shape = p.map((i) => sx.shape[i]);
   return addOp("Transpose", [sx], { perm: p }, [{ dtype: sx.dtype, shape }], name).output;
@@ -378,7 +386,7 @@ function reshapedShape(x: SymbolicTensor, target: number[]): Shape {
     const ok = target.includes(-1) ? rest > 0 && size % rest === 0 : size === rest;
     if (!ok) {
       throw new ShapeError(
-        `Reshape: cannot reshape ${x} (${size} elements) to ${JSON.stringify(target)}`,
+        `Reshape: cannot reshape ${x.toString()} (${size} elements) to ${JSON.stringify(target)}`,
       );
     }
   }
@@ -411,7 +419,9 @@ export function reshape(
 export function expandDims(x: TensorLike, axis = 0, name?: string): SymbolicTensor {
   const sx = toSymbolic(x);
   const a = axis < 0 ? axis + sx.rank + 1 : axis;
-  if (a < 0 || a > sx.rank) throw new ShapeError(`ExpandDims: axis ${axis} out of range for ${sx}`);
+  if (a < 0 || a > sx.rank) {
+    throw new ShapeError(`ExpandDims: axis ${axis} out of range for ${sx.toString()}`);
+  }
   const shape = [...sx.shape.slice(0, a), 1, ...sx.shape.slice(a)];
   return addOp("ExpandDims", [sx], { axis: a }, [{ dtype: sx.dtype, shape }], name).output;
 }
@@ -442,7 +452,7 @@ export function zerosLike(x: TensorLike, name?: string): SymbolicTensor {
 /** One-hot rows of length `depth` for int32 `indices`. */
 export function oneHot(indices: TensorLike, depth: number, name?: string): SymbolicTensor {
   const si = toSymbolic(indices, "int32");
-  if (si.dtype !== "int32") throw new DTypeError(`OneHot: ${si} must be int32`);
+  if (si.dtype !== "int32") throw new DTypeError(`OneHot: ${si.toString()} must be int32`);
   const shape = [...si.shape, depth];
   return addOp("OneHot", [si], { depth }, [{ dtype: "float32", shape }], name).output;
 }
@@ -472,7 +482,9 @@ export function softmaxCrossEntropyWithLogits(
   sameDType("SoftmaxCrossEntropyWithLogits", sz, sl);
   const shape = broadcastShapes("SoftmaxCrossEntropyWithLogits", sz.shape, sl.shape);
   if (shape.length !== 2) {
-    throw new ShapeError(`SoftmaxCrossEntropyWithLogits: logits ${sz} must be [batch, classes]`);
+    throw new ShapeError(
+      `SoftmaxCrossEntropyWithLogits: logits ${sz.toString()} must be [batch, classes]`,
+    );
   }
   return addOp("SoftmaxCrossEntropyWithLogits", [sz, sl], {}, [{
     dtype: "float32",
@@ -491,11 +503,13 @@ export function sparseSoftmaxCrossEntropyWithLogits(
   const sz = toSymbolic(logits);
   requireFloat("SparseSoftmaxCrossEntropyWithLogits", sz);
   if (sl.dtype !== "int32") {
-    throw new DTypeError(`SparseSoftmaxCrossEntropyWithLogits: labels ${sl} must be int32`);
+    throw new DTypeError(
+      `SparseSoftmaxCrossEntropyWithLogits: labels ${sl.toString()} must be int32`,
+    );
   }
   if (sz.rank !== 2 || sl.rank !== 1) {
     throw new ShapeError(
-      `SparseSoftmaxCrossEntropyWithLogits: logits ${sz} must be [batch, classes] and labels ${sl} [batch]`,
+      `SparseSoftmaxCrossEntropyWithLogits: logits ${sz.toString()} must be [batch, classes] and labels ${sl.toString()} [batch]`,
     );
   }
   broadcastShapes("SparseSoftmaxCrossEntropyWithLogits", [sz.shape[0]], sl.shape);
@@ -595,3 +609,80 @@ export const kernels: Record<string, Kernel> = {
     return [x];
   },
 };
+
+// ---------------------------------------------------------------- comparisons, logic, mod, gather
+// (what AutoGraph turns `<=`, `>=`, `!==`, `&&`, `||`, `!`, `%` and `for (const row of t)` into)
+
+/** `a <= b` elementwise → bool. */
+export function lessEqual(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("LessEqual", a, b, name, "bool");
+}
+/** `a >= b` elementwise → bool. */
+export function greaterEqual(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("GreaterEqual", a, b, name, "bool");
+}
+/** `a != b` elementwise → bool. */
+export function notEqual(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("NotEqual", a, b, name, "bool");
+}
+
+function requireBool(opName: string, ...xs: SymbolicTensor[]): void {
+  for (const x of xs) {
+    if (x.dtype !== "bool") {
+      throw new DTypeError(`${opName} needs bool inputs but ${x.toString()} is ${x.dtype}`);
+    }
+  }
+}
+/** `a && b` elementwise on bool tensors. */
+export function logicalAnd(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  const [sa, sb] = pair(a, b);
+  requireBool("LogicalAnd", sa, sb);
+  return binary("LogicalAnd", sa, sb, name);
+}
+/** `a || b` elementwise on bool tensors. */
+export function logicalOr(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  const [sa, sb] = pair(a, b);
+  requireBool("LogicalOr", sa, sb);
+  return binary("LogicalOr", sa, sb, name);
+}
+/** `!x` elementwise on a bool tensor. */
+export function logicalNot(x: TensorLike, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  requireBool("LogicalNot", sx);
+  return addOp("LogicalNot", [sx], {}, [{ dtype: "bool", shape: [...sx.shape] }], name).output;
+}
+/** `floor(a / b)` elementwise, for float32 and int32 (`FloorDiv`). */
+export function floorDiv(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("FloorDiv", a, b, name);
+}
+/** The remainder of `floorDiv`, with the sign of `b`, as Python's `%` (`FloorMod`). */
+export function floorMod(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("FloorMod", a, b, name);
+}
+/** Row `index` (an int32 scalar, known at run time) of `x` along axis 0 (`GatherV2`). */
+export function gather(x: TensorLike, index: TensorLike, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  const si = toSymbolic(index, "int32");
+  if (si.dtype !== "int32" || si.rank !== 0) {
+    throw new DTypeError(`GatherV2: index ${si.toString()} must be an int32 scalar`);
+  }
+  if (sx.rank < 1) throw new ShapeError(`GatherV2: ${sx.toString()} has no rows (rank 0)`);
+  const spec = { dtype: sx.dtype, shape: sx.shape.slice(1) };
+  return addOp("GatherV2", [sx, si], { axis: 0 }, [spec], name).output;
+}
+
+Object.assign(
+  kernels,
+  {
+    LessEqual: one(tf.lessEqual),
+    GreaterEqual: one(tf.greaterEqual),
+    NotEqual: one(tf.notEqual),
+    LogicalAnd: one(tf.logicalAnd),
+    LogicalOr: one(tf.logicalOr),
+    LogicalNot: one(tf.logicalNot),
+    FloorMod: one(tf.mod),
+    GatherV2: ([x, i]) => [tf.gather(x, i)],
+    // tf.floorDiv gives int32 even for float32 inputs; TensorFlow keeps the input dtype.
+    FloorDiv: ([a, b]) => [tf.tidy(() => tf.cast(tf.floorDiv(a, b), a.dtype))],
+  } satisfies Record<string, Kernel>,
+);

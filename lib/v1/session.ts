@@ -161,10 +161,13 @@ export function execute(
 
 // ---------------------------------------------------------------- feeds
 
+/** A value for an error message (a symbolic tensor refuses `String(t)`: it has no value). */
+const describe = (v: unknown): string => v instanceof SymbolicTensor ? v.toString() : String(v);
+
 function hostShape(value: unknown, where: string): number[] {
   if (typeof value === "number" || typeof value === "boolean") return [];
   if (!Array.isArray(value) && !ArrayBuffer.isView(value)) {
-    throw new FeedError(`${where}: ${String(value)} is not a number, an array or a tf.Tensor`);
+    throw new FeedError(`${where}: ${describe(value)} is not a number, an array or a tf.Tensor`);
   }
   const arr = value as ArrayLike<unknown>;
   if (arr.length === 0) return [0];
@@ -224,7 +227,7 @@ function flatten(f: Fetch, out: (SymbolicTensor | Operation)[]): void {
   if (f instanceof SymbolicTensor || f instanceof Operation) out.push(f);
   else if (Array.isArray(f)) f.forEach((x) => flatten(x, out));
   else if (f && typeof f === "object") Object.values(f).forEach((x) => flatten(x, out));
-  else throw new GraphError(`cannot fetch ${String(f)}: fetch tensors, ops, lists or records`);
+  else throw new GraphError(`cannot fetch ${describe(f)}: fetch tensors, ops, lists or records`);
 }
 
 function rebuild(f: Fetch, values: unknown[]): unknown {
@@ -279,7 +282,7 @@ export class Session {
         const feeds = new Map<SymbolicTensor, tf.Tensor>();
         for (const [k, v] of feedDict ?? []) {
           if (!(k instanceof SymbolicTensor) || k.graph !== this.graph) {
-            throw new FeedError(`feed key ${String(k)} is not a tensor of this session's graph`);
+            throw new FeedError(`feed key ${describe(k)} is not a tensor of this session's graph`);
           }
           feeds.set(k, feedTensor(k, v));
         }

@@ -39,7 +39,9 @@ export class GradientDescentOptimizer {
   computeGradients(loss: SymbolicTensor, varList?: Variable[]): GradAndVar[] {
     const vars = varList ?? (loss.graph.trainableVariables as Variable[]);
     if (vars.length === 0) {
-      throw new GraphError(`${this.name}: no trainable variables in the graph of ${loss}`);
+      throw new GraphError(
+        `${this.name}: no trainable variables in the graph of ${loss.toString()}`,
+      );
     }
     const grads = gradients(loss, vars);
     return vars.map((v, i) => [grads[i], v]);

@@ -1,0 +1,135 @@
+/**
+ * Scope analysis on the parsed function (TensorFlow AutoGraph's `pyct/static_analysis`,
+ * reduced to what the converters need):
+ *
+ * - {@linkcode modifiedVariables}: the names a statement assigns that live outside it —
+ *   the loop-carried variables of a loop, the outputs of an `if`;
+ * - {@linkcode freeVariables}: the names a function reads but does not declare — what the
+ *   converted code must find in `options.scope` or the global scope.
+ *
+ * The analysis is by name, not by binding (shadowing inside one function is rare in code
+ * written for tracing); nested functions are opaque to {@linkcode modifiedVariables}.
+ *
+ * @example
+ * ```ts
+ * import * as acorn from "acorn";
+ * import { modifiedVariables, type N } from "./_analysis.ts";
+ * const loop = (acorn.parse("while (i < n) { s = s + i; i++; let t = 1; }", {
+ *   ecmaVersion: "latest",
+ * }) as unknown as N).body[0];
+ * console.log(modifiedVariables(loop)); // ["i", "s"]
+ * ```
+ *
+ * @module
+ */
+import { isFunction, type N, walk } from "./_ast.ts";
+export type { N } from "./_ast.ts";
+
+/** The names a binding pattern declares (`[a, { b, c: d }, ...e]` → a, b, d, e). */
+export function patternNames(p: N | null): string[] {
+  if (!p) return [];
+  switch (p.type) {
+    case "Identifier":
+      return [p.name];
+    case "ArrayPattern":
+      return p.elements.flatMap(patternNames);
+    case "ObjectPattern":
+      return p.properties.flatMap((q: N) =>
+        patternNames(q.type === "RestElement" ? q.argument : q.value)
+      );
+    case "RestElement":
+      return patternNames(p.argument);
+    case "AssignmentPattern":
+      return patternNames(p.left);
+    default: // a member expression target (`o.x = ...`) declares nothing
+      return [];
+  }
+}
+
+/** Names declared inside `n` (let/const/var, functions, classes, catch), not inside functions. */
+function declaredIn(n: N): Set<string> {
+  const out = new Set<string>();
+  walk(n, (c) => {
+    if (c.type === "VariableDeclaration") {
+      for (const d of c.declarations) patternNames(d.id).forEach((x) => out.add(x));
+    } else if (c.type === "FunctionDeclaration" || c.type === "ClassDeclaration") {
+      if (c.id) out.add(c.id.name);
+    } else if (c.type === "CatchClause") patternNames(c.param).forEach((x) => out.add(x));
+    if (isFunction(c) && c !== n) return false;
+  });
+  return out;
+}
+
+/**
+ * The variables `n` assigns (`=`, `+=`, `++`) that are declared outside it, sorted: the
+ * state an `if` passes out or a loop carries. Assignments inside nested functions and to
+ * object members (`o.x = 1`, a side effect on the object) do not count.
+ */
+export function modifiedVariables(n: N): string[] {
+  const out = new Set<string>();
+  walk(n, (c) => {
+    if (isFunction(c)) return false;
+    if (c.type === "AssignmentExpression") patternNames(c.left).forEach((x) => out.add(x));
+    if (c.type === "UpdateExpression" && c.argument.type === "Identifier") {
+      out.add(c.argument.name);
+    }
+    if (c.type === "ForOfStatement" && c.left.type !== "VariableDeclaration") {
+      patternNames(c.left).forEach((x) => out.add(x));
+    }
+  });
+  const local = declaredIn(n);
+  return [...out].filter((x) => !local.has(x)).sort();
+}
+
+/** Every name declared anywhere in `fn`: its parameters, its own name, and all inner bindings. */
+function allDeclared(fn: N): Set<string> {
+  const out = new Set<string>(["arguments"]);
+  walk(fn, (c) => {
+    if (isFunction(c) || c.type === "ClassExpression" || c.type === "ClassDeclaration") {
+      if (c.id) out.add(c.id.name);
+      for (const p of c.params ?? []) patternNames(p).forEach((x) => out.add(x));
+    }
+    if (c.type === "VariableDeclarator") patternNames(c.id).forEach((x) => out.add(x));
+    if (c.type === "CatchClause") patternNames(c.param).forEach((x) => out.add(x));
+  });
+  return out;
+}
+
+/** The names `fn` reads or writes but never declares, in order of first use. */
+export function freeVariables(fn: N): string[] {
+  const declared = allDeclared(fn);
+  const out = new Set<string>();
+  const visit = (n: N | null): void => {
+    if (!n || typeof n !== "object") return;
+    switch (n.type) {
+      case "Identifier":
+        if (!declared.has(n.name)) out.add(n.name);
+        return;
+      case "MemberExpression":
+        visit(n.object);
+        if (n.computed) visit(n.property);
+        return;
+      case "Property":
+      case "PropertyDefinition":
+      case "MethodDefinition":
+        if (n.computed) visit(n.key);
+        visit(n.value);
+        return;
+      case "LabeledStatement":
+        visit(n.body);
+        return;
+      case "BreakStatement":
+      case "ContinueStatement":
+      case "MetaProperty":
+        return;
+    }
+    for (const [k, v] of Object.entries(n)) {
+      if (k === "loc" || k.startsWith("_")) continue;
+      if (Array.isArray(v)) v.forEach((c) => visit(c));
+      else if (v && typeof v === "object" && typeof v.type === "string") visit(v);
+    }
+  };
+  visit(fn.body);
+  for (const p of fn.params) visit(p);
+  return [...out];
+}

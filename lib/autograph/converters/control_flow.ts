@@ -1,0 +1,104 @@
+/**
+ * Converts `if`, `while` and `for...of` statements into AutoGraph operator calls (TensorFlow
+ * AutoGraph's `control_flow` converter). The branches and the loop body become arrow
+ * functions that assign the enclosing variables directly; the variables a statement
+ * modifies (found by {@linkcode modifiedVariables}) are passed as state:
+ *
+ * ```js
+ * ag__.ifStmt(test, () => { y = x; }, () => { y = ag__.neg(x); },
+ *   () => [y], (vars_) => { [y] = vars_; }, ["y"]);
+ * ag__.whileStmt(() => ag__.lt(i, n), () => { ... }, () => [i, s], (vars_) => { [i, s] = vars_; }, ["i", "s"]);
+ * ag__.forStmt(xs, null, (x) => { ... }, ...);
+ * ```
+ *
+ * Loops get the `break`/`return` flags of `return_break_continue.ts` as extra tests.
+ *
+ * @example
+ * ```ts
+ * import * as acorn from "acorn";
+ * import { generate } from "astring";
+ * import { convertControlFlow } from "./control_flow.ts";
+ * import type { N } from "../_ast.ts";
+ * const ast = acorn.parse("if (c) { y = 1; }", { ecmaVersion: "latest" }) as unknown as N;
+ * console.log(generate(convertControlFlow(ast)));
+ * ```
+ *
+ * @module
+ */
+import {
+  agCall,
+  array,
+  arrow,
+  assign,
+  block,
+  exprStmt,
+  id,
+  literal,
+  map,
+  type N,
+  statements,
+  walk,
+} from "../_ast.ts";
+import { modifiedVariables } from "../_analysis.ts";
+
+/** `() => [a, b], (vars_) => { [a, b] = vars_; }, ["a", "b"]` (nothing when no state). */
+function stateArgs(names: string[]): N[] {
+  if (names.length === 0) return [];
+  return [
+    arrow([], array(names.map(id))),
+    arrow([id("vars_")], block([exprStmt(assign(array(names.map(id)), id("vars_")))])),
+    array(names.map(literal)),
+  ];
+}
+
+/** `!flag1 && !flag2 && test`, as `ag__` calls. */
+function guarded(flags: string[], test: N | null): N | null {
+  return flags.reduceRight<N | null>((rest, flag) => {
+    const not = agCall("not", [id(flag)]);
+    return rest ? agCall("and", [arrow([], not), arrow([], rest)]) : not;
+  }, test);
+}
+
+/** Rewrites the control flow statements of `tree` (in place). */
+export function convertControlFlow(tree: N): N {
+  // The state of each statement is read from the source before any of it is converted.
+  walk(tree, (n) => {
+    if (["IfStatement", "WhileStatement", "ForOfStatement"].includes(n.type)) {
+      n._state = modifiedVariables(n);
+    }
+  });
+  return map(tree, (n) => {
+    if (n.type === "IfStatement") {
+      const orelse = n.alternate ? arrow([], block(statements(n.alternate))) : arrow([], block([]));
+      return exprStmt(agCall("ifStmt", [
+        n.test,
+        arrow([], block(statements(n.consequent))),
+        orelse,
+        ...stateArgs(n._state),
+      ]));
+    }
+    if (n.type === "WhileStatement") {
+      return exprStmt(agCall("whileStmt", [
+        arrow([], guarded(n._guards ?? [], n.test)!),
+        arrow([], block(statements(n.body))),
+        ...stateArgs(n._state),
+      ]));
+    }
+    if (n.type === "ForOfStatement" && !n.await) {
+      let param = n.left.type === "VariableDeclaration" ? n.left.declarations[0].id : null;
+      let body = statements(n.body);
+      if (!param) { // `for (x of xs)` assigns an existing variable
+        param = id("itr_");
+        body = [exprStmt(assign(n.left, id("itr_"))), ...body];
+      }
+      const extra = guarded(n._guards ?? [], null);
+      return exprStmt(agCall("forStmt", [
+        n.right,
+        extra ? arrow([], extra) : literal(null),
+        arrow([param], block(body)),
+        ...stateArgs(n._state),
+      ]));
+    }
+    return n;
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * AutoGraph for JavaScript: a source-to-source converter that makes a function's own
+ * control flow and operators build graph ops when they meet tensors, as TensorFlow's
+ * AutoGraph does for Python inside `tf.function`.
+ *
+ * `if`/`else`, `?:`, `while`, `for...of` (over a tensor's rows or a `range`), C-style
+ * `for`, `break`, `continue`, `return`, `&&`, `||`, `!`, the arithmetic operators
+ * `+ - * / %` (and `+=`, `++`), unary `-` and the comparisons are rewritten into calls of
+ * the AutoGraph operators. At run time each one dispatches:
+ *
+ * - on a symbolic tensor (while a function is traced) → graph ops: `v1.cond`,
+ *   `v1.whileLoop`, `LogicalAnd`, `Less`, `AddV2`, ...;
+ * - on an eager `tf.Tensor` → its value now (eager execution);
+ * - on plain JavaScript values → plain JavaScript at trace time: `for (const i of
+ *   range(3))` unrolls into three copies of the body; a tensor bound makes one `While`.
+ *
+ * Without AutoGraph, JavaScript cannot see a symbolic tensor in `x > 0`, `x + 1` or
+ * `${x}`: those throw {@linkcode OperatorNotAllowedInGraphError}. The one case no error
+ * can catch is truthiness: `if (t)` on an object is always true, so an unconverted
+ * `if (x.sum() > 0)` would silently take one branch — the converted `if` dispatches on
+ * the tensor instead, which is what AutoGraph is for.
+ *
+ * Limits (as TensorFlow's, see its AutoGraph reference "limitations"): a variable that a
+ * tensor-dependent `if` defines must be defined in both branches; a `return` inside one
+ * must be matched in every branch; loop variables keep their dtype and shape; functions
+ * called from the converted one are not converted (convert them too).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { convert, toCode } from "./mod.ts";
+ * import { tfFunction } from "../function.ts";
+ * const sumBelow = (n: tf.Tensor) => {
+ *   let i = tf.scalar(0);
+ *   let s = tf.scalar(0);
+ *   while (i < n) {
+ *     s = s + i;
+ *     i = i + 1;
+ *   }
+ *   return s;
+ * };
+ * // (`s + i` on tensors is not valid TypeScript; in a notebook write it in JavaScript.)
+ * const f = tfFunction(convert(sumBelow, { scope: { tf } }));
+ * f(tf.scalar(5)).print(); // 10, computed by one While op
+ * console.log(toCode(sumBelow));
+ * ```
+ *
+ * @module
+ */
+export { convert, type ConvertOptions, toCode } from "./convert.ts";
+export { AutoGraphError, OperatorNotAllowedInGraphError } from "./errors.ts";
+export { Range, range } from "./operators/control_flow.ts";
