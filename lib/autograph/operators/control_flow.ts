@@ -36,6 +36,8 @@ export type GetState = () => unknown[];
 export type SetState = (values: unknown[]) => void;
 
 const noState: GetState = () => [];
+/** > 0 while a loop body is traced once to learn the types of variables it defines. */
+let probing = 0;
 const noop: SetState = () => {};
 
 // ---------------------------------------------------------------- if
@@ -112,7 +114,8 @@ function tfIf(
       orelse();
       other = getState();
       names.forEach((name, i) => checkBranches(name, main[i], other[i]));
-      return outputs(other, main);
+      // While probing, a branch that leaves a variable undefined borrows the other's value.
+      return outputs(probing > 0 ? other.map((v, i) => v ?? main[i]) : other, main);
     }) as Sym[]);
   let k = 0;
   setState(names.map((_, i) => {
@@ -127,7 +130,7 @@ function tfIf(
 function checkBranches(name: string, a: unknown, b: unknown): void {
   for (const [v, branch] of [[a, "main"], [b, "else"]] as const) {
     if (v !== undefined) continue;
-    if (a === b) return;
+    if (a === b || probing > 0) return;
     throw new AutoGraphError(
       name === "retval_"
         ? `the ${branch} branch must also have a return statement: a \`return\` inside a ` +
@@ -232,11 +235,13 @@ function fillUndefined(
   let after: unknown[] = [];
   const probe = new v1.Graph(v1.getDefaultGraph());
   try {
+    probing++;
     probe.asDefault(() => {
       body();
       after = getState();
     });
   } finally {
+    probing--;
     setState(init);
     probe.dispose();
   }
