@@ -30,16 +30,16 @@
  * import * as tf from "@tensorflow/tfjs";
  * import { convert, toCode } from "./mod.ts";
  * import { tfFunction } from "../function.ts";
- * const sumBelow = (n: tf.Tensor) => {
- *   let i = tf.scalar(0);
- *   let s = tf.scalar(0);
+ * // deno-lint-ignore no-explicit-any
+ * const sumBelow = (n: any) => { // (TypeScript has no operators on tensors: `any`, or JavaScript)
+ *   let i: any = tf.scalar(0);
+ *   let s: any = tf.scalar(0);
  *   while (i < n) {
  *     s = s + i;
  *     i = i + 1;
  *   }
  *   return s;
  * };
- * // (`s + i` on tensors is not valid TypeScript; in a notebook write it in JavaScript.)
  * const f = tfFunction(convert(sumBelow, { scope: { tf } }));
  * f(tf.scalar(5)).print(); // 10, computed by one While op
  * console.log(toCode(sumBelow));

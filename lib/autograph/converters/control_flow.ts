@@ -4,7 +4,7 @@
  * functions that assign the enclosing variables directly; the variables a statement
  * modifies (found by {@linkcode modifiedVariables}) are passed as state:
  *
- * ```js
+ * ```text
  * ag__.ifStmt(test, () => { y = x; }, () => { y = ag__.neg(x); },
  *   () => [y], (vars_) => { [y] = vars_; }, ["y"]);
  * ag__.whileStmt(() => ag__.lt(i, n), () => { ... }, () => [i, s], (vars_) => { [i, s] = vars_; }, ["i", "s"]);
