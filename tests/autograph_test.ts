@@ -336,3 +336,88 @@ Deno.test("AutoGraph: no tensor leaks across repeated calls, failing conversions
   assertEquals(tf.memory().numTensors, start);
   x.dispose();
 });
+
+// ---------------------------------------------------------------- the v1 ops AutoGraph adds
+
+/** Builds `fn` on placeholders shaped like `inputs` and runs it in a session. */
+function runGraph(
+  inputs: number[][],
+  fn: (...xs: v1.SymbolicTensor[]) => v1.SymbolicTensor[],
+): number[][] {
+  const g = new v1.Graph();
+  const { ps, outs } = g.asDefault(() => {
+    const ps = inputs.map((x, i) => v1.placeholder("float32", [x.length], `x${i}`));
+    return { ps, outs: fn(...ps) };
+  });
+  const sess = new v1.Session(g);
+  const got = sess.run(outs, new Map(ps.map((p, i) => [p, inputs[i]]))) as unknown[];
+  sess.close();
+  g.dispose();
+  return got.map((v) => [v].flat().map(Number));
+}
+
+Deno.test("v1 comparison and logical ops (tf.math.less_equal, not_equal, logical_and...) match tf's", () => {
+  const [a, b] = [[1, 2, 3], [2, 2, 2]];
+  const got = runGraph([a, b], (x, y) => {
+    const gt = v1.greater(x, y), le = v1.lessEqual(x, y);
+    return [
+      le,
+      v1.greaterEqual(x, y),
+      v1.notEqual(x, y),
+      v1.logicalAnd(le, v1.notEqual(x, y)),
+      v1.logicalOr(gt, v1.equal(x, y)),
+      v1.logicalNot(gt),
+    ];
+  });
+  const want = tf.tidy(() => {
+    const [x, y] = [tf.tensor(a), tf.tensor(b)];
+    return [
+      tf.lessEqual(x, y),
+      tf.greaterEqual(x, y),
+      tf.notEqual(x, y),
+      tf.logicalAnd(tf.lessEqual(x, y), tf.notEqual(x, y)),
+      tf.logicalOr(tf.greater(x, y), tf.equal(x, y)),
+      tf.logicalNot(tf.greater(x, y)),
+    ].map(values);
+  });
+  assertEquals(got, want);
+  const g = new v1.Graph();
+  assertThrows(
+    () => g.asDefault(() => v1.logicalAnd(v1.placeholder("float32", [1]), true)),
+    v1.DTypeError,
+    "LogicalAnd needs bool inputs",
+  );
+  g.dispose();
+});
+
+Deno.test("v1.floorMod: Python's % (sign of the divisor); gradient 1 and -floor(a / b) as TF's FloorMod", () => {
+  const [a, b] = [[-7, 7, 5.5], [3, -3, 2]];
+  const [mod, da, db] = runGraph([a, b], (x, y) => {
+    const m = v1.floorMod(x, y);
+    const [gx, gy] = v1.gradients(v1.reduceSum(m), [x, y]);
+    return [m, gx!, gy!];
+  });
+  close(mod, a.map((x, i) => x - Math.floor(x / b[i]) * b[i]));
+  close(mod, [2, -2, 1.5]);
+  // Finite differences away from the jumps of floor.
+  const h = 1e-2;
+  const f = (x: number, y: number) => x - Math.floor(x / y) * y;
+  close(da, a.map((x, i) => Number(((f(x + h, b[i]) - f(x - h, b[i])) / (2 * h)).toFixed(3))));
+  close(db, b.map((y, i) => Number(((f(a[i], y + h) - f(a[i], y - h)) / (2 * h)).toFixed(3))));
+});
+
+Deno.test("v1.gather: one row of a tensor; its gradient is dy at that row and zeros elsewhere", () => {
+  const g = new v1.Graph();
+  const { x, row, dx } = g.asDefault(() => {
+    const x = v1.placeholder("float32", [3, 2], "x");
+    const row = v1.gather(x, v1.constant(1, "int32"));
+    return { x, row, dx: v1.gradients(v1.reduceSum(v1.mul(row, [10, 20])), [x])[0]! };
+  });
+  assertEquals(row.shape, [2]);
+  const sess = new v1.Session(g);
+  const [r, d] = sess.run([row, dx], new Map([[x, [[1, 2], [3, 4], [5, 6]]]])) as number[][][];
+  assertEquals(r, [3, 4] as unknown as number[][]);
+  assertEquals(d, [[0, 0], [10, 20], [0, 0]]);
+  sess.close();
+  g.dispose();
+});
