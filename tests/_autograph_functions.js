@@ -173,3 +173,16 @@ export const arrowStyle = (x, { scale = 2 } = {}, ...extra) => {
   const twice = (v) => v > 0 ? v * scale : v;
   return twice(x.sum()) + (first ?? 0);
 };
+
+/** A temporary assigned in one branch only and not used after the if (no error: not live). */
+export function branchTemporary(x) {
+  let t;
+  let y;
+  if (x.sum() > 0) {
+    t = x * 2;
+    y = t + 1;
+  } else {
+    y = x;
+  }
+  return y;
+}

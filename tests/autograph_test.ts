@@ -253,6 +253,16 @@ Deno.test("AutoGraph: a variable defined in one branch of a tensor if is an erro
   x.dispose();
 });
 
+Deno.test("AutoGraph: a temporary set in one branch and not used after the if is no error (liveness)", () => {
+  const f = traced(fx.branchTemporary);
+  const [a, b] = [tf.tensor([1, 2]), tf.tensor([-1, -2])];
+  close(run(f, a), [3, 5]);
+  close(run(f, b), [-1, -2]);
+  assert(!toCode(fx.branchTemporary).includes('"t"'), "t is not an output of the if");
+  f.dispose();
+  tf.dispose([a, b]);
+});
+
 Deno.test("AutoGraph: a return in only one branch of a tensor if is an error", () => {
   const f = traced(fx.returnInOneBranch);
   const x = tf.tensor([1]);

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { isFunction, type N, walk } from "./_ast.ts";
+import { isFunction, isLoop, type N, walk } from "./_ast.ts";
 export type { N } from "./_ast.ts";
 
 /** The names a binding pattern declares (`[a, { b, c: d }, ...e]` → a, b, d, e). */
@@ -132,4 +132,102 @@ export function freeVariables(fn: N): string[] {
   visit(fn.body);
   for (const p of fn.params) visit(p);
   return [...out];
+}
+
+/** The names read anywhere in `n` (nested functions included); plain `x = ...` targets are writes. */
+export function readVariables(n: N): Set<string> {
+  const out = new Set<string>();
+  const visit = (c: N | null): void => {
+    if (!c || typeof c !== "object") return;
+    switch (c.type) {
+      case "Identifier":
+        out.add(c.name);
+        return;
+      case "AssignmentExpression":
+        if (c.operator === "=" && c.left.type !== "MemberExpression") {
+          visitPatternDefaults(c.left);
+        } else visit(c.left);
+        visit(c.right);
+        return;
+      case "VariableDeclarator":
+        visitPatternDefaults(c.id);
+        visit(c.init);
+        return;
+      case "MemberExpression":
+        visit(c.object);
+        if (c.computed) visit(c.property);
+        return;
+      case "Property":
+      case "PropertyDefinition":
+      case "MethodDefinition":
+        if (c.computed) visit(c.key);
+        visit(c.value);
+        return;
+      case "LabeledStatement":
+        visit(c.body);
+        return;
+      case "BreakStatement":
+      case "ContinueStatement":
+        return;
+    }
+    for (const [k, v] of Object.entries(c)) {
+      if (k === "loc" || k.startsWith("_")) continue;
+      if (Array.isArray(v)) v.forEach((x) => visit(x));
+      else if (v && typeof v === "object" && typeof v.type === "string") visit(v);
+    }
+  };
+  // In a write target only default values and computed keys are reads.
+  const visitPatternDefaults = (p: N | null): void => {
+    if (!p) return;
+    if (p.type === "AssignmentPattern") {
+      visitPatternDefaults(p.left);
+      visit(p.right);
+    } else if (p.type === "ArrayPattern") p.elements.forEach(visitPatternDefaults);
+    else if (p.type === "ObjectPattern") {
+      for (const q of p.properties) {
+        if (q.type === "RestElement") visitPatternDefaults(q.argument);
+        else {
+          if (q.computed) visit(q.key);
+          visitPatternDefaults(q.value);
+        }
+      }
+    } else if (p.type === "RestElement") visitPatternDefaults(p.argument);
+    else if (p.type === "MemberExpression") visit(p);
+  };
+  visit(n);
+  return out;
+}
+
+/**
+ * The names that may be read after `node` runs (`path`: its ancestors, outermost first):
+ * by the statements after it in each enclosing block, by an enclosing loop (which runs
+ * again), and by any function nested in the enclosing function (a closure may run later).
+ * TensorFlow's liveness analysis, conservatively.
+ */
+export function liveAfter(path: N[], node: N): Set<string> {
+  const live = new Set<string>();
+  const add = (n: N) => readVariables(n).forEach((x) => live.add(x));
+  for (let k = path.length - 1; k >= 0; k--) {
+    const parent = path[k];
+    const child = path[k + 1] ?? node;
+    if (isFunction(parent)) {
+      walk(parent.body, (c) => {
+        if (isFunction(c)) {
+          add(c);
+          return false;
+        }
+      });
+      break;
+    }
+    for (const key of ["body", "consequent"]) {
+      const list = parent[key];
+      if (Array.isArray(list) && list.includes(child)) {
+        list.slice(list.indexOf(child) + 1).forEach(add);
+      }
+    }
+    if (isLoop(parent) || parent.type === "DoWhileStatement" || parent.type === "ForInStatement") {
+      add(parent);
+    }
+  }
+  return live;
 }

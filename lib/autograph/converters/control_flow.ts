@@ -31,15 +31,15 @@ import {
   arrow,
   assign,
   block,
+  children,
   exprStmt,
   id,
   literal,
   map,
   type N,
   statements,
-  walk,
 } from "../_ast.ts";
-import { modifiedVariables } from "../_analysis.ts";
+import { liveAfter, modifiedVariables } from "../_analysis.ts";
 
 /** `() => [a, b], (vars_) => { [a, b] = vars_; }, ["a", "b"]` (nothing when no state). */
 function stateArgs(names: string[]): N[] {
@@ -62,11 +62,21 @@ function guarded(flags: string[], test: N | null): N | null {
 /** Rewrites the control flow statements of `tree` (in place). */
 export function convertControlFlow(tree: N): N {
   // The state of each statement is read from the source before any of it is converted.
-  walk(tree, (n) => {
-    if (["IfStatement", "WhileStatement", "ForOfStatement"].includes(n.type)) {
+  // An `if` passes out only the variables read after it (TensorFlow's liveness analysis):
+  // a temporary set in one branch and not used later is no error.
+  const path: N[] = [];
+  const annotate = (n: N): void => {
+    if (n.type === "IfStatement") {
+      const live = liveAfter(path, n);
+      n._state = modifiedVariables(n).filter((x) => live.has(x));
+    } else if (n.type === "WhileStatement" || n.type === "ForOfStatement") {
       n._state = modifiedVariables(n);
     }
-  });
+    path.push(n);
+    children(n).forEach(annotate);
+    path.pop();
+  };
+  annotate(tree);
   return map(tree, (n) => {
     if (n.type === "IfStatement") {
       const orelse = n.alternate ? arrow([], block(statements(n.alternate))) : arrow([], block([]));

@@ -89,7 +89,14 @@ function rewrite(stmts: N[], j: Jump): [N[], number] {
 
 function rewriteStmt(s: N, j: Jump): [N[], number] {
   if (s.type === j.type) {
-    if (s.label) throw new AutoGraphError(`AutoGraph does not convert labeled ${j.type}s`);
+    if (s.label) {
+      throw new AutoGraphError(
+        `AutoGraph does not convert a labeled jump (\`${
+          j.type === "BreakStatement" ? "break" : "continue"
+        } ` +
+          `${s.label.name}\`): use a flag variable, or turn AutoGraph off with { autograph: false }`,
+      );
+    }
     return [j.replace(s), ALWAYS];
   }
   if (!contains(s, j.type)) return [[s], NEVER];
