@@ -244,6 +244,11 @@ Deno.test("AutoGraph: convert is cached per function and idempotent", () => {
   const f = convert(fx.lazyAnd);
   assertEquals(convert(fx.lazyAnd), f);
   assertEquals(convert(f), f);
+  // Nothing to convert: the function itself, closure and all (no scope needed).
+  const w = tf.scalar(2);
+  const plain = (x: tf.Tensor) => x.mul(w).sum();
+  assertEquals(convert(plain), plain);
+  w.dispose();
 });
 
 Deno.test("AutoGraph: a variable defined in one branch of a tensor if is an error (limitations)", () => {

@@ -13,7 +13,8 @@
  * names of every cell (imports included) — and `options.scope`. A function in a module
  * that uses closure variables (its imports, outer `const`s) must pass them:
  * `convert(fn, { scope: { tf, w } })`; a name it cannot see is an {@linkcode AutoGraphError}
- * when converting. `range` is always available.
+ * when converting. `range` is always available. A function with nothing to convert (no
+ * control flow, no operators: `(x) => x.square().sum()`) is returned as it is.
  *
  * @example
  * ```ts
@@ -124,6 +125,9 @@ export function convert<F extends AnyFunction>(fn: F, options: ConvertOptions = 
     if (cached) return cached as F;
   }
   const { code, free } = transform(fn);
+  // Nothing to convert (no control flow, no operators): the function itself is its
+  // conversion, and keeps its closure.
+  if (!code.includes("ag__")) return fn;
   const params: string[] = [];
   const values: unknown[] = [];
   for (const name of free) {
