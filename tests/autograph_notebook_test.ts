@@ -58,6 +58,11 @@ Deno.test({
             "console.log('RESULT ' + JSON.stringify({ ys: ys.map((y) => Array.from(y.dataSync())), " +
             "hasIf: ops.includes('If'), missing }));",
         ),
+        // A symbolic tensor as a cell's value is displayed (not turned into a string primitive).
+        cell(
+          `import * as v1 from "${lib("lib/v1/mod.ts")}";\n` +
+            `new v1.Graph().asDefault(() => v1.placeholder("float32", [2], "shown"))`,
+        ),
         cell("1"),
       ],
     };
@@ -90,6 +95,8 @@ Deno.test({
     assert.deepEqual(result.ys, [[3, 6], [1, 2]]); // `w` and `tf` come from other cells
     assert.equal(result.hasIf, true);
     assert.equal(result.missing, "AutoGraphError");
+    const shown = JSON.stringify(executed.cells[3].outputs);
+    assert.ok(shown.includes('Tensor(\\"shown:0\\"'), shown);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
