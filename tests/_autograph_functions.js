@@ -3,9 +3,9 @@
 // Each follows an example of TensorFlow's AutoGraph docs ("Better performance with
 // tf.function", AutoGraph reference control_flow.md / operators.md / limitations.md).
 import * as tf from "@tensorflow/tfjs";
-import { range } from "../lib/autograph/mod.ts";
+import { range, setLoopOptions } from "../lib/autograph/mod.ts";
 
-export { range, tf };
+export { range, setLoopOptions, tf };
 
 /** An `if` on a tensor condition (tf.function guide: "if x > 0"). */
 export function signFlip(x) {
@@ -185,4 +185,25 @@ export function branchTemporary(x) {
     y = x;
   }
   return y;
+}
+
+/** A loop variable whose shape alternates, (1, 2) and (2, 1): needs a shape invariant. */
+export function transposeN(n) {
+  let i = tf.scalar(0);
+  let v = tf.tensor([[1, 2]]);
+  while (i < n) {
+    v = v.transpose();
+    i = i + 1;
+  }
+  return v;
+}
+export function transposeNWithInvariant(n) {
+  let i = tf.scalar(0);
+  let v = tf.tensor([[1, 2]]);
+  while (i < n) {
+    setLoopOptions({ shapeInvariants: [[v, [null, null]]] });
+    v = v.transpose();
+    i = i + 1;
+  }
+  return v;
 }

@@ -291,6 +291,27 @@ Deno.test("AutoGraph: a loop variable whose dtype or shape changes in a tensor l
   n.dispose();
 });
 
+Deno.test("AutoGraph: setLoopOptions shape invariants let a loop variable change shape (set_loop_options)", () => {
+  const n = tf.scalar(3);
+  assertThrows(
+    () => traced(fx.transposeN)(n),
+    AutoGraphError,
+    "'v' has shape (1, 2) before the loop, but shape (2, 1) after one iteration. Use setLoopOptions",
+  );
+  const f = traced(fx.transposeNWithInvariant);
+  const r = f(n) as tf.Tensor;
+  assertEquals(r.shape, [2, 1]);
+  close(values(r), [1, 2]);
+  r.dispose();
+  const two = tf.scalar(2);
+  const r2 = f(two) as tf.Tensor;
+  assertEquals(r2.shape, [1, 2]); // the same graph, another shape
+  assertEquals(f.traceCount, 1);
+  assert(!toCode(fx.transposeNWithInvariant).includes("setLoopOptions({"), "moved out of the body");
+  tf.dispose([n, two, r2]);
+  f.dispose();
+});
+
 Deno.test("AutoGraph: a tensor-dependent break in a loop over a JavaScript array is an error", () => {
   const x = tf.tensor([1]);
   assertThrows(

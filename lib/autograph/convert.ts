@@ -91,10 +91,10 @@ function transform(fn: AnyFunction): Converted {
           `converted; use { autograph: false }`,
       );
     }
-    const free = freeVariables(node);
     for (const step of [convertOperators, convertLogical, convertJumps, convertControlFlow]) {
       step(node);
     }
+    const free = freeVariables(node).filter((name) => name !== "ag__");
     done = { code: generate(node as unknown as acorn.Node), free };
     sources.set(fn, done);
   }

@@ -22,7 +22,8 @@
  *
  * Limits (as TensorFlow's, see its AutoGraph reference "limitations"): a variable that a
  * tensor-dependent `if` defines must be defined in both branches; a `return` inside one
- * must be matched in every branch; loop variables keep their dtype and shape; functions
+ * must be matched in every branch; loop variables keep their dtype and shape (unless
+ * `setLoopOptions({ shapeInvariants })`, first in the loop body, relaxes it); functions
  * called from the converted one are not converted (convert them too).
  *
  * @example
@@ -49,4 +50,4 @@
  */
 export { convert, type ConvertOptions, toCode } from "./convert.ts";
 export { AutoGraphError, OperatorNotAllowedInGraphError } from "./errors.ts";
-export { Range, range } from "./operators/control_flow.ts";
+export { type LoopOptions, Range, range, setLoopOptions } from "./operators/control_flow.ts";

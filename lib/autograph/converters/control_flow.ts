@@ -59,6 +59,28 @@ function guarded(flags: string[], test: N | null): N | null {
   }, test);
 }
 
+const isSetLoopOptions = (s: N): boolean =>
+  s.type === "ExpressionStatement" && s.expression.type === "CallExpression" &&
+  ((s.expression.callee.type === "Identifier" && s.expression.callee.name === "setLoopOptions") ||
+    (s.expression.callee.type === "MemberExpression" &&
+      s.expression.callee.property.name === "setLoopOptions"));
+
+/**
+ * The body of a loop without its `setLoopOptions(...)` calls, and the state and options
+ * arguments of its operator call (explicit state when there are options).
+ */
+function loopParts(n: N, body: N[]): { body: N[]; rest: N[] } {
+  const calls = body.filter(isSetLoopOptions);
+  if (calls.length === 0) return { body, rest: stateArgs(n._state) };
+  const state = n._state.length > 0
+    ? stateArgs(n._state)
+    : [arrow([], array([])), arrow([], block([])), array([])];
+  return {
+    body: body.filter((s) => !isSetLoopOptions(s)),
+    rest: [...state, calls.at(-1)!.expression.arguments[0]],
+  };
+}
+
 /** Rewrites the control flow statements of `tree` (in place). */
 export function convertControlFlow(tree: N): N {
   // The state of each statement is read from the source before any of it is converted.
@@ -88,10 +110,11 @@ export function convertControlFlow(tree: N): N {
       ]));
     }
     if (n.type === "WhileStatement") {
+      const { body, rest } = loopParts(n, statements(n.body));
       return exprStmt(agCall("whileStmt", [
         arrow([], guarded(n._guards ?? [], n.test)!),
-        arrow([], block(statements(n.body))),
-        ...stateArgs(n._state),
+        arrow([], block(body)),
+        ...rest,
       ]));
     }
     if (n.type === "ForOfStatement" && !n.await) {
@@ -102,11 +125,12 @@ export function convertControlFlow(tree: N): N {
         body = [exprStmt(assign(n.left, id("itr_"))), ...body];
       }
       const extra = guarded(n._guards ?? [], null);
+      const parts = loopParts(n, body);
       return exprStmt(agCall("forStmt", [
         n.right,
         extra ? arrow([], extra) : literal(null),
-        arrow([param], block(body)),
-        ...stateArgs(n._state),
+        arrow([param], block(parts.body)),
+        ...parts.rest,
       ]));
     }
     return n;

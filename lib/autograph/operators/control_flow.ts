@@ -155,6 +155,35 @@ function checkBranches(name: string, a: unknown, b: unknown): void {
 
 // ---------------------------------------------------------------- while
 
+/** Options of a graph loop (`tf.autograph.experimental.set_loop_options`). */
+export interface LoopOptions {
+  /** `[variable, shape]` pairs: the variable may take any shape that fits (`null` = any size). */
+  shapeInvariants?: [unknown, v1.Shape][];
+  /** Stop after this many iterations. */
+  maximumIterations?: number;
+}
+
+/**
+ * Sets the options of the enclosing loop when called first in its body
+ * (`tf.autograph.experimental.set_loop_options`): the converter moves the call out of the
+ * body and passes its options to the loop; called in unconverted code it does nothing.
+ */
+export function setLoopOptions(_options: LoopOptions): void {}
+
+/** `x` seen with the static shape `shape` (an `Identity` op): a loop variable's invariant. */
+function relax(name: string, x: Sym, shape: v1.Shape): Sym {
+  const fits = shape.length === x.rank && shape.every((d, i) => d === null || d === x.shape[i]);
+  if (!fits) {
+    throw new AutoGraphError(
+      `'${name}' has shape ${v1.formatShape(x.shape)} before the loop, which does not conform ` +
+        `with the shape invariant ${v1.formatShape(shape)}`,
+    );
+  }
+  const spec = { dtype: x.dtype, shape: [...shape] };
+  return v1.getDefaultGraph().addOp("Identity", [x], {}, [spec], { name: "shape_invariant" })
+    .output;
+}
+
 /**
  * `while (test()) body()`. When the first `test()` is a symbolic tensor the loop is one
  * `While` op carrying the variables `names`; otherwise it runs (unrolls) in JavaScript.
@@ -165,9 +194,10 @@ export function whileStmt(
   getState: GetState = noState,
   setState: SetState = noop,
   names: string[] = [],
+  opts: LoopOptions = {},
 ): void {
   let t = test();
-  if (isSymbolic(t)) return tfWhile(test, body, getState, setState, names);
+  if (isSymbolic(t)) return tfWhile(test, body, getState, setState, names, opts);
   while (truthy(t, "while")) {
     body();
     t = test();
@@ -212,8 +242,9 @@ function next(name: string, before: Sym, v: unknown): Sym {
   if (!compatible(t.shape, before.shape)) {
     throw new AutoGraphError(
       `'${name}' has shape ${v1.formatShape(before.shape)} before the loop, but shape ` +
-        `${v1.formatShape(t.shape)} after one iteration. A graph loop needs loop variables of ` +
-        `a fixed shape (TensorFlow's shape invariants): give it its final shape before the loop`,
+        `${v1.formatShape(t.shape)} after one iteration. Use setLoopOptions({ shapeInvariants: ` +
+        `[[${name}, shape]] }) first in the loop body (tf.autograph.experimental.set_loop_options) ` +
+        `to set shape invariants.`,
     );
   }
   return t;
@@ -272,8 +303,19 @@ function tfWhile(
   getState: GetState,
   setState: SetState,
   names: string[],
+  opts: LoopOptions,
 ): void {
-  const init = fillUndefined(body, getState, setState, names).map((v, i) => carry(names[i], v));
+  const entry = fillUndefined(body, getState, setState, names);
+  const init = entry.map((v, i) => carry(names[i], v));
+  for (const [v, shape] of opts.shapeInvariants ?? []) {
+    const i = entry.indexOf(v);
+    if (i < 0) {
+      throw new AutoGraphError(
+        `shapeInvariants: ${describe(v)} is not the value of a loop variable before the loop`,
+      );
+    }
+    init[i] = relax(names[i], init[i], shape);
+  }
   const built: v1.Graph[] = [];
   const out = disposingOnError(built, () =>
     v1.whileLoop(
@@ -290,6 +332,7 @@ function tfWhile(
         return getState().map((v, i) => next(names[i], init[i], v));
       },
       init,
+      { maximumIterations: opts.maximumIterations },
     ));
   setState(out);
 }
@@ -330,6 +373,7 @@ export function forStmt(
   getState: GetState = noState,
   setState: SetState = noop,
   names: string[] = [],
+  opts: LoopOptions = {},
 ): void {
   if (iter instanceof Range && (isSymbolic(iter.start) || isSymbolic(iter.stop))) {
     const dtype = [iter.start, iter.stop].find(isSymbolic)!.dtype;
@@ -345,6 +389,7 @@ export function forStmt(
       getState,
       setState,
       names,
+      opts,
     );
   }
   if (isSymbolic(iter)) {
@@ -365,6 +410,7 @@ export function forStmt(
       getState,
       setState,
       names,
+      opts,
     );
   }
   const items = isEager(iter) ? tf.unstack(iter) : iter as Iterable<unknown>;
@@ -395,6 +441,7 @@ function tfFor(
   getState: GetState,
   setState: SetState,
   names: string[],
+  opts: LoopOptions,
 ): void {
   let i = start;
   tfWhile(
@@ -409,5 +456,6 @@ function tfFor(
       setState(rest);
     },
     ["the loop index", ...names],
+    opts,
   );
 }
