@@ -82,7 +82,7 @@ export function sumRowsUntilLargeJs(rows) {
 export function firstRowAbove(x, threshold) {
   for (const row of x) {
     if (row.sum() > threshold) {
-      return row;
+      return row * 2;
     }
   }
   return tf.zeros([x.shape[1]]);

@@ -114,8 +114,8 @@ function tfIf(
       orelse();
       other = getState();
       names.forEach((name, i) => checkBranches(name, main[i], other[i]));
-      // While probing, a branch that leaves a variable undefined borrows the other's value.
-      return outputs(probing > 0 ? other.map((v, i) => v ?? main[i]) : other, main);
+      // While probing, a variable one branch leaves undefined is zeros like the other's.
+      return outputs(probing > 0 ? other.map((v, i) => v ?? zerosLike(main[i])) : other, main);
     }) as Sym[]);
   let k = 0;
   setState(names.map((_, i) => {
@@ -289,12 +289,18 @@ function fillUndefined(
             : ""),
       );
     }
-    const dtype = dtypeOf(a) ?? (typeof a === "boolean" ? "bool" : "float32");
-    const zeros = tf.zeros(shape as number[], dtype);
-    const c = v1.constant(zeros, dtype); // the graph keeps its own copy
-    zeros.dispose();
-    return c;
+    return zerosLike(a);
   });
+}
+
+/** A constant of zeros with the dtype and static shape of `x` (unknown sizes as 1). */
+function zerosLike(x: unknown): Sym {
+  const shape = (isSymbolic(x) || isEager(x) ? x.shape : []).map((d) => d ?? 1);
+  const dtype = dtypeOf(x) ?? (typeof x === "boolean" ? "bool" : "float32");
+  const zeros = tf.zeros(shape, dtype);
+  const c = v1.constant(zeros, dtype); // the graph keeps its own copy
+  zeros.dispose();
+  return c;
 }
 
 function tfWhile(
