@@ -207,3 +207,29 @@ export function transposeNWithInvariant(n) {
   }
   return v;
 }
+
+/** Nested loops: a tensor while inside a loop over rows, with break and continue. */
+export function nestedLoops(x, n) {
+  let total = tf.scalar(0);
+  for (const row of x) {
+    let j = tf.scalar(0);
+    while (j < n) {
+      j = j + 1;
+      if (j > 2) break;
+      if (row.sum() < 0) continue;
+      total = total + row.sum() * j;
+    }
+  }
+  return total;
+}
+
+/** A variable first assigned inside a tensor loop and used after it. */
+export function lastSeen(n) {
+  let i = tf.scalar(0);
+  let last;
+  while (i < n) {
+    last = i * 10;
+    i = i + 1;
+  }
+  return last;
+}

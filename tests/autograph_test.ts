@@ -131,6 +131,26 @@ Deno.test("AutoGraph: break and continue inside a loop over a tensor's rows", ()
   tf.dispose([x, y]);
 });
 
+Deno.test("AutoGraph: nested tensor loops with break and continue equal the eager computation", () => {
+  const x = tf.tensor([[1, 2], [-1, -1], [3, 0]]);
+  const n = tf.scalar(5);
+  const eager = tf.tidy(() => values(convert(fx.nestedLoops, { scope })(x, n)));
+  const f = traced(fx.nestedLoops);
+  close(run(f, x, n), eager);
+  close(eager, [3 * 1 + 3 * 2 + 3 * 1 + 3 * 2]); // j = 1, 2 for each row of sum >= 0
+  f.dispose();
+  tf.dispose([x, n]);
+});
+
+Deno.test("AutoGraph: a variable first assigned inside a tensor loop is carried (zeros on entry, as TF)", () => {
+  const f = traced(fx.lastSeen);
+  const n = tf.scalar(4);
+  close(run(f, n), [30]);
+  assert(opTypes(f).includes("While"));
+  f.dispose();
+  n.dispose();
+});
+
 Deno.test("AutoGraph: return inside a tensor loop stops it and returns the value", () => {
   const f = traced(fx.firstRowAbove);
   const x = tf.tensor([[1, 1], [5, 6], [9, 9]]);
