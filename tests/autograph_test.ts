@@ -3,6 +3,7 @@ import assertNode from "node:assert/strict";
 import {
   AutoGraphError,
   convert,
+  doNotConvert,
   OperatorNotAllowedInGraphError,
   range,
   toCode,
@@ -260,7 +261,7 @@ Deno.test("AutoGraph: toCode shows the generated ag__ calls (tf.autograph.to_cod
   assertEquals(toCode(convert(fx.signFlip)), toCode(fx.signFlip));
 });
 
-Deno.test("AutoGraph: convert is cached per function and idempotent", () => {
+Deno.test("AutoGraph: convert is cached per function and idempotent; doNotConvert opts out", () => {
   const f = convert(fx.lazyAnd);
   assertEquals(convert(fx.lazyAnd), f);
   assertEquals(convert(f), f);
@@ -269,6 +270,9 @@ Deno.test("AutoGraph: convert is cached per function and idempotent", () => {
   const plain = (x: tf.Tensor) => x.mul(w).sum();
   assertEquals(convert(plain), plain);
   w.dispose();
+  // do_not_convert: returned as it is, even with free variables AutoGraph could not see.
+  const marked = doNotConvert((x: number) => (x > 0 ? fx.tf.scalar(x) : null));
+  assertEquals(convert(marked), marked);
 });
 
 Deno.test("AutoGraph: a variable defined in one branch of a tensor if is an error (limitations)", () => {

@@ -112,13 +112,25 @@ function visibleGlobally(name: string): boolean {
   }
 }
 
+const untouched = new WeakSet<AnyFunction>();
+
+/**
+ * Marks `fn` as not to be converted (`tf.autograph.experimental.do_not_convert`):
+ * {@linkcode convert} returns it as it is. For functions whose source cannot or should
+ * not be rewritten, e.g. a `tfFunction` wrapper.
+ */
+export function doNotConvert<F extends AnyFunction>(fn: F): F {
+  untouched.add(fn);
+  return fn;
+}
+
 /**
  * The converted version of `fn`: the same function with `if`/`while`/`for`, `&&`/`||`/`!`,
  * `?:` and the arithmetic and comparison operators dispatching on tensors. Converting a
  * converted function returns it; without `scope`, the result is cached per function.
  */
 export function convert<F extends AnyFunction>(fn: F, options: ConvertOptions = {}): F {
-  if (originals.has(fn)) return fn;
+  if (originals.has(fn) || untouched.has(fn)) return fn;
   const scope = options.scope;
   if (!scope) {
     const cached = unscoped.get(fn);

@@ -48,6 +48,6 @@
  *
  * @module
  */
-export { convert, type ConvertOptions, toCode } from "./convert.ts";
+export { convert, type ConvertOptions, doNotConvert, toCode } from "./convert.ts";
 export { AutoGraphError, OperatorNotAllowedInGraphError } from "./errors.ts";
 export { type LoopOptions, Range, range, setLoopOptions } from "./operators/control_flow.ts";
