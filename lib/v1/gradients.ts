@@ -25,6 +25,7 @@
 import { GraphError, type Operation, type SymbolicTensor } from "./graph.ts";
 import {
   addN,
+  broadcastGradientArgs,
   cast,
   div,
   equal,
@@ -37,6 +38,7 @@ import {
   oneHot,
   onesLike,
   reduceSum,
+  reduceSumAxes,
   reshape,
   shapeOf,
   sign,
@@ -47,17 +49,23 @@ import {
   transpose,
   zerosLike,
 } from "./ops.ts";
-import { neededOps } from "./session.ts";
 
 /** Given an op and its outputs' gradients, the gradient of each input (null: none). */
 export type GradFn = (op: Operation, dys: SymbolicTensor[]) => (SymbolicTensor | null)[];
 
 /**
- * Sums `dy` down to `x`'s shape over the dimensions that broadcasting stretched,
- * read from the static shapes: leading dimensions `x` lacks, and dimensions of
- * size 1 in `x`. A dimension unknown in `x` (`null`) is taken as not broadcast.
+ * Sums `dy` down to `x`'s shape over the dimensions that broadcasting stretched.
+ * With `x`'s static shape fully known they are read from the static shapes
+ * (leading dimensions `x` lacks, and dimensions of size 1 in `x`); when a
+ * dimension of `x` is unknown (`null`) it may be 1 at run time, so the axes
+ * come from the run-time shapes (TF's `BroadcastGradientArgs`, then `Sum` and
+ * `Reshape` to `shape(x)`).
  */
 export function unbroadcast(dy: SymbolicTensor, x: SymbolicTensor): SymbolicTensor {
+  if (x.shape.some((d) => d === null)) {
+    const [, axes] = broadcastGradientArgs(shapeOf(dy), shapeOf(x));
+    return reshape(reduceSumAxes(dy, axes), shapeOf(x));
+  }
   const lead = dy.rank - x.rank;
   let d = dy;
   if (lead > 0) d = reduceSum(d, [...Array(lead).keys()]);
@@ -142,6 +150,8 @@ export const gradFns: Record<string, GradFn | null> = {
     null,
   ],
   ArgMax: null,
+  StopGradient: null,
+  BroadcastGradientArgs: null,
   Sign: null,
   Equal: null,
   Less: null,
@@ -172,7 +182,7 @@ export function gradients(
   const xList = Array.isArray(xs) ? xs : [xs];
   const g = yList[0].graph;
   return g.nameScope("gradients", () => {
-    const forward = neededOps(yList);
+    const forward = opsReaching(yList);
     // Which ops lie on a path from some x (only those need gradients).
     const xSet = new Set(xList);
     const onPath = new Set<Operation>();
@@ -209,4 +219,33 @@ export function gradients(
     }
     return xList.map(total);
   });
+}
+
+/**
+ * The ops `ys` depend on through data inputs, in execution order: a
+ * depth-first walk with an explicit stack, so graphs of any depth work.
+ */
+function opsReaching(ys: SymbolicTensor[]): Operation[] {
+  const order: Operation[] = [];
+  const seen = new Set<Operation>();
+  const stack: { op: Operation; next: number }[] = [];
+  for (const y of ys) {
+    if (seen.has(y.op)) continue;
+    seen.add(y.op);
+    stack.push({ op: y.op, next: 0 });
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.op.inputs.length) {
+        const dep = top.op.inputs[top.next++].op;
+        if (!seen.has(dep)) {
+          seen.add(dep);
+          stack.push({ op: dep, next: 0 });
+        }
+        continue;
+      }
+      stack.pop();
+      order.push(top.op);
+    }
+  }
+  return order;
 }
