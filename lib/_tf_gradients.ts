@@ -38,6 +38,45 @@ function extremumGrad(dy: tf.Tensor, saved: tf.Tensor[], attrs: Attrs, axisAttr:
   };
 }
 
+type Pad = "valid" | "same" | number;
+
+/**
+ * For each pooling window of `x`, the value of `g` at the window's maximum
+ * (the first one in row-major order, as tfjs's max pooling picks it): TF's
+ * `MaxPoolGradGrad`. Built from slices, so every backend computes it alike
+ * (the WASM backend's `maxPoolWithArgmax` gives wrong indices).
+ */
+function atWindowMaxima(
+  x: tf.Tensor4D,
+  g: tf.Tensor4D,
+  filterSize: number | [number, number],
+  strides: number | [number, number],
+  pad: Pad,
+): tf.Tensor4D {
+  const info = tf.backend_util.computePool2DInfo(x.shape, filterSize, strides, 1, pad);
+  const { top, left, bottom, right } = info.padInfo;
+  const paddings: [number, number][] = [[0, 0], [top, bottom], [left, right], [0, 0]];
+  const xp = tf.pad(x, paddings, -Infinity);
+  const gp = tf.pad(g, paddings, 0);
+  const [b, , , c] = x.shape;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const windows = (t: tf.Tensor4D) => {
+    const parts: tf.Tensor4D[] = [];
+    for (let i = 0; i < info.filterHeight; i++) {
+      for (let j = 0; j < info.filterWidth; j++) {
+        const end = [b, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, c];
+        parts.push(tf.stridedSlice(t, [0, i, j, 0], end, [1, sh, sw, 1]) as tf.Tensor4D);
+      }
+    }
+    return tf.stack(parts); // [window offsets, b, oh, ow, c]
+  };
+  const k = info.filterHeight * info.filterWidth;
+  // [b, oh, ow, c, k]; int32 then cast: the WASM backend writes float32 one-hots wrongly.
+  const mask = tf.cast(tf.oneHot(tf.argMax(windows(xp), 0), k), "float32");
+  const picked = tf.mul(tf.transpose(mask, [4, 0, 1, 2, 3]), windows(gp));
+  return tf.sum(picked, 0) as tf.Tensor4D;
+}
+
 const configs: tf.GradConfig[] = [
   {
     kernelName: "Abs",
@@ -69,19 +108,10 @@ const configs: tf.GradConfig[] = [
       const { filterSize, strides, pad } = attrs as {
         filterSize: [number, number];
         strides: [number, number];
-        pad: "valid" | "same" | number;
+        pad: Pad;
       };
       return {
-        dy: () => {
-          const { indexes } = tf.maxPoolWithArgmax(
-            input as tf.Tensor4D,
-            filterSize,
-            strides,
-            pad,
-            true,
-          );
-          return tf.reshape(tf.gather(tf.reshape(g as tf.Tensor, [-1]), indexes.flatten()), output.shape);
-        },
+        dy: () => atWindowMaxima(input as tf.Tensor4D, g as tf.Tensor4D, filterSize, strides, pad),
         input: () => tf.zerosLike(input),
         output: () => tf.zerosLike(output),
       };

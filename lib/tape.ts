@@ -553,7 +553,12 @@ export class GradientTape {
     }
     const b = y.shape[0];
     const m = y.size / b;
-    const [rows] = this.#rows(y, [x], m, (j) => tf.oneHot(tf.fill([b], j, "int32"), m).reshape(y.shape));
+    const [rows] = this.#rows(
+      y,
+      [x],
+      m,
+      (j) => tf.oneHot(tf.fill([b], j, "int32"), m).reshape(y.shape),
+    );
     const shape = [b, ...y.shape.slice(1), ...x.shape.slice(1)];
     let out: tf.Tensor | null;
     if (rows === null) {
@@ -637,7 +642,9 @@ export class GradientTape {
     const list = given instanceof tf.Tensor ? [given] : [...given];
     if (
       list.length !== targets.length ||
-      list.some((d, i) => !(d instanceof tf.Tensor) || !tf.util.arraysEqual(d.shape, targets[i].shape))
+      list.some((d, i) =>
+        !(d instanceof tf.Tensor) || !tf.util.arraysEqual(d.shape, targets[i].shape)
+      )
     ) {
       throw new GradientTapeError(
         `gradient(): outputGradients must give one tensor per target with the target's shape ` +

@@ -378,8 +378,18 @@ kernels.IfGrad = (inputs, op, ctx: RunContext) => {
   const values = inputs.slice(0, n);
   const taken = values[0].dataSync()[0] ? "then" : "else";
   const g = op.subgraphs![taken];
-  return gradThrough(values, op.attrs.wrt as number[], inputs.slice(n), (vals) =>
-    execute(g.outputs, captureFeeds(g, opInputs, vals), ctx, `${op.name}/${taken}/`) as tf.Tensor[]);
+  return gradThrough(
+    values,
+    op.attrs.wrt as number[],
+    inputs.slice(n),
+    (vals) =>
+      execute(
+        g.outputs,
+        captureFeeds(g, opInputs, vals),
+        ctx,
+        `${op.name}/${taken}/`,
+      ) as tf.Tensor[],
+  );
 };
 
 kernels.WhileGrad = (inputs, op, ctx: RunContext) => {

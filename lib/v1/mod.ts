@@ -86,6 +86,7 @@ export {
   transpose,
   zerosLike,
 } from "./ops.ts";
+export { broadcastGradientArgs, reduceSumAxes, stopGradient } from "./ops.ts";
 export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
 export {
   execute,
