@@ -580,7 +580,7 @@ export class GradientTape {
   ): (tf.Tensor[] | null)[] {
     const rows: (tf.Tensor | null)[][] = sources.map(() => []);
     for (let i = 0; i < n; i++) {
-      const dy = seed(i);
+      const dy = tf.tidy(() => seed(i));
       try {
         this.#backprop([y], sources, [dy], false).forEach((g, k) => rows[k].push(g));
       } finally {
@@ -589,7 +589,7 @@ export class GradientTape {
     }
     return rows.map((list, k) => {
       if (list.every((g) => g === null)) return null;
-      return list.map((g) => g ?? tf.zerosLike(sources[k]).toFloat());
+      return list.map((g) => g ?? tf.zeros(sources[k].shape));
     });
   }
 
@@ -683,7 +683,7 @@ export class GradientTape {
       backpropagate(nodes, acc);
       return sources.map((s) => {
         let g = connected(s) ? acc.get(s.id) : undefined;
-        if (g === undefined) return zeros ? tf.zerosLike(s).toFloat() : null;
+        if (g === undefined) return zeros ? tf.zeros(s.shape) : null;
         // Never hand back the caller's own outputGradients tensor.
         if (given.has(g.id)) g = g.clone();
         return g;
