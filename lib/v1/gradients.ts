@@ -140,7 +140,10 @@ export const gradFns: Record<string, GradFn | null> = {
   ],
   Reshape: ({ inputs: [x] }, [dy]) => [reshape(dy, shapeOf(x)), null],
   ExpandDims: ({ inputs: [x] }, [dy]) => [reshape(dy, shapeOf(x))],
-  Cast: ({ inputs: [x] }, [dy]) => [x.dtype === "float32" ? cast(dy, "float32") : null],
+  // Through an integer or bool cast there is no gradient (TF: None).
+  Cast: ({ inputs: [x], output }, [dy]) => [
+    x.dtype === "float32" && output.dtype === "float32" ? cast(dy, "float32") : null,
+  ],
   SoftmaxCrossEntropyWithLogits: ({ inputs: [z, labels] }, [dy]) => [
     mul(expandDims(dy, -1), sub(softmax(z), labels)),
     null,
@@ -217,7 +220,8 @@ export function gradients(
         if (d && reaches(t)) push(t, d);
       });
     }
-    return xList.map(total);
+    // Integer and bool tensors have no gradient (TF: None).
+    return xList.map((x) => x.dtype === "float32" ? total(x) : null);
   });
 }
 
