@@ -131,7 +131,12 @@ interface TapeNode {
 }
 
 interface EngineInternals {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number; nextTapeNodeId: number };
+  state: {
+    activeTape: TapeNode[] | null;
+    gradientDepth: number;
+    nextTapeNodeId: number;
+    activeScope: { name: string } | null;
+  };
   startTape(): void;
   endTape(): void;
   customGrad: CustomGradFn;
@@ -229,12 +234,19 @@ function inDataOrder(nodes: TapeNode[]): TapeNode[] {
 }
 
 /**
- * tfjs ops with a custom gradient (`tf.losses.softmaxCrossEntropy`,
- * `tf.logSoftmax`, fused layers) save intermediates computed out of sight of
- * the tape, so their backward pass cannot be differentiated again. When tapes
- * are nested (gradient depth ≥ 2, a higher derivative may be taken), run the
- * op's own forward computation with every op recorded instead: the same
- * values, with gradients that can be differentiated again.
+ * tfjs ops whose gradient is a `customGrad` that saves intermediates computed
+ * out of sight of the tape (`tf.losses.softmaxCrossEntropy` saves its
+ * log-softmax), by the op scope they run in. Their gradients are exact, so
+ * recording their forward ops instead gives the same values.
+ */
+const exactCustomGradOps = new Set(["softmaxCrossEntropy__op", "logSoftmax__op", "logSigmoid__op"]);
+
+/**
+ * A backward pass through those ops cannot be differentiated again. When
+ * tapes are nested (gradient depth ≥ 2, a higher derivative may be taken),
+ * run such an op's forward computation with every op recorded instead: the
+ * same values, with gradients that can be differentiated again. Custom
+ * gradients of users (`tf.customGrad`) are always kept.
  */
 function installCustomGradForNestedTapes(): void {
   const eng = engine();
@@ -243,7 +255,9 @@ function installCustomGradForNestedTapes(): void {
   const patched: CustomGradFn = (f) => {
     const op = original(f);
     return (...inputs: tf.Tensor[]) => {
-      if (engine().state.gradientDepth < 2) return op(...inputs);
+      const state = engine().state;
+      const scope = state.activeScope?.name ?? "";
+      if (state.gradientDepth < 2 || !exactCustomGradOps.has(scope)) return op(...inputs);
       return tf.tidy(() => f(...inputs, () => {}).value);
     };
   };

@@ -180,6 +180,11 @@ const cases: Case[] = [
     graph: (a, b) => v1.matMul(a, b),
   },
   {
+    name: "fused matMul + bias + relu (tf.fused.matMul, a custom-gradient op)",
+    shapes: [[2, 3], [3, 4], [4]],
+    eager: (a, b, bias) => tf.fused.matMul({ a, b, bias, activation: "relu" }),
+  },
+  {
     name: "conv2d (input and filter)",
     shapes: [[1, 4, 4, 2], [2, 2, 2, 3]],
     eager: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "same"),
@@ -332,3 +337,26 @@ for (const [k, c] of cases.entries()) {
     },
   );
 }
+
+Deno.test("a user's tf.customGrad keeps its own gradient inside nested tapes (tf.custom_gradient)", () => {
+  const square = tf.customGrad(
+    ((x: E, save: tf.GradSaveFunc) => {
+      save([x]);
+      // a deliberately different gradient: 10·x instead of 2x
+      return { value: x.square(), gradFunc: (dy: E, [s]: E[]) => dy.mul(s).mul(10) };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  const x = tf.scalar(3);
+  const outer = new GradientTape();
+  outer.watch(x);
+  const g = outer.record(() => {
+    const inner = new GradientTape();
+    inner.watch(x);
+    const y = inner.record(() => square(x) as E);
+    return inner.gradient(y, x)!;
+  });
+  assert.equal(g.dataSync()[0], 30);
+  const h = outer.gradient(g, x)!;
+  assert.equal(h.dataSync()[0], 10); // d/dx of the custom gradient 10·x
+  tf.dispose([x, g, h]);
+});
