@@ -38,6 +38,20 @@
  * outer.gradient(dydx, x)!.print(); // 6x = 12
  * ```
  *
+ * @example A Jacobian and a per-example (batch) Jacobian
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { GradientTape } from "./tape.ts";
+ *
+ * const x = tf.tensor2d([[4, 2], [1, 3]]);
+ * const tape = new GradientTape({ persistent: true });
+ * tape.watch(x);
+ * const y = tape.record(() => x.mul(x).mul(x));
+ * console.log(tape.jacobian(y, x)!.shape); // [2, 2, 2, 2]
+ * tape.batchJacobian(y, x)!.print(); // [[[48, 0], [0, 12]], [[3, 0], [0, 27]]]
+ * tape.dispose();
+ * ```
+ *
  * ## How it works
  *
  * TensorFlow.js's engine already records a tape while `tf.grad` runs: every
@@ -56,23 +70,46 @@
  * are recorded on it too, which is what makes nested tapes give second
  * derivatives.
  *
+ * Higher derivatives: a gradient that reads the op's own output (exp's is
+ * `dy·y`, tanh's `dy·(1−y²)`) reads a copy the engine saved, and the engine
+ * records that copy *before* the op that produces `y`. `record` puts the nodes
+ * back in data order, so the copy is connected to the inputs and the
+ * recorded backward pass can be differentiated again (tfjs's own
+ * `tf.grad(tf.grad(f))` lacks this and gives null or wrong second
+ * derivatives). The few tfjs ops whose custom gradient saves hidden
+ * intermediates (softmax cross-entropy, `logSoftmax`, `logSigmoid`) are
+ * recorded op by op while tapes are nested. `_tf_gradients.ts` adds the
+ * gradients of the backward kernels of pooling and convolution that tfjs
+ * lacks.
+ *
  * Watching follows TensorFlow: trainable `tf.Variable`s used inside the block
  * are watched automatically (unless `watchAccessedVariables: false`), other
  * tensors only after `tape.watch(t)` — call it before using `t` in the block.
  * Operations that depend on nothing watched are dropped at the end of each
- * `record`, and their saved tensors freed.
+ * `record`, and their saved tensors freed; so are operations inside
+ * `tape.stopRecording(fn)` and those whose results are all integer or bool.
  *
- * A source that is not watched, or that the target does not depend on, gets
- * `null` (TensorFlow's `None`); pass `{ unconnectedGradients: "zero" }` to get
- * zeros instead (TensorFlow's `UnconnectedGradients.ZERO`).
+ * `null` (TensorFlow's `None`) where TensorFlow gives None: a source that is
+ * not watched, that the target does not depend on, or that is not floating
+ * point (int32, bool), and any path through an integer or bool result (a cast
+ * to int32, `argMax`, `argMin`, comparisons such as `tf.greater`) or through
+ * {@linkcode stopGradient}. Pass `{ unconnectedGradients: "zero" }` to get
+ * zeros instead (TensorFlow's `UnconnectedGradients.ZERO`). Where tfjs's
+ * gradients differ from TensorFlow's, TensorFlow's are registered: d|x|/dx = 0
+ * at 0, and `max`/`min` reductions share the gradient equally between ties.
  *
- * Memory: the tensors a node saved for backprop are kept until the tape lets
- * go of them, which is after the first `gradient()` call for a non-persistent
- * tape and at `dispose()` for a persistent one (always call `dispose()` on a
- * persistent tape, or use `using tape = new GradientTape(...)`). When tapes are
- * nested, nodes shared with an enclosing tape live until both let go. A tape
- * used inside a function given to `tf.grad` (or `optimizer.minimize`) works,
- * but lives only as long as that call: tfjs frees its recording at the end.
+ * Memory — the rule: a tape holds the tensors its kept operations saved for
+ * backprop (only operations that depend on something watched are kept), and
+ * lets go of them after the first `gradient()` (or `jacobian()`,
+ * `batchJacobian()`) on a non-persistent tape, at `dispose()`, or, for a tape
+ * never disposed nor asked for a gradient, when JavaScript garbage-collects it
+ * (as TensorFlow frees a tape's resources when it is garbage-collected).
+ * Garbage collection runs when the engine decides, so dispose tapes you are
+ * done with (`using tape = new GradientTape(...)` does it at the end of the
+ * scope). When tapes are nested, nodes shared with an enclosing tape live
+ * until both let go. A tape used inside a function given to `tf.grad` (or
+ * `optimizer.minimize`) works, but lives only as long as that call: tfjs
+ * frees its recording at the end.
  *
  * @module
  */

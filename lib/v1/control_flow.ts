@@ -7,6 +7,14 @@
  *
  * This is what TensorFlow's AutoGraph turns a Python `if`/`while` on a tensor into.
  *
+ * Both are differentiable by `v1.gradients`, as in TensorFlow: the gradient of
+ * an `If` or `While` op is one `IfGrad` / `WhileGrad` op whose kernel re-runs
+ * the taken branch or the loop on a {@linkcode GradientTape} (the iterations
+ * are recorded at run time, however many the data asks for) and returns the
+ * gradients of the op's float inputs: loop variables and captured tensors.
+ * A failed build (mismatched branches, a body changing a dtype) frees the
+ * sub-graphs it made; `maximumIterations` must be a whole number >= 0.
+ *
  * @example
  * ```ts
  * import { Graph } from "./graph.ts";
@@ -18,6 +26,22 @@
  *   whileLoop((i, _s) => less(i, 5), (i, s) => [add(i, 1), add(s, i)], [constant(0), constant(0)])
  * );
  * console.log(new Session(g).run([i, total])); // [5, 10]
+ * ```
+ *
+ * @example The gradient of a loop: x^(2^3) by repeated squaring gives 8x^7
+ * ```ts
+ * import { Graph } from "./graph.ts";
+ * import { constant, less, add, mul, placeholder } from "./ops.ts";
+ * import { whileLoop } from "./control_flow.ts";
+ * import { gradients } from "./gradients.ts";
+ * import { Session } from "./session.ts";
+ * const g = new Graph();
+ * const { x, dx } = g.asDefault(() => {
+ *   const x = placeholder("float32", [], "x");
+ *   const [, v] = whileLoop((i) => less(i, 3), (i, v) => [add(i, 1), mul(v, v)], [constant(0, "int32"), x]);
+ *   return { x, dx: gradients(v, x)[0]! };
+ * });
+ * console.log(new Session(g).run(dx, new Map([[x, 1]]))); // 8
  * ```
  *
  * @module

@@ -4,7 +4,17 @@
  * function for NEW ops that compute its inputs' gradients from its outputs'
  * gradients (the chain rule, one op at a time, as micrograd's `_backward`).
  * Gradients reaching one tensor along several paths are summed (`AddN`); an input
- * that was broadcast gets its gradient summed over the broadcast dimensions.
+ * that was broadcast gets its gradient summed over the broadcast dimensions
+ * (found at run time, TF's `BroadcastGradientArgs`, when its static shape has
+ * unknown dimensions).
+ *
+ * As in TensorFlow: `null` (None) for an `x` the `ys` do not depend on, for
+ * integer and bool `xs`, and through integer casts, `ArgMax`, comparisons and
+ * `stopGradient`. `If` (`cond`) and `While` (`whileLoop`) are differentiable;
+ * their gradient ops are added by `control_flow.ts` and re-run the branch or
+ * loop on a `GradientTape` at run time (so their gradients cannot be
+ * differentiated again). The walk over the graph uses an explicit stack:
+ * chains of any length work.
  *
  * @example
  * ```ts
