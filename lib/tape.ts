@@ -565,7 +565,7 @@ export class GradientTape {
     const [y] = this.#targets(target, "jacobian(target, sources)", true);
     const { list, keys } = this.#sources(sources, "jacobian(target, sources)");
     const n = y.size;
-    const rows = this.#rows(y, list, n, (i) => tf.oneHot([i], n).reshape(y.shape));
+    const rows = this.#rows(y, list, n, (i) => tf.oneHot([i], n).reshape(y.shape).toFloat());
     const out = list.map((s, k) => {
       const shape = [...y.shape, ...s.shape];
       if (rows[k] === null) {
@@ -608,7 +608,7 @@ export class GradientTape {
       y,
       [x],
       m,
-      (j) => tf.oneHot(tf.fill([b], j, "int32"), m).reshape(y.shape),
+      (j) => tf.oneHot(tf.fill([b], j, "int32"), m).reshape(y.shape).toFloat(),
     );
     const shape = [b, ...y.shape.slice(1), ...x.shape.slice(1)];
     let out: tf.Tensor | null;
@@ -694,11 +694,12 @@ export class GradientTape {
     if (
       list.length !== targets.length ||
       list.some((d, i) =>
-        !(d instanceof tf.Tensor) || !tf.util.arraysEqual(d.shape, targets[i].shape)
+        !(d instanceof tf.Tensor) || !tf.util.arraysEqual(d.shape, targets[i].shape) ||
+        !isFloat(d)
       )
     ) {
       throw new GradientTapeError(
-        `gradient(): outputGradients must give one tensor per target with the target's shape ` +
+        `gradient(): outputGradients must give one float32 tensor per target with the target's shape ` +
           `(${targets.map((t) => `[${t.shape}]`).join(", ")})`,
       );
     }

@@ -360,3 +360,24 @@ Deno.test("a user's tf.customGrad keeps its own gradient inside nested tapes (tf
   assert.equal(h.dataSync()[0], 10); // d/dx of the custom gradient 10·x
   tf.dispose([x, g, h]);
 });
+
+Deno.test("Hessian as the jacobian of a gradient (Advanced autodiff: Hessian): f = Σx³ + x₀x₁ gives diag(6x) + the x₀x₁ coupling", () => {
+  const x = tf.tensor1d([1, -2, 0.5]);
+  const before = tf.memory().numTensors;
+  const outer = new GradientTape();
+  outer.watch(x);
+  const g = outer.record(() => {
+    const inner = new GradientTape();
+    inner.watch(x);
+    const f = inner.record(() =>
+      x.pow(tf.scalar(3)).sum().add(x.slice(0, 1).mul(x.slice(1, 1)).sum())
+    );
+    return inner.gradient(f, x)!;
+  });
+  const h = outer.jacobian(g, x)!;
+  assert.deepEqual(h.shape, [3, 3]);
+  close(h.dataSync(), [6, 1, 0, 1, -12, 0, 0, 0, 3], "Hessian", 1e-4);
+  tf.dispose([g, h]);
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+});
