@@ -38,6 +38,20 @@
  * outer.gradient(dydx, x)!.print(); // 6x = 12
  * ```
  *
+ * @example A Jacobian and a per-example (batch) Jacobian
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { GradientTape } from "./tape.ts";
+ *
+ * const x = tf.tensor2d([[4, 2], [1, 3]]);
+ * const tape = new GradientTape({ persistent: true });
+ * tape.watch(x);
+ * const y = tape.record(() => x.mul(x).mul(x));
+ * console.log(tape.jacobian(y, x)!.shape); // [2, 2, 2, 2]
+ * tape.batchJacobian(y, x)!.print(); // [[[48, 0], [0, 12]], [[3, 0], [0, 27]]]
+ * tape.dispose();
+ * ```
+ *
  * ## How it works
  *
  * TensorFlow.js's engine already records a tape while `tf.grad` runs: every
@@ -56,27 +70,51 @@
  * are recorded on it too, which is what makes nested tapes give second
  * derivatives.
  *
+ * Higher derivatives: a gradient that reads the op's own output (exp's is
+ * `dy·y`, tanh's `dy·(1−y²)`) reads a copy the engine saved, and the engine
+ * records that copy *before* the op that produces `y`. `record` puts the nodes
+ * back in data order, so the copy is connected to the inputs and the
+ * recorded backward pass can be differentiated again (tfjs's own
+ * `tf.grad(tf.grad(f))` lacks this and gives null or wrong second
+ * derivatives). The few tfjs ops whose custom gradient saves hidden
+ * intermediates (softmax cross-entropy, `logSoftmax`, `logSigmoid`) are
+ * recorded op by op while tapes are nested. `_tf_gradients.ts` adds the
+ * gradients of the backward kernels of pooling and convolution that tfjs
+ * lacks.
+ *
  * Watching follows TensorFlow: trainable `tf.Variable`s used inside the block
  * are watched automatically (unless `watchAccessedVariables: false`), other
  * tensors only after `tape.watch(t)` — call it before using `t` in the block.
  * Operations that depend on nothing watched are dropped at the end of each
- * `record`, and their saved tensors freed.
+ * `record`, and their saved tensors freed; so are operations inside
+ * `tape.stopRecording(fn)` and those whose results are all integer or bool.
  *
- * A source that is not watched, or that the target does not depend on, gets
- * `null` (TensorFlow's `None`); pass `{ unconnectedGradients: "zero" }` to get
- * zeros instead (TensorFlow's `UnconnectedGradients.ZERO`).
+ * `null` (TensorFlow's `None`) where TensorFlow gives None: a source that is
+ * not watched, that the target does not depend on, or that is not floating
+ * point (int32, bool), and any path through an integer or bool result (a cast
+ * to int32, `argMax`, `argMin`, comparisons such as `tf.greater`) or through
+ * {@linkcode stopGradient}. Pass `{ unconnectedGradients: "zero" }` to get
+ * zeros instead (TensorFlow's `UnconnectedGradients.ZERO`). Where tfjs's
+ * gradients differ from TensorFlow's, TensorFlow's are registered: d|x|/dx = 0
+ * at 0, and `max`/`min` reductions share the gradient equally between ties.
  *
- * Memory: the tensors a node saved for backprop are kept until the tape lets
- * go of them, which is after the first `gradient()` call for a non-persistent
- * tape and at `dispose()` for a persistent one (always call `dispose()` on a
- * persistent tape, or use `using tape = new GradientTape(...)`). When tapes are
- * nested, nodes shared with an enclosing tape live until both let go. A tape
- * used inside a function given to `tf.grad` (or `optimizer.minimize`) works,
- * but lives only as long as that call: tfjs frees its recording at the end.
+ * Memory — the rule: a tape holds the tensors its kept operations saved for
+ * backprop (only operations that depend on something watched are kept), and
+ * lets go of them after the first `gradient()` (or `jacobian()`,
+ * `batchJacobian()`) on a non-persistent tape, at `dispose()`, or, for a tape
+ * never disposed nor asked for a gradient, when JavaScript garbage-collects it
+ * (as TensorFlow frees a tape's resources when it is garbage-collected).
+ * Garbage collection runs when the engine decides, so dispose tapes you are
+ * done with (`using tape = new GradientTape(...)` does it at the end of the
+ * scope). When tapes are nested, nodes shared with an enclosing tape live
+ * until both let go. A tape used inside a function given to `tf.grad` (or
+ * `optimizer.minimize`) works, but lives only as long as that call: tfjs
+ * frees its recording at the end.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import "./_tf_gradients.ts";
 
 /** A misuse of a {@linkcode GradientTape}: reused, disposed, bad arguments. */
 export class GradientTapeError extends Error {
@@ -111,9 +149,10 @@ export interface TapeGradientOptions<U extends UnconnectedGradients = "none"> {
   unconnectedGradients?: U;
   /**
    * Initial gradient of the target (TF's `output_gradients`), same shape as the
-   * target; default all ones (so a non-scalar target is differentiated as its sum).
+   * target (a list, one per target, when the target is a list); default all
+   * ones (so a non-scalar target is differentiated as its sum).
    */
-  outputGradients?: tf.Tensor;
+  outputGradients?: tf.Tensor | readonly tf.Tensor[];
 }
 
 // ---------------------------------------------------------------------------
@@ -129,10 +168,20 @@ interface TapeNode {
 }
 
 interface EngineInternals {
-  state: { activeTape: TapeNode[] | null; gradientDepth: number; nextTapeNodeId: number };
+  state: {
+    activeTape: TapeNode[] | null;
+    gradientDepth: number;
+    nextTapeNodeId: number;
+    activeScope: { name: string } | null;
+  };
   startTape(): void;
   endTape(): void;
+  customGrad: CustomGradFn;
 }
+
+type CustomGradFn = (
+  f: (...args: unknown[]) => { value: tf.Tensor; gradFunc: unknown },
+) => (...inputs: tf.Tensor[]) => tf.Tensor;
 
 function engine(): EngineInternals {
   return tf.engine() as unknown as EngineInternals;
@@ -167,11 +216,112 @@ function release(nodes: readonly TapeNode[]): void {
   }
 }
 
+/** Frees what a tape that was never disposed holds, once it is garbage-collected (as TF does). */
+const finalizer = new FinalizationRegistry<{ nodes: TapeNode[] }>((held) => {
+  const nodes = held.nodes;
+  held.nodes = [];
+  release(nodes);
+});
+
+/**
+ * Puts the nodes in data order: each after the nodes producing its inputs.
+ *
+ * This is the root cause of wrong higher derivatives in tfjs: when a kernel's
+ * gradient needs the kernel's own output (exp's gradient is `dy·y`), the
+ * engine saves a copy of the output through an `Identity` node it appends to
+ * the tape *before* the kernel's own node. Walked in tape order, that copy
+ * looks unconnected to the inputs, so a recorded backward pass that reads it
+ * is a dead end for the next derivative (d²/dx² eˣ came back null).
+ */
+function inDataOrder(nodes: TapeNode[]): TapeNode[] {
+  const producer = new Map<number, number>();
+  nodes.forEach((n, i) => n.outputs.forEach((o) => producer.set(o.id, i)));
+  const emitted = new Uint8Array(nodes.length);
+  const waiting = new Map<number, number[]>();
+  const out: TapeNode[] = [];
+  const blocker = (i: number): number => {
+    for (const t of Object.values(nodes[i].inputs)) {
+      const p = t == null ? undefined : producer.get(t.id);
+      if (p !== undefined && p !== i && !emitted[p]) return p;
+    }
+    return -1;
+  };
+  const stack: number[] = [];
+  for (let i = 0; i < nodes.length; i++) {
+    stack.push(i);
+    while (stack.length > 0) {
+      const j = stack.pop()!;
+      const b = blocker(j);
+      if (b >= 0) {
+        waiting.set(b, [...(waiting.get(b) ?? []), j]);
+        continue;
+      }
+      emitted[j] = 1;
+      out.push(nodes[j]);
+      const next = waiting.get(j);
+      if (next) {
+        waiting.delete(j);
+        stack.push(...next.reverse());
+      }
+    }
+  }
+  // Anything still waiting (a cycle cannot happen; be safe) keeps its place at the end.
+  for (const list of waiting.values()) for (const j of list) out.push(nodes[j]);
+  return out;
+}
+
+/**
+ * tfjs ops whose gradient is a `customGrad` that saves intermediates computed
+ * out of sight of the tape (`tf.losses.softmaxCrossEntropy` saves its
+ * log-softmax), by the op scope they run in. Their gradients are exact, so
+ * recording their forward ops instead gives the same values.
+ */
+const exactCustomGradOps = new Set(["softmaxCrossEntropy__op", "logSoftmax__op", "logSigmoid__op"]);
+
+/**
+ * A backward pass through those ops cannot be differentiated again. When
+ * tapes are nested (gradient depth ≥ 2, a higher derivative may be taken),
+ * run such an op's forward computation with every op recorded instead: the
+ * same values, with gradients that can be differentiated again. Custom
+ * gradients of users (`tf.customGrad`) are always kept.
+ */
+function installCustomGradForNestedTapes(): void {
+  const eng = engine();
+  const original = eng.customGrad.bind(eng);
+  if ((original as { nestedAware?: boolean }).nestedAware) return;
+  const patched: CustomGradFn = (f) => {
+    const op = original(f);
+    return (...inputs: tf.Tensor[]) => {
+      const state = engine().state;
+      const scope = state.activeScope?.name ?? "";
+      if (state.gradientDepth < 2 || !exactCustomGradOps.has(scope)) return op(...inputs);
+      return tf.tidy(() => f(...inputs, () => {}).value);
+    };
+  };
+  (patched as { nestedAware?: boolean }).nestedAware = true;
+  eng.customGrad = patched;
+}
+installCustomGradForNestedTapes();
+
 function isTrainableVariable(t: tf.Tensor): t is tf.Variable {
   return t instanceof tf.Variable && (t as tf.Variable).trainable === true;
 }
 
-function flatten(sources: TensorStructure): { list: tf.Tensor[]; keys: string[] | null } {
+/** Gradients flow only through floating-point tensors (TF: integer and bool tensors give None). */
+function isFloat(t: tf.Tensor): boolean {
+  return t.dtype === "float32" || t.dtype === "complex64";
+}
+
+function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return "an array";
+  return typeof x === "object" ? (x.constructor?.name ?? "an object") : `${typeof x} ${String(x)}`;
+}
+
+function flatten(
+  sources: TensorStructure,
+  what = "gradient(target, sources)",
+): { list: tf.Tensor[]; keys: string[] | null } {
   if (sources instanceof tf.Tensor) return { list: [sources], keys: null };
   if (Array.isArray(sources)) return { list: [...sources], keys: null };
   if (sources !== null && typeof sources === "object") {
@@ -180,8 +330,21 @@ function flatten(sources: TensorStructure): { list: tf.Tensor[]; keys: string[] 
     return { list: keys.map((k) => rec[k]), keys };
   }
   throw new GradientTapeError(
-    `gradient(): sources must be a tensor, a list or a record of tensors, got ${typeof sources}`,
+    `${what}: expected a tf.Tensor, a list or a record of tensors, got ${describe(sources)}`,
   );
+}
+
+/** Puts `values` back in the structure `keys` describes (one tensor, a list or a record). */
+function restructure<T>(single: boolean, keys: string[] | null, values: T[]): unknown {
+  if (single) return values[0];
+  if (keys === null) return values;
+  return Object.fromEntries(keys.map((k, i) => [k, values[i]]));
+}
+
+/** Options of {@linkcode GradientTape.jacobian} and {@linkcode GradientTape.batchJacobian}. */
+export interface JacobianOptions<U extends UnconnectedGradients = "none"> {
+  /** `"none"` (default) gives `null` for sources the target does not depend on; `"zero"` zeros. */
+  unconnectedGradients?: U;
 }
 
 /**
@@ -194,12 +357,15 @@ export class GradientTape {
   /** Trainable variables used inside `record` are watched automatically. */
   readonly watchAccessedVariables: boolean;
 
-  #nodes: TapeNode[] = [];
+  /** The kept nodes, in a holder the finalizer can free without holding the tape. */
+  #held: { nodes: TapeNode[] } = { nodes: [] };
   /** Tensors watched explicitly or automatically. */
   #watched = new Set<number>();
   /** Tensors that depend on a watched tensor through the kept nodes (watched included). */
   #derived = new Set<number>();
   #watchedVariables = new Map<number, tf.Variable>();
+  /** Node id ranges recorded inside `stopRecording` during the current `record`. */
+  #paused: [number, number][] = [];
   #recording = false;
   #used = false;
   #disposed = false;
@@ -207,6 +373,7 @@ export class GradientTape {
   constructor(options: GradientTapeOptions = {}) {
     this.persistent = options.persistent ?? false;
     this.watchAccessedVariables = options.watchAccessedVariables ?? true;
+    finalizer.register(this, this.#held, this);
   }
 
   /** Whether `record` is running its block right now. */
@@ -216,7 +383,7 @@ export class GradientTape {
 
   /** Number of operations kept on the tape (for inspection and tests). */
   get size(): number {
-    return this.#nodes.length;
+    return this.#held.nodes.length;
   }
 
   /**
@@ -225,8 +392,9 @@ export class GradientTape {
    * for the backward pass.
    */
   operations(): string[] {
-    const saved = new Set(this.#nodes.flatMap((n) => (n.saved ?? []).map((t) => t.id)));
-    return this.#nodes
+    const nodes = this.#held.nodes;
+    const saved = new Set(nodes.flatMap((n) => (n.saved ?? []).map((t) => t.id)));
+    return nodes
       .filter((n) => !(n.outputs.length === 1 && saved.has(n.outputs[0].id)))
       .map((n) => n.kernelName);
   }
@@ -234,15 +402,21 @@ export class GradientTape {
   /**
    * Watches tensors (one, a list or a record) so that gradients with respect to
    * them can be taken. Call it before the tensors are used inside `record`.
+   * As in TensorFlow, only floating-point tensors can be watched: an int32 or
+   * bool tensor is accepted but its gradient is `null`.
    */
   watch(tensors: TensorStructure): void {
     this.#checkUsable("watch");
-    for (const [i, t] of flatten(tensors).list.entries()) {
+    const { list, keys } = flatten(tensors, "watch(tensors)");
+    for (const [i, t] of list.entries()) {
       if (!(t instanceof tf.Tensor)) {
-        throw new GradientTapeError(`watch(): item ${i} is not a tf.Tensor`);
+        const where = keys ? `"${keys[i]}"` : `${i}`;
+        throw new GradientTapeError(
+          `watch(tensors): item ${where} is not a tf.Tensor (got ${describe(t)})`,
+        );
       }
       this.#watched.add(t.id);
-      this.#derived.add(t.id);
+      if (isFloat(t)) this.#derived.add(t.id);
       if (t instanceof tf.Variable) this.#watchedVariables.set(t.id, t as tf.Variable);
     }
   }
@@ -260,7 +434,7 @@ export class GradientTape {
   record<T>(fn: () => T): T {
     this.#checkUsable("record");
     if (typeof fn !== "function") {
-      throw new GradientTapeError("record(fn): fn must be a function");
+      throw new GradientTapeError(`record(fn): fn must be a function, got ${describe(fn)}`);
     }
     if (this.#recording) {
       throw new GradientTapeError("record(): this tape is already recording (no re-entry)");
@@ -288,12 +462,15 @@ export class GradientTape {
       this.#recording = false;
       openRecordings.splice(openRecordings.lastIndexOf(open), 1);
       eng.endTape();
-      const added = tape.slice(startLen);
+      const added = inDataOrder(tape.slice(startLen));
       if (eng.state.gradientDepth === 0) eng.state.activeTape = null;
       if (foreign) { for (const n of added) foreignNodes.add(n); }
-      const kept = failed ? [] : this.#keepWatched(added);
+      const paused = this.#paused;
+      this.#paused = [];
+      const mine = added.filter((n) => !paused.some(([a, b]) => n.id >= a && n.id < b));
+      const kept = failed ? [] : this.#keepWatched(mine);
       claim(added);
-      this.#nodes.push(...kept);
+      this.#held.nodes.push(...kept);
       const keptSet = new Set(kept);
       release(added.filter((n) => !keptSet.has(n)));
     }
@@ -305,6 +482,29 @@ export class GradientTape {
     return result!;
   }
 
+  /**
+   * Runs `fn` inside this tape's `record` block without recording its
+   * operations on this tape (TF's `with tape.stop_recording():`); enclosing
+   * tapes still record them. Returns what `fn` returns.
+   */
+  stopRecording<T>(fn: () => T): T {
+    this.#checkUsable("stopRecording");
+    if (typeof fn !== "function") {
+      throw new GradientTapeError(`stopRecording(fn): fn must be a function, got ${describe(fn)}`);
+    }
+    if (!this.#recording) {
+      throw new GradientTapeError(
+        "stopRecording(): this tape is not recording; call it inside tape.record(() => ...)",
+      );
+    }
+    const start = engine().state.nextTapeNodeId;
+    try {
+      return fn();
+    } finally {
+      this.#paused.push([start, engine().state.nextTapeNodeId]);
+    }
+  }
+
   /** Keeps the nodes that depend on something watched, extending the derived set. */
   #keepWatched(added: TapeNode[]): TapeNode[] {
     const kept: TapeNode[] = [];
@@ -312,16 +512,17 @@ export class GradientTape {
       let depends = false;
       for (const input of Object.values(node.inputs)) {
         if (input == null) continue;
-        if (this.watchAccessedVariables && isTrainableVariable(input)) {
+        if (this.watchAccessedVariables && isTrainableVariable(input) && isFloat(input)) {
           this.#watched.add(input.id);
           this.#derived.add(input.id);
           this.#watchedVariables.set(input.id, input);
         }
         if (this.#derived.has(input.id)) depends = true;
       }
-      if (depends) {
+      // Integer and bool results (casts to int, argMax, comparisons) carry no gradient.
+      if (depends && node.outputs.some(isFloat)) {
         kept.push(node);
-        for (const out of node.outputs) this.#derived.add(out.id);
+        for (const out of node.outputs) if (isFloat(out)) this.#derived.add(out.id);
       }
     }
     return kept;
@@ -330,92 +531,221 @@ export class GradientTape {
   /**
    * Gradients of `target` (a tensor, or a list whose gradients add up) with
    * respect to `sources`, in the structure of `sources`. A non-persistent tape
-   * allows one call. Unwatched or unconnected sources get `null` (or zeros with
-   * `{ unconnectedGradients: "zero" }`).
+   * allows one call. Unwatched, unconnected or integer sources get `null` (or
+   * zeros with `{ unconnectedGradients: "zero" }`).
    */
   gradient<S extends TensorStructure, U extends UnconnectedGradients = "none">(
     target: tf.Tensor | readonly tf.Tensor[],
     sources: S,
     options: TapeGradientOptions<U> = {},
   ): GradientOf<S, U extends "zero" ? tf.Tensor : tf.Tensor | null> {
-    this.#checkUsable("gradient");
+    this.#checkReady("gradient");
+    const targets = this.#targets(target, "gradient(target, sources)");
+    const { list, keys } = this.#sources(sources, "gradient(target, sources)");
+    const dys = this.#outputGradients(targets, options.outputGradients);
+    const zeros = options.unconnectedGradients === "zero";
+    const grads = this.#backprop(targets, list, dys, zeros);
+    this.#afterGradient();
+    return restructure(sources instanceof tf.Tensor, keys, grads) as never;
+  }
+
+  /**
+   * The Jacobian of `target` with respect to each source (TF's
+   * `tape.jacobian`): shape `[...target.shape, ...source.shape]`, entry
+   * `[i..., j...]` = ∂target[i...]/∂source[j...]. Computed one backward pass
+   * per element of `target`. `null` for a source the target does not depend
+   * on (zeros with `{ unconnectedGradients: "zero" }`).
+   */
+  jacobian<S extends TensorStructure, U extends UnconnectedGradients = "none">(
+    target: tf.Tensor,
+    sources: S,
+    options: JacobianOptions<U> = {},
+  ): GradientOf<S, U extends "zero" ? tf.Tensor : tf.Tensor | null> {
+    this.#checkReady("jacobian");
+    const [y] = this.#targets(target, "jacobian(target, sources)", true);
+    const { list, keys } = this.#sources(sources, "jacobian(target, sources)");
+    const n = y.size;
+    const rows = this.#rows(y, list, n, (i) => tf.oneHot([i], n).reshape(y.shape).toFloat());
+    const out = list.map((s, k) => {
+      const shape = [...y.shape, ...s.shape];
+      if (rows[k] === null) {
+        return options.unconnectedGradients === "zero" ? tf.zeros(shape) : null;
+      }
+      return tf.tidy(() => tf.stack(rows[k]!).reshape(shape));
+    });
+    rows.forEach((r) => tf.dispose(r ?? []));
+    this.#afterGradient();
+    return restructure(sources instanceof tf.Tensor, keys, out) as never;
+  }
+
+  /**
+   * The Jacobian of each example of a batch (TF's `tape.batchJacobian`):
+   * `target` `[b, y1, ...]` and `source` `[b, x1, ...]` give
+   * `[b, y1, ..., x1, ...]`, entry `[i, j..., k...]` = ∂target[i, j...]/∂source[i, k...].
+   * Examples must not depend on each other (as in TensorFlow, this is assumed,
+   * not checked).
+   */
+  batchJacobian<U extends UnconnectedGradients = "none">(
+    target: tf.Tensor,
+    source: tf.Tensor,
+    options: JacobianOptions<U> = {},
+  ): U extends "zero" ? tf.Tensor : tf.Tensor | null {
+    this.#checkReady("batchJacobian");
+    const [y] = this.#targets(target, "batchJacobian(target, source)", true);
+    const { list: [x] } = this.#sources(source, "batchJacobian(target, source)");
+    if (!(x instanceof tf.Tensor) || source instanceof Array) {
+      throw new GradientTapeError("batchJacobian(target, source): source must be one tf.Tensor");
+    }
+    if (y.rank < 2 || x.rank < 2 || y.shape[0] !== x.shape[0]) {
+      throw new GradientTapeError(
+        `batchJacobian(target, source): target [${y.shape}] and source [${x.shape}] must both ` +
+          "have rank >= 2 and the same first (batch) dimension",
+      );
+    }
+    const b = y.shape[0];
+    const m = y.size / b;
+    const [rows] = this.#rows(
+      y,
+      [x],
+      m,
+      (j) => tf.oneHot(tf.fill([b], j, "int32"), m).reshape(y.shape).toFloat(),
+    );
+    const shape = [b, ...y.shape.slice(1), ...x.shape.slice(1)];
+    let out: tf.Tensor | null;
+    if (rows === null) {
+      out = options.unconnectedGradients === "zero" ? tf.zeros(shape) : null;
+    } else {
+      out = tf.tidy(() => tf.stack(rows, 1).reshape(shape));
+      tf.dispose(rows);
+    }
+    this.#afterGradient();
+    return out as never;
+  }
+
+  /** One backward pass per row seed; per source, the list of rows (zeros where unconnected) or null. */
+  #rows(
+    y: tf.Tensor,
+    sources: tf.Tensor[],
+    n: number,
+    seed: (i: number) => tf.Tensor,
+  ): (tf.Tensor[] | null)[] {
+    const rows: (tf.Tensor | null)[][] = sources.map(() => []);
+    for (let i = 0; i < n; i++) {
+      const dy = tf.tidy(() => seed(i));
+      try {
+        this.#backprop([y], sources, [dy], false).forEach((g, k) => rows[k].push(g));
+      } finally {
+        dy.dispose();
+      }
+    }
+    return rows.map((list, k) => {
+      if (list.every((g) => g === null)) return null;
+      return list.map((g) => g ?? tf.zeros(sources[k].shape));
+    });
+  }
+
+  #checkReady(what: string): void {
+    this.#checkUsable(what);
     if (this.#recording) {
       throw new GradientTapeError(
-        "gradient() was called inside this tape's own record() block; call it after the " +
+        `${what}() was called inside this tape's own record() block; call it after the ` +
           "block returns (or record the block on an outer tape for higher derivatives)",
       );
     }
     if (this.#used) {
       throw new GradientTapeError(
-        "gradient() can only be called once on a non-persistent GradientTape; create it with " +
+        `${what}() can only be called once on a non-persistent GradientTape; create it with ` +
           "new GradientTape({ persistent: true }) to take several gradients",
       );
     }
-    const targets = target instanceof tf.Tensor ? [target] : [...(target ?? [])];
-    if (targets.length === 0 || !targets.every((t) => t instanceof tf.Tensor)) {
-      throw new GradientTapeError("gradient(target, ...): target must be a tensor or a list");
+  }
+
+  #targets(target: unknown, what: string, single = false): tf.Tensor[] {
+    if (target instanceof tf.Tensor) return [target];
+    const ok = !single && Array.isArray(target) && target.length > 0 &&
+      target.every((t) => t instanceof tf.Tensor);
+    if (!ok) {
+      throw new GradientTapeError(
+        `${what}: target must be a tf.Tensor${single ? "" : " or a non-empty list of tensors"}, ` +
+          `got ${describe(target)}`,
+      );
     }
-    const { list, keys } = flatten(sources);
+    return [...(target as tf.Tensor[])];
+  }
+
+  #sources(sources: unknown, what: string): { list: tf.Tensor[]; keys: string[] | null } {
+    const { list, keys } = flatten(sources as TensorStructure, what);
     list.forEach((s, i) => {
       if (!(s instanceof tf.Tensor)) {
         throw new GradientTapeError(
-          `gradient(): source ${keys ? `"${keys[i]}"` : i} is not a tf.Tensor`,
+          `${what}: source ${keys ? `"${keys[i]}"` : i} is not a tf.Tensor (got ${describe(s)})`,
         );
       }
     });
-    const dy = options.outputGradients;
-    if (dy !== undefined) {
-      if (targets.length !== 1 || !tf.util.arraysEqual(dy.shape, targets[0].shape)) {
-        throw new GradientTapeError(
-          `gradient(): outputGradients must have the target's shape [${targets[0].shape}], ` +
-            `got [${dy.shape}] (one target only)`,
-        );
-      }
+    return { list, keys };
+  }
+
+  #outputGradients(
+    targets: tf.Tensor[],
+    given: tf.Tensor | readonly tf.Tensor[] | undefined,
+  ): (tf.Tensor | undefined)[] {
+    if (given === undefined) return targets.map(() => undefined);
+    const list = given instanceof tf.Tensor ? [given] : [...given];
+    if (
+      list.length !== targets.length ||
+      list.some((d, i) =>
+        !(d instanceof tf.Tensor) || !tf.util.arraysEqual(d.shape, targets[i].shape) ||
+        !isFloat(d)
+      )
+    ) {
+      throw new GradientTapeError(
+        `gradient(): outputGradients must give one float32 tensor per target with the target's shape ` +
+          `(${targets.map((t) => `[${t.shape}]`).join(", ")})`,
+      );
     }
-    const zeros = options.unconnectedGradients === "zero";
-    const grads = this.#backprop(targets, list, dy, zeros);
-    if (!this.persistent) {
-      this.#used = true;
-      this.#releaseAll();
-    }
-    if (sources instanceof tf.Tensor) return grads[0] as never;
-    if (keys === null) return grads as never;
-    return Object.fromEntries(keys.map((k, i) => [k, grads[i]])) as never;
+    return list;
+  }
+
+  #afterGradient(): void {
+    if (this.persistent) return;
+    this.#used = true;
+    this.#releaseAll();
   }
 
   #backprop(
     targets: tf.Tensor[],
     sources: tf.Tensor[],
-    dy: tf.Tensor | undefined,
+    dys: (tf.Tensor | undefined)[],
     zeros: boolean,
   ): (tf.Tensor | null)[] {
-    // Only watched tensors, and those computed from them on this tape, are sources.
-    const live = sources.filter((s) => this.#derived.has(s.id));
-    const nodes = filterNodes(this.#nodes, live, targets);
+    // Only watched float tensors, and those computed from them on this tape, are sources.
+    const connected = (s: tf.Tensor) => this.#derived.has(s.id) && isFloat(s);
+    const live = sources.filter(connected);
+    const nodes = filterNodes(this.#held.nodes, live, targets);
+    const given = new Set(dys.filter((d) => d !== undefined).map((d) => d!.id));
     return tf.tidy((): tf.TensorContainer => {
       const acc = new Map<number, tf.Tensor>();
       const add = (id: number, g: tf.Tensor) => {
         const cur = acc.get(id);
         acc.set(id, cur === undefined ? g : tf.add(cur, g));
       };
-      for (const t of targets) {
-        if (!this.#derived.has(t.id)) continue;
-        add(t.id, dy ?? tf.ones(t.shape));
-      }
+      targets.forEach((t, i) => {
+        if (this.#derived.has(t.id)) add(t.id, dys[i] ?? tf.ones(t.shape));
+      });
       backpropagate(nodes, acc);
       return sources.map((s) => {
-        let g = this.#derived.has(s.id) ? acc.get(s.id) : undefined;
-        if (g === undefined) return zeros ? tf.zerosLike(s).toFloat() : null;
+        let g = connected(s) ? acc.get(s.id) : undefined;
+        if (g === undefined) return zeros ? tf.zeros(s.shape) : null;
         // Never hand back the caller's own outputGradients tensor.
-        if (g === dy) g = g.clone();
+        if (given.has(g.id)) g = g.clone();
         return g;
       }) as tf.TensorContainer;
     }) as (tf.Tensor | null)[];
   }
 
   #releaseAll(): void {
-    const nodes = this.#nodes;
-    this.#nodes = [];
+    const nodes = this.#held.nodes;
+    this.#held.nodes = [];
     release(nodes);
   }
 
@@ -439,6 +769,7 @@ export class GradientTape {
     }
     this.#disposed = true;
     this.#releaseAll();
+    finalizer.unregister(this);
     this.#watched.clear();
     this.#derived.clear();
     this.#watchedVariables.clear();
@@ -447,6 +778,36 @@ export class GradientTape {
   /** `using tape = new GradientTape()` disposes it at the end of the scope. */
   [Symbol.dispose](): void {
     this.dispose();
+  }
+}
+
+/**
+ * `x` as a constant for differentiation (TF's `tf.stop_gradient`): the same
+ * value, but no tape records where it came from, so gradients do not flow
+ * through it (a source reached only through it gets `null`).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { GradientTape, stopGradient } from "./tape.ts";
+ * const x = tf.scalar(3);
+ * const tape = new GradientTape();
+ * tape.watch(x);
+ * const y = tape.record(() => x.mul(stopGradient(x.square())));
+ * tape.gradient(y, x)!.print(); // x² = 9, not 3x² = 27
+ * ```
+ */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  if (!(x instanceof tf.Tensor)) {
+    throw new GradientTapeError(`stopGradient(x): x must be a tf.Tensor, got ${describe(x)}`);
+  }
+  const state = engine().state;
+  const depth = state.gradientDepth;
+  state.gradientDepth = 0; // not recorded: no tape sees the copy's origin
+  try {
+    return tf.clone(x);
+  } finally {
+    state.gradientDepth = depth;
   }
 }
 

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { GradientTape, GradientTapeError } from "../lib/tape.ts";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { GradientTape, GradientTapeError, stopGradient } from "../lib/tape.ts";
 
 await initBackend();
 
@@ -379,4 +381,300 @@ Deno.test("agrees with tfjs's own tf.variableGrads on a Keras model", () => {
     ...(grads as tf.Tensor[]),
   ]);
   model.dispose();
+});
+
+// ---------------------------------------------------------------------------
+// TensorFlow's None cases ("Introduction to gradients and automatic
+// differentiation": cases where gradient returns None; "Zeros instead of None").
+
+Deno.test("None: an integer source (TF: 'Took gradients through an integer', dtype must be floating)", () => {
+  const x = tf.scalar(10, "int32");
+  const tape = new GradientTape({ persistent: true });
+  tape.watch(x);
+  const y = tape.record(() => x.mul(x));
+  const z = tape.record(() => x.toFloat().mul(2));
+  assert.equal(tape.gradient(y, x), null);
+  assert.equal(tape.gradient(z, x), null);
+  tape.dispose();
+  tf.dispose([x, y, z]);
+});
+
+Deno.test("None: through a cast to an integer dtype (the path through int32 carries no gradient)", () => {
+  const x = tf.tensor1d([1.4, 2.6]);
+  const tape = new GradientTape({ persistent: true });
+  tape.watch(x);
+  const y = tape.record(() => x.toInt().toFloat().sum());
+  const mixed = tape.record(() => x.toInt().toFloat().mul(x).sum());
+  assert.equal(tape.gradient(y, x), null);
+  // only the float path counts: d/dx (int(x)·x) = int(x)
+  close(tape.gradient(mixed, x)!.dataSync(), [1, 2]);
+  tape.dispose();
+  tf.dispose([x, y, mixed]);
+});
+
+Deno.test("None: through argMax, argMin and comparisons (tf.greater, tf.equal); zeros with unconnectedGradients 'zero'", () => {
+  const x = tf.tensor1d([0.5, -1, 2]);
+  const tape = new GradientTape({ persistent: true });
+  tape.watch(x);
+  const targets = tape.record(() => [
+    x.argMax().toFloat(),
+    x.argMin().toFloat(),
+    tf.greater(x, 0).toFloat().sum(),
+    tf.equal(x, 2).toFloat().sum(),
+    tf.lessEqual(x, 0).toFloat().sum(),
+  ]);
+  for (const [i, t] of targets.entries()) {
+    assert.equal(tape.gradient(t, x), null, `target ${i}`);
+    const z = tape.gradient(t, x, { unconnectedGradients: "zero" });
+    assert.deepEqual(Array.from(z.dataSync()), [0, 0, 0]);
+    z.dispose();
+  }
+  tape.dispose();
+  tf.dispose([x, ...targets]);
+});
+
+Deno.test("None for an unconnected variable, zeros with unconnectedGradients 'zero' (TF guide: x, y Variables, z = y*y)", () => {
+  const x = tf.variable(tf.scalar(2));
+  const y = tf.variable(tf.scalar(3));
+  const tape = new GradientTape({ persistent: true });
+  const z = tape.record(() => y.mul(y));
+  assert.equal(tape.gradient(z, x), null);
+  const dz = tape.gradient(z, x, { unconnectedGradients: "zero" });
+  assert.equal(dz.dataSync()[0], 0);
+  tape.dispose();
+  tf.dispose([x, y, z, dz]);
+});
+
+Deno.test("d|x|/dx = sign(x): 0 at x = 0, as TensorFlow (tfjs alone gives -1)", () => {
+  const x = tf.tensor1d([-2, 0, 3]);
+  const tape = new GradientTape();
+  tape.watch(x);
+  const y = tape.record(() => x.abs().sum());
+  const g = tape.gradient(y, x)!;
+  assert.deepEqual(Array.from(g.dataSync()), [-1, 0, 1]);
+  tf.dispose([x, y, g]);
+});
+
+Deno.test("reduce_max / reduce_min gradients split between ties equally (TF's reduce_max gradient)", () => {
+  const x = tf.tensor2d([[1, 3, 3], [2, 0, 0]]);
+  const tape = new GradientTape({ persistent: true });
+  tape.watch(x);
+  const [mx, mn, all] = tape.record(() => [x.max(1).sum(), x.min(1).sum(), x.max()]);
+  close(tape.gradient(mx, x)!.dataSync(), [0, 0.5, 0.5, 1, 0, 0]);
+  close(tape.gradient(mn, x)!.dataSync(), [1, 0, 0, 0, 0.5, 0.5]);
+  close(tape.gradient(all, x)!.dataSync(), [0, 0.5, 0.5, 0, 0, 0]);
+  tape.dispose();
+  tf.dispose([x, mx, mn, all]);
+});
+
+// ---------------------------------------------------------------------------
+// stop_recording, stop_gradient, jacobian, batch_jacobian.
+
+Deno.test("stopRecording: ops inside are not recorded (TF guide: dz/dx = 4, dz/dy = None)", () => {
+  const x = tf.scalar(2);
+  const y = tf.scalar(3);
+  const tape = new GradientTape();
+  tape.watch([x, y]);
+  const z = tape.record(() => {
+    const y2 = tape.stopRecording(() => y.mul(y));
+    return x.mul(x).add(y2);
+  });
+  const [dx, dy] = tape.gradient(z, [x, y]);
+  assert.equal(dx!.dataSync()[0], 4);
+  assert.equal(dy, null);
+  assert.throws(() => tape.stopRecording(() => 1), /not recording/);
+  tf.dispose([x, y, z, dx!]);
+});
+
+Deno.test("stopRecording pauses this tape only: an enclosing tape still records", () => {
+  const x = tf.scalar(3);
+  const outer = new GradientTape();
+  outer.watch(x);
+  const inner = new GradientTape();
+  inner.watch(x);
+  const y = outer.record(() => inner.record(() => inner.stopRecording(() => x.square())));
+  assert.equal(inner.gradient(y, x), null);
+  assert.equal(outer.gradient(y, x)!.dataSync()[0], 6);
+  tf.dispose([x, y]);
+});
+
+Deno.test("stopGradient: the same value, no gradient through it (TF: x**2 + stop_gradient(y**2))", () => {
+  const x = tf.scalar(2);
+  const y = tf.scalar(3);
+  const tape = new GradientTape();
+  tape.watch([x, y]);
+  const z = tape.record(() => x.square().add(stopGradient(y.square())));
+  assert.equal(z.dataSync()[0], 13);
+  const [dx, dy] = tape.gradient(z, [x, y]);
+  assert.equal(dx!.dataSync()[0], 4);
+  assert.equal(dy, null);
+  assert.throws(() => stopGradient(3 as never), GradientTapeError);
+  tf.dispose([x, y, z, dx!]);
+});
+
+Deno.test("jacobian: tf.GradientTape.jacobian doc example, y = x*x at [1, 2] gives [[2, 0], [0, 4]]", () => {
+  const x = tf.tensor1d([1, 2]);
+  const tape = new GradientTape();
+  tape.watch(x);
+  const y = tape.record(() => x.mul(x));
+  const j = tape.jacobian(y, x)!;
+  assert.deepEqual(j.shape, [2, 2]);
+  assert.deepEqual(j.arraySync(), [[2, 0], [0, 4]]);
+  assert.throws(() => tape.jacobian(y, x), /only be called once/);
+  tf.dispose([x, y, j]);
+});
+
+Deno.test("jacobian shapes (Advanced autodiff guide): scalar source [201]; Dense kernel [7, 10, 5, 10]", () => {
+  const x = tf.linspace(-10, 10, 201);
+  const delta = tf.variable(tf.scalar(0));
+  const t1 = new GradientTape();
+  const y = t1.record(() => tf.sigmoid(x.add(delta)));
+  const dydx = t1.jacobian(y, delta)!;
+  assert.deepEqual(dydx.shape, [201]);
+  const s = y.dataSync();
+  close(dydx.dataSync(), Array.from(s, (v) => v * (1 - v)));
+
+  const xs = tf.randomNormal([7, 5], 0, 1, "float32", 3);
+  const kernel = tf.variable(tf.randomNormal([5, 10], 0, 1, "float32", 4));
+  const t2 = new GradientTape({ persistent: true });
+  const out = t2.record(() => xs.matMul(kernel).relu());
+  const j = t2.jacobian(out, kernel)!;
+  assert.deepEqual(j.shape, [7, 10, 5, 10]);
+  // Summed over the target's dimensions, the Jacobian is the gradient of the sum.
+  const g = t2.gradient(out, kernel)!;
+  close(j.sum([0, 1]).dataSync(), g.dataSync());
+  const { a, b } = t2.jacobian(out, { a: kernel, b: delta });
+  assert.deepEqual(a!.shape, [7, 10, 5, 10]);
+  assert.equal(b, null);
+  const bz = t2.jacobian(out, delta, { unconnectedGradients: "zero" });
+  assert.deepEqual(bz.shape, [7, 10]);
+  t2.dispose();
+  tf.dispose([x, delta, y, dydx, xs, kernel, out, j, g, a!, bz]);
+});
+
+Deno.test("batchJacobian: doc example y = x³ per row gives [[[48, 0], [0, 12]], [[3, 0], [0, 27]]]", () => {
+  const x = tf.tensor2d([[4, 2], [1, 3]]);
+  const tape = new GradientTape();
+  tape.watch(x);
+  const y = tape.record(() => x.mul(x).mul(x));
+  const jb = tape.batchJacobian(y, x)!;
+  assert.deepEqual(jb.shape, [2, 2, 2]);
+  assert.deepEqual(jb.arraySync(), [[[48, 0], [0, 12]], [[3, 0], [0, 27]]]);
+  tf.dispose([x, y, jb]);
+});
+
+Deno.test("batchJacobian is the jacobian's per-example diagonal (guide: two elu layers, [7,6,7,5] vs [7,6,5])", () => {
+  const x = tf.randomNormal([7, 5], 0, 1, "float32", 5);
+  const w1 = tf.variable(tf.randomNormal([5, 8], 0, 0.5, "float32", 6));
+  const w2 = tf.variable(tf.randomNormal([8, 6], 0, 0.5, "float32", 7));
+  const tape = new GradientTape({ persistent: true });
+  tape.watch(x);
+  const y = tape.record(() => x.matMul(w1).elu().matMul(w2).elu());
+  const j = tape.jacobian(y, x)!;
+  const jb = tape.batchJacobian(y, x)!;
+  assert.deepEqual(j.shape, [7, 6, 7, 5]);
+  assert.deepEqual(jb.shape, [7, 6, 5]);
+  const ja = j.arraySync() as number[][][][];
+  const diag = ja.map((rows, i) => rows.map((r) => r[i]));
+  close(jb.dataSync(), diag.flat(2));
+  assert.throws(() => tape.batchJacobian(y.sum(1), x), /rank >= 2/);
+  assert.throws(() => tape.batchJacobian(y, x.transpose()), /batch/);
+  tape.dispose();
+  tf.dispose([x, w1, w2, y, j, jb]);
+});
+
+Deno.test("typed errors: tape.gradient(3, x) and tape.watch(5) name the argument (GradientTapeError)", () => {
+  const x = tf.scalar(1);
+  const tape = new GradientTape({ persistent: true });
+  assert.throws(
+    () => tape.watch(5 as never),
+    (e: Error) =>
+      e instanceof GradientTapeError && /watch\(tensors\)/.test(e.message) &&
+      /number 5/.test(e.message),
+  );
+  tape.watch(x);
+  const y = tape.record(() => x.square());
+  assert.throws(
+    () => tape.gradient(3 as never, x),
+    (e: Error) =>
+      e instanceof GradientTapeError && /target must be a tf.Tensor/.test(e.message) &&
+      /number 3/.test(e.message),
+  );
+  assert.throws(() => tape.gradient([] as never, x), GradientTapeError);
+  assert.throws(
+    () => tape.gradient(y, 7 as never),
+    (e: Error) => e instanceof GradientTapeError && /sources/.test(e.message),
+  );
+  assert.throws(() => tape.jacobian([y] as never, x), GradientTapeError);
+  tape.dispose();
+  tf.dispose([x, y]);
+});
+
+// ---------------------------------------------------------------------------
+// Memory: TF frees a tape's resources after gradient() on a non-persistent
+// tape, or when the tape is garbage-collected.
+
+Deno.test("failing calls leak nothing: a throwing block, bad targets, bad outputGradients, 50 times", () => {
+  const x = tf.variable(tf.tensor1d([1, 2, 3]));
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 50; i++) {
+    const tape = new GradientTape({ persistent: true });
+    assert.throws(() =>
+      tape.record(() => {
+        x.square().exp();
+        throw new Error("boom");
+      }), /boom/);
+    const y = tape.record(() => x.square().sum());
+    assert.throws(() => tape.gradient(3 as never, x), GradientTapeError);
+    assert.throws(
+      () => tape.gradient(y, x, { outputGradients: tf.tensor1d([1, 2]) }),
+      GradientTapeError,
+    );
+    assert.throws(() => tape.batchJacobian(y, x), GradientTapeError);
+    tape.dispose();
+    y.dispose();
+  }
+  // the wrong outputGradients tensors above are the caller's: only those remain
+  assert.equal(tf.memory().numTensors, before + 50);
+  x.dispose();
+});
+
+Deno.test("jacobian and batchJacobian leave no tensors behind", () => {
+  const x = tf.randomNormal([3, 2], 0, 1, "float32", 8);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) {
+    const tape = new GradientTape({ persistent: true });
+    tape.watch(x);
+    const y = tape.record(() => x.tanh().mul(x));
+    tf.dispose([tape.jacobian(y, x)!, tape.batchJacobian(y, x)!]);
+    tape.dispose();
+    y.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+});
+
+Deno.test("record keeps only what gradients need: nothing for unwatched work, and a tape that is garbage-collected frees its tensors", async () => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const x = tf.tensor1d([0.5, 1.5]);
+  const before = tf.memory().numTensors;
+  const abandon = (): void => {
+    const tape = new GradientTape();
+    tape.watch(x);
+    const y = tape.record(() => {
+      tf.ones([100]).exp().sum(); // depends on nothing watched: nothing kept
+      return x.exp().mul(x.sigmoid()).sum();
+    });
+    assert.ok(tape.size > 0);
+    y.dispose(); // never asks for a gradient, never disposes the tape
+  };
+  for (let i = 0; i < 20; i++) abandon();
+  assert.ok(tf.memory().numTensors > before, "an unused tape holds its saved tensors");
+  for (let i = 0; i < 5 && tf.memory().numTensors > before; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.equal(tf.memory().numTensors, before, "the collected tapes' tensors were freed");
+  x.dispose();
 });

@@ -128,3 +128,59 @@ Deno.test("whileLoop checks the body keeps dtypes and shapes", () => {
   });
   g.dispose();
 });
+
+Deno.test("whileLoop refuses maximumIterations that is negative, NaN or not a whole number (TF: a non-negative integer)", () => {
+  const g = new v1.Graph();
+  g.asDefault(() => {
+    const x = v1.constant(1);
+    for (const bad of [-5, -1, NaN, 2.5, Infinity]) {
+      assert.throws(
+        () =>
+          v1.whileLoop((v) => v1.less(v, 10), (v) => [v1.add(v, 1)], [x], {
+            maximumIterations: bad,
+          }),
+        (e: Error) => e instanceof v1.GraphError && /maximumIterations/.test(e.message),
+        `maximumIterations ${bad}`,
+      );
+    }
+    // 0 is allowed: the body never runs.
+    const [zero] = v1.whileLoop((v) => v1.less(v, 10), (v) => [v1.add(v, 1)], [x], {
+      maximumIterations: 0,
+    });
+    const sess = new v1.Session(g);
+    assert.equal(sess.run(zero), 1);
+    sess.close();
+  });
+  g.dispose();
+});
+
+Deno.test("failed cond and whileLoop builds leak no tensors (100 failing calls; TF raises, keeps nothing)", () => {
+  const before = tf.memory().numTensors;
+  const g = new v1.Graph();
+  g.asDefault(() => {
+    const p = v1.placeholder("bool", [], "p");
+    const x = v1.placeholder("float32", [], "x");
+    for (let i = 0; i < 100; i++) {
+      // branches of different shapes
+      assert.throws(
+        () => v1.cond(p, () => v1.constant([1, 2]), () => v1.constant(3)),
+        v1.ShapeError,
+      );
+      // a branch that throws after creating constants
+      assert.throws(() =>
+        v1.cond(p, () => v1.constant([1, 2]), () => {
+          v1.constant([4, 5]);
+          throw new Error("branch failed");
+        }), /branch failed/);
+      // a loop body that changes a loop variable's dtype
+      assert.throws(
+        () => v1.whileLoop((v) => v1.less(v, 3), () => [v1.constant(1, "int32")], [x]),
+        v1.DTypeError,
+      );
+      // a condition that is not a bool scalar
+      assert.throws(() => v1.whileLoop(() => v1.constant([1, 2]), (v) => [v], [x]), v1.DTypeError);
+    }
+  });
+  g.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});

@@ -75,13 +75,21 @@ export function trainStep(
   });
   const grads = tape.gradient(loss, vars);
   tape.dispose();
-  optimizer.applyGradients(
-    vars.map((v, i) => {
-      if (!grads[i]) throw new TrainingError(`trainStep: no gradient for variable ${v.name}`);
-      return { name: v.name, tensor: grads[i]! };
-    }),
-  );
-  tf.dispose(grads as tf.Tensor[]);
+  try {
+    const missing = vars.find((_, i) => !grads[i]);
+    if (missing) {
+      throw new TrainingError(
+        `trainStep: no gradient for variable ${missing.name}: the loss does not depend on it ` +
+          "(TensorFlow's gradient is None); remove it from trainableVariables or use it in call()",
+      );
+    }
+    optimizer.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i]! })));
+  } catch (e) {
+    tf.dispose([loss, correct]);
+    throw e;
+  } finally {
+    tf.dispose(grads.filter((g) => g !== null) as tf.Tensor[]);
+  }
   return { loss, correct: correct as tf.Scalar };
 }
 

@@ -7,6 +7,14 @@
  *
  * This is what TensorFlow's AutoGraph turns a Python `if`/`while` on a tensor into.
  *
+ * Both are differentiable by `v1.gradients`, as in TensorFlow: the gradient of
+ * an `If` or `While` op is one `IfGrad` / `WhileGrad` op whose kernel re-runs
+ * the taken branch or the loop on a {@linkcode GradientTape} (the iterations
+ * are recorded at run time, however many the data asks for) and returns the
+ * gradients of the op's float inputs: loop variables and captured tensors.
+ * A failed build (mismatched branches, a body changing a dtype) frees the
+ * sub-graphs it made; `maximumIterations` must be a whole number >= 0.
+ *
  * @example
  * ```ts
  * import { Graph } from "./graph.ts";
@@ -18,6 +26,22 @@
  *   whileLoop((i, _s) => less(i, 5), (i, s) => [add(i, 1), add(s, i)], [constant(0), constant(0)])
  * );
  * console.log(new Session(g).run([i, total])); // [5, 10]
+ * ```
+ *
+ * @example The gradient of a loop: x^(2^3) by repeated squaring gives 8x^7
+ * ```ts
+ * import { Graph } from "./graph.ts";
+ * import { constant, less, add, mul, placeholder } from "./ops.ts";
+ * import { whileLoop } from "./control_flow.ts";
+ * import { gradients } from "./gradients.ts";
+ * import { Session } from "./session.ts";
+ * const g = new Graph();
+ * const { x, dx } = g.asDefault(() => {
+ *   const x = placeholder("float32", [], "x");
+ *   const [, v] = whileLoop((i) => less(i, 3), (i, v) => [add(i, 1), mul(v, v)], [constant(0, "int32"), x]);
+ *   return { x, dx: gradients(v, x)[0]! };
+ * });
+ * console.log(new Session(g).run(dx, new Map([[x, 1]]))); // 8
  * ```
  *
  * @module
@@ -38,20 +62,40 @@ import {
 } from "./graph.ts";
 import { kernels, placeholder, toSymbolic } from "./ops.ts";
 import { execute, type RunContext } from "./session.ts";
+import { gradFns } from "./gradients.ts";
+import { GradientTape } from "../tape.ts";
 
-/** Builds `fn` into a child graph of `outer`; returns its outputs (captured into it). */
+/**
+ * Builds `fn` into a child graph of `outer`; returns its outputs (captured into
+ * it). If `fn` throws, what the partial graph holds is freed.
+ */
 function buildFunctionGraph(
   outer: Graph,
   args: SymbolicTensor[],
   fn: (...xs: SymbolicTensor[]) => TensorLike | TensorLike[],
 ): Graph {
   const g = new Graph(outer);
-  g.asDefault(() => {
-    g.inputs = args.map((a, i) => placeholder(a.dtype, a.shape, `arg${i}`));
-    const out = fn(...g.inputs);
-    g.outputs = (Array.isArray(out) ? out : [out]).map((t) => g.capture(toSymbolic(t)));
-  });
+  try {
+    g.asDefault(() => {
+      g.inputs = args.map((a, i) => placeholder(a.dtype, a.shape, `arg${i}`));
+      const out = fn(...g.inputs);
+      g.outputs = (Array.isArray(out) ? out : [out]).map((t) => g.capture(toSymbolic(t)));
+    });
+  } catch (e) {
+    g.dispose();
+    throw e;
+  }
   return g;
+}
+
+/** Runs `check`; if it throws, frees the sub-graphs first (a failed build leaks nothing). */
+function disposingOnError<T>(graphs: Graph[], check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    for (const g of graphs) g.dispose();
+    throw e;
+  }
 }
 
 /** The tensors of enclosing graphs that any of `subgraphs` captured (op inputs, in order). */
@@ -59,15 +103,15 @@ function capturedInputs(subgraphs: Graph[]): SymbolicTensor[] {
   return [...new Set(subgraphs.flatMap((g) => [...g.captures.keys()]))];
 }
 
-/** Feeds for a sub-graph's capture placeholders, from its op's input values. */
+/** Feeds for a sub-graph's capture placeholders, from the values of its op's inputs `opInputs`. */
 function captureFeeds(
   g: Graph,
-  op: Operation,
+  opInputs: readonly SymbolicTensor[],
   values: tf.Tensor[],
 ): Map<SymbolicTensor, tf.Tensor> {
   const feeds = new Map<SymbolicTensor, tf.Tensor>();
   for (const inner of g.captures.values()) {
-    feeds.set(inner, values[op.inputs.indexOf(inner.op.captured!)]);
+    feeds.set(inner, values[opInputs.indexOf(inner.op.captured!)]);
   }
   return feeds;
 }
@@ -87,6 +131,31 @@ function markStateful(op: Operation, subgraphs: Graph[]): void {
     op.stateful = true;
     op.graph.statefulOps.push(op);
   }
+}
+
+/** The outputs' dtypes and merged shapes of two branches, or the error TensorFlow gives. */
+function branchSpecs(name: string, thenG: Graph, elseG: Graph): { dtype: DType; shape: Shape }[] {
+  const [a, b] = [thenG.outputs, elseG.outputs];
+  if (a.length !== b.length) {
+    throw new GraphError(
+      `${name}: the true branch gives ${a.length} tensors, the false ${b.length}`,
+    );
+  }
+  return a.map((t, i) => {
+    if (t.dtype !== b[i].dtype) {
+      throw new DTypeError(
+        `${name}: output ${i} is ${t.dtype} in one branch, ${b[i].dtype} in the other`,
+      );
+    }
+    const shape = mergeShapes(t.shape, b[i].shape);
+    if (!shape) {
+      throw new ShapeError(
+        `${name}: output ${i} has shape ${formatShape(t.shape)} in one branch and ` +
+          `${formatShape(b[i].shape)} in the other`,
+      );
+    }
+    return { dtype: t.dtype, shape };
+  });
 }
 
 /**
@@ -115,28 +184,8 @@ export function cond<T extends TensorLike | TensorLike[]>(
       return r;
     });
   const thenG = branch(trueFn);
-  const elseG = branch(falseFn);
-  const [a, b] = [thenG.outputs, elseG.outputs];
-  if (a.length !== b.length) {
-    throw new GraphError(
-      `${name}: the true branch gives ${a.length} tensors, the false ${b.length}`,
-    );
-  }
-  const specs = a.map((t, i) => {
-    if (t.dtype !== b[i].dtype) {
-      throw new DTypeError(
-        `${name}: output ${i} is ${t.dtype} in one branch, ${b[i].dtype} in the other`,
-      );
-    }
-    const shape = mergeShapes(t.shape, b[i].shape);
-    if (!shape) {
-      throw new ShapeError(
-        `${name}: output ${i} has shape ${formatShape(t.shape)} in one branch and ` +
-          `${formatShape(b[i].shape)} in the other`,
-      );
-    }
-    return { dtype: t.dtype, shape };
-  });
+  const elseG = disposingOnError([thenG], () => branch(falseFn));
+  const specs = disposingOnError([thenG, elseG], () => branchSpecs(name, thenG, elseG));
   const attrs = {
     then_branch: `${name}_true`,
     else_branch: `${name}_false`,
@@ -154,7 +203,7 @@ kernels.If = ([pred, ...rest], op, ctx: RunContext) => {
   const g = op.subgraphs![taken];
   const outs = execute(
     [...g.outputs, ...g.statefulOps],
-    captureFeeds(g, op, [pred, ...rest]),
+    captureFeeds(g, op.inputs, [pred, ...rest]),
     ctx,
     `${op.name}/${taken}/`,
   );
@@ -163,7 +212,7 @@ kernels.If = ([pred, ...rest], op, ctx: RunContext) => {
 
 /** Options for {@linkcode whileLoop}. */
 export interface WhileOptions {
-  /** Stop after this many iterations even if the condition still holds. */
+  /** Stop after this many iterations even if the condition still holds (a whole number >= 0). */
   maximumIterations?: number;
   name?: string;
 }
@@ -180,14 +229,41 @@ export function whileLoop(
   opts: WhileOptions = {},
 ): SymbolicTensor[] {
   const name = opts.name ?? "while";
+  const max = opts.maximumIterations;
+  if (max !== undefined && !(Number.isInteger(max) && max >= 0)) {
+    throw new GraphError(
+      `${name}: maximumIterations is ${max}; it must be a whole number >= 0 (as in ` +
+        "tf.while_loop), or left out for no limit",
+    );
+  }
   const vars = loopVars.map((v) => toSymbolic(v));
   const outer = outerGraph(vars);
   const condG = buildFunctionGraph(outer, vars, condFn);
-  const c = condG.outputs[0];
-  if (condG.outputs.length !== 1 || c.dtype !== "bool" || c.rank !== 0) {
-    throw new DTypeError(`${name}: the condition must return one bool scalar, got ${c.toString()}`);
-  }
-  const bodyG = buildFunctionGraph(outer, vars, bodyFn);
+  disposingOnError([condG], () => {
+    const c = condG.outputs[0];
+    if (condG.outputs.length !== 1 || c.dtype !== "bool" || c.rank !== 0) {
+      throw new DTypeError(`${name}: the condition must return one bool scalar, got ${c.toString()}`);
+    }
+  });
+  const bodyG = disposingOnError([condG], () => buildFunctionGraph(outer, vars, bodyFn));
+  disposingOnError([condG, bodyG], () => checkBody(name, vars, bodyG));
+  const attrs = {
+    cond: `${name}_cond`,
+    body: `${name}_body`,
+    T: vars.map((v) => v.dtype as DType),
+    maximum_iterations: max ?? -1,
+  };
+  const specs = vars.map((v) => ({ dtype: v.dtype, shape: [...v.shape] }));
+  const op = outer.addOp("While", [...vars, ...capturedInputs([condG, bodyG])], attrs, specs, {
+    name,
+  });
+  op.subgraphs = { cond: condG, body: bodyG };
+  markStateful(op, [condG, bodyG]);
+  return op.outputs;
+}
+
+/** The body must give one tensor per loop variable, keeping its dtype and a compatible shape. */
+function checkBody(name: string, vars: SymbolicTensor[], bodyG: Graph): void {
   if (bodyG.outputs.length !== vars.length) {
     throw new GraphError(
       `${name}: the body returns ${bodyG.outputs.length} tensors for ${vars.length} loop variables`,
@@ -210,31 +286,29 @@ export function whileLoop(
       );
     }
   });
-  const attrs = {
-    cond: `${name}_cond`,
-    body: `${name}_body`,
-    T: vars.map((v) => v.dtype as DType),
-    maximum_iterations: opts.maximumIterations ?? -1,
-  };
-  const specs = vars.map((v) => ({ dtype: v.dtype, shape: [...v.shape] }));
-  const op = outer.addOp("While", [...vars, ...capturedInputs([condG, bodyG])], attrs, specs, {
-    name,
-  });
-  op.subgraphs = { cond: condG, body: bodyG };
-  markStateful(op, [condG, bodyG]);
-  return op.outputs;
 }
 
-kernels.While = (inputs, op, ctx: RunContext) => {
-  const { cond: condG, body: bodyG } = op.subgraphs!;
-  const max = op.attrs.maximum_iterations as number;
+/**
+ * Runs a `While` op's loop on `inputs` (the values of `opInputs`: loop
+ * variables, then captured tensors) and returns the final loop variables.
+ */
+function runWhile(
+  subgraphs: Record<string, Graph>,
+  opInputs: readonly SymbolicTensor[],
+  inputs: tf.Tensor[],
+  numVars: number,
+  max: number,
+  ctx: RunContext,
+  prefix: string,
+): tf.Tensor[] {
+  const { cond: condG, body: bodyG } = subgraphs;
   const run = (g: Graph, vals: tf.Tensor[], targets: SymbolicTensor[], kind: string) => {
-    const feeds = captureFeeds(g, op, inputs);
+    const feeds = captureFeeds(g, opInputs, inputs);
     g.inputs.forEach((p, j) => feeds.set(p, vals[j]));
-    return execute([...targets, ...g.statefulOps], feeds, ctx, `${op.name}/${kind}/`)
+    return execute([...targets, ...g.statefulOps], feeds, ctx, `${prefix}/${kind}/`)
       .slice(0, targets.length) as tf.Tensor[];
   };
-  let vals = inputs.slice(0, op.outputs.length);
+  let vals = inputs.slice(0, numVars);
   for (let iter = 0; max < 0 || iter < max; iter++) {
     const current = vals;
     let done = false;
@@ -248,4 +322,119 @@ kernels.While = (inputs, op, ctx: RunContext) => {
     vals = next;
   }
   return vals;
+}
+
+kernels.While = (inputs, op, ctx: RunContext) =>
+  runWhile(
+    op.subgraphs!,
+    op.inputs,
+    inputs,
+    op.outputs.length,
+    op.attrs.maximum_iterations as number,
+    ctx,
+    op.name,
+  );
+
+// ---------------------------------------------------------------- gradients
+
+/**
+ * Gradients through a sub-graph computation at run time: runs `forward` on
+ * `values` (with the inputs `wrt` replaced by watched copies) on a
+ * {@linkcode GradientTape}, then takes the gradients of its float outputs,
+ * seeded with `dys`, with respect to those inputs (zeros where unconnected).
+ */
+function gradThrough(
+  values: tf.Tensor[],
+  wrt: number[],
+  dys: tf.Tensor[],
+  forward: (vals: tf.Tensor[]) => tf.Tensor[],
+): tf.Tensor[] {
+  const xs = wrt.map((i) => values[i].clone());
+  const vals = [...values];
+  wrt.forEach((i, k) => vals[i] = xs[k]);
+  const tape = new GradientTape({ watchAccessedVariables: false });
+  try {
+    tape.watch(xs);
+    const outs = tape.record(() => forward(vals));
+    const used = outs.flatMap((o, i) => o.dtype === "float32" ? [i] : []);
+    if (used.length === 0) return xs.map((x) => tf.zerosLike(x));
+    const grads = tape.gradient(used.map((i) => outs[i]), xs, {
+      unconnectedGradients: "zero",
+      outputGradients: used.map((i) => dys[i]),
+    });
+    // `outs` may be feeds or graph constants: the run's tidy frees what is temporary.
+    return grads;
+  } finally {
+    tape.dispose();
+    tf.dispose(xs);
+  }
+}
+
+/** The indices of an op's float inputs: the ones that get gradients. */
+function floatInputs(op: Operation): number[] {
+  return op.inputs.flatMap((t, i) => t.dtype === "float32" ? [i] : []);
+}
+
+/**
+ * Adds the gradient op of a control-flow op: its inputs are the forward op's
+ * inputs and the gradients of its outputs, its outputs the gradients of the
+ * forward op's float inputs; its kernel re-runs the forward computation on a
+ * tape (the loop iterations are recorded at run time) and differentiates it.
+ */
+function controlFlowGrad(op: Operation, dys: SymbolicTensor[]): (SymbolicTensor | null)[] {
+  const wrt = floatInputs(op);
+  const specs = wrt.map((i) => ({ dtype: "float32" as DType, shape: [...op.inputs[i].shape] }));
+  const attrs = { ...op.attrs, num_inputs: op.inputs.length, wrt };
+  const gradOp = op.graph.addOp(`${op.type}Grad`, [...op.inputs, ...dys], attrs, specs, {
+    name: `${op.type}Grad`,
+  });
+  gradOp.subgraphs = op.subgraphs;
+  return op.inputs.map((_, i) => {
+    const k = wrt.indexOf(i);
+    return k < 0 ? null : gradOp.outputs[k];
+  });
+}
+
+gradFns.If = controlFlowGrad;
+gradFns.While = controlFlowGrad;
+
+kernels.IfGrad = (inputs, op, ctx: RunContext) => {
+  const n = op.attrs.num_inputs as number;
+  const opInputs = op.inputs.slice(0, n);
+  const values = inputs.slice(0, n);
+  const taken = values[0].dataSync()[0] ? "then" : "else";
+  const g = op.subgraphs![taken];
+  return gradThrough(
+    values,
+    op.attrs.wrt as number[],
+    inputs.slice(n),
+    (vals) =>
+      execute(
+        g.outputs,
+        captureFeeds(g, opInputs, vals),
+        ctx,
+        `${op.name}/${taken}/`,
+      ) as tf.Tensor[],
+  );
+};
+
+kernels.WhileGrad = (inputs, op, ctx: RunContext) => {
+  const n = op.attrs.num_inputs as number;
+  const opInputs = op.inputs.slice(0, n);
+  const numVars = inputs.length - n;
+  return gradThrough(
+    inputs.slice(0, n),
+    op.attrs.wrt as number[],
+    inputs.slice(n),
+    (vals) =>
+      runWhile(
+        op.subgraphs!,
+        opInputs,
+        vals,
+        numVars,
+        op.attrs.maximum_iterations as number,
+        ctx,
+        op.name,
+      ),
+  );
 };

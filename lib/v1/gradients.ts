@@ -4,7 +4,17 @@
  * function for NEW ops that compute its inputs' gradients from its outputs'
  * gradients (the chain rule, one op at a time, as micrograd's `_backward`).
  * Gradients reaching one tensor along several paths are summed (`AddN`); an input
- * that was broadcast gets its gradient summed over the broadcast dimensions.
+ * that was broadcast gets its gradient summed over the broadcast dimensions
+ * (found at run time, TF's `BroadcastGradientArgs`, when its static shape has
+ * unknown dimensions).
+ *
+ * As in TensorFlow: `null` (None) for an `x` the `ys` do not depend on, for
+ * integer and bool `xs`, and through integer casts, `ArgMax`, comparisons and
+ * `stopGradient`. `If` (`cond`) and `While` (`whileLoop`) are differentiable;
+ * their gradient ops are added by `control_flow.ts` and re-run the branch or
+ * loop on a `GradientTape` at run time (so their gradients cannot be
+ * differentiated again). The walk over the graph uses an explicit stack:
+ * chains of any length work.
  *
  * @example
  * ```ts
@@ -25,6 +35,7 @@
 import { GraphError, type Operation, type SymbolicTensor } from "./graph.ts";
 import {
   addN,
+  broadcastGradientArgs,
   cast,
   div,
   equal,
@@ -38,6 +49,7 @@ import {
   oneHot,
   onesLike,
   reduceSum,
+  reduceSumAxes,
   reshape,
   shapeOf,
   sign,
@@ -48,17 +60,23 @@ import {
   transpose,
   zerosLike,
 } from "./ops.ts";
-import { neededOps } from "./session.ts";
 
 /** Given an op and its outputs' gradients, the gradient of each input (null: none). */
 export type GradFn = (op: Operation, dys: SymbolicTensor[]) => (SymbolicTensor | null)[];
 
 /**
- * Sums `dy` down to `x`'s shape over the dimensions that broadcasting stretched,
- * read from the static shapes: leading dimensions `x` lacks, and dimensions of
- * size 1 in `x`. A dimension unknown in `x` (`null`) is taken as not broadcast.
+ * Sums `dy` down to `x`'s shape over the dimensions that broadcasting stretched.
+ * With `x`'s static shape fully known they are read from the static shapes
+ * (leading dimensions `x` lacks, and dimensions of size 1 in `x`); when a
+ * dimension of `x` is unknown (`null`) it may be 1 at run time, so the axes
+ * come from the run-time shapes (TF's `BroadcastGradientArgs`, then `Sum` and
+ * `Reshape` to `shape(x)`).
  */
 export function unbroadcast(dy: SymbolicTensor, x: SymbolicTensor): SymbolicTensor {
+  if (x.shape.some((d) => d === null)) {
+    const [, axes] = broadcastGradientArgs(shapeOf(dy), shapeOf(x));
+    return reshape(reduceSumAxes(dy, axes), shapeOf(x));
+  }
   const lead = dy.rank - x.rank;
   let d = dy;
   if (lead > 0) d = reduceSum(d, [...Array(lead).keys()]);
@@ -133,7 +151,10 @@ export const gradFns: Record<string, GradFn | null> = {
   ],
   Reshape: ({ inputs: [x] }, [dy]) => [reshape(dy, shapeOf(x)), null],
   ExpandDims: ({ inputs: [x] }, [dy]) => [reshape(dy, shapeOf(x))],
-  Cast: ({ inputs: [x] }, [dy]) => [x.dtype === "float32" ? cast(dy, "float32") : null],
+  // Through an integer or bool cast there is no gradient (TF: None).
+  Cast: ({ inputs: [x], output }, [dy]) => [
+    x.dtype === "float32" && output.dtype === "float32" ? cast(dy, "float32") : null,
+  ],
   SoftmaxCrossEntropyWithLogits: ({ inputs: [z, labels] }, [dy]) => [
     mul(expandDims(dy, -1), sub(softmax(z), labels)),
     null,
@@ -143,6 +164,8 @@ export const gradFns: Record<string, GradFn | null> = {
     null,
   ],
   ArgMax: null,
+  StopGradient: null,
+  BroadcastGradientArgs: null,
   Sign: null,
   Equal: null,
   Less: null,
@@ -202,7 +225,7 @@ export function gradients(
   const xList = Array.isArray(xs) ? xs : [xs];
   const g = yList[0].graph;
   return g.nameScope("gradients", () => {
-    const forward = neededOps(yList);
+    const forward = opsReaching(yList);
     // Which ops lie on a path from some x (only those need gradients).
     const xSet = new Set(xList);
     const onPath = new Set<Operation>();
@@ -237,6 +260,36 @@ export function gradients(
         if (d && reaches(t)) push(t, d);
       });
     }
-    return xList.map(total);
+    // Integer and bool tensors have no gradient (TF: None).
+    return xList.map((x) => x.dtype === "float32" ? total(x) : null);
   });
+}
+
+/**
+ * The ops `ys` depend on through data inputs, in execution order: a
+ * depth-first walk with an explicit stack, so graphs of any depth work.
+ */
+function opsReaching(ys: SymbolicTensor[]): Operation[] {
+  const order: Operation[] = [];
+  const seen = new Set<Operation>();
+  const stack: { op: Operation; next: number }[] = [];
+  for (const y of ys) {
+    if (seen.has(y.op)) continue;
+    seen.add(y.op);
+    stack.push({ op: y.op, next: 0 });
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.op.inputs.length) {
+        const dep = top.op.inputs[top.next++].op;
+        if (!seen.has(dep)) {
+          seen.add(dep);
+          stack.push({ op: dep, next: 0 });
+        }
+        continue;
+      }
+      stack.pop();
+      order.push(top.op);
+    }
+  }
+  return order;
 }

@@ -98,6 +98,7 @@ export {
   logicalOr,
   notEqual,
 } from "./ops.ts";
+export { broadcastGradientArgs, reduceSumAxes, stopGradient } from "./ops.ts";
 export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
 export {
   execute,

@@ -686,3 +686,63 @@ Object.assign(
     FloorDiv: ([a, b]) => [tf.tidy(() => tf.cast(tf.floorDiv(a, b), a.dtype))],
   } satisfies Record<string, Kernel>,
 );
+// ---------------------------------------------------------------- gradient support
+
+/**
+ * `x` as a constant for differentiation (`tf.stop_gradient`): the same value at
+ * run time; `v1.gradients` does not flow through it (its gradient is `None`).
+ */
+export function stopGradient(x: TensorLike, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  return addOp("StopGradient", [sx], {}, [{ dtype: sx.dtype, shape: [...sx.shape] }], name)
+    .output;
+}
+
+/**
+ * The axes along which each of two broadcast operands must be summed to undo
+ * broadcasting, from their run-time shapes `s0`, `s1` (int32 vectors): TF's
+ * `BroadcastGradientArgs`, used by gradients when static shapes are unknown.
+ */
+export function broadcastGradientArgs(
+  s0: SymbolicTensor,
+  s1: SymbolicTensor,
+  name?: string,
+): [SymbolicTensor, SymbolicTensor] {
+  const spec = { dtype: "int32" as DType, shape: [null] };
+  const op = addOp("BroadcastGradientArgs", [s0, s1], {}, [spec, spec], name);
+  return [op.outputs[0], op.outputs[1]];
+}
+
+/**
+ * Sums `x` over the axes given at run time by the int32 vector `axes`, keeping
+ * them as size 1 (TF's `Sum` with its reduction indices as an input tensor).
+ */
+export function reduceSumAxes(x: TensorLike, axes: SymbolicTensor, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  const shape = sx.shape.map(() => null);
+  return addOp("Sum", [sx, axes], { keep_dims: true }, [{ dtype: sx.dtype, shape }], name).output;
+}
+
+/** The reduction axes `BroadcastGradientArgs` gives for shapes `a` and `b`. */
+function broadcastReductionAxes(a: number[], b: number[]): [number[], number[]] {
+  const n = Math.max(a.length, b.length);
+  const r0: number[] = [], r1: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = i < n - a.length ? null : a[i - (n - a.length)];
+    const db = i < n - b.length ? null : b[i - (n - b.length)];
+    const out = Math.max(da ?? 1, db ?? 1);
+    if (da === null || (da === 1 && out !== 1)) r0.push(i);
+    if (db === null || (db === 1 && out !== 1)) r1.push(i);
+  }
+  return [r0, r1];
+}
+
+kernels.StopGradient = one((x) => x);
+kernels.BroadcastGradientArgs = ([s0, s1]) =>
+  broadcastReductionAxes(Array.from(s0.dataSync()), Array.from(s1.dataSync()))
+    .map((r) => tf.tensor1d(r, "int32"));
+const staticSum = kernels.Sum;
+kernels.Sum = (inputs, op, ctx) =>
+  inputs.length > 1
+    ? [tf.sum(inputs[0], Array.from(inputs[1].dataSync()), op.attrs.keep_dims as boolean)]
+    : staticSum(inputs, op, ctx);

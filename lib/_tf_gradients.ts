@@ -1,0 +1,157 @@
+/**
+ * Gradient functions registered with TensorFlow.js so that its gradients are
+ * TensorFlow's (imported for its side effect by `tape.ts`).
+ *
+ * - `Abs`: d|x|/dx = sign(x), so 0 at 0 (tfjs gives -1 there).
+ * - `Max`, `Min` (reductions): the gradient is shared equally between tied
+ *   extrema, as TensorFlow's `reduce_max` gradient does (tfjs gives each tie
+ *   the whole gradient).
+ * - `MaxPoolGrad`, `AvgPoolGrad`, `Conv2DBackpropFilter`: gradients of the
+ *   backward kernels themselves, which tfjs lacks, so that second derivatives
+ *   flow through pooling and convolution (TensorFlow's `MaxPoolGradGrad`,
+ *   `AvgPool` and `Conv2DBackpropFilter` gradients).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import "./_tf_gradients.ts";
+ * tf.grad((x: tf.Tensor) => x.abs())(tf.tensor1d([-2, 0, 3])).print(); // [-1, 0, 1]
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+type Attrs = Record<string, unknown>;
+
+/** TF's `reduce_max`/`reduce_min` gradient: `dy` split equally between the ties. */
+function extremumGrad(dy: tf.Tensor, saved: tf.Tensor[], attrs: Attrs, axisAttr: string) {
+  const [x, y] = saved;
+  const axes = tf.util.parseAxisParam(attrs[axisAttr] as number | number[], x.shape);
+  const kept = x.shape.map((d, i) => axes.includes(i) ? 1 : d);
+  return {
+    x: () => {
+      const hits = tf.cast(tf.equal(x, tf.reshape(y, kept)), "float32");
+      const count = tf.sum(hits, axes, true);
+      return tf.mul(tf.div(hits, count), tf.reshape(dy, kept));
+    },
+  };
+}
+
+type Pad = "valid" | "same" | number;
+
+/**
+ * For each pooling window of `x`, the value of `g` at the window's maximum
+ * (the first one in row-major order, as tfjs's max pooling picks it): TF's
+ * `MaxPoolGradGrad`. Built from slices, so every backend computes it alike
+ * (the WASM backend's `maxPoolWithArgmax` gives wrong indices).
+ */
+function atWindowMaxima(
+  x: tf.Tensor4D,
+  g: tf.Tensor4D,
+  filterSize: number | [number, number],
+  strides: number | [number, number],
+  pad: Pad,
+): tf.Tensor4D {
+  const info = tf.backend_util.computePool2DInfo(x.shape, filterSize, strides, 1, pad);
+  const { top, left, bottom, right } = info.padInfo;
+  const paddings: [number, number][] = [[0, 0], [top, bottom], [left, right], [0, 0]];
+  const xp = tf.pad(x, paddings, -Infinity);
+  const gp = tf.pad(g, paddings, 0);
+  const [b, , , c] = x.shape;
+  const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const windows = (t: tf.Tensor4D) => {
+    const parts: tf.Tensor4D[] = [];
+    for (let i = 0; i < info.filterHeight; i++) {
+      for (let j = 0; j < info.filterWidth; j++) {
+        const end = [b, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, c];
+        parts.push(tf.stridedSlice(t, [0, i, j, 0], end, [1, sh, sw, 1]) as tf.Tensor4D);
+      }
+    }
+    return tf.stack(parts); // [window offsets, b, oh, ow, c]
+  };
+  const k = info.filterHeight * info.filterWidth;
+  // [b, oh, ow, c, k]; int32 then cast: the WASM backend writes float32 one-hots wrongly.
+  const mask = tf.cast(tf.oneHot(tf.argMax(windows(xp), 0), k), "float32");
+  const picked = tf.mul(tf.transpose(mask, [4, 0, 1, 2, 3]), windows(gp));
+  return tf.sum(picked, 0) as tf.Tensor4D;
+}
+
+const configs: tf.GradConfig[] = [
+  {
+    kernelName: "Abs",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved) => ({
+      x: () => tf.mul(dy as tf.Tensor, tf.sign(tf.cast(saved[0], "float32"))),
+    }),
+  },
+  {
+    kernelName: "Max",
+    inputsToSave: ["x"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) =>
+      extremumGrad(dy as tf.Tensor, saved, attrs as Attrs, "reductionIndices"),
+  },
+  {
+    kernelName: "Min",
+    inputsToSave: ["x"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => extremumGrad(dy as tf.Tensor, saved, attrs as Attrs, "axis"),
+  },
+  {
+    // dx = MaxPoolGrad(dy, x, y) routes dy to each window's maximum; its
+    // gradient w.r.t. dy picks, for each window, the incoming gradient at that maximum.
+    kernelName: "MaxPoolGrad",
+    inputsToSave: ["input", "output"],
+    gradFunc: (g, saved, attrs) => {
+      const [input, output] = saved;
+      const { filterSize, strides, pad } = attrs as {
+        filterSize: [number, number];
+        strides: [number, number];
+        pad: Pad;
+      };
+      return {
+        dy: () => atWindowMaxima(input as tf.Tensor4D, g as tf.Tensor4D, filterSize, strides, pad),
+        input: () => tf.zerosLike(input),
+        output: () => tf.zerosLike(output),
+      };
+    },
+  },
+  {
+    // AvgPoolGrad is the transpose of AvgPool, a linear map: its gradient is AvgPool.
+    kernelName: "AvgPoolGrad",
+    inputsToSave: ["input"],
+    gradFunc: (g, saved, attrs) => {
+      const { filterSize, strides, pad } = attrs as {
+        filterSize: [number, number];
+        strides: [number, number];
+        pad: "valid" | "same" | number;
+      };
+      return {
+        dy: () => tf.avgPool(g as tf.Tensor4D, filterSize, strides, pad),
+        input: () => tf.zerosLike(saved[0]),
+      };
+    },
+  },
+  {
+    // dW = Σ x-patch ⊗ dy is bilinear in (x, dy).
+    kernelName: "Conv2DBackpropFilter",
+    inputsToSave: ["x", "dy"],
+    gradFunc: (g, saved, attrs) => {
+      const [x, dy] = saved as tf.Tensor4D[];
+      const a = attrs as {
+        strides: [number, number];
+        pad: "valid" | "same" | number;
+        dataFormat: "NHWC" | "NCHW";
+        dimRoundingMode?: "floor" | "round" | "ceil";
+      };
+      const w = g as tf.Tensor4D;
+      return {
+        x: () => tf.conv2dTranspose(dy, w, x.shape, a.strides, a.pad as "valid", a.dimRoundingMode),
+        dy: () => tf.conv2d(x, w, a.strides, a.pad, a.dataFormat, 1, a.dimRoundingMode),
+      };
+    },
+  },
+];
+
+for (const config of configs) tf.registerGradient(config);
