@@ -489,7 +489,8 @@ Deno.test("tf.summary.histogram: [-1e308, 0, 1e308] counts all 3 values (max - m
   await withWriter((w) => {
     w.histogram("wide", [-1e308, 0, 1e308], 1, { buckets: 2 });
     const histo = decodeFile(w.path).at(-1).summary.value[0].histo;
-    assert.deepEqual(histo.bucket, [1, 2]); // (min, 0] and (0, max]: 0 sits on the edge, counted right
+    // 0 is the edge between the two buckets; as in TF2's summary_v2 (bucket = floor((x - min) / width)) it goes right.
+    assert.deepEqual(histo.bucket, [1, 2]);
     assert.equal(histo.num, 3);
   });
 });
