@@ -8,6 +8,9 @@
  * A software WebGPU adapter (Mesa's llvmpipe, which is what a machine without a
  * GPU offers) is slower than WASM by an order of magnitude, so it is skipped
  * unless asked for by name.
+ * WebGPU is also skipped, unless asked for, where tfjs cannot read its tensors
+ * synchronously: in Deno (no 2D `OffscreenCanvas`) `dataSync()` on a WebGPU
+ * tensor throws, and TF1 sessions and other code here use it.
  *
  * @example Pick the best backend and show why
  * ```ts
@@ -23,6 +26,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { createRequire } from "node:module";
 import { installKernels } from "./kernels/mod.ts";
+import { webGpuSyncReadSupported } from "./kernels/webgpu_guard.ts";
 
 /** The backends this project knows, fastest first. */
 export type BackendName = "webgpu" | "wasm" | "cpu";
@@ -179,6 +183,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (probe.error) why = probe.error;
       else if (probe.isFallback && prefer !== "webgpu") {
         why = `software adapter (${probe.adapter}) is slower than WASM; ` +
+          `ask for it with prefer: "webgpu" or TFJS_BACKEND=webgpu`;
+      } else if (prefer !== "webgpu" && !webGpuSyncReadSupported()) {
+        why = `adapter ${probe.adapter} found, but tfjs cannot read WebGPU tensors synchronously ` +
+          `here (dataSync/arraySync need a 2D OffscreenCanvas, which Deno lacks); ` +
           `ask for it with prefer: "webgpu" or TFJS_BACKEND=webgpu`;
       }
     }

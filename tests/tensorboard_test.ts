@@ -12,10 +12,16 @@ import {
   crc32c,
   encodeTfRecord,
   eventFileSummary,
+  makeHistogram,
   maskCrc32c,
+  MAX_HISTOGRAM_BUCKETS,
+  readEventFile,
   readScalars,
   readTfRecords,
+  scanEventFile,
+  scanTfRecords,
   summaryFileWriter,
+  SummaryWriterError,
   tensorBoard,
   TfRecordError,
   toGraphDef,
@@ -408,4 +414,306 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+// ---- Hostile arguments and damaged files (issue 12) -------------------------------------------
+
+/** A writer on a fresh temp logdir; `fn` gets it, its file is read back after close. */
+async function withWriter(
+  fn: (w: ReturnType<typeof summaryFileWriter>, dir: string) => void | Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tb_args_" });
+  try {
+    const w = summaryFileWriter(dir, { maxQueue: 1 });
+    try {
+      await fn(w, dir);
+    } finally {
+      w.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The file's size and event count now (everything written so far is flushed: maxQueue 1). */
+function fileState(w: ReturnType<typeof summaryFileWriter>): string {
+  const bytes = Deno.readFileSync(w.path);
+  return `${bytes.length} bytes, ${records(bytes).length} records`;
+}
+
+Deno.test("tf.summary.histogram: buckets must be a positive int (TF default 30); 0, -1, 2.5, NaN, Infinity, 1e7 and '5' are refused naming buckets, before anything is written", async () => {
+  await initBackend();
+  await withWriter((w) => {
+    const before = fileState(w);
+    const t = tf.tensor1d([1, 2, 3]);
+    const n0 = tf.memory().numTensors;
+    for (const buckets of [0, -1, 2.5, NaN, Infinity, 1e7, MAX_HISTOGRAM_BUCKETS + 1, "5"]) {
+      for (const arg of [buckets, { buckets }]) {
+        assert.throws(
+          () => w.histogram("h", t, 1, arg as number),
+          (e: unknown) =>
+            e instanceof SummaryWriterError && /histogram\("h"\): buckets is/.test(e.message),
+          `buckets ${String(buckets)}`,
+        );
+      }
+      assert.throws(() => makeHistogram([1, 2], buckets as number), SummaryWriterError);
+    }
+    assert.equal(tf.memory().numTensors, n0, "no tensor left by a refused call");
+    t.dispose();
+    assert.equal(fileState(w), before, "nothing written");
+    // The bounds themselves are accepted; the default is TF's 30.
+    assert.equal(makeHistogram([0, 1]).bucket.length, 30);
+    assert.equal(makeHistogram([0, 1], 1).bucket.length, 1);
+    assert.equal(makeHistogram([0, 1], MAX_HISTOGRAM_BUCKETS).bucket.length, MAX_HISTOGRAM_BUCKETS);
+    w.histogram("h", [0, 1, 2, 3], 2, { buckets: 2 });
+    assert.deepEqual(decodeFile(w.path).at(-1).summary.value[0].histo.bucket, [2, 2]);
+  });
+});
+
+Deno.test("tf.summary.histogram: [-1e308, 0, 1e308] counts all 3 values (max - min overflows a double; the buckets must not)", async () => {
+  const h = makeHistogram([-1e308, 0, 1e308]);
+  assert.equal(h.num, 3);
+  assert.equal(h.bucket.reduce((a, b) => a + b, 0), 3);
+  assert.equal(h.bucket.length, 30);
+  // -1e308 is the left edge (bucket 0), 0 the middle (bucket 15 of 30), 1e308 the last.
+  assert.equal(h.bucket[0], 1);
+  assert.equal(h.bucket[15], 1);
+  assert.equal(h.bucket[29], 1);
+  assert.ok(h.bucketLimit.every(Number.isFinite), "finite bucket limits");
+  for (let i = 1; i < 30; i++) assert.ok(h.bucketLimit[i] > h.bucketLimit[i - 1], `limit ${i}`);
+  assert.equal(h.bucketLimit[29], 1e308);
+  // Limits are min + (i+1)·(max-min)/30: the 15th is the midpoint, 0.
+  assert.ok(Math.abs(h.bucketLimit[14]) < 1e293, `limit 14 is ${h.bucketLimit[14]}`);
+  assert.deepEqual([h.min, h.max, h.sum], [-1e308, 1e308, 0]);
+  // The same through the writer, decoded by protobufjs from TensorFlow's own proto.
+  await withWriter((w) => {
+    w.histogram("wide", [-1e308, 0, 1e308], 1, { buckets: 2 });
+    const histo = decodeFile(w.path).at(-1).summary.value[0].histo;
+    // 0 is the edge between the two buckets; as in TF2's summary_v2 (bucket = floor((x - min) / width)) it goes right.
+    assert.deepEqual(histo.bucket, [1, 2]);
+    assert.equal(histo.num, 3);
+  });
+});
+
+Deno.test("tf.summary.histogram: NaN and ±Infinity are refused as TF's HistogramSummary op refuses them (InvalidArgument 'Nan/Infinity in summary histogram'), naming the tag and the value; nothing is written", async () => {
+  await initBackend();
+  await withWriter((w) => {
+    const before = fileState(w);
+    for (
+      const [values, kind, index] of [
+        [[1, NaN, 2], "NaN", 1],
+        [[Infinity], "Infinity", 0],
+        [[0, 0, -Infinity], "-Infinity", 2],
+      ] as const
+    ) {
+      assert.throws(
+        () => w.histogram("acts", values, 3),
+        (e: unknown) =>
+          e instanceof SummaryWriterError &&
+          e.message.includes(`histogram("acts"): value ${index} of ${values.length} is ${kind}`) &&
+          /not finite/.test(e.message),
+      );
+    }
+    const t = tf.tensor1d([0.5, NaN]);
+    assert.throws(() => w.histogram("acts", t, 3), /value 1 of 2 is NaN/);
+    t.dispose();
+    assert.equal(fileState(w), before);
+  });
+});
+
+Deno.test("tf.summary.histogram: no data gives no buckets, equal values one bucket (tf.summary.histogram's two edge cases)", () => {
+  const empty = makeHistogram([]);
+  assert.deepEqual([empty.num, empty.bucket, empty.bucketLimit], [0, [], []]);
+  const same = makeHistogram([4, 4, 4], 30);
+  assert.deepEqual([same.num, same.bucket, same.bucketLimit, same.min, same.max], [
+    3,
+    [3],
+    [4],
+    4,
+    4,
+  ]);
+});
+
+Deno.test("tf.summary.scalar: a tensor that is not rank 0 ([5,6], [1]) is refused as TF refuses it (ValueError: wrong shape); numbers and rank-0 tensors are logged", async () => {
+  await initBackend();
+  await withWriter((w) => {
+    const before = fileState(w);
+    const n0 = tf.memory().numTensors;
+    const pair = tf.tensor1d([5, 6]);
+    const one = tf.tensor1d([5]);
+    const words = tf.scalar("five");
+    assert.throws(
+      () => w.scalar("loss", pair as unknown as tf.Scalar, 1),
+      (e: unknown) =>
+        e instanceof SummaryWriterError &&
+        /scalar\("loss"\): the tensor has shape \[2\]/.test(e.message),
+    );
+    assert.throws(
+      () => w.scalar("loss", one as unknown as tf.Scalar, 1),
+      /shape \[1\], not a scalar/,
+    );
+    assert.throws(() => w.scalar("loss", words, 1), /string tensor is not a real number/);
+    assert.throws(() => w.scalar("loss", [5] as unknown as number, 1), SummaryWriterError);
+    assert.throws(() => w.scalar("loss", null as unknown as number, 1), /got null/);
+    tf.dispose([pair, one, words]);
+    assert.equal(tf.memory().numTensors, n0);
+    assert.equal(fileState(w), before, "nothing written");
+    const s = tf.scalar(0.5);
+    w.scalar("loss", s, 2);
+    s.dispose();
+    w.scalar("loss", 0.25, 3);
+    const values = decodeFile(w.path).slice(-2).map((
+      e,
+    ) => [e.step, e.summary.value[0].simpleValue]);
+    assert.deepEqual(values, [[2, 0.5], [3, 0.25]]);
+  });
+});
+
+Deno.test("tf.summary.image: a width or height of 0, negative or fractional (and a bad maxOutputs) is refused naming it, instead of writing an empty summary", async () => {
+  await initBackend();
+  await withWriter((w) => {
+    const before = fileState(w);
+    const px = new Uint8Array(784);
+    for (
+      const [opts, name] of [
+        [{ width: -28, height: -28 }, "width"],
+        [{ width: -1 }, "width"],
+        [{ width: 0 }, "width"],
+        [{ height: 0 }, "height"],
+        [{ width: 27.5 }, "width"],
+        [{ height: NaN }, "height"],
+        [{ maxOutputs: 0 }, "maxOutputs"],
+      ] as const
+    ) {
+      assert.throws(
+        () => w.image("digit", px, 1, opts),
+        (e: unknown) =>
+          e instanceof SummaryWriterError &&
+          e.message.startsWith(`image("digit"): ${name} is`),
+        JSON.stringify(opts),
+      );
+    }
+    // tf.summary.image takes [k, h, w, c]; this writer logs grayscale only and checks h, w.
+    const rgb = tf.zeros([1, 28, 28, 3]);
+    assert.throws(() => w.image("digit", rgb, 1), /3 channels/);
+    const small = tf.zeros([2, 8, 8, 1]);
+    assert.throws(() => w.image("digit", small, 1), /pass \{ width: 8, height: 8 \}/);
+    w.image("digit", small, 1, { width: 8, height: 8 });
+    tf.dispose([rgb, small]);
+    assert.notEqual(fileState(w), before);
+    const last = decodeFile(w.path).at(-1);
+    assert.deepEqual(last.summary.value.map((v: Obj) => [v.tag, v.image.width]), [
+      ["digit/image/0", 8],
+      ["digit/image/1", 8],
+    ]);
+  });
+});
+
+Deno.test("summaryFileWriter: a logdir that cannot be created (a file, or a folder under a file) is a SummaryWriterError naming the path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tb_logdir_" });
+  try {
+    const file = `${dir}/a_file`;
+    await Deno.writeTextFile(file, "x");
+    for (const logdir of [file, `${file}/run`]) {
+      assert.throws(
+        () => summaryFileWriter(logdir),
+        (e: unknown) =>
+          e instanceof SummaryWriterError &&
+          e.message.startsWith(`logdir ${logdir}: cannot create`),
+      );
+    }
+    assert.equal(await Deno.readTextFile(file), "x", "the file is untouched");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** An event file of `n` scalar events (plus the file_version record) and its record offsets. */
+async function eventFile(dir: string, n: number): Promise<{ path: string; offsets: number[] }> {
+  const w = summaryFileWriter(`${dir}/run`);
+  for (let i = 0; i < n; i++) w.scalar("loss", 1 / (i + 1), i);
+  w.close();
+  const path = eventFiles(`${dir}/run`)[0];
+  const bytes = await Deno.readFile(path);
+  const offsets: number[] = [];
+  const view = new DataView(bytes.buffer);
+  for (let pos = 0; pos < bytes.length; pos += 16 + Number(view.getBigUint64(pos, true))) {
+    offsets.push(pos);
+  }
+  return { path, offsets };
+}
+
+Deno.test("event file reader: a last record cut short yields the whole records and reports the rest; readEventFile raises 'truncated record at N' as TF's RecordReader (DataLossError)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tb_trunc_" });
+  try {
+    const { path, offsets } = await eventFile(dir, 4); // 5 records
+    const whole = await Deno.readFile(path);
+    const last = offsets[4];
+    const cutPath = `${dir}/events.out.tfevents.cut`;
+    // Every cut inside the last record: in its header, its data, its footer.
+    for (let keep = last + 1; keep < whole.length; keep++) {
+      await Deno.writeFile(cutPath, whole.subarray(0, keep));
+      const scan = await scanEventFile(cutPath);
+      assert.equal(scan.events.length, 4, `cut at ${keep}`);
+      assert.deepEqual([scan.truncatedAt, scan.truncatedBytes], [last, keep - last]);
+      assert.deepEqual(scan.events.slice(1).map((e) => e.step), [0, 1, 2]);
+      await assert.rejects(
+        () => readEventFile(cutPath),
+        (e: unknown) =>
+          e instanceof TfRecordError && e.problem === "truncated" && e.offset === last &&
+          e.source === cutPath &&
+          e.message.startsWith(`${cutPath}: truncated record at byte ${last}`),
+      );
+    }
+    // A whole file reports nothing cut; readScalars reads what is whole, as TensorBoard does.
+    const ok = await scanEventFile(path);
+    assert.deepEqual([ok.events.length, ok.truncatedAt, ok.truncatedBytes], [5, null, 0]);
+    await Deno.writeFile(cutPath, whole.subarray(0, last + 20));
+    await Deno.remove(path);
+    const scalars = await readScalars(dir);
+    assert.deepEqual(Object.keys(scalars), ["./loss"]);
+    assert.deepEqual(scalars["./loss"].steps, [0, 1, 2]);
+    const summary = await eventFileSummary(dir);
+    assert.deepEqual(summary.map((r) => [r.records, r.truncatedBytes]), [[4, 20]]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("event file reader: a bad CRC is a TfRecordError naming the file and the record's byte offset (TF: 'corrupted record at N')", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tb_crc_" });
+  try {
+    const { path, offsets } = await eventFile(dir, 4);
+    const whole = await Deno.readFile(path);
+    const bad = `${dir}/events.out.tfevents.bad`;
+    for (
+      const [at, what] of [
+        [offsets[2] + 3, "length"], // the length field of record 2
+        [offsets[2] + 9, "length"], // its length CRC
+        [offsets[3] + 14, "data"], // a data byte of record 3
+        [offsets[4] - 1, "data"], // the data CRC of record 3
+      ] as const
+    ) {
+      const b = whole.slice();
+      b[at] ^= 0x40;
+      await Deno.writeFile(bad, b);
+      const record = at < offsets[3] ? offsets[2] : offsets[3];
+      for (const read of [readEventFile, scanEventFile]) {
+        await assert.rejects(
+          () => read(bad),
+          (e: unknown) =>
+            e instanceof TfRecordError && e.problem === "corrupted" && e.offset === record &&
+            e.source === bad &&
+            e.message.startsWith(`${bad}: corrupted record at byte ${record}: its ${what} CRC`),
+          `byte ${at}`,
+        );
+      }
+      assert.throws(() => scanTfRecords(b, "x"), /corrupted record/);
+    }
+    assert.deepEqual(await Deno.readFile(path), whole, "the original is untouched");
+    // Not a regular file: refused by name, never read.
+    await assert.rejects(() => readEventFile(dir), /not a regular file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -2,7 +2,9 @@
  * `deno task strip`: removes outputs and execution counts from
  * `notebooks/*.ipynb` (atomic writes), so notebooks are committed clean.
  * `deno task strip --check` changes nothing and exits 1 listing the notebooks
- * that have outputs or execution counts.
+ * that have outputs or execution counts. `deno task strip DIR` works on the
+ * notebooks in DIR instead; `--help` prints the usage; an unknown option is
+ * refused (exit 2) before any notebook is touched.
  *
  * @example
  * ```ts
@@ -13,6 +15,7 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
@@ -23,6 +26,57 @@ export const NOTEBOOK_DIR: string = join(
   "..",
   "notebooks",
 );
+
+const USAGE = `usage: deno task strip [--check] [DIR]
+  (no option)  remove outputs and execution counts from the notebooks in DIR (default notebooks/)
+  --check      change nothing; exit 1 listing the notebooks that have outputs
+  -h, --help   print this help`;
+
+/** Thrown for a bad command line; the message ends with the usage. */
+export class StripUsageError extends Error {
+  /** True when the user asked for `--help` (not an error: exit 0). */
+  readonly help: boolean;
+  constructor(message: string, help = false) {
+    super(`${message}\n${USAGE}`);
+    this.name = "StripUsageError";
+    this.help = help;
+  }
+}
+
+/** What `deno task strip` was asked to do. */
+export interface StripArgs {
+  check: boolean;
+  dir: string;
+}
+
+/**
+ * Parse `deno task strip`'s command line: `--check`, `--help` and at most one
+ * folder. Anything else throws {@linkcode StripUsageError}, so a mistyped
+ * option never strips notebooks by surprise.
+ */
+export function parseStripArgs(args: string[]): StripArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { check: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    throw new StripUsageError(`strip: ${(e as Error).message}`);
+  }
+  if (parsed.values.help) {
+    throw new StripUsageError("deno task strip: clear notebook outputs", true);
+  }
+  if (parsed.positionals.length > 1) {
+    throw new StripUsageError(
+      `strip: one folder at most, got ${parsed.positionals.length}: ${
+        parsed.positionals.join(" ")
+      }`,
+    );
+  }
+  return { check: parsed.values.check ?? false, dir: parsed.positionals[0] ?? NOTEBOOK_DIR };
+}
 
 /** Thrown for a file that is not a notebook; the message names it. */
 export class NotebookFormatError extends Error {
@@ -116,8 +170,19 @@ export async function stripAll(dir = NOTEBOOK_DIR): Promise<string[]> {
 }
 
 if (import.meta.main) {
-  const check = Deno.args.includes("--check");
-  const dir = Deno.args.find((a) => !a.startsWith("-")) ?? NOTEBOOK_DIR;
+  let args: StripArgs;
+  try {
+    args = parseStripArgs(Deno.args);
+  } catch (e) {
+    if (!(e instanceof StripUsageError)) throw e;
+    if (e.help) {
+      console.log(e.message);
+      Deno.exit(0);
+    }
+    console.error(e.message);
+    Deno.exit(2);
+  }
+  const { check, dir } = args;
   try {
     if (check) {
       const dirty = await dirtyNotebooks(dir);
@@ -140,6 +205,10 @@ if (import.meta.main) {
   } catch (e) {
     if (e instanceof NotebookFormatError) {
       console.error(`strip: ${e.message}`);
+      Deno.exit(2);
+    }
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
+      console.error(`strip: ${dir}: no such folder of notebooks (${(e as Error).message})`);
       Deno.exit(2);
     }
     throw e;

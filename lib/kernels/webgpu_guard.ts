@@ -10,6 +10,12 @@
  * naming the kernel, the shape and the fix; {@linkcode assertFitsWebGpu} is
  * the same check for code that wants to ask before it builds a tensor.
  *
+ * It also makes synchronous reads loud: tfjs reads a WebGPU tensor in
+ * `dataSync()`/`arraySync()` through a 2D `OffscreenCanvas`, which Deno does
+ * not have, so they die with "Cannot read properties of null (reading
+ * 'clearRect')" (seen on Mesa's llvmpipe and an NVIDIA H200); the guard turns
+ * that into {@linkcode WebGpuSyncReadError}, which says to `await t.data()`.
+ *
  * @example
  * ```ts
  * import { assertFitsWebGpu, WebGpuLimitError } from "./webgpu_guard.ts";
@@ -32,6 +38,14 @@ export class WebGpuLimitError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "WebGpuLimitError";
+  }
+}
+
+/** Thrown by `dataSync()`/`arraySync()` on a WebGPU tensor where they cannot work (Deno). */
+export class WebGpuSyncReadError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WebGpuSyncReadError";
   }
 }
 
@@ -79,10 +93,51 @@ export function assertFitsWebGpu(
 const originals = new Map<string, tf.KernelConfig>();
 
 /**
+ * Whether this runtime has the 2D `OffscreenCanvas` that tfjs's synchronous
+ * WebGPU read (`dataSync`, `arraySync`) needs. False in Deno 2.9.
+ */
+export function webGpuSyncReadSupported(): boolean {
+  try {
+    return typeof OffscreenCanvas !== "undefined" &&
+      new OffscreenCanvas(1, 1).getContext("2d") !== null;
+  } catch {
+    return false;
+  }
+}
+
+let syncGuarded: object | undefined;
+
+/** Wrap the WebGPU backend's `readSync` so its failure in Deno is a {@linkcode WebGpuSyncReadError}. */
+function guardSyncReads(): void {
+  const backend = tf.findBackend("webgpu") as unknown as
+    | { readSync?: (dataId: object) => unknown }
+    | null;
+  if (!backend || backend === syncGuarded || typeof backend.readSync !== "function") return;
+  const readSync = backend.readSync.bind(backend);
+  backend.readSync = (dataId: object) => {
+    try {
+      return readSync(dataId);
+    } catch (e) {
+      if (!(e instanceof TypeError) || webGpuSyncReadSupported()) throw e;
+      throw new WebGpuSyncReadError(
+        `dataSync()/arraySync() cannot read a WebGPU tensor here: tfjs reads WebGPU data ` +
+          `synchronously through a 2D OffscreenCanvas, which Deno does not have. Use ` +
+          `"await tensor.data()" or "await tensor.array()", or the WASM backend ` +
+          `(initBackend({ prefer: "wasm" }) or TFJS_BACKEND=wasm)`,
+        { cause: e },
+      );
+    }
+  };
+  syncGuarded = backend;
+}
+
+/**
  * Wrap every kernel registered for "webgpu" so that any input or output over
- * the binding limit throws. Idempotent.
+ * the binding limit throws, and make a failing synchronous read throw
+ * {@linkcode WebGpuSyncReadError}. Idempotent.
  */
 export function installWebGpuGuard(): void {
+  guardSyncReads();
   for (const config of tf.getKernelsForBackend("webgpu")) {
     if (!originals.has(config.kernelName)) originals.set(config.kernelName, config);
     const orig = originals.get(config.kernelName)!;

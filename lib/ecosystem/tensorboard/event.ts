@@ -20,6 +20,13 @@
  * plugins (tensorboard/data_compat.py).
  *
  * @example
+ * Reading an event file: {@linkcode scanEventFile} returns the whole events
+ * and reports a last record cut short (a file still being written, or a
+ * crash), as TensorBoard reads a live run; {@linkcode readEventFile} refuses a
+ * cut-short file as TensorFlow's `summary_iterator` does (`DataLossError:
+ * truncated record`). Every failure is a `TfRecordError` naming the file and
+ * the byte offset of the bad record.
+ *
  * ```ts
  * import { decodeEvent, encodeEvent } from "./event.ts";
  * const bytes = encodeEvent({ wallTime: 1, step: 3, summary: [{ tag: "loss", simpleValue: 0.5 }] });
@@ -29,7 +36,7 @@
  * @module
  */
 import { decodeProto, ProtoWriter, read } from "./_proto.ts";
-import { readTfRecords } from "./tfrecord.ts";
+import { scanTfRecords, TfRecordError } from "./tfrecord.ts";
 
 /** The `file_version` every event file starts with (event.proto comment). */
 export const FILE_VERSION = "brain.Event:2";
@@ -159,9 +166,82 @@ export function decodeEvent(bytes: Uint8Array): EventRecord {
   return e;
 }
 
-/** Read every `Event` of one event file, checking each record's CRCs. */
+/** What {@linkcode scanEventFile} found in one event file. */
+export interface EventFileScan {
+  /** The file (or the `source` given to {@linkcode scanEventBytes}). */
+  path: string;
+  /** The events of the whole records, in order. */
+  events: EventRecord[];
+  /** Byte offset where a record cut short begins, or null when the file ends on a whole record. */
+  truncatedAt: number | null;
+  /** Bytes after the last whole record (0 when none). */
+  truncatedBytes: number;
+}
+
+/**
+ * Decode the bytes of an event file: every whole record's CRCs checked and its
+ * `Event` decoded; a last record cut short is reported, not thrown. Throws
+ * {@linkcode TfRecordError} naming `source` and the byte offset for a bad CRC
+ * (`problem: "corrupted"`) or a record that is not an `Event` (`"malformed"`).
+ */
+export function scanEventBytes(bytes: Uint8Array, source = "<bytes>"): EventFileScan {
+  const scan = scanTfRecords(bytes, source);
+  const events = scan.records.map((r, i) => {
+    try {
+      return decodeEvent(r);
+    } catch (e) {
+      throw new TfRecordError(
+        `${source}: the record at byte ${scan.offsets[i]} has valid CRCs but is not a ` +
+          `TensorFlow Event (${(e as Error).message}): not an event file?`,
+        { source, offset: scan.offsets[i], problem: "malformed", cause: e },
+      );
+    }
+  });
+  return {
+    path: source,
+    events,
+    truncatedAt: scan.truncatedAt,
+    truncatedBytes: scan.truncatedBytes,
+  };
+}
+
+async function readRegularFile(path: string): Promise<Uint8Array> {
+  const info = await Deno.stat(path);
+  if (!info.isFile) {
+    throw new TfRecordError(`${path}: not a regular file, so not an event file`, {
+      source: path,
+      problem: "unreadable",
+    });
+  }
+  return await Deno.readFile(path);
+}
+
+/**
+ * Every whole `Event` of one event file, and what follows the last whole
+ * record (a file cut short, or still being written). Throws
+ * {@linkcode TfRecordError} for a bad CRC or a record that is not an `Event`.
+ */
+export async function scanEventFile(path: string): Promise<EventFileScan> {
+  return scanEventBytes(await readRegularFile(path), path);
+}
+
+/**
+ * Read every `Event` of one event file, checking each record's CRCs. A file
+ * whose last record is cut short throws {@linkcode TfRecordError} (`problem:
+ * "truncated"`, as TensorFlow's reader raises `DataLossError: truncated
+ * record at N`); {@linkcode scanEventFile} returns the whole records instead.
+ */
 export async function readEventFile(path: string): Promise<EventRecord[]> {
-  return readTfRecords(await Deno.readFile(path), path).map(decodeEvent);
+  const scan = await scanEventFile(path);
+  if (scan.truncatedAt !== null) {
+    throw new TfRecordError(
+      `${path}: truncated record at byte ${scan.truncatedAt} (the last ${scan.truncatedBytes} ` +
+        `byte(s) are not a whole record: the file was cut short, or is still being written). ` +
+        `The ${scan.events.length} whole event(s) before it: scanEventFile(path).events`,
+      { source: path, offset: scan.truncatedAt, problem: "truncated" },
+    );
+  }
+  return scan.events;
 }
 
 /** The event files under `dir` (recursively), sorted by path. */
@@ -187,7 +267,9 @@ export interface ScalarSeries {
 /**
  * All scalar summaries of the event files under `dir` (or one file), by
  * `run/tag`, where run is the file's folder relative to `dir` ("." for `dir`
- * itself), as TensorBoard groups them.
+ * itself), as TensorBoard groups them. Like TensorBoard reading a live run, it
+ * takes the whole records of a file whose last record is cut short (use
+ * {@linkcode scanEventFile} to see what was left); a bad CRC throws.
  */
 export async function readScalars(dir: string): Promise<Record<string, ScalarSeries>> {
   const files = (await Deno.stat(dir)).isFile ? [dir] : await listEventFiles(dir);
@@ -195,7 +277,7 @@ export async function readScalars(dir: string): Promise<Record<string, ScalarSer
   for (const f of files) {
     const folder = f.slice(0, f.lastIndexOf("/"));
     const run = folder === dir ? "." : folder.slice(dir.length + 1) || ".";
-    for (const e of await readEventFile(f)) {
+    for (const e of (await scanEventFile(f)).events) {
       for (const v of e.summary ?? []) {
         if (v.simpleValue === undefined) continue;
         const key = `${run}/${v.tag}`;
@@ -216,13 +298,18 @@ export interface EventFileInfo {
   records: number;
   /** Distinct summary tags, in first-seen order (`"graph"` for a graph_def event). */
   tags: string;
+  /** Bytes after the last whole record, when the file's last record is cut short. */
+  truncatedBytes?: number;
 }
 
-/** What each event file under `dir` holds: size, record count and tags (every CRC checked). */
+/**
+ * What each event file under `dir` holds: size, record count and tags (every
+ * CRC checked; a cut-short last record is counted in `truncatedBytes`).
+ */
 export async function eventFileSummary(dir: string): Promise<EventFileInfo[]> {
   const rows: EventFileInfo[] = [];
   for (const f of await listEventFiles(dir)) {
-    const events = await readEventFile(f);
+    const { events, truncatedBytes } = await scanEventFile(f);
     const tags = new Set<string>();
     for (const e of events) {
       if (e.graphDef) tags.add("graph");
@@ -233,6 +320,7 @@ export async function eventFileSummary(dir: string): Promise<EventFileInfo[]> {
       bytes: (await Deno.stat(f)).size,
       records: events.length,
       tags: [...tags].join(", "),
+      ...(truncatedBytes ? { truncatedBytes } : {}),
     });
   }
   return rows;
