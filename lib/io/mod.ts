@@ -6,3 +6,4 @@
  */
 export * from "./atomic.ts";
 export * from "./model_files.ts";
+export * from "./safe_path.ts";

@@ -36,7 +36,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { writeTemp } from "./atomic.ts";
+import { commitFiles, type FileWriteError } from "./atomic.ts";
+import {
+  describeFsError,
+  notUtf8,
+  type PathFault,
+  readAtMost,
+  resolveInside,
+  statPath,
+} from "./safe_path.ts";
 
 /** The file names {@linkcode saveModel} writes. */
 export const MODEL_JSON = "model.json";
@@ -47,8 +55,8 @@ export const WEIGHTS_BIN = "weights.bin";
 export class ModelFileError extends Error {
   /** The file at fault. */
   readonly file: string;
-  constructor(file: string, message: string) {
-    super(`${file}: ${message}`);
+  constructor(file: string, message: string, options?: ErrorOptions) {
+    super(message.startsWith(`${file}: `) ? message : `${file}: ${message}`, options);
     this.name = "ModelFileError";
     this.file = file;
   }
@@ -66,7 +74,7 @@ const BYTES: Record<string, number> = {
 
 function specBytes(spec: tf.io.WeightsManifestEntry, file: string): number {
   const dtype = spec.quantization?.dtype ?? spec.dtype;
-  const per = BYTES[dtype];
+  const per = Object.hasOwn(BYTES, dtype) ? BYTES[dtype] : undefined;
   if (per === undefined) {
     throw new ModelFileError(
       file,
@@ -74,16 +82,6 @@ function specBytes(spec: tf.io.WeightsManifestEntry, file: string): number {
     );
   }
   return spec.shape.reduce((a, d) => a * d, 1) * per;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 function validateModelJson(json: unknown, file: string): tf.io.ModelJSON {
@@ -129,9 +127,119 @@ function validateModelJson(json: unknown, file: string): tf.io.ModelJSON {
 /** A tfjs `IOHandler` with both halves: `save` and `load`. */
 export type FileSystemHandler = Required<Pick<tf.io.IOHandler, "save" | "load">>;
 
+/** The largest `model.json` read (64 MiB): a topology is a few kilobytes to a few megabytes. */
+export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+
+/** Weight file names this module writes: `weights.bin`, then `weights-2.bin`, `weights-3.bin`... */
+const OWN_WEIGHTS = /^weights(?:-(\d+))?\.bin$/;
+
+/**
+ * The weight files the current `model.json` in `dir` names, that this module
+ * may remove once a new save is committed: plain names of regular files (not
+ * symlinks) inside `dir`. Anything else in a (possibly hostile) manifest is ignored.
+ */
+async function previousWeights(dir: string): Promise<string[]> {
+  let json: unknown;
+  try {
+    const info = await Deno.lstat(join(dir, MODEL_JSON));
+    if (!info.isFile || info.size > MAX_MODEL_JSON_BYTES) return [];
+    json = JSON.parse(await Deno.readTextFile(join(dir, MODEL_JSON)));
+  } catch {
+    return [];
+  }
+  const names: string[] = [];
+  const manifest = (json as { weightsManifest?: unknown })?.weightsManifest;
+  if (!Array.isArray(manifest)) return [];
+  for (const group of manifest) {
+    const paths = (group as { paths?: unknown })?.paths;
+    if (!Array.isArray(paths)) continue;
+    for (const p of paths) {
+      if (typeof p !== "string" || !/^[\w.-]+$/.test(p) || p === MODEL_JSON || p.startsWith(".")) {
+        continue;
+      }
+      try {
+        if ((await Deno.lstat(join(dir, p))).isFile) names.push(p);
+      } catch {
+        // already gone
+      }
+    }
+  }
+  return names;
+}
+
+/** A weight file name no current file uses: `weights.bin` in a fresh folder, else the next `weights-<n>.bin`. */
+async function nextWeightsName(dir: string, previous: string[]): Promise<string> {
+  let n = 0;
+  for (const p of previous) {
+    const m = OWN_WEIGHTS.exec(p);
+    if (m) n = Math.max(n, m[1] ? Number(m[1]) : 1);
+  }
+  if (previous.length === 0) {
+    try {
+      await Deno.lstat(join(dir, MODEL_JSON));
+    } catch {
+      return WEIGHTS_BIN; // a fresh folder: the usual name
+    }
+  }
+  return `weights-${Math.max(n, 1) + 1}.bin`;
+}
+
+/** Creates `dir` if needed; a file in its place is a ModelFileError. */
+async function ensureDir(dir: string): Promise<void> {
+  try {
+    const info = await Deno.stat(dir);
+    if (!info.isDirectory) {
+      throw new ModelFileError(
+        dir,
+        "is a file, not a folder: saveModel writes model.json and its weights into a folder; " +
+          "choose another path",
+      );
+    }
+    return;
+  } catch (e) {
+    if (e instanceof ModelFileError) throw e;
+    if (!(e instanceof Deno.errors.NotFound) || notUtf8(dir)) {
+      throw new ModelFileError(dir, describeFsError(dir, e).message);
+    }
+  }
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new ModelFileError(dir, `cannot create the folder (${describeFsError(dir, e).message})`);
+  }
+}
+
+function validateModelJsonStrict(json: unknown, file: string): tf.io.ModelJSON {
+  const m = validateModelJson(json, file);
+  const seen = new Set<string>();
+  m.weightsManifest.forEach((group, i) => {
+    if (group.paths.length === 0 && group.weights.length > 0) {
+      throw new ModelFileError(
+        file,
+        `weightsManifest[${i}] lists ${group.weights.length} weights but no file ("paths": []); ` +
+          "the weights are missing: save the model again",
+      );
+    }
+    for (const w of group.weights) {
+      if (seen.has(w.name)) {
+        throw new ModelFileError(file, `weight "${w.name}" appears twice in weightsManifest`);
+      }
+      seen.add(w.name);
+    }
+  });
+  return m;
+}
+
 /**
  * A tfjs `IOHandler` that saves to and loads from `dir` on the file system
  * (`model.save(fileSystem(dir))`, `tf.loadLayersModel(fileSystem(dir))`).
+ *
+ * Saving is atomic as a pair ({@linkcode commitFiles}): the weights go to a
+ * file name the current `model.json` does not use (`weights.bin` in a fresh
+ * folder, then `weights-2.bin`, `weights-3.bin`, ...), `model.json` is renamed
+ * over the old one last, and only then are the old weights removed, so a
+ * reader sees the old model or the new one. Loading resolves every weight path
+ * inside `dir` and checks sizes before it reads a byte.
  */
 export function fileSystem(dir: string): FileSystemHandler {
   const jsonPath = join(dir, MODEL_JSON);
@@ -143,110 +251,119 @@ export function fileSystem(dir: string): FileSystemHandler {
           "this handler saves layers models (a JSON topology), not graph models",
         );
       }
-      await Deno.mkdir(dir, { recursive: true });
+      await ensureDir(dir);
       const weightData = artifacts.weightData === undefined
         ? new ArrayBuffer(0)
         : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const previous = await previousWeights(dir);
+      const weightsName = await nextWeightsName(dir, previous);
       const modelJSON: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology ?? {},
         format: artifacts.format ?? "layers-model",
         generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,
         convertedBy: artifacts.convertedBy ?? null,
-        weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
+        weightsManifest: [{ paths: [weightsName], weights: artifacts.weightSpecs ?? [] }],
       };
       if (artifacts.trainingConfig != null) modelJSON.trainingConfig = artifacts.trainingConfig;
       if (artifacts.signature != null) modelJSON.signature = artifacts.signature;
       if (artifacts.userDefinedMetadata != null) {
         modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
       }
-      const weightsPath = join(dir, WEIGHTS_BIN);
-      const temps: string[] = [];
       try {
-        temps.push(await writeTemp(weightsPath, new Uint8Array(weightData)));
-        temps.push(await writeTemp(jsonPath, JSON.stringify(modelJSON, null, 1)));
-        // Weights first: model.json, the entry point, only ever names complete weights.
-        await Deno.rename(temps[0], weightsPath);
-        await Deno.rename(temps[1], jsonPath);
+        await commitFiles(dir, {
+          parts: [{ name: weightsName, data: new Uint8Array(weightData) }],
+          manifest: { name: MODEL_JSON, data: JSON.stringify(modelJSON, null, 1) },
+          obsolete: previous,
+        });
       } catch (e) {
-        for (const t of temps) await Deno.remove(t).catch(() => {});
-        throw e;
+        const fe = e as FileWriteError;
+        throw new ModelFileError(fe.path ?? jsonPath, fe.message, { cause: e });
       }
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
 
     async load(): Promise<tf.io.ModelArtifacts> {
-      let text: string;
-      try {
-        text = await Deno.readTextFile(jsonPath);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) {
-          throw new ModelFileError(
-            jsonPath,
-            (await exists(dir)
-              ? "not found in the directory"
-              : `the directory ${dir} does not exist`) +
-              "; save a model there first with saveModel(model, dir)",
-          );
-        }
-        throw new ModelFileError(jsonPath, `cannot be read: ${(e as Error).message}`);
+      const dirInfo = await statPath(
+        dir,
+        (fault, message) =>
+          fault === "missing"
+            ? new ModelFileError(
+              jsonPath,
+              `the directory ${dir} does not exist; save a model there first with saveModel(model, dir)`,
+            )
+            : new ModelFileError(dir, message),
+      );
+      if (!dirInfo.isDirectory) {
+        throw new ModelFileError(dir, "is a file, not a folder: pass the folder of model.json");
       }
+      const fail = (file: string) => (fault: PathFault, message: string) =>
+        new ModelFileError(
+          file,
+          fault === "missing"
+            ? (file === jsonPath
+              ? "not found in the directory; save a model there first with saveModel(model, dir)"
+              : `missing: ${MODEL_JSON} lists it in its weightsManifest; copy it next to ` +
+                `${MODEL_JSON} or save the model again`)
+            : message,
+        );
+      const json = await resolveInside(dir, MODEL_JSON, fail(jsonPath));
+      if (json.info.size > MAX_MODEL_JSON_BYTES) {
+        throw new ModelFileError(
+          jsonPath,
+          `is ${json.info.size} bytes, more than the ${MAX_MODEL_JSON_BYTES} a model.json may have`,
+        );
+      }
+      const raw = await readAtMost(jsonPath, MAX_MODEL_JSON_BYTES, fail(jsonPath));
       let parsed: unknown;
       try {
-        parsed = JSON.parse(text);
+        parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
       } catch (e) {
         throw new ModelFileError(
           jsonPath,
           `is not valid JSON (${(e as Error).message}); the file is damaged: save the model again`,
         );
       }
-      const modelJSON = validateModelJson(parsed, jsonPath);
-      return await tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
-        const specs: tf.io.WeightsManifestEntry[] = [];
-        const buffers: Uint8Array[] = [];
-        for (const group of manifest) {
-          const expected = group.weights.reduce((a, w) => a + specBytes(w, jsonPath), 0);
-          let got = 0;
-          const files: string[] = [];
-          for (const p of group.paths) {
-            const path = join(dir, p);
-            files.push(path);
-            let data: Uint8Array;
-            try {
-              data = await Deno.readFile(path);
-            } catch (e) {
-              if (e instanceof Deno.errors.NotFound) {
-                throw new ModelFileError(
-                  path,
-                  `missing: ${MODEL_JSON} lists it in its weightsManifest; copy it next to ${MODEL_JSON} or save the model again`,
-                );
-              }
-              throw new ModelFileError(path, `cannot be read: ${(e as Error).message}`);
-            }
-            buffers.push(data);
-            got += data.length;
-          }
-          const where = files.join(", ");
-          if (got < expected) {
-            throw new ModelFileError(
-              where,
-              `truncated: ${got} bytes, but ${MODEL_JSON}'s weightsManifest needs ${expected}; ` +
-                "the copy is incomplete: save or copy the model again",
-            );
-          }
-          if (got > expected) {
-            throw new ModelFileError(
-              where,
-              `has ${got} bytes, but ${MODEL_JSON}'s weightsManifest describes ${expected}: ` +
-                `the weights do not belong to this ${MODEL_JSON}; save the model again`,
-            );
-          }
-          specs.push(...group.weights);
+      const modelJSON = validateModelJsonStrict(parsed, jsonPath);
+      // Every path resolved, every size checked against the manifest, before any weight is read.
+      const plan: { files: { path: string; size: number }[]; expected: number }[] = [];
+      for (const group of modelJSON.weightsManifest) {
+        const expected = group.weights.reduce((a, w) => a + specBytes(w, jsonPath), 0);
+        const files: { path: string; size: number }[] = [];
+        for (const p of group.paths) {
+          const { path, info } = await resolveInside(dir, p, fail(join(dir, String(p))));
+          files.push({ path, size: info.size });
         }
-        const all = new Uint8Array(buffers.reduce((a, b) => a + b.length, 0));
+        const got = files.reduce((a, f) => a + f.size, 0);
+        const where = files.map((f) => f.path).join(", ");
+        if (got < expected) {
+          throw new ModelFileError(
+            where,
+            `truncated: ${got} bytes, but ${MODEL_JSON}'s weightsManifest needs ${expected}; ` +
+              "the copy is incomplete: save or copy the model again",
+          );
+        }
+        if (got > expected) {
+          throw new ModelFileError(
+            where,
+            `has ${got} bytes, but ${MODEL_JSON}'s weightsManifest describes ${expected}: ` +
+              `the weights do not belong to this ${MODEL_JSON}; save the model again`,
+          );
+        }
+        plan.push({ files, expected });
+      }
+      return await tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
+        const specs: tf.io.WeightsManifestEntry[] = manifest.flatMap((g) => g.weights);
+        const all = new Uint8Array(plan.reduce((a, g) => a + g.expected, 0));
         let off = 0;
-        for (const b of buffers) {
-          all.set(b, off);
-          off += b.length;
+        for (const group of plan) {
+          for (const f of group.files) {
+            const data = await readAtMost(f.path, f.size, fail(f.path));
+            if (data.length !== f.size) {
+              throw new ModelFileError(f.path, "changed while it was read; load it again");
+            }
+            all.set(data, off);
+            off += data.length;
+          }
         }
         return [specs, all.buffer];
       });
@@ -285,27 +402,11 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
   const jsonPath = join(dir, MODEL_JSON);
   const artifacts = await fileSystem(dir).load();
   const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];
-  let model: tf.LayersModel;
-  try {
-    model = await tf.models.modelFromJSON(
-      {
-        modelTopology: artifacts.modelTopology as tf.serialization.ConfigDict,
-      } as Parameters<typeof tf.models.modelFromJSON>[0],
-    );
-  } catch (e) {
-    const msg = firstLine(e);
-    if (/Unknown (?:layer|class|constraint|initializer|regularizer)/i.test(msg)) {
-      throw new ModelFileError(
-        jsonPath,
-        `uses a class tfjs does not know (${msg}); import the module that registers it ` +
-          "(tf.serialization.registerClass) before loading",
-      );
-    }
-    throw new ModelFileError(jsonPath, `has a modelTopology tfjs cannot build (${msg})`);
-  }
   const specs = artifacts.weightSpecs ?? [];
-  const named = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs);
+  const model = await buildWithinManifest(artifacts, specs, jsonPath, firstLine);
+  let named: tf.NamedTensorMap = {};
   try {
+    named = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs);
     const modelWeights: tf.NamedTensorMap = {};
     const optimizerWeights: { name: string; tensor: tf.Tensor }[] = [];
     for (const spec of specs) {
@@ -327,6 +428,7 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
       await model.optimizer.setWeights(optimizerWeights);
     }
   } catch (e) {
+    model.optimizer?.dispose();
     model.dispose();
     throw new ModelFileError(
       jsonPath,
@@ -337,4 +439,76 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
     tf.dispose(Object.values(named));
   }
   return model;
+}
+
+/**
+ * Builds the topology while it allocates no more weight values than the
+ * manifest lists (checked at each layer's `addWeight`, before the values
+ * exist; their initial values are zeros, as tfjs's fast-init does, since the
+ * file's replace them), and frees what was built when building fails.
+ */
+async function buildWithinManifest(
+  artifacts: tf.io.ModelArtifacts,
+  specs: tf.io.WeightsManifestEntry[],
+  jsonPath: string,
+  firstLine: (e: unknown) => string,
+): Promise<tf.LayersModel> {
+  const shapes = new Map(specs.filter((s) => s.group !== "optimizer").map((s) => [s.name, s]));
+  const budget = [...shapes.values()].reduce((a, s) => a + s.shape.reduce((x, d) => x * d, 1), 0);
+  let used = 0;
+  const created: { dispose(): void }[] = [];
+  const proto = tf.layers.Layer.prototype as unknown as {
+    addWeight: (name: string, shape: number[], ...rest: unknown[]) => { dispose(): void };
+  };
+  const original = proto.addWeight;
+  proto.addWeight = function (this: tf.layers.Layer, name, shape, ...rest) {
+    const ok = Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0);
+    const size = ok ? shape.reduce((x, d) => x * d, 1) : Infinity;
+    used += size;
+    if (used > budget) {
+      throw new ModelFileError(
+        jsonPath,
+        `its modelTopology creates weight "${this.name}/${name}" of shape [${shape}], beyond ` +
+          `the ${budget} values its weightsManifest lists; model.json is damaged or does not ` +
+          "belong to its weights",
+      );
+    }
+    rest[1] = tf.initializers.zeros();
+    const w = original.call(this, name, shape, ...rest);
+    created.push(w);
+    return w;
+  };
+  let pending: Promise<tf.LayersModel>;
+  try {
+    // modelFromJSON builds the layers synchronously, before its first await: the patch
+    // is in place for exactly this model's build.
+    pending = tf.models.modelFromJSON(
+      {
+        modelTopology: artifacts.modelTopology as tf.serialization.ConfigDict,
+      } as Parameters<typeof tf.models.modelFromJSON>[0],
+    );
+  } finally {
+    proto.addWeight = original;
+  }
+  try {
+    return await pending;
+  } catch (e) {
+    for (const w of created) {
+      try {
+        w.dispose();
+      } catch {
+        // already freed with its layer
+      }
+    }
+    if (e instanceof ModelFileError) throw e;
+    const msg = firstLine(e);
+    if (/Unknown (?:layer|class|constraint|initializer|regularizer)/i.test(msg)) {
+      throw new ModelFileError(
+        jsonPath,
+        `uses a class tfjs does not know (${msg}); import the module that registers it ` +
+          "(tf.serialization.registerClass) before loading",
+      );
+    }
+    throw new ModelFileError(jsonPath, `has a modelTopology tfjs cannot build (${msg})`);
+  }
 }
