@@ -300,3 +300,18 @@ Deno.test({
     assert.equal(limited.validation?.count, 50);
   },
 });
+
+Deno.test("dir source: a FIFO in place of a data file is refused (regular files only), not read for ever", async () => {
+  await withTempDir(async (dir) => {
+    await writeSynthetic(dir);
+    const fifo = `${dir}/${MNIST_FILES.trainLabels}`;
+    assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+    await assert.rejects(loadMnist({ dir }), (e: unknown) => {
+      assert.ok(e instanceof MnistError, String(e));
+      assert.equal(e.fault, "unreadable");
+      assert.equal(e.file, fifo);
+      assert.match(e.message, /FIFO/);
+      return true;
+    });
+  });
+});
