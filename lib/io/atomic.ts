@@ -77,10 +77,14 @@ export const atomicFs: {
 export class FileWriteError extends Error {
   /** The file that was to be written. */
   readonly path: string;
+  /** What went wrong, without the path: "cannot be written (the folder … does not exist; …)". */
+  readonly reason: string;
   constructor(path: string, cause: unknown) {
-    super(`${path}: cannot be written (${fsReason(path, cause)})`, { cause });
+    const reason = `cannot be written (${fsReason(path, cause)})`;
+    super(`${path}: ${reason}`, { cause });
     this.name = "FileWriteError";
     this.path = path;
+    this.reason = reason;
   }
 }
 
