@@ -315,7 +315,7 @@ export class Estimator {
       if (info.size > MAX_INDEX_BYTES) {
         throw new EstimatorError(`${path}: ${info.size} bytes is too large for a checkpoint index`);
       }
-      text = new TextDecoder().decode(await readAtMost(path, MAX_INDEX_BYTES, fail));
+      text = new TextDecoder().decode(await readAtMost(path, info.size, fail));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return { latest: null, all: [] };
       throw e;

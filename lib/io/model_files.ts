@@ -313,7 +313,7 @@ export function fileSystem(dir: string): FileSystemHandler {
           `is ${json.info.size} bytes, more than the ${MAX_MODEL_JSON_BYTES} a model.json may have`,
         );
       }
-      const raw = await readAtMost(jsonPath, MAX_MODEL_JSON_BYTES, fail(jsonPath));
+      const raw = await readAtMost(jsonPath, json.info.size, fail(jsonPath));
       let parsed: unknown;
       try {
         parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
@@ -473,7 +473,15 @@ async function buildWithinManifest(
           "belong to its weights",
       );
     }
-    rest[1] = tf.initializers.zeros();
+    // Zeros (the file's values replace them), recorded: a failure inside addWeight
+    // (e.g. an invalid layer name) would otherwise leak the initial value.
+    rest[1] = {
+      apply: (s: number[], dtype?: tf.DataType) => {
+        const t = tf.zeros(s, dtype);
+        created.push(t);
+        return t;
+      },
+    };
     const w = original.call(this, name, shape, ...rest);
     created.push(w);
     return w;
@@ -495,7 +503,7 @@ async function buildWithinManifest(
   } catch (e) {
     for (const w of created) {
       try {
-        w.dispose();
+        if (!(w instanceof tf.Tensor && w.isDisposed)) w.dispose();
       } catch {
         // already freed with its layer
       }

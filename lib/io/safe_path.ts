@@ -143,9 +143,16 @@ export async function readAtMost(path: string, max: number, fail: FailFn): Promi
     throw fail(fault, message);
   }
   try {
-    const out = new Uint8Array(max + 1);
+    // Grown as bytes arrive: `max` is a bound, not what a short file costs.
+    let out = new Uint8Array(Math.min(max + 1, 1 << 16));
     let n = 0;
-    while (n < out.length) {
+    while (true) {
+      if (n === out.length) {
+        if (out.length === max + 1) break;
+        const grown = new Uint8Array(Math.min(max + 1, out.length * 2));
+        grown.set(out);
+        out = grown;
+      }
       const got = await f.read(out.subarray(n));
       if (got === null) break;
       n += got;
