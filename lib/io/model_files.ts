@@ -442,10 +442,11 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
 }
 
 /**
- * Builds the topology while it allocates no more weight values than the
- * manifest lists (checked at each layer's `addWeight`, before the values
- * exist; their initial values are zeros, as tfjs's fast-init does, since the
- * file's replace them), and frees what was built when building fails.
+ * Builds the topology checking each weight against the manifest (name and
+ * shape, at each layer's `addWeight`, before its values exist), so a topology
+ * that does not fit its weights allocates nothing beyond them; initial values
+ * are zeros (as tfjs's fast-init does: the file's replace them); what was
+ * built is freed when building fails.
  */
 async function buildWithinManifest(
   artifacts: tf.io.ModelArtifacts,
@@ -453,26 +454,36 @@ async function buildWithinManifest(
   jsonPath: string,
   firstLine: (e: unknown) => string,
 ): Promise<tf.LayersModel> {
-  const shapes = new Map(specs.filter((s) => s.group !== "optimizer").map((s) => [s.name, s]));
-  const budget = [...shapes.values()].reduce((a, s) => a + s.shape.reduce((x, d) => x * d, 1), 0);
-  let used = 0;
+  // The manifest's model weights by their last name part ("kernel", "bias", ...): a layer's
+  // weight "kernel" is saved as "<scope>/<layer>/kernel".
+  const listed = new Map<string, number[][]>();
+  for (const spec of specs) {
+    if (spec.group === "optimizer") continue;
+    const base = spec.name.slice(spec.name.lastIndexOf("/") + 1);
+    listed.set(base, [...(listed.get(base) ?? []), spec.shape]);
+  }
   const created: { dispose(): void }[] = [];
   const proto = tf.layers.Layer.prototype as unknown as {
     addWeight: (name: string, shape: number[], ...rest: unknown[]) => { dispose(): void };
   };
   const original = proto.addWeight;
   proto.addWeight = function (this: tf.layers.Layer, name, shape, ...rest) {
-    const ok = Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0);
-    const size = ok ? shape.reduce((x, d) => x * d, 1) : Infinity;
-    used += size;
-    if (used > budget) {
+    // Before the values exist: the manifest must list a weight of this name and shape
+    // (each listed weight matches once), so the topology allocates no more than the file holds.
+    const candidates = listed.get(String(name)) ?? [];
+    const at = candidates.findIndex((s) => tf.util.arraysEqual(s, shape));
+    if (at < 0) {
       throw new ModelFileError(
         jsonPath,
-        `its modelTopology creates weight "${this.name}/${name}" of shape [${shape}], beyond ` +
-          `the ${budget} values its weightsManifest lists; model.json is damaged or does not ` +
-          "belong to its weights",
+        `does not match its weights: its modelTopology gives layer "${this.name}" a weight ` +
+          `"${name}" of shape [${shape}], which its weightsManifest does not list (` +
+          (candidates.length > 0
+            ? `it lists "${name}" with shapes ${candidates.map((c) => `[${c}]`).join(", ")}`
+            : `no weight "${name}" is left`) +
+          `); model.json and ${WEIGHTS_BIN} must come from the same save`,
       );
     }
+    candidates.splice(at, 1);
     // Zeros (the file's values replace them), recorded: a failure inside addWeight
     // (e.g. an invalid layer name) would otherwise leak the initial value.
     rest[1] = {
