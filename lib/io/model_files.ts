@@ -130,9 +130,6 @@ export type FileSystemHandler = Required<Pick<tf.io.IOHandler, "save" | "load">>
 /** The largest `model.json` read (64 MiB): a topology is a few kilobytes to a few megabytes. */
 export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
-/** Weight file names this module writes: `weights.bin`, then `weights-2.bin`, `weights-3.bin`... */
-const OWN_WEIGHTS = /^weights(?:-(\d+))?\.bin$/;
-
 /**
  * The weight files the current `model.json` in `dir` names, that this module
  * may remove once a new save is committed: plain names of regular files (not
@@ -167,21 +164,16 @@ async function previousWeights(dir: string): Promise<string[]> {
   return names;
 }
 
-/** A weight file name no current file uses: `weights.bin` in a fresh folder, else the next `weights-<n>.bin`. */
-async function nextWeightsName(dir: string, previous: string[]): Promise<string> {
-  let n = 0;
-  for (const p of previous) {
-    const m = OWN_WEIGHTS.exec(p);
-    if (m) n = Math.max(n, m[1] ? Number(m[1]) : 1);
+/** How many times a load starts again when a save replaces model.json under it. */
+const LOAD_ATTEMPTS = 5;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
   }
-  if (previous.length === 0) {
-    try {
-      await Deno.lstat(join(dir, MODEL_JSON));
-    } catch {
-      return WEIGHTS_BIN; // a fresh folder: the usual name
-    }
-  }
-  return `weights-${Math.max(n, 1) + 1}.bin`;
 }
 
 /** Creates `dir` if needed; a file in its place is a ModelFileError. */
@@ -234,12 +226,16 @@ function validateModelJsonStrict(json: unknown, file: string): tf.io.ModelJSON {
  * A tfjs `IOHandler` that saves to and loads from `dir` on the file system
  * (`model.save(fileSystem(dir))`, `tf.loadLayersModel(fileSystem(dir))`).
  *
- * Saving is atomic as a pair ({@linkcode commitFiles}): the weights go to a
- * file name the current `model.json` does not use (`weights.bin` in a fresh
- * folder, then `weights-2.bin`, `weights-3.bin`, ...), `model.json` is renamed
- * over the old one last, and only then are the old weights removed, so a
- * reader sees the old model or the new one. Loading resolves every weight path
- * inside `dir` and checks sizes before it reads a byte.
+ * Saving is atomic as a pair ({@linkcode commitFiles}), and ends with the
+ * usual `model.json` + `weights.bin`. In a fresh folder the pair is committed
+ * at once. Over an existing model, the new weights are first written under a
+ * fresh name (`weights-<random>.bin`) and committed with a `model.json` naming
+ * them (the switch from the old model to the new one is that rename); then,
+ * nothing naming `weights.bin` any more, the weights are written again as
+ * `weights.bin` and committed with a `model.json` naming it, and the staging
+ * file is removed. Every state in between is the whole old model or the whole
+ * new one. Loading resolves every weight path inside `dir`, checks sizes before
+ * it reads a byte, and loads again if `model.json` was replaced while it read.
  */
 export function fileSystem(dir: string): FileSystemHandler {
   const jsonPath = join(dir, MODEL_JSON);
@@ -255,120 +251,175 @@ export function fileSystem(dir: string): FileSystemHandler {
       const weightData = artifacts.weightData === undefined
         ? new ArrayBuffer(0)
         : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
-      const previous = await previousWeights(dir);
-      const weightsName = await nextWeightsName(dir, previous);
-      const modelJSON: tf.io.ModelJSON = {
-        modelTopology: artifacts.modelTopology ?? {},
-        format: artifacts.format ?? "layers-model",
-        generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,
-        convertedBy: artifacts.convertedBy ?? null,
-        weightsManifest: [{ paths: [weightsName], weights: artifacts.weightSpecs ?? [] }],
+      const json = (weightsName: string) => {
+        const modelJSON: tf.io.ModelJSON = {
+          modelTopology: artifacts.modelTopology ?? {},
+          format: artifacts.format ?? "layers-model",
+          generatedBy: artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+          convertedBy: artifacts.convertedBy ?? null,
+          weightsManifest: [{ paths: [weightsName], weights: artifacts.weightSpecs ?? [] }],
+        };
+        if (artifacts.trainingConfig != null) modelJSON.trainingConfig = artifacts.trainingConfig;
+        if (artifacts.signature != null) modelJSON.signature = artifacts.signature;
+        if (artifacts.userDefinedMetadata != null) {
+          modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
+        }
+        return { name: MODEL_JSON, data: JSON.stringify(modelJSON, null, 1) };
       };
-      if (artifacts.trainingConfig != null) modelJSON.trainingConfig = artifacts.trainingConfig;
-      if (artifacts.signature != null) modelJSON.signature = artifacts.signature;
-      if (artifacts.userDefinedMetadata != null) {
-        modelJSON.userDefinedMetadata = artifacts.userDefinedMetadata;
-      }
+      const weights = new Uint8Array(weightData);
+      const previous = await previousWeights(dir);
+      const replacing = await exists(jsonPath);
+      // Over an existing model, the new weights go first under a fresh name, committed with
+      // a model.json naming it; only then, with nothing naming weights.bin any more, are
+      // they written as weights.bin and committed again, and the staging file removed.
+      const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(16).padStart(8, "0");
+      const staging = `weights-${rand}.bin`;
       try {
         await commitFiles(dir, {
-          parts: [{ name: weightsName, data: new Uint8Array(weightData) }],
-          manifest: { name: MODEL_JSON, data: JSON.stringify(modelJSON, null, 1) },
-          obsolete: previous,
+          parts: [{ name: replacing ? staging : WEIGHTS_BIN, data: weights }],
+          manifest: json(replacing ? staging : WEIGHTS_BIN),
         });
       } catch (e) {
         const fe = e as FileWriteError;
         throw new ModelFileError(fe.path ?? jsonPath, fe.message, { cause: e });
       }
+      try {
+        if (replacing) {
+          await commitFiles(dir, {
+            parts: [{ name: WEIGHTS_BIN, data: weights }],
+            manifest: json(WEIGHTS_BIN),
+            obsolete: [staging, ...previous],
+          });
+        }
+      } catch {
+        // The new model is saved (under the staging name): the next save tidies up.
+      }
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     },
 
     async load(): Promise<tf.io.ModelArtifacts> {
-      const dirInfo = await statPath(
-        dir,
-        (fault, message) =>
-          fault === "missing"
-            ? new ModelFileError(
+      // A save replaces model.json by a rename: if it happened while this load read the
+      // weights, what was read may mix two saves, so load again (the weights it named may
+      // also be gone: the same cause).
+      for (let attempt = 1;; attempt++) {
+        const before = await identity(jsonPath);
+        try {
+          const artifacts = await loadOnce();
+          if (before === await identity(jsonPath)) return artifacts;
+          if (attempt >= LOAD_ATTEMPTS) {
+            throw new ModelFileError(
               jsonPath,
-              `the directory ${dir} does not exist; save a model there first with saveModel(model, dir)`,
-            )
-            : new ModelFileError(dir, message),
-      );
-      if (!dirInfo.isDirectory) {
-        throw new ModelFileError(dir, "is a file, not a folder: pass the folder of model.json");
-      }
-      const fail = (file: string) => (fault: PathFault, message: string) =>
-        new ModelFileError(
-          file,
-          fault === "missing"
-            ? (file === jsonPath
-              ? "not found in the directory; save a model there first with saveModel(model, dir)"
-              : `missing: ${MODEL_JSON} lists it in its weightsManifest; copy it next to ` +
-                `${MODEL_JSON} or save the model again`)
-            : message,
-        );
-      const json = await resolveInside(dir, MODEL_JSON, fail(jsonPath));
-      if (json.info.size > MAX_MODEL_JSON_BYTES) {
-        throw new ModelFileError(
-          jsonPath,
-          `is ${json.info.size} bytes, more than the ${MAX_MODEL_JSON_BYTES} a model.json may have`,
-        );
-      }
-      const raw = await readAtMost(jsonPath, json.info.size, fail(jsonPath));
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
-      } catch (e) {
-        throw new ModelFileError(
-          jsonPath,
-          `is not valid JSON (${(e as Error).message}); the file is damaged: save the model again`,
-        );
-      }
-      const modelJSON = validateModelJsonStrict(parsed, jsonPath);
-      // Every path resolved, every size checked against the manifest, before any weight is read.
-      const plan: { files: { path: string; size: number }[]; expected: number }[] = [];
-      for (const group of modelJSON.weightsManifest) {
-        const expected = group.weights.reduce((a, w) => a + specBytes(w, jsonPath), 0);
-        const files: { path: string; size: number }[] = [];
-        for (const p of group.paths) {
-          const { path, info } = await resolveInside(dir, p, fail(join(dir, String(p))));
-          files.push({ path, size: info.size });
-        }
-        const got = files.reduce((a, f) => a + f.size, 0);
-        const where = files.map((f) => f.path).join(", ");
-        if (got < expected) {
-          throw new ModelFileError(
-            where,
-            `truncated: ${got} bytes, but ${MODEL_JSON}'s weightsManifest needs ${expected}; ` +
-              "the copy is incomplete: save or copy the model again",
-          );
-        }
-        if (got > expected) {
-          throw new ModelFileError(
-            where,
-            `has ${got} bytes, but ${MODEL_JSON}'s weightsManifest describes ${expected}: ` +
-              `the weights do not belong to this ${MODEL_JSON}; save the model again`,
-          );
-        }
-        plan.push({ files, expected });
-      }
-      return await tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
-        const specs: tf.io.WeightsManifestEntry[] = manifest.flatMap((g) => g.weights);
-        const all = new Uint8Array(plan.reduce((a, g) => a + g.expected, 0));
-        let off = 0;
-        for (const group of plan) {
-          for (const f of group.files) {
-            const data = await readAtMost(f.path, f.size, fail(f.path));
-            if (data.length !== f.size) {
-              throw new ModelFileError(f.path, "changed while it was read; load it again");
-            }
-            all.set(data, off);
-            off += data.length;
+              `was replaced while it was read, ${LOAD_ATTEMPTS} times (a save in progress?); load it again`,
+            );
+          }
+        } catch (e) {
+          if (
+            attempt >= LOAD_ATTEMPTS || !(e instanceof ModelFileError) ||
+            before === await identity(jsonPath)
+          ) {
+            throw e;
           }
         }
-        return [specs, all.buffer];
-      });
+      }
     },
   };
+
+  async function loadOnce(): Promise<tf.io.ModelArtifacts> {
+    const dirInfo = await statPath(
+      dir,
+      (fault, message) =>
+        fault === "missing"
+          ? new ModelFileError(
+            jsonPath,
+            `the directory ${dir} does not exist; save a model there first with saveModel(model, dir)`,
+          )
+          : new ModelFileError(dir, message),
+    );
+    if (!dirInfo.isDirectory) {
+      throw new ModelFileError(dir, "is a file, not a folder: pass the folder of model.json");
+    }
+    const fail = (file: string) => (fault: PathFault, message: string) =>
+      new ModelFileError(
+        file,
+        fault === "missing"
+          ? (file === jsonPath
+            ? "not found in the directory; save a model there first with saveModel(model, dir)"
+            : `missing: ${MODEL_JSON} lists it in its weightsManifest; copy it next to ` +
+              `${MODEL_JSON} or save the model again`)
+          : message,
+      );
+    const json = await resolveInside(dir, MODEL_JSON, fail(jsonPath));
+    if (json.info.size > MAX_MODEL_JSON_BYTES) {
+      throw new ModelFileError(
+        jsonPath,
+        `is ${json.info.size} bytes, more than the ${MAX_MODEL_JSON_BYTES} a model.json may have`,
+      );
+    }
+    const raw = await readAtMost(jsonPath, json.info.size, fail(jsonPath));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+    } catch (e) {
+      throw new ModelFileError(
+        jsonPath,
+        `is not valid JSON (${(e as Error).message}); the file is damaged: save the model again`,
+      );
+    }
+    const modelJSON = validateModelJsonStrict(parsed, jsonPath);
+    // Every path resolved, every size checked against the manifest, before any weight is read.
+    const plan: { files: { path: string; size: number }[]; expected: number }[] = [];
+    for (const group of modelJSON.weightsManifest) {
+      const expected = group.weights.reduce((a, w) => a + specBytes(w, jsonPath), 0);
+      const files: { path: string; size: number }[] = [];
+      for (const p of group.paths) {
+        const { path, info } = await resolveInside(dir, p, fail(join(dir, String(p))));
+        files.push({ path, size: info.size });
+      }
+      const got = files.reduce((a, f) => a + f.size, 0);
+      const where = files.map((f) => f.path).join(", ");
+      if (got < expected) {
+        throw new ModelFileError(
+          where,
+          `truncated: ${got} bytes, but ${MODEL_JSON}'s weightsManifest needs ${expected}; ` +
+            "the copy is incomplete: save or copy the model again",
+        );
+      }
+      if (got > expected) {
+        throw new ModelFileError(
+          where,
+          `has ${got} bytes, but ${MODEL_JSON}'s weightsManifest describes ${expected}: ` +
+            `the weights do not belong to this ${MODEL_JSON}; save the model again`,
+        );
+      }
+      plan.push({ files, expected });
+    }
+    return await tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
+      const specs: tf.io.WeightsManifestEntry[] = manifest.flatMap((g) => g.weights);
+      const all = new Uint8Array(plan.reduce((a, g) => a + g.expected, 0));
+      let off = 0;
+      for (const group of plan) {
+        for (const f of group.files) {
+          const data = await readAtMost(f.path, f.size, fail(f.path));
+          if (data.length !== f.size) {
+            throw new ModelFileError(f.path, "changed while it was read; load it again");
+          }
+          all.set(data, off);
+          off += data.length;
+        }
+      }
+      return [specs, all.buffer];
+    });
+  }
+}
+
+/** A file's identity (inode, size, modification time), or "" when it cannot be stat'ed. */
+async function identity(path: string): Promise<string> {
+  try {
+    const i = await Deno.stat(path);
+    return `${i.dev}:${i.ino}:${i.size}:${i.mtime?.getTime()}`;
+  } catch {
+    return "";
+  }
 }
 
 /** Options of {@linkcode saveModel}. */
