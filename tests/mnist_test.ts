@@ -315,3 +315,25 @@ Deno.test("dir source: a FIFO in place of a data file is refused (regular files 
     });
   });
 });
+
+Deno.test("dir source: a folder whose name is not UTF-8, or a symlink loop, is a typed MnistError", async () => {
+  await withTempDir(async (root) => {
+    const py = new Deno.Command("/usr/bin/python3", {
+      args: ["-c", `import os; os.makedirs(os.fsencode(${JSON.stringify(root)}) + b"/bad\\xff")`],
+    });
+    assert.equal((await py.output()).code, 0);
+    const bad = [...Deno.readDirSync(root)].find((e) => e.name.startsWith("bad"))!.name;
+    await assert.rejects(loadMnist({ dir: `${root}/${bad}` }), (e: unknown) => {
+      assert.ok(e instanceof MnistError, String(e));
+      assert.match(e.message, /not valid UTF-8/);
+      return true;
+    });
+    await Deno.symlink(`${root}/loop`, `${root}/loop`);
+    await assert.rejects(loadMnist({ dir: `${root}/loop` }), (e: unknown) => {
+      assert.ok(e instanceof MnistError, String(e));
+      assert.equal(e.fault, "unreadable");
+      assert.match(e.message, /symlink loop/);
+      return true;
+    });
+  });
+});

@@ -27,7 +27,7 @@ import { createRequire } from "node:module";
 import { MNIST_CHECKSUMS, MNIST_FILES, MNIST_PACKAGE } from "./_checksums.ts";
 import { Dataset, IMAGE_SIDE, MNIST_CLASS_NAMES } from "./dataset.ts";
 import { createHash } from "node:crypto";
-import { statRegularFile } from "../io/safe_path.ts";
+import { describeFsError, statRegularFile } from "../io/safe_path.ts";
 import { readIdx } from "./idx.ts";
 
 export { MNIST_FILES };
@@ -289,8 +289,11 @@ export async function loadMnist(options: MnistOptions = {}): Promise<MnistResult
       const info = await Deno.stat(dir);
       if (!info.isDirectory) hint += `, but ${dir} is not a directory`;
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      throw new MnistError("missing", `directory ${dir} does not exist: ${hint}`, dir);
+      const d = describeFsError(dir, e);
+      if (d.fault === "missing") {
+        throw new MnistError("missing", `directory ${dir} does not exist: ${hint}`, dir);
+      }
+      throw new MnistError("unreadable", `directory ${dir}: ${d.message}`, dir, { cause: e });
     }
   }
 
