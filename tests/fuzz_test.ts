@@ -435,3 +435,48 @@ Deno.test("fuzz: the checkpoint index makes the Estimator read its own checkpoin
     assert.equal(tf.memory().numTensors, tensors, "no tensor leaked");
   });
 });
+
+const adamFn: ModelFn = (features, labels, mode, ctx) => ({
+  ...modelFn(features, labels, mode, ctx),
+  optimizer: () => tf.train.adam(0.01),
+});
+
+Deno.test("fuzz: an Estimator resuming from a damaged checkpoint (Adam state, input position) trains or raises a typed error", async () => {
+  await withDir(async (root) => {
+    const dir = `${root}/model`;
+    const e0 = new Estimator({ modelFn: adamFn, modelDir: dir });
+    await e0.train(inputFn, { steps: 2 });
+    e0.dispose();
+    const good = await Deno.readFile(`${dir}/model.ckpt-2`);
+    const index = await Deno.readTextFile(`${dir}/checkpoint`);
+    const r = rng(7);
+    let trained = 0, refused = 0;
+    const tensors = tf.memory().numTensors;
+    for (let i = 0; i < 150 * SCALE; i++) {
+      for (const f of Deno.readDirSync(dir)) {
+        if (f.name.startsWith("model.ckpt-")) await Deno.remove(`${dir}/${f.name}`);
+      }
+      await Deno.writeFile(
+        `${dir}/model.ckpt-2`,
+        r() < 0.3 ? mutateBytes(good, r) : mutateCheckpointHeader(good, r),
+      );
+      await Deno.writeTextFile(`${dir}/checkpoint`, index);
+      const e = new Estimator({ modelFn: adamFn, modelDir: dir });
+      try {
+        await e.train(inputFn, { steps: 1 });
+        trained++;
+      } catch (err) {
+        assert.ok(
+          err instanceof EstimatorError || err instanceof CheckpointError,
+          `case ${i}: a typed error, got ${err}`,
+        );
+        refused++;
+      } finally {
+        e.dispose();
+      }
+      assert.equal(tf.memory().numTensors, tensors, `case ${i}: no tensor leaked`);
+    }
+    console.log(`Estimator resume: ${150 * SCALE} cases, ${trained} trained, ${refused} refused`);
+    assert.ok(refused > 0);
+  });
+});
