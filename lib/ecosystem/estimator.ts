@@ -175,7 +175,11 @@ export interface EstimatorOptions {
   config?: RunConfig;
 }
 
-/** Thrown for a bad modelFn result, an empty input, or a missing checkpoint. */
+/**
+ * Thrown for a bad modelFn result, an empty input, a missing checkpoint, a bad
+ * `config` value, a `modelDir` that is a file, or a `checkpoint` index whose
+ * latest entry is not one of this Estimator's own checkpoints.
+ */
 export class EstimatorError extends Error {
   constructor(message: string) {
     super(message);
