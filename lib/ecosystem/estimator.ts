@@ -220,7 +220,7 @@ function parseIndex(text: string): { latest: string | null; all: string[] } {
   return { latest, all };
 }
 
-function positiveInt(name: string, v: unknown, min: number): number {
+function wholeAtLeast(name: string, v: unknown, min: number): number {
   if (!(typeof v === "number" && Number.isInteger(v) && v >= min)) {
     throw new EstimatorError(
       `Estimator: config.${name} must be a whole number >= ${min}, got ${String(v)}` +
@@ -269,9 +269,9 @@ export class Estimator {
     this.params = opts.params ?? {};
     const c = opts.config ?? {};
     this.config = {
-      saveCheckpointsSteps: positiveInt("saveCheckpointsSteps", c.saveCheckpointsSteps ?? 100, 1),
-      keepCheckpointMax: positiveInt("keepCheckpointMax", c.keepCheckpointMax ?? 5, 0),
-      saveSummarySteps: positiveInt("saveSummarySteps", c.saveSummarySteps ?? 10, 1),
+      saveCheckpointsSteps: wholeAtLeast("saveCheckpointsSteps", c.saveCheckpointsSteps ?? 100, 1),
+      keepCheckpointMax: wholeAtLeast("keepCheckpointMax", c.keepCheckpointMax ?? 5, 0),
+      saveSummarySteps: wholeAtLeast("saveSummarySteps", c.saveSummarySteps ?? 10, 1),
       seed: c.seed ?? 42,
     };
     try {
