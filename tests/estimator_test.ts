@@ -362,7 +362,7 @@ Deno.test("the checkpoint index cannot make the Estimator delete or read files t
   }
 });
 
-Deno.test("an Estimator modelDir that is a file is an EstimatorError naming it", async () => {
+Deno.test("an Estimator modelDir that is a file, or not UTF-8, is an EstimatorError naming it", async () => {
   const file = await Deno.makeTempFile({ prefix: "est_file_" });
   try {
     assert.throws(() => new Estimator({ modelFn, modelDir: file }), (e: unknown) => {
@@ -373,5 +373,20 @@ Deno.test("an Estimator modelDir that is a file is an EstimatorError naming it",
     });
   } finally {
     await Deno.remove(file);
+  }
+  // A folder whose name is not UTF-8 (Deno sees U+FFFD and cannot open it): said so.
+  const root = await Deno.makeTempDir({ prefix: "est_utf8_" });
+  try {
+    const py = new Deno.Command("/usr/bin/python3", {
+      args: ["-c", `import os; os.makedirs(os.fsencode(${JSON.stringify(root)}) + b"/bad\\xff")`],
+    });
+    assert.equal((await py.output()).code, 0);
+    const bad = [...Deno.readDirSync(root)].find((e) => e.name.startsWith("bad"))!.name;
+    assert.throws(
+      () => new Estimator({ modelFn, modelDir: `${root}/${bad}` }),
+      (e: unknown) => e instanceof EstimatorError && /not valid UTF-8/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
