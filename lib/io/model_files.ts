@@ -493,8 +493,8 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
 }
 
 /**
- * Builds the topology checking each weight against the manifest (name and
- * shape, at each layer's `addWeight`, before its values exist), so a topology
+ * Builds the topology checking each weight against the manifest (name, shape
+ * and dtype, at each layer's `addWeight`, before its values exist), so a topology
  * that does not fit its weights allocates nothing beyond them; initial values
  * are zeros (as tfjs's fast-init does: the file's replace them); what was
  * built is freed when building fails.
@@ -507,11 +507,11 @@ async function buildWithinManifest(
 ): Promise<tf.LayersModel> {
   // The manifest's model weights by their last name part ("kernel", "bias", ...): a layer's
   // weight "kernel" is saved as "<scope>/<layer>/kernel".
-  const listed = new Map<string, number[][]>();
+  const listed = new Map<string, { shape: number[]; dtype: string }[]>();
   for (const spec of specs) {
     if (spec.group === "optimizer") continue;
     const base = spec.name.slice(spec.name.lastIndexOf("/") + 1);
-    listed.set(base, [...(listed.get(base) ?? []), spec.shape]);
+    listed.set(base, [...(listed.get(base) ?? []), { shape: spec.shape, dtype: spec.dtype }]);
   }
   const created: { dispose(): void }[] = [];
   const proto = tf.layers.Layer.prototype as unknown as {
@@ -522,14 +522,19 @@ async function buildWithinManifest(
     // Before the values exist: the manifest must list a weight of this name and shape
     // (each listed weight matches once), so the topology allocates no more than the file holds.
     const candidates = listed.get(String(name)) ?? [];
-    const at = candidates.findIndex((s) => tf.util.arraysEqual(s, shape));
+    const dtype = (rest[0] as string | undefined) ?? "float32";
+    const at = candidates.findIndex((s) =>
+      tf.util.arraysEqual(s.shape, shape) && s.dtype === dtype
+    );
     if (at < 0) {
       throw new ModelFileError(
         jsonPath,
         `does not match its weights: its modelTopology gives layer "${this.name}" a weight ` +
-          `"${name}" of shape [${shape}], which its weightsManifest does not list (` +
+          `"${name}" of shape [${shape}] (${dtype}), which its weightsManifest does not list (` +
           (candidates.length > 0
-            ? `it lists "${name}" with shapes ${candidates.map((c) => `[${c}]`).join(", ")}`
+            ? `it lists "${name}" as ${
+              candidates.map((c) => `[${c.shape}] (${c.dtype})`).join(", ")
+            }`
             : `no weight "${name}" is left`) +
           `); model.json and ${WEIGHTS_BIN} must come from the same save`,
       );
