@@ -55,7 +55,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
-import { writeFileAtomic } from "./io/atomic.ts";
+import { FileWriteError, writeFileAtomic } from "./io/atomic.ts";
+import { type PathFault, readAtMost, statRegularFile } from "./io/safe_path.ts";
 
 // ---------------------------------------------------------------------------
 // Variables
@@ -270,15 +271,16 @@ function decode(dtype: CheckpointDtype, bytes: Uint8Array): Float32Array | Int32
 }
 
 /**
- * Writes `vars` to the checkpoint file `path` (format above), atomically:
- * through a temporary file in the same directory, renamed at the end. Creates
- * the directory if needed. Returns what was written.
+ * Encodes `vars` as the bytes of a checkpoint file (format above), without
+ * writing them: for writers that commit the file together with others (the
+ * Estimator's checkpoint and its index, through `commitFiles`). `path` is used
+ * in error messages.
  */
-export async function saveVariables(
+export async function encodeCheckpoint(
   path: string,
   vars: VariableSet,
   options: SaveVariablesOptions = {},
-): Promise<CheckpointInfo> {
+): Promise<{ bytes: Uint8Array; info: CheckpointInfo }> {
   const pairs = named(path, vars);
   const metadata = options.metadata ?? {};
   let metaJson: string;
@@ -325,8 +327,22 @@ export async function saveVariables(
     at += b.length;
   }
   view.setUint32(total - 4, crc32(file.subarray(0, total - 4)), true);
-  await writeCheckpointFile(path, file);
-  return { path, names: entries.map((e) => e.name), metadata, bytes: total };
+  return { bytes: file, info: { path, names: entries.map((e) => e.name), metadata, bytes: total } };
+}
+
+/**
+ * Writes `vars` to the checkpoint file `path` (format above), atomically:
+ * through a temporary file in the same directory, renamed at the end. Creates
+ * the directory if needed. Returns what was written.
+ */
+export async function saveVariables(
+  path: string,
+  vars: VariableSet,
+  options: SaveVariablesOptions = {},
+): Promise<CheckpointInfo> {
+  const { bytes, info } = await encodeCheckpoint(path, vars, options);
+  await writeCheckpointFile(path, bytes);
+  return info;
 }
 
 /** Creates the directory, then writes atomically; any failure is a CheckpointError. */
@@ -340,7 +356,8 @@ async function writeCheckpointFile(path: string, bytes: Uint8Array): Promise<voi
   try {
     await writeFileAtomic(path, bytes);
   } catch (e) {
-    throw new CheckpointError(path, `could not be written: ${(e as Error).message}`);
+    const reason = e instanceof FileWriteError ? e.reason : (e as Error).message;
+    throw new CheckpointError(path, `could not be written: ${reason}`);
   }
 }
 
@@ -350,15 +367,16 @@ async function writeCheckpointFile(path: string, bytes: Uint8Array): Promise<voi
  * {@linkcode CheckpointError} naming the fault.
  */
 export async function readCheckpoint(path: string): Promise<CheckpointContents> {
-  let file: Uint8Array;
-  try {
-    file = await Deno.readFile(path);
-  } catch (e) {
-    const hint = e instanceof Deno.errors.NotFound
-      ? "file not found; check the path, or save a checkpoint first with saveVariables()"
-      : `cannot be read: ${(e as Error).message}`;
-    throw new CheckpointError(path, hint);
-  }
+  const fail = (fault: PathFault, message: string) =>
+    new CheckpointError(
+      path,
+      fault === "missing"
+        ? "file not found; check the path, or save a checkpoint first with saveVariables()"
+        : message,
+    );
+  // A regular file only (a FIFO or device would block or never end), read up to its size.
+  const info = await statRegularFile(path, fail);
+  const file = await readAtMost(path, info.size, fail);
   return parseCheckpoint(path, file);
 }
 
@@ -417,7 +435,8 @@ function parseCheckpoint(path: string, file: Uint8Array): CheckpointContents {
   const values = new Map<string, Float32Array | Int32Array | Uint8Array>();
   for (const e of header.variables) {
     const name = typeof e?.name === "string" ? e.name : "?";
-    const ok = typeof e?.name === "string" && e.dtype in BYTES && Array.isArray(e.shape) &&
+    const ok = typeof e?.name === "string" && typeof e.dtype === "string" &&
+      Object.hasOwn(BYTES, e.dtype) && Array.isArray(e.shape) &&
       e.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0) &&
       Number.isInteger(e.offset) && Number.isInteger(e.byteLength) &&
       e.byteLength ===

@@ -2,7 +2,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { Estimator, EstimatorError, type ModelFn, readScalars } from "../lib/ecosystem/mod.ts";
+import {
+  Estimator,
+  EstimatorError,
+  type InputFn,
+  type ModelFn,
+  readScalars,
+} from "../lib/ecosystem/mod.ts";
+import { CheckpointError, readCheckpoint } from "../lib/variables.ts";
 import type { TrainingCallback } from "../lib/training/callbacks.ts";
 
 await initBackend({ prefer: "cpu" });
@@ -181,5 +188,205 @@ Deno.test("resuming with Adam gives the same weights as training without a break
   } finally {
     await Deno.remove(dirA, { recursive: true });
     await Deno.remove(dirB, { recursive: true });
+  }
+});
+
+/**
+ * 96 examples in batches of 20 (a pass is 5 batches, the last of 16), in an
+ * order shuffled by the pass: `epoch` seeds it, as `ds.batches(20, { shuffle: true,
+ * seed: 1 + epoch })` would. Records which examples each step saw.
+ */
+function shuffledInput(seen: number[][]): InputFn {
+  return function* ({ epoch }) {
+    const order = Array.from({ length: 96 }, (_, i) => i);
+    let s = 1 + epoch;
+    for (let i = order.length - 1; i > 0; i--) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      const j = s % (i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    for (let i = 0; i < 96; i += 20) {
+      const idx = order.slice(i, i + 20);
+      seen.push(idx);
+      yield {
+        features: tf.tensor2d(idx.flatMap((k) => Array.from(data.x.slice(k * 4, k * 4 + 4))), [
+          idx.length,
+          4,
+        ]),
+        labels: tf.tidy(() =>
+          tf.oneHot(tf.tensor1d(idx.map((k) => data.y[k]), "int32"), 3).toFloat()
+        ),
+      };
+    }
+  };
+}
+
+const adamFn: ModelFn = (features, labels, mode, ctx) => ({
+  ...modelFn(features, labels, mode, ctx),
+  optimizer: () => tf.train.adam(0.05),
+});
+
+Deno.test("tf.estimator resume: train(7) == train(4) + a new Estimator's train(3), the input position and its shuffle resumed (7 and 4 do not divide the 5-batch pass)", async () => {
+  const dirA = await Deno.makeTempDir({ prefix: "est_pos_a_" });
+  const dirB = await Deno.makeTempDir({ prefix: "est_pos_b_" });
+  try {
+    const before = tf.memory().numTensors;
+    const seenA: number[][] = [];
+    const straight = new Estimator({ modelFn: adamFn, modelDir: dirA });
+    await straight.train(shuffledInput(seenA), { steps: 7 });
+    const seenB: number[][] = [];
+    const first = new Estimator({ modelFn: adamFn, modelDir: dirB });
+    await first.train(shuffledInput(seenB), { steps: 4 });
+    first.dispose();
+    const ckpt4 = await readCheckpoint(`${dirB}/model.ckpt-4`);
+    assert.deepEqual(ckpt4.metadata.input, { epoch: 0, batch: 4 }, "the position is saved");
+    const seenResumed: number[][] = [];
+    const second = new Estimator({ modelFn: adamFn, modelDir: dirB });
+    const r = await second.train(shuffledInput(seenResumed), { steps: 3 });
+    assert.equal(r.globalStep, 7);
+    // The resumed run trained on pass 0's last batch, then pass 1's first two (reshuffled).
+    const trainedA = seenA;
+    const trainedB = [...seenB, ...seenResumed.slice(4)];
+    assert.deepEqual(trainedB, trainedA, "the same batches in the same order");
+    assert.notDeepEqual(trainedA[5], trainedA[0], "each pass is shuffled anew");
+    for (const name of ["dense/kernel", "dense/bias"]) {
+      const a = await straight.variables.get(name)!.data();
+      const b = await second.variables.get(name)!.data();
+      assert.deepEqual(b, a, `${name}: resumed == uninterrupted`);
+    }
+    assert.deepEqual((await readCheckpoint(`${dirB}/model.ckpt-7`)).metadata.input, {
+      epoch: 1,
+      batch: 2,
+    });
+    straight.dispose();
+    second.dispose();
+    assert.equal(tf.memory().numTensors, before, "skipped batches are disposed too");
+  } finally {
+    await Deno.remove(dirA, { recursive: true });
+    await Deno.remove(dirB, { recursive: true });
+  }
+});
+
+Deno.test("RunConfig keep_checkpoint_max: 0 keeps every checkpoint (TF), negative or fractional is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "est_keep_" });
+  try {
+    const e = new Estimator({
+      modelFn,
+      modelDir: dir,
+      config: { keepCheckpointMax: 0, saveCheckpointsSteps: 2 },
+    });
+    await e.train(inputFn(), { steps: 7 });
+    const ckpts = [...Deno.readDirSync(dir)].map((x) => x.name).filter((n) =>
+      n.startsWith("model.ckpt-")
+    ).sort();
+    assert.deepEqual(ckpts, ["model.ckpt-2", "model.ckpt-4", "model.ckpt-6", "model.ckpt-7"]);
+    assert.equal(await e.latestCheckpoint(), `${dir}/model.ckpt-7`);
+    e.dispose();
+    for (const bad of [-1, 1.5, NaN]) {
+      assert.throws(
+        () => new Estimator({ modelFn, modelDir: dir, config: { keepCheckpointMax: bad } }),
+        (err: unknown) =>
+          err instanceof EstimatorError && /keepCheckpointMax must be a whole number >= 0/.test(
+            err.message,
+          ),
+      );
+    }
+    assert.throws(
+      () => new Estimator({ modelFn, modelDir: dir, config: { saveCheckpointsSteps: 0 } }),
+      /saveCheckpointsSteps must be a whole number >= 1/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the checkpoint index cannot make the Estimator delete or read files that are not its own", async () => {
+  const root = await Deno.makeTempDir({ prefix: "est_index_" });
+  try {
+    const dir = `${root}/model`;
+    await Deno.mkdir(dir);
+    const victim = `${root}/victim.txt`;
+    await Deno.writeTextFile(victim, "precious");
+    await Deno.writeTextFile(`${dir}/notes.txt`, "mine");
+    const config = { keepCheckpointMax: 1 };
+    const a = new Estimator({ modelFn, modelDir: dir, config });
+    await a.train(inputFn(), { steps: 1 });
+    // A hostile index: deletion candidates outside modelDir and a non-checkpoint inside.
+    await Deno.writeTextFile(
+      `${dir}/checkpoint`,
+      'model_checkpoint_path: "model.ckpt-1"\n' +
+        'all_model_checkpoint_paths: "../victim.txt"\n' +
+        `all_model_checkpoint_paths: "${victim}"\n` +
+        'all_model_checkpoint_paths: "notes.txt"\n' +
+        'all_model_checkpoint_paths: "model.ckpt-1"\n',
+    );
+    await a.train(inputFn(), { steps: 2 });
+    await a.train(inputFn(), { steps: 1 });
+    assert.equal(await Deno.readTextFile(victim), "precious");
+    assert.equal(await Deno.readTextFile(`${dir}/notes.txt`), "mine");
+    assert.ok(!(await Deno.stat(`${dir}/model.ckpt-1`).catch(() => null)), "its own old one went");
+    assert.match(
+      await Deno.readTextFile(`${dir}/checkpoint`),
+      /^model_checkpoint_path: "model.ckpt-4"\nall_model_checkpoint_paths: "model.ckpt-4"\n$/,
+    );
+    a.dispose();
+    // A latest path out of modelDir (relative or absolute) is refused, not read.
+    for (const latest of ["../victim.txt", victim, "/etc/passwd"]) {
+      await Deno.writeTextFile(`${dir}/checkpoint`, `model_checkpoint_path: "${latest}"\n`);
+      const b = new Estimator({ modelFn, modelDir: dir });
+      await assert.rejects(b.evaluate(inputFn()), (e: unknown) => {
+        assert.ok(e instanceof EstimatorError, String(e));
+        assert.match(e.message, /is not a checkpoint of this Estimator/);
+        return true;
+      });
+      b.dispose();
+    }
+    // An absolute path naming its own file in modelDir (as TensorFlow writes them) is read.
+    await Deno.writeTextFile(`${dir}/checkpoint`, `model_checkpoint_path: "${dir}/model.ckpt-4"\n`);
+    const c = new Estimator({ modelFn, modelDir: dir });
+    assert.equal((await c.evaluate(inputFn())).globalStep, 4);
+    c.dispose();
+    // Its own name, but a symlink that leads out of modelDir: refused.
+    await Deno.symlink(victim, `${dir}/model.ckpt-9`);
+    await Deno.writeTextFile(`${dir}/checkpoint`, 'model_checkpoint_path: "model.ckpt-9"\n');
+    const d = new Estimator({ modelFn, modelDir: dir });
+    await assert.rejects(d.evaluate(inputFn()), (e: unknown) => {
+      assert.ok(e instanceof CheckpointError, String(e));
+      assert.match(e.message, /symlink that leads out of the folder/);
+      return true;
+    });
+    d.dispose();
+    assert.equal(await Deno.readTextFile(victim), "precious");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("an Estimator modelDir that is a file, or not UTF-8, is an EstimatorError naming it", async () => {
+  const file = await Deno.makeTempFile({ prefix: "est_file_" });
+  try {
+    assert.throws(() => new Estimator({ modelFn, modelDir: file }), (e: unknown) => {
+      assert.ok(e instanceof EstimatorError, String(e));
+      assert.ok(e.message.includes(file));
+      assert.match(e.message, /is a file, not a folder/);
+      return true;
+    });
+  } finally {
+    await Deno.remove(file);
+  }
+  // A folder whose name is not UTF-8 (Deno sees U+FFFD and cannot open it): said so.
+  const root = await Deno.makeTempDir({ prefix: "est_utf8_" });
+  try {
+    const py = new Deno.Command("/usr/bin/python3", {
+      args: ["-c", `import os; os.makedirs(os.fsencode(${JSON.stringify(root)}) + b"/bad\\xff")`],
+    });
+    assert.equal((await py.output()).code, 0);
+    const bad = [...Deno.readDirSync(root)].find((e) => e.name.startsWith("bad"))!.name;
+    assert.throws(
+      () => new Estimator({ modelFn, modelDir: `${root}/${bad}` }),
+      (e: unknown) => e instanceof EstimatorError && /not valid UTF-8/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });

@@ -232,3 +232,98 @@ Deno.test("writeIdx: a failed write leaves neither the file nor a temp file", as
     assert.deepEqual(await Deno.readFile(`${target}/keep`), new Uint8Array([1]));
   });
 });
+
+/**
+ * A gzip bomb: a hand-written DEFLATE stream (one fixed-Huffman block) whose
+ * output starts with an IDX header declaring [1, 28, 28] (784 bytes) and goes on
+ * with `zeros` zero bytes, each 258 of them costing 13 bits. The trailer's CRC is
+ * not computed: a reader that stops at the declared size never gets there.
+ */
+function gzipBomb(zeros: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil((zeros / 258) * 13 / 8) + 1024);
+  let pos = 10, acc = 0, bits = 0;
+  out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+  const put = (value: number, n: number) => { // LSB first
+    acc |= value << bits;
+    bits += n;
+    while (bits >= 8) {
+      out[pos++] = acc & 0xff;
+      acc >>>= 8;
+      bits -= 8;
+    }
+  };
+  const code = (c: number, n: number) => { // Huffman codes go MSB first
+    let r = 0;
+    for (let i = 0; i < n; i++) r |= ((c >> i) & 1) << (n - 1 - i);
+    put(r, n);
+  };
+  put(1, 1); // BFINAL
+  put(1, 2); // fixed Huffman
+  const header = [0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28, 0];
+  for (const b of header) code(0x30 + b, 8); // literals 0..143: 8 bits
+  for (let left = zeros; left >= 258; left -= 258) {
+    code(0xc5, 8); // length 258 (symbol 285)
+    code(0, 5); // distance 1
+  }
+  code(0, 7); // end of block
+  if (bits > 0) put(0, 8 - bits);
+  return out.subarray(0, pos + 8); // + a trailer of zeros (wrong CRC)
+}
+
+Deno.test("IDX gzip is streamed: a bomb declaring 784 bytes fails after 785, in little memory", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bomb-idx3-ubyte.gz`;
+    const bomb = gzipBomb(700_000_000); // about 4.4 MB, inflating to 700 MB
+    await Deno.writeFile(path, bomb);
+    const rss = Deno.memoryUsage().rss;
+    await assertIdxError(
+      readIdx(path),
+      "trailing",
+      /unexpected bytes after the data of dimensions \[1, 28, 28\]/,
+      path,
+    );
+    await assertIdxError(
+      readIdx(bomb, { name: "mem.gz" }),
+      "trailing",
+      /unexpected bytes/,
+      "mem.gz",
+    );
+    assert.ok(Deno.memoryUsage().rss - rss < 100e6, "the bomb was not inflated");
+  });
+});
+
+Deno.test("IDX: a FIFO, a symlink loop or a device is refused with a typed error, without blocking", async () => {
+  await withTempDir(async (dir) => {
+    const fifo = `${dir}/pipe-idx1-ubyte`;
+    assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+    await assertIdxError(
+      readIdx(fifo),
+      "unreadable",
+      /FIFO \(named pipe\), not a regular file/,
+      fifo,
+    );
+    const loop = `${dir}/loop`;
+    await Deno.symlink(loop, loop);
+    await assertIdxError(readIdx(loop), "unreadable", /symlink loop/, loop);
+    await assertIdxError(
+      readIdx("/dev/zero"),
+      "unreadable",
+      /a device, not a regular file/,
+      "/dev/zero",
+    );
+  });
+});
+
+Deno.test("writeIdx into a missing folder names the file, not its temporary", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/absent/x-idx1-ubyte`;
+    await assert.rejects(writeIdx(path, { dims: [1], data: new Uint8Array([1]) }), (e: unknown) => {
+      assert.ok(e instanceof IdxFormatError, String(e));
+      assert.equal(e.fault, "unwritable");
+      assert.equal(e.file, path);
+      assert.match(e.message, /the folder .*absent does not exist/);
+      assert.doesNotMatch(e.message, /\.tmp/);
+      return true;
+    });
+  });
+});

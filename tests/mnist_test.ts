@@ -300,3 +300,40 @@ Deno.test({
     assert.equal(limited.validation?.count, 50);
   },
 });
+
+Deno.test("dir source: a FIFO in place of a data file is refused (regular files only), not read for ever", async () => {
+  await withTempDir(async (dir) => {
+    await writeSynthetic(dir);
+    const fifo = `${dir}/${MNIST_FILES.trainLabels}`;
+    assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+    await assert.rejects(loadMnist({ dir }), (e: unknown) => {
+      assert.ok(e instanceof MnistError, String(e));
+      assert.equal(e.fault, "unreadable");
+      assert.equal(e.file, fifo);
+      assert.match(e.message, /FIFO/);
+      return true;
+    });
+  });
+});
+
+Deno.test("dir source: a folder whose name is not UTF-8, or a symlink loop, is a typed MnistError", async () => {
+  await withTempDir(async (root) => {
+    const py = new Deno.Command("/usr/bin/python3", {
+      args: ["-c", `import os; os.makedirs(os.fsencode(${JSON.stringify(root)}) + b"/bad\\xff")`],
+    });
+    assert.equal((await py.output()).code, 0);
+    const bad = [...Deno.readDirSync(root)].find((e) => e.name.startsWith("bad"))!.name;
+    await assert.rejects(loadMnist({ dir: `${root}/${bad}` }), (e: unknown) => {
+      assert.ok(e instanceof MnistError, String(e));
+      assert.match(e.message, /not valid UTF-8/);
+      return true;
+    });
+    await Deno.symlink(`${root}/loop`, `${root}/loop`);
+    await assert.rejects(loadMnist({ dir: `${root}/loop` }), (e: unknown) => {
+      assert.ok(e instanceof MnistError, String(e));
+      assert.equal(e.fault, "unreadable");
+      assert.match(e.message, /symlink loop/);
+      return true;
+    });
+  });
+});

@@ -78,7 +78,8 @@ Deno.test("saveModel writes tfjs's own layers-model format, atomically", async (
   // The weights are the model's, float32 little-endian in manifest order.
   const w = new Float32Array((await Deno.readFile(join(dir, "weights.bin"))).buffer, 0, 5);
   assert.deepEqual(Array.from(w), Array.from(model.getWeights()[0].dataSync().slice(0, 5)));
-  // Saving again over the same files replaces them.
+  // Saving again replaces the pair (atomically: see the crash-consistency test), and leaves
+  // the same two files.
   const other = mlp({ seed: 2 });
   await saveModel(other, dir);
   const again = await loadModel(dir);
@@ -266,4 +267,192 @@ Deno.test("bad files: a layer class nobody registered", async () => {
     "model.json",
     /registerClass/,
   );
+});
+
+Deno.test("bad files: an unknown layer class after a built Dense layer leaks nothing", async () => {
+  // Layer 2 (Dropout) renamed: the Dense layer before it has already made its 2 weights.
+  await damaged(
+    (d) =>
+      editJson(d, (j) => {
+        j.modelTopology.config.layers[2].class_name = "MyUnknownLayer";
+      })(),
+    "model.json",
+    /registerClass/,
+  );
+});
+
+/** loadModel(dir) must throw a ModelFileError whose message matches `pattern` (and names `file`). */
+async function refused(dir: string, pattern: RegExp, file?: string): Promise<ModelFileError> {
+  const before = tf.memory().numTensors;
+  let err: ModelFileError | undefined;
+  await assert.rejects(loadModel(dir), (e: unknown) => {
+    assert.ok(e instanceof ModelFileError, `a ModelFileError, got ${e}`);
+    assert.match(e.message, pattern);
+    if (file !== undefined) assert.equal(e.file, file);
+    err = e;
+    return true;
+  });
+  assert.equal(tf.memory().numTensors, before, "a refused load leaks nothing");
+  return err!;
+}
+
+/** A saved MLP whose manifest names `paths` instead of weights.bin. */
+async function withPaths(paths: string[]): Promise<string> {
+  const model = mlp({ seed: 1 });
+  const dir = await saved(model);
+  model.dispose();
+  const p = join(dir, "model.json");
+  const json = JSON.parse(await Deno.readTextFile(p));
+  json.weightsManifest[0].paths = paths;
+  await Deno.writeTextFile(p, JSON.stringify(json));
+  return dir;
+}
+
+Deno.test("tf.io weight paths are relative to model.json: a path out of the folder is refused before any read", async () => {
+  const root = await Deno.makeTempDir({ prefix: "model_io_escape_" });
+  try {
+    await Deno.mkdir(join(root, "outside"));
+    // The right size: today's loader would read it as weights.
+    await Deno.writeFile(join(root, "outside", "secret.bin"), new Uint8Array(407_080).fill(7));
+    const dir = await withPaths(["../outside/secret.bin"]);
+    await refused(dir, /"\.\.\/outside\/secret\.bin" leads out of the folder/);
+    // An absolute path: refused without its size in the message.
+    const abs = await withPaths(["/etc/passwd"]);
+    const e = await refused(abs, /"\/etc\/passwd" is an absolute path/);
+    assert.doesNotMatch(e.message, /\d+ bytes/);
+    // /dev/zero would be read until memory runs out.
+    await refused(await withPaths(["/dev/zero"]), /absolute path/);
+    // A symlink inside the folder that leads out of it, to a file or to a device.
+    const linked = await withPaths(["w.bin"]);
+    await Deno.symlink(join(root, "outside", "secret.bin"), join(linked, "w.bin"));
+    await refused(
+      linked,
+      /"w\.bin" is a symlink that leads out of the folder/,
+      join(linked, "w.bin"),
+    );
+    const dev = await withPaths(["zero.bin"]);
+    await Deno.symlink("/dev/zero", join(dev, "zero.bin"));
+    await refused(dev, /leads out of the folder/);
+    // A symlink that stays inside is followed.
+    const inside = await withPaths(["alias.bin"]);
+    await Deno.symlink("weights.bin", join(inside, "alias.bin"));
+    const m = await loadModel(inside);
+    m.dispose();
+    for (const d of [dir, abs, linked, dev, inside]) await Deno.remove(d, { recursive: true });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a FIFO as weights or model.json is refused (regular files only) instead of blocking", async () => {
+  const dir = await withPaths(["pipe.bin"]);
+  const mkfifo = new Deno.Command("mkfifo", { args: [join(dir, "pipe.bin")] });
+  assert.equal((await mkfifo.output()).code, 0);
+  await refused(dir, /is a FIFO \(named pipe\), not a regular file/, join(dir, "pipe.bin"));
+  await Deno.remove(join(dir, "model.json"));
+  await Deno.rename(join(dir, "pipe.bin"), join(dir, "model.json"));
+  await refused(dir, /FIFO/, join(dir, "model.json"));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("typed errors: a symlink loop, a non-UTF-8 folder name, paths: [], saveModel onto a file", async () => {
+  const root = await Deno.makeTempDir({ prefix: "model_io_typed_" });
+  try {
+    const loop = join(root, "loop");
+    await Deno.mkdir(loop);
+    await Deno.symlink(join(loop, "model.json"), join(loop, "model.json"));
+    await refused(loop, /symlink loop/, join(loop, "model.json"));
+    // A folder whose name is not UTF-8 (made by Python with bytes): Deno sees U+FFFD.
+    const py = new Deno.Command("/usr/bin/python3", {
+      args: ["-c", `import os; os.makedirs(os.fsencode(${JSON.stringify(root)}) + b"/bad\\xff")`],
+    });
+    assert.equal((await py.output()).code, 0);
+    const bad = [...Deno.readDirSync(root)].find((e) => e.name.startsWith("bad"))!.name;
+    await refused(join(root, bad), /not valid UTF-8/);
+    const empty = await withPaths([]);
+    await refused(empty, /"paths": \[\]/, join(empty, "model.json"));
+    await Deno.remove(empty, { recursive: true });
+    // saveModel onto a file: a ModelFileError naming it; the file is untouched.
+    const file = join(root, "a-file");
+    await Deno.writeTextFile(file, "keep");
+    const model = mlp({ seed: 1 });
+    await assert.rejects(saveModel(model, file), (e: unknown) => {
+      assert.ok(e instanceof ModelFileError, String(e));
+      assert.equal(e.file, file);
+      assert.match(e.message, /is a file, not a folder/);
+      return true;
+    });
+    assert.equal(await Deno.readTextFile(file), "keep");
+    model.dispose();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a topology far larger than its weights is refused before its layers allocate", async () => {
+  const model = mlp({ seed: 1 });
+  const dir = await saved(model);
+  model.dispose();
+  // 784 × 2,000,000 float32 = 6.3 GB if built; the file holds 407,080 bytes.
+  await editJson(dir, (j) => {
+    j.modelTopology.config.layers[1].config.units = 2_000_000;
+  })();
+  const rss = Deno.memoryUsage().rss;
+  await refused(
+    dir,
+    /does not match its weights: .* a weight "kernel" of shape \[784,2000000\] \(float32\), which its weightsManifest does not list/,
+  );
+  assert.ok(Deno.memoryUsage().rss - rss < 200e6, "no large allocation");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("saveModel over a folder whose model.json names files outside it removes none of them", async () => {
+  const root = await Deno.makeTempDir({ prefix: "model_io_victim_" });
+  try {
+    const victim = join(root, "victim.txt");
+    await Deno.writeTextFile(victim, "precious");
+    const dir = join(root, "m");
+    await Deno.mkdir(dir);
+    await Deno.writeTextFile(
+      join(dir, "model.json"),
+      JSON.stringify({
+        modelTopology: {},
+        weightsManifest: [{ paths: ["../victim.txt", victim], weights: [] }],
+      }),
+    );
+    const model = mlp({ seed: 1 });
+    await saveModel(model, dir);
+    model.dispose();
+    assert.equal(await Deno.readTextFile(victim), "precious");
+    const again = await loadModel(dir);
+    again.dispose();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a reader concurrent with saves of two different models always loads one of them whole", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "model_io_concurrent_" });
+  const small = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4] })] });
+  const large = tf.sequential({ layers: [tf.layers.dense({ units: 7, inputShape: [4] })] });
+  await saveModel(small, dir);
+  let saving = true;
+  const writer = (async () => {
+    for (let i = 0; i < 60; i++) await saveModel(i % 2 ? small : large, dir);
+    saving = false;
+  })();
+  let loads = 0;
+  const units = new Set<number>();
+  while (saving) {
+    const m = await loadModel(dir); // throws on a mix
+    units.add(m.outputs[0].shape[1]!);
+    m.dispose();
+    loads++;
+  }
+  await writer;
+  assert.ok(loads > 0);
+  assert.deepEqual([...units].every((u) => u === 3 || u === 7), true);
+  console.log(`${loads} loads during 60 saves, all whole`);
+  tf.dispose([small, large] as unknown as tf.Tensor[]);
+  await Deno.remove(dir, { recursive: true });
 });

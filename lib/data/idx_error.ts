@@ -21,7 +21,8 @@ export type IdxFault =
   | "truncated"
   | "trailing"
   | "gzip"
-  | "shape";
+  | "shape"
+  | "unwritable";
 
 /**
  * Thrown for an IDX file that cannot be read or written: the message names the

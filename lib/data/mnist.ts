@@ -26,8 +26,9 @@
 import { createRequire } from "node:module";
 import { MNIST_CHECKSUMS, MNIST_FILES, MNIST_PACKAGE } from "./_checksums.ts";
 import { Dataset, IMAGE_SIDE, MNIST_CLASS_NAMES } from "./dataset.ts";
+import { createHash } from "node:crypto";
+import { describeFsError, statRegularFile } from "../io/safe_path.ts";
 import { readIdx } from "./idx.ts";
-import { gunzip, isGzip } from "./_gzip.ts";
 
 export { MNIST_FILES };
 
@@ -151,54 +152,52 @@ export function embeddedMnistDir(): string {
   }
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 function missingHint(dir: string, extra = ""): string {
   return `expected the four MNIST-format files ${
     FILE_NAMES.join(", ")
   } (each raw or .gz) in ${dir}${extra}`;
 }
 
-/** Read one of the four files from `dir`, raw or `.gz`, verified when asked. */
+/**
+ * Read one of the four files from `dir`, raw or `.gz`, verified when asked.
+ * Each candidate is `stat`ed first: only a regular file is opened (a FIFO or
+ * a device would block or never end).
+ */
 async function readOne(
   dir: string,
   name: string,
   verify: boolean,
   hint: string,
 ): Promise<{ dims: number[]; data: Uint8Array; file: string }> {
-  let bytes: Uint8Array | undefined;
   let file = "";
   for (const candidate of [`${dir}/${name}`, `${dir}/${name}.gz`]) {
     try {
-      bytes = await Deno.readFile(candidate);
+      await statRegularFile(candidate, (fault, message) => {
+        if (fault === "missing") return new Deno.errors.NotFound(message);
+        return new MnistError("unreadable", `${candidate} ${message}: ${hint}`, candidate);
+      });
       file = candidate;
       break;
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) {
-        throw new MnistError(
-          "unreadable",
-          `${candidate} cannot be read (${(e as Error).message}): ${hint}`,
-          candidate,
-          { cause: e },
-        );
-      }
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
   }
-  if (bytes === undefined) {
+  if (file === "") {
     throw new MnistError("missing", `${dir}/${name}[.gz] not found: ${hint}`, `${dir}/${name}`);
   }
+  const idx = await readIdx(file);
   if (verify) {
-    // Checksums are of the uncompressed bytes: decompress first when needed.
-    const raw = isGzip(bytes) ? await gunzip(bytes, file) : bytes;
+    // Checksums are of the uncompressed bytes: the header (canonical, rebuilt from
+    // the dimensions) and the data.
+    const header = new Uint8Array(4 + 4 * idx.dims.length);
+    header[2] = 0x08;
+    header[3] = idx.dims.length;
+    idx.dims.forEach((d, i) => new DataView(header.buffer).setUint32(4 + 4 * i, d, false));
+    const actual = createHash("sha256").update(header).update(idx.data).digest("hex");
     const expected = MNIST_CHECKSUMS[name].sha256;
-    const actual = await sha256Hex(raw);
     if (actual !== expected) throw new ChecksumError(file, expected, actual);
-    return { ...(await readIdx(raw, { name: file })), file };
   }
-  return { ...(await readIdx(bytes, { name: file })), file };
+  return { ...idx, file };
 }
 
 function makeDataset(
@@ -290,8 +289,11 @@ export async function loadMnist(options: MnistOptions = {}): Promise<MnistResult
       const info = await Deno.stat(dir);
       if (!info.isDirectory) hint += `, but ${dir} is not a directory`;
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-      throw new MnistError("missing", `directory ${dir} does not exist: ${hint}`, dir);
+      const d = describeFsError(dir, e);
+      if (d.fault === "missing") {
+        throw new MnistError("missing", `directory ${dir} does not exist: ${hint}`, dir);
+      }
+      throw new MnistError("unreadable", `directory ${dir}: ${d.message}`, dir, { cause: e });
     }
   }
 

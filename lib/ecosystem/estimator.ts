@@ -6,8 +6,24 @@
  * - `train(inputFn, { steps })` runs `steps` more optimizer steps, writing
  *   `model.ckpt-<globalStep>` every `saveCheckpointsSteps` and at the end,
  *   and a `checkpoint` index file naming the latest (TensorFlow's own text
- *   format). A new Estimator on the same `modelDir` resumes from it: the
- *   weights and the global step continue.
+ *   format), the two committed as one atomic write (`commitFiles`: the
+ *   checkpoint first, the index renamed last), then removing checkpoints
+ *   beyond `keepCheckpointMax` (0 keeps all). A new Estimator on the same
+ *   `modelDir` resumes from it: the weights, the optimizer state, the global
+ *   step and the input position continue.
+ * - The input position is the pass over the data (`epoch`, handed to the
+ *   inputFn, which seeds its shuffle with it) and the batches of that pass
+ *   already trained on, which a resumed run skips. So a resumed run trains on
+ *   exactly the batches an uninterrupted one would, and ends with the same
+ *   weights. (TensorFlow's `estimator.train` calls `input_fn` afresh on each
+ *   call and restarts the data; resuming the position is what checkpointing a
+ *   `tf.data` iterator, `tf.train.Checkpoint(iterator=it)`, does.)
+ * - Only this Estimator's own files are read or deleted: names from the index
+ *   must be `model.ckpt-<step>` in `modelDir` (an absolute path is accepted
+ *   when it names such a file there, as TensorFlow writes them); a latest
+ *   entry that is anything else is an {@linkcode EstimatorError}, other
+ *   entries are ignored, and a checkpoint that is a symlink out of `modelDir`
+ *   is refused.
  * - `evaluate(inputFn)` restores the latest checkpoint and averages the loss
  *   and the `evalMetrics` over the batches (weighted by batch size).
  * - `predict(inputFn)` restores it and returns one record per example.
@@ -18,8 +34,8 @@
  * values by name. Checkpoints use `saveVariables` / `readCheckpoint` of
  * `lib/variables.ts`: the model variables by name, the optimizer's weights
  * (its step count and slots such as Adam's moments) as `optimizer/<i>`, and
- * the global step in the metadata, so a resumed run continues exactly where
- * the interrupted one stopped.
+ * the global step and the input position in the metadata, so a resumed run
+ * continues exactly where the interrupted one stopped.
  *
  * Training reports through {@linkcode TrainingCallback}s (one "epoch" per
  * `train` call, `steps` batches) and writes `loss` every `saveSummarySteps`
@@ -51,8 +67,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Logs, TrainingCallback } from "../training/callbacks.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
-import { readCheckpoint, saveVariables } from "../variables.ts";
+import { isAbsolute, join, resolve } from "node:path";
+import { commitFiles } from "../io/atomic.ts";
+import { describeFsError, readAtMost, resolveInside, statRegularFile } from "../io/safe_path.ts";
+import { CheckpointError, encodeCheckpoint, readCheckpoint } from "../variables.ts";
 import { summaryFileWriter } from "./tensorboard/summary_writer.ts";
 
 /** `tf.estimator.ModeKeys`: TRAIN, EVAL, PREDICT. */
@@ -114,14 +132,33 @@ export type InputBatch =
   | { features: tf.Tensor; labels?: tf.Tensor }
   | { xs: tf.Tensor; ys?: tf.Tensor };
 
-/** Returns the batches of one pass (called again when they run out during training). */
-export type InputFn = () => Iterable<InputBatch> | AsyncIterable<InputBatch>;
+/** What the Estimator tells an inputFn: which pass over the data this is. */
+export interface InputContext {
+  /**
+   * The pass (epoch) over the data, counted from 0 across resumes: seed a
+   * shuffle with it (`ds.batches(64, { shuffle: true, seed: 1 + epoch })`) to
+   * reshuffle each pass and still resume exactly. 0 for evaluate and predict.
+   */
+  epoch: number;
+}
+
+/**
+ * Returns the batches of one pass (called again when they run out during
+ * training). It must give the same batches for the same `ctx.epoch`: a
+ * resumed run skips the batches of the current pass already trained on.
+ */
+export type InputFn = (
+  ctx: InputContext,
+) => Iterable<InputBatch> | AsyncIterable<InputBatch>;
 
 /** `tf.estimator.RunConfig`. */
 export interface RunConfig {
   /** Save a checkpoint every this many global steps (and always at the end). Default 100. */
   saveCheckpointsSteps?: number;
-  /** Keep this many recent checkpoints; older ones are deleted. Default 5. */
+  /**
+   * Keep this many recent checkpoints; older ones are deleted. Default 5; 0
+   * keeps all (TensorFlow's `keep_checkpoint_max=0` or `None`).
+   */
   keepCheckpointMax?: number;
   /** Write the training loss to TensorBoard every this many global steps. Default 10. */
   saveSummarySteps?: number;
@@ -138,7 +175,11 @@ export interface EstimatorOptions {
   config?: RunConfig;
 }
 
-/** Thrown for a bad modelFn result, an empty input, or a missing checkpoint. */
+/**
+ * Thrown for a bad modelFn result, an empty input, a missing checkpoint, a bad
+ * `config` value, a `modelDir` that is a file, or a `checkpoint` index whose
+ * latest entry is not one of this Estimator's own checkpoints.
+ */
 export class EstimatorError extends Error {
   constructor(message: string) {
     super(message);
@@ -161,15 +202,34 @@ function disposeBatch(b: InputBatch): void {
   u.labels?.dispose();
 }
 
-async function* iterate(fn: InputFn): AsyncGenerator<InputBatch> {
-  yield* fn() as AsyncIterable<InputBatch>;
+async function* iterate(fn: InputFn, ctx: InputContext): AsyncGenerator<InputBatch> {
+  yield* fn(ctx) as AsyncIterable<InputBatch>;
 }
+
+/** The index file's name (TensorFlow's). */
+const INDEX = "checkpoint";
+/** The largest index file read: it holds a few names. */
+const MAX_INDEX_BYTES = 1 << 20;
+/** The names of this Estimator's checkpoint files. */
+const OWN_CHECKPOINT = /^model\.ckpt-(\d{1,15})$/;
 
 /** Parse TensorFlow's `checkpoint` index file (text proto) for the latest path. */
 function parseIndex(text: string): { latest: string | null; all: string[] } {
   const latest = /^model_checkpoint_path:\s*"([^"]*)"/m.exec(text)?.[1] ?? null;
   const all = [...text.matchAll(/^all_model_checkpoint_paths:\s*"([^"]*)"/gm)].map((m) => m[1]);
   return { latest, all };
+}
+
+function wholeAtLeast(name: string, v: unknown, min: number): number {
+  if (!(typeof v === "number" && Number.isInteger(v) && v >= min)) {
+    throw new EstimatorError(
+      `Estimator: config.${name} must be a whole number >= ${min}, got ${String(v)}` +
+        (name === "keepCheckpointMax"
+          ? " (0 keeps every checkpoint, as TensorFlow's keep_checkpoint_max=0 or None)"
+          : ""),
+    );
+  }
+  return v;
 }
 
 /** Train, evaluate and predict with a modelFn, checkpointing to `modelDir`. */
@@ -190,6 +250,9 @@ export class Estimator {
     dtype: string;
   }[] | null = null;
   #globalStep = 0;
+  /** The input position: the pass over the data, and the batches of it already trained on. */
+  #epoch = 0;
+  #batchInEpoch = 0;
   #restoredFrom: string | null = null;
 
   constructor(opts: EstimatorOptions) {
@@ -198,16 +261,33 @@ export class Estimator {
         "Estimator: modelFn must be a function (features, labels, mode, ctx)",
       );
     }
-    if (!opts.modelDir) throw new EstimatorError("Estimator: modelDir is required");
+    if (typeof opts.modelDir !== "string" || opts.modelDir === "") {
+      throw new EstimatorError("Estimator: modelDir is required");
+    }
     this.#modelFn = opts.modelFn;
-    this.modelDir = opts.modelDir.replace(/\/+$/, "");
+    this.modelDir = opts.modelDir.length > 1 ? opts.modelDir.replace(/\/+$/, "") : opts.modelDir;
     this.params = opts.params ?? {};
+    const c = opts.config ?? {};
     this.config = {
-      saveCheckpointsSteps: opts.config?.saveCheckpointsSteps ?? 100,
-      keepCheckpointMax: opts.config?.keepCheckpointMax ?? 5,
-      saveSummarySteps: opts.config?.saveSummarySteps ?? 10,
-      seed: opts.config?.seed ?? 42,
+      saveCheckpointsSteps: wholeAtLeast("saveCheckpointsSteps", c.saveCheckpointsSteps ?? 100, 1),
+      keepCheckpointMax: wholeAtLeast("keepCheckpointMax", c.keepCheckpointMax ?? 5, 0),
+      saveSummarySteps: wholeAtLeast("saveSummarySteps", c.saveSummarySteps ?? 10, 1),
+      seed: c.seed ?? 42,
     };
+    try {
+      if (!Deno.statSync(this.modelDir).isDirectory) {
+        throw new EstimatorError(
+          `Estimator: modelDir ${this.modelDir} is a file, not a folder; checkpoints and ` +
+            "summaries go into a folder: choose another path",
+        );
+      }
+    } catch (e) {
+      if (e instanceof EstimatorError) throw e;
+      const d = describeFsError(this.modelDir, e);
+      if (d.fault !== "missing") {
+        throw new EstimatorError(`Estimator: modelDir ${this.modelDir}: ${d.message}`);
+      }
+    }
   }
 
   /** Optimizer steps taken so far (restored from the latest checkpoint on the next call). */
@@ -220,18 +300,54 @@ export class Estimator {
     return this.#vars;
   }
 
-  /** The path of the latest checkpoint in `modelDir`, or null. */
-  async latestCheckpoint(): Promise<string | null> {
+  /**
+   * Reads the `checkpoint` index: the latest checkpoint's name and all listed
+   * ones, keeping only names of this Estimator's own files in `modelDir`
+   * (`model.ckpt-<step>`, relative, or absolute naming a file directly in
+   * `modelDir`, as TensorFlow writes them); anything else is never read or
+   * deleted. A latest entry that is not such a name is an EstimatorError.
+   */
+  async #readIndex(): Promise<{ latest: string | null; all: string[] }> {
+    const path = join(this.modelDir, INDEX);
+    const fail = (fault: string, message: string) =>
+      fault === "missing"
+        ? new Deno.errors.NotFound(message)
+        : new EstimatorError(`${path}: ${message}`);
     let text: string;
     try {
-      text = await Deno.readTextFile(`${this.modelDir}/checkpoint`);
+      const info = await statRegularFile(path, fail);
+      if (info.size > MAX_INDEX_BYTES) {
+        throw new EstimatorError(`${path}: ${info.size} bytes is too large for a checkpoint index`);
+      }
+      text = new TextDecoder().decode(await readAtMost(path, info.size, fail));
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return null;
+      if (e instanceof Deno.errors.NotFound) return { latest: null, all: [] };
       throw e;
     }
-    const { latest } = parseIndex(text);
-    if (!latest) return null;
-    return latest.startsWith("/") ? latest : `${this.modelDir}/${latest}`;
+    const { latest, all } = parseIndex(text);
+    const own = (p: string): string | null => {
+      let name = p;
+      if (isAbsolute(p)) {
+        if (resolve(p, "..") !== resolve(this.modelDir)) return null;
+        name = p.slice(p.lastIndexOf("/") + 1);
+      }
+      return OWN_CHECKPOINT.test(name) ? name : null;
+    };
+    const latestName = latest ? own(latest) : null;
+    if (latest && latestName === null) {
+      throw new EstimatorError(
+        `${path}: model_checkpoint_path "${latest}" is not a checkpoint of this Estimator ` +
+          `(model.ckpt-<step> in ${this.modelDir}); it is not read. Fix or delete the index file`,
+      );
+    }
+    const names = all.map(own).filter((n): n is string => n !== null);
+    return { latest: latestName, all: [...new Set(names)] };
+  }
+
+  /** The path of the latest checkpoint in `modelDir`, or null. */
+  async latestCheckpoint(): Promise<string | null> {
+    const { latest } = await this.#readIndex();
+    return latest === null ? null : `${this.modelDir}/${latest}`;
   }
 
   #context(): ModelFnContext {
@@ -289,7 +405,29 @@ export class Estimator {
       return;
     }
     if (path === this.#restoredFrom) return;
+    // Inside modelDir, a regular file (no symlink out, no FIFO), before a byte is read.
+    await resolveInside(
+      this.modelDir,
+      path.slice(this.modelDir.length + 1),
+      (_fault, message) => new CheckpointError(path, message),
+    );
     const ckpt = await readCheckpoint(path);
+    const meta = ckpt.metadata;
+    const globalStep = Number(meta.globalStep ?? 0);
+    const input = (meta.input ?? { epoch: 0, batch: 0 }) as { epoch?: unknown; batch?: unknown };
+    const optOk = meta.optimizerWeights === undefined ||
+      (Array.isArray(meta.optimizerWeights) &&
+        meta.optimizerWeights.every((n) => typeof n === "string"));
+    if (
+      !Number.isSafeInteger(globalStep) || globalStep < 0 || !optOk ||
+      !Number.isSafeInteger(input.epoch) || (input.epoch as number) < 0 ||
+      !Number.isSafeInteger(input.batch) || (input.batch as number) < 0
+    ) {
+      throw new CheckpointError(
+        path,
+        "metadata (globalStep, input position or optimizerWeights) is not what an Estimator writes",
+      );
+    }
     this.#pending.clear();
     const optNames = (ckpt.metadata.optimizerWeights ?? []) as string[];
     this.#pendingOptimizer = this.#optimizer || optNames.length === 0
@@ -308,12 +446,27 @@ export class Estimator {
         else this.#pending.set(name, { values, shape: entry.shape });
       }
     });
-    this.#globalStep = Number(ckpt.metadata.globalStep ?? 0);
+    this.#globalStep = globalStep;
+    this.#epoch = input.epoch as number;
+    this.#batchInEpoch = input.batch as number;
     this.#restoredFrom = path;
   }
 
+  /**
+   * Writes `model.ckpt-<globalStep>` and the index naming it as one atomic
+   * commit (the checkpoint first, the index renamed last), then removes the
+   * checkpoints beyond `keepCheckpointMax`: only this Estimator's own files.
+   */
   async #save(): Promise<string> {
-    await Deno.mkdir(this.modelDir, { recursive: true });
+    try {
+      await Deno.mkdir(this.modelDir, { recursive: true });
+    } catch (e) {
+      throw new EstimatorError(
+        `Estimator: cannot create modelDir ${this.modelDir}: ${
+          describeFsError(this.modelDir, e).message
+        }`,
+      );
+    }
     const name = `model.ckpt-${this.#globalStep}`;
     const path = `${this.modelDir}/${name}`;
     // The optimizer's slots (Adam's moments, its step count) go in too, by position, with
@@ -323,35 +476,41 @@ export class Estimator {
     const temps = optWeights.map((w, i) =>
       tf.variable(w.tensor, false, `${prefix}${OPTIMIZER_PREFIX}${i}#${Date.now()}`)
     );
+    let bytes: Uint8Array;
     try {
-      await saveVariables(path, {
+      bytes = (await encodeCheckpoint(path, {
         ...Object.fromEntries(this.#vars),
         ...Object.fromEntries(temps.map((t, i) => [`${OPTIMIZER_PREFIX}${i}`, t])),
       }, {
         metadata: {
           globalStep: this.#globalStep,
+          // Where the input stands, so that a resumed run trains on the same next batch.
+          input: { epoch: this.#epoch, batch: this.#batchInEpoch },
           savedAt: new Date().toISOString(),
           optimizerWeights: optWeights.map((w) => w.name.replace(prefix, "")),
         },
-      });
+      })).bytes;
     } finally {
       tf.dispose(temps);
       // getWeights returns a fresh scalar for the iteration count; the rest are the slots themselves.
       if (optWeights[0]?.name === "iter") optWeights[0].tensor.dispose();
     }
-    let all: string[] = [];
-    try {
-      all = parseIndex(await Deno.readTextFile(`${this.modelDir}/checkpoint`)).all;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+    let all = (await this.#readIndex().catch(() => ({ all: [] as string[] }))).all;
     all = [...all.filter((p) => p !== name), name];
-    const drop = all.slice(0, Math.max(0, all.length - this.config.keepCheckpointMax));
+    const keep = this.config.keepCheckpointMax;
+    const drop = keep === 0 ? [] : all.slice(0, Math.max(0, all.length - keep));
     all = all.slice(drop.length);
     const index = `model_checkpoint_path: "${name}"\n` +
       all.map((p) => `all_model_checkpoint_paths: "${p}"\n`).join("");
-    await writeFileAtomic(`${this.modelDir}/checkpoint`, index);
-    for (const p of drop) await Deno.remove(`${this.modelDir}/${p}`).catch(() => {});
+    try {
+      await commitFiles(this.modelDir, {
+        parts: [{ name, data: bytes }],
+        manifest: { name: INDEX, data: index },
+        obsolete: drop,
+      });
+    } catch (e) {
+      throw new CheckpointError(path, `could not be written: ${(e as Error).message}`);
+    }
     this.#restoredFrom = path;
     return path;
   }
@@ -386,9 +545,16 @@ export class Estimator {
     let done = 0, lossSum = 0, samples = 0, lastLoss = NaN;
     const t0 = performance.now();
     while (done < steps) {
-      let yielded = 0;
-      for await (const batch of iterate(inputFn)) {
-        yielded++;
+      // Resume inside the pass: skip the batches of it already trained on.
+      const skip = this.#batchInEpoch;
+      let index = 0;
+      let ended = true;
+      for await (const batch of iterate(inputFn, { epoch: this.#epoch })) {
+        index++;
+        if (index <= skip) {
+          disposeBatch(batch);
+          continue;
+        }
         try {
           if (this.#vars.size === 0) tf.tidy(() => void this.#call(batch, "train")); // build
           let spec: EstimatorSpec | undefined;
@@ -399,7 +565,10 @@ export class Estimator {
           }, trainable);
           if (!this.#optimizer) {
             const o = spec?.optimizer;
-            if (!o) throw new EstimatorError('modelFn returned no optimizer in mode "train"');
+            if (!o) {
+              tf.dispose([value, ...Object.values(grads)]);
+              throw new EstimatorError('modelFn returned no optimizer in mode "train"');
+            }
             this.#optimizer = typeof o === "function" ? o() : o;
             if (this.#pendingOptimizer) {
               const prefix = `estimator${this.#id}/`;
@@ -421,6 +590,7 @@ export class Estimator {
         }
         const size = unpack(batch).features.shape[0] ?? 1;
         this.#globalStep++;
+        this.#batchInEpoch = index;
         lossSum += lastLoss * size;
         samples += size;
         if (this.#globalStep % this.config.saveSummarySteps === 0) {
@@ -433,9 +603,16 @@ export class Estimator {
         if (this.#globalStep % this.config.saveCheckpointsSteps === 0 && done < steps) {
           await this.#save();
         }
-        if (done >= steps) break;
+        if (done >= steps) {
+          ended = false;
+          break;
+        }
       }
-      if (yielded === 0) throw new EstimatorError("train: inputFn yielded no batches");
+      if (ended) {
+        if (index === 0) throw new EstimatorError("train: inputFn yielded no batches");
+        this.#epoch++;
+        this.#batchInEpoch = 0;
+      }
     }
     const checkpoint = await this.#save();
     writer.flush();
@@ -456,7 +633,7 @@ export class Estimator {
     await this.#restore(true);
     const sums: Record<string, number> = {};
     let n = 0, batches = 0;
-    for await (const batch of iterate(inputFn)) {
+    for await (const batch of iterate(inputFn, { epoch: 0 })) {
       if (opts.steps !== undefined && batches >= opts.steps) {
         disposeBatch(batch);
         break;
@@ -498,7 +675,7 @@ export class Estimator {
     await this.#restore(true);
     const out: Record<string, number | number[]>[] = [];
     const limit = opts.limit ?? Infinity;
-    for await (const batch of iterate(inputFn)) {
+    for await (const batch of iterate(inputFn, { epoch: 0 })) {
       if (out.length >= limit) {
         disposeBatch(batch);
         break;
@@ -537,5 +714,7 @@ export class Estimator {
     this.#optimizer = null;
     this.#pendingOptimizer = null;
     this.#restoredFrom = null;
+    this.#epoch = 0;
+    this.#batchInEpoch = 0;
   }
 }
