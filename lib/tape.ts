@@ -77,6 +77,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { symbolicTapeFor } from "./_symbolic_tape.ts";
 
 /** A misuse of a {@linkcode GradientTape}: reused, disposed, bad arguments. */
 export class GradientTapeError extends Error {
@@ -236,6 +237,9 @@ export class GradientTape {
    * them can be taken. Call it before the tensors are used inside `record`.
    */
   watch(tensors: TensorStructure): void {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this, tensors);
+    if (sym) return sym.watch(tensors);
     this.#checkUsable("watch");
     for (const [i, t] of flatten(tensors).list.entries()) {
       if (!(t instanceof tf.Tensor)) {
@@ -258,6 +262,9 @@ export class GradientTape {
    * `fn` returns. May be called several times; the recordings add up.
    */
   record<T>(fn: () => T): T {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this);
+    if (sym) return sym.record(fn);
     this.#checkUsable("record");
     if (typeof fn !== "function") {
       throw new GradientTapeError("record(fn): fn must be a function");
@@ -338,6 +345,9 @@ export class GradientTape {
     sources: S,
     options: TapeGradientOptions<U> = {},
   ): GradientOf<S, U extends "zero" ? tf.Tensor : tf.Tensor | null> {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this, target);
+    if (sym) return sym.gradient(target, sources, options) as never;
     this.#checkUsable("gradient");
     if (this.#recording) {
       throw new GradientTapeError(

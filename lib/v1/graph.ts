@@ -72,8 +72,17 @@ export class DTypeError extends GraphError {
   }
 }
 
-/** Formats a static shape the way TF1 prints it: `(?, 784)`. */
-export function formatShape(shape: Shape): string {
+/** A tensor that was disposed was passed where a value is needed (a feed, a traced argument). */
+export class DisposedTensorError extends GraphError {
+  constructor(message: string) {
+    super(message);
+    this.name = "DisposedTensorError";
+  }
+}
+
+/** Formats a static shape the way TF1 prints it: `(?, 784)`; `null` (unknown rank) is `<unknown>`. */
+export function formatShape(shape: Shape | null): string {
+  if (shape === null) return "<unknown>";
   return `(${shape.map((d) => d ?? "?").join(", ")}${shape.length === 1 ? "," : ""})`;
 }
 
@@ -90,6 +99,8 @@ export class SymbolicTensor {
     readonly index: number,
     readonly dtype: DType,
     readonly shape: Shape,
+    /** True when even the rank is unknown (`v1.placeholder(dtype)` without a shape); `shape` is then `[]`. */
+    readonly unknownRank = false,
   ) {}
 
   /** The graph this tensor belongs to. */
@@ -104,7 +115,8 @@ export class SymbolicTensor {
     return this.shape.length;
   }
   toString(): string {
-    return `Tensor("${this.name}", shape=${formatShape(this.shape)}, dtype=${this.dtype})`;
+    const shape = formatShape(this.unknownRank ? null : this.shape);
+    return `Tensor("${this.name}", shape=${shape}, dtype=${this.dtype})`;
   }
   /** How Deno's console and the notebook show it (not the whole graph behind it). */
   [Symbol.for("Deno.customInspect")](): string {
@@ -230,6 +242,8 @@ export class Operation {
   variable?: tf.Variable;
   /** True for ops run for their side effects (`Print`, `Assign*`). */
   stateful = false;
+  /** For `PartitionedCall` (a nested traced function): the callee's graph (not owned). */
+  callee?: Graph;
 
   constructor(
     readonly graph: Graph,
@@ -237,10 +251,12 @@ export class Operation {
     readonly type: string,
     readonly inputs: SymbolicTensor[],
     readonly attrs: Record<string, AttrValue>,
-    outputs: { dtype: DType; shape: Shape }[],
+    outputs: { dtype: DType; shape: Shape; unknownRank?: boolean }[],
     controlInputs: Operation[] = [],
   ) {
-    this.outputs = outputs.map((o, i) => new SymbolicTensor(this, i, o.dtype, o.shape));
+    this.outputs = outputs.map((o, i) =>
+      new SymbolicTensor(this, i, o.dtype, o.unknownRank ? [] : o.shape, o.unknownRank ?? false)
+    );
     this.controlInputs = controlInputs;
   }
 
@@ -311,12 +327,26 @@ export class Graph {
   inputs: SymbolicTensor[] = [];
   /** For a function graph: its results. */
   outputs: SymbolicTensor[] = [];
+  /**
+   * TF2's automatic control dependencies, on in traced functions (and their
+   * branches): side effects run in program order, and a read of a variable
+   * after a write sees the write. See {@linkcode Graph.sequence}.
+   */
+  autoControlDeps: boolean;
+  /** True once `dispose()` ran: the constants are gone, the graph cannot run. */
+  disposed = false;
 
-  readonly #names = new Set<string>();
+  /** TF's `unique_name` bookkeeping: how many times each name was asked for. */
+  readonly #nameCounts = new Map<string, number>();
   readonly #scopes: string[] = [];
+  readonly #controlDeps: Operation[][] = [];
+  #lastEffect?: Operation;
+  readonly #lastWrite = new Map<object, Operation>();
+  readonly #readsSince = new Map<object, Operation[]>();
 
   constructor(parent?: Graph) {
     this.parent = parent;
+    this.autoControlDeps = parent?.autoControlDeps ?? false;
   }
 
   /** Runs `fn` with this graph as the default graph; returns what `fn` returns. */
@@ -330,14 +360,13 @@ export class Graph {
   }
 
   /**
-   * Runs `fn` with op names prefixed by `scope/` (like `tf.name_scope`); a scope
-   * ending in "/" is absolute (`"w/"` reopens the scope named exactly `w`).
+   * Runs `fn` with op names prefixed by `scope/` (like TF1's `tf.name_scope`).
+   * Entering a scope name again opens a new scope, as in TensorFlow: `dense`,
+   * then `dense_1`. A scope ending in "/" is absolute (`"w/"` reopens the
+   * scope named exactly `w`).
    */
   nameScope<T>(scope: string, fn: () => T): T {
-    const current = this.#scopes.at(-1);
-    this.#scopes.push(
-      scope.endsWith("/") ? scope.slice(0, -1) : current ? `${current}/${scope}` : scope,
-    );
+    this.#scopes.push(scope.endsWith("/") ? scope.slice(0, -1) : this.uniqueName(scope));
     try {
       return this.asDefault(fn);
     } finally {
@@ -345,18 +374,80 @@ export class Graph {
     }
   }
 
-  /** A name not used yet in this graph: `base`, then `base_1`, `base_2`, ... */
+  /**
+   * Reserves and returns a name not used yet in this graph, under the current
+   * name scope: `base`, then `base_1`, `base_2`, ... (TF's `Graph.unique_name`:
+   * a counter per name, so a graph of n ops is named in O(n)).
+   */
   uniqueName(base: string): string {
     const scope = this.#scopes.at(-1);
     const full = scope ? `${scope}/${base}` : base;
+    let i = this.#nameCounts.get(full) ?? 0;
+    this.#nameCounts.set(full, i + 1);
     let name = full;
-    for (let i = 1; this.#names.has(name); i++) name = `${full}_${i}`;
+    if (i > 0) {
+      while (this.#nameCounts.has(name = `${full}_${i}`)) i++;
+      this.#nameCounts.set(name, 1);
+    }
     return name;
   }
 
   /** The operation called `name`, or undefined. */
   op(name: string): Operation | undefined {
     return this.operations.find((op) => op.name === name);
+  }
+
+  /**
+   * Runs `fn` with every op it adds to this graph depending on `deps` first
+   * (TF1's `tf.control_dependencies(deps)`); nests, adding up.
+   */
+  controlDependencies<T>(deps: (Operation | SymbolicTensor)[], fn: () => T): T {
+    const ops = deps.map((d) => d instanceof SymbolicTensor ? d.op : d);
+    for (const op of ops) {
+      if (!(op instanceof Operation)) {
+        throw new GraphError(`controlDependencies: ${String(op)} is not an op or a graph tensor`);
+      }
+      if (!this.isWithin(op.graph)) {
+        throw new GraphError(
+          `controlDependencies: ${op.name} must be from the same graph as the ops it controls`,
+        );
+      }
+    }
+    this.#controlDeps.push(ops);
+    try {
+      return this.asDefault(fn);
+    } finally {
+      this.#controlDeps.pop();
+    }
+  }
+
+  /**
+   * Orders a side effect in a graph with {@linkcode Graph.autoControlDeps}
+   * (TF2's automatic control dependencies): a `"read"` of `resource` runs after
+   * its last write; a `"write"` runs after the previous side effect and after
+   * the reads of `resource` since its last write; an `"effect"` (`Print`) runs
+   * after the previous side effect. Does nothing in a TF1 graph.
+   */
+  sequence(op: Operation, kind: "read" | "write" | "effect", resource?: object): void {
+    if (!this.autoControlDeps) return;
+    const after = (dep: Operation | undefined): void => {
+      if (dep && dep !== op && !op.controlInputs.includes(dep)) op.controlInputs.push(dep);
+    };
+    if (kind === "read") {
+      after(this.#lastWrite.get(resource!));
+      const reads = this.#readsSince.get(resource!) ?? [];
+      reads.push(op);
+      this.#readsSince.set(resource!, reads);
+      return;
+    }
+    after(this.#lastEffect);
+    if (kind === "write") {
+      after(this.#lastWrite.get(resource!));
+      for (const r of this.#readsSince.get(resource!) ?? []) after(r);
+      this.#lastWrite.set(resource!, op);
+      this.#readsSince.set(resource!, []);
+    }
+    this.#lastEffect = op;
   }
 
   /** True when `other` is this graph or one it is nested in. */
@@ -372,13 +463,17 @@ export class Graph {
     type: string,
     inputs: SymbolicTensor[],
     attrs: Record<string, AttrValue>,
-    outputs: { dtype: DType; shape: Shape }[],
+    outputs: { dtype: DType; shape: Shape; unknownRank?: boolean }[],
     opts: { name?: string; controlInputs?: Operation[] } = {},
   ): Operation {
+    if (this.disposed) throw new GraphError(`cannot add ${type} to a disposed graph`);
     const name = this.uniqueName(opts.name ?? type);
     const local = inputs.map((t) => this.capture(t, name));
-    const op = new Operation(this, name, type, local, attrs, outputs, opts.controlInputs);
-    this.#names.add(name);
+    const control = [...(opts.controlInputs ?? [])];
+    for (const deps of this.#controlDeps) {
+      for (const d of deps) if (!control.includes(d)) control.push(d);
+    }
+    const op = new Operation(this, name, type, local, attrs, outputs, control);
     this.operations.push(op);
     return op;
   }
@@ -388,14 +483,14 @@ export class Graph {
     if (t.graph === this) return t;
     if (!this.parent || !this.isWithin(t.graph)) {
       throw new GraphError(
-        `${t} is from another graph than ${user}: build every op of a graph inside the same ` +
-          `graph.asDefault(() => ...)`,
+        `${t} must be from the same graph as ${user}: build every op of a graph inside the ` +
+          `same graph.asDefault(() => ...)`,
       );
     }
     let inner = this.captures.get(t);
     if (!inner) {
       const outer = this.parent.capture(t, user);
-      const spec = { dtype: t.dtype, shape: t.shape };
+      const spec = { dtype: t.dtype, shape: t.shape, unknownRank: t.unknownRank };
       const op = this.addOp("Placeholder", [], spec, [spec], { name: `captured/${t.op.name}` });
       op.captured = outer;
       inner = op.output;
@@ -418,6 +513,7 @@ export class Graph {
 
   /** Frees the values of this graph's constants (and of its sub-graphs). */
   dispose(): void {
+    this.disposed = true;
     for (const op of this.operations) {
       op.value?.dispose();
       for (const sub of Object.values(op.subgraphs ?? {})) sub.dispose();

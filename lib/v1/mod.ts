@@ -23,6 +23,7 @@
  */
 export {
   type AttrValue,
+  DisposedTensorError,
   type DType,
   DTypeError,
   formatShape,
@@ -45,6 +46,7 @@ export {
   broadcastShapes,
   cast,
   constant,
+  controlDependencies,
   div,
   equal,
   exp,
@@ -93,6 +95,7 @@ export {
   FeedError,
   type FeedValue,
   type Fetch,
+  FetchError,
   type FetchResult,
   neededOps,
   RunContext,
@@ -101,4 +104,10 @@ export {
 export { type GradFn, gradFns, gradients, unbroadcast } from "./gradients.ts";
 export { cond, whileLoop, type WhileOptions } from "./control_flow.ts";
 export * as train from "./train.ts";
+export {
+  assignVariable,
+  type AssignVariableType,
+  hasSymbolic,
+  inFunctionGraph,
+} from "./resource_variables.ts";
 export { drawGraph, type DrawOptions, graphToSvg } from "./draw.ts";

@@ -24,13 +24,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  DisposedTensorError,
   type DType,
   formatShape,
   getDefaultGraph,
   type Graph,
   GraphError,
   Operation,
-  type Shape,
   SymbolicTensor,
 } from "./graph.ts";
 import { kernels } from "./ops.ts";
@@ -40,6 +40,14 @@ export class FeedError extends GraphError {
   constructor(message: string) {
     super(message);
     this.name = "FeedError";
+  }
+}
+
+/** Something that is not a tensor or an op of the session's graph was fetched. */
+export class FetchError extends GraphError {
+  constructor(message: string) {
+    super(message);
+    this.name = "FetchError";
   }
 }
 
@@ -100,24 +108,44 @@ export class RunContext {
   }
 }
 
-/** The ops `targets` need, in execution order, not looking past fed tensors. */
+/**
+ * The ops `targets` need, in execution order, not looking past fed tensors.
+ * A depth-first walk with an explicit stack (no recursion), so a chain of
+ * 100,000 ops does not overflow the call stack.
+ */
 export function neededOps(
   targets: (SymbolicTensor | Operation)[],
   fed: { has(t: SymbolicTensor): boolean } = new Set(),
 ): Operation[] {
   const order: Operation[] = [];
   const seen = new Set<Operation>();
-  const visit = (op: Operation): void => {
+  // Each frame: an op and how many of its dependencies have been pushed.
+  const stack: [Operation, number][] = [];
+  const deps = (op: Operation): Operation[] => [
+    ...op.inputs.filter((t) => !fed.has(t)).map((t) => t.op),
+    ...op.controlInputs,
+  ];
+  const depLists = new Map<Operation, Operation[]>();
+  const push = (op: Operation): void => {
     if (seen.has(op)) return;
     seen.add(op);
-    for (const t of op.inputs) if (!fed.has(t)) visit(t.op);
-    for (const c of op.controlInputs) visit(c);
-    order.push(op);
+    depLists.set(op, deps(op));
+    stack.push([op, 0]);
   };
   for (const t of targets) {
     if (t instanceof SymbolicTensor) {
-      if (!fed.has(t)) visit(t.op);
-    } else visit(t);
+      if (!fed.has(t)) push(t.op);
+    } else push(t);
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1];
+      const list = depLists.get(frame[0])!;
+      if (frame[1] < list.length) push(list[frame[1]++]);
+      else {
+        stack.pop();
+        depLists.delete(frame[0]);
+        order.push(frame[0]);
+      }
+    }
   }
   return order;
 }
@@ -177,42 +205,73 @@ function hostShape(value: unknown, where: string): number[] {
   return [arr.length, ...inner];
 }
 
-function checkHostDType(value: unknown, dtype: DType, where: string): void {
+const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * The flat values of a host feed converted to `dtype` as NumPy's
+ * `np.asarray(value, dtype)` does under a Session: floats truncate toward zero
+ * for int32 (2.7 → 2, -2.7 → -2), booleans are 0/1; NaN, ±Infinity and values
+ * outside int32 are refused (TensorFlow raises where NumPy would wrap), as are
+ * strings and other non-numbers.
+ */
+function convertHost(value: unknown, dtype: DType, where: string): number[] | boolean[] {
   const flat = ArrayBuffer.isView(value)
     ? Array.from(value as unknown as ArrayLike<number>)
     : [value].flat(Infinity);
-  const bad = flat.find((v) =>
-    dtype === "bool" ? typeof v !== "boolean" : typeof v !== "number" ||
-      (dtype === "int32" && !Number.isInteger(v))
-  );
-  if (bad !== undefined) {
-    throw new FeedError(`${where}: ${JSON.stringify(bad)} is not a valid ${dtype} value`);
+  const bad = (v: unknown, why: string): never => {
+    throw new FeedError(`${where}: ${String(v)} is not a valid ${dtype} value (${why})`);
+  };
+  if (dtype === "bool") {
+    return flat.map((v) =>
+      typeof v === "boolean"
+        ? v
+        : typeof v === "number" && !Number.isNaN(v)
+        ? v !== 0
+        : bad(v, "not a boolean or a number")
+    );
   }
+  return flat.map((v) => {
+    if (typeof v === "boolean") return v ? 1 : 0;
+    if (typeof v !== "number") return bad(v, "not a number");
+    if (dtype === "float32") return v;
+    if (!Number.isFinite(v)) return bad(v, "NaN and infinities have no int32 value");
+    const t = Math.trunc(v);
+    if (t < INT32_MIN || t > INT32_MAX) {
+      return bad(v, `outside int32's range [${INT32_MIN}, ${INT32_MAX}]`);
+    }
+    return t;
+  });
 }
 
-function compatible(actual: number[], declared: Shape): boolean {
-  return actual.length === declared.length &&
-    declared.every((d, i) => d === null || d === actual[i]);
+function compatible(t: SymbolicTensor, actual: number[]): boolean {
+  if (t.unknownRank) return true;
+  return actual.length === t.shape.length &&
+    t.shape.every((d, i) => d === null || d === actual[i]);
 }
 
 /** Checks one feed against its tensor and turns it into a tf.Tensor (inside the run's tidy). */
 export function feedTensor(key: SymbolicTensor, value: FeedValue): tf.Tensor {
-  const where = `feed for "${key.op.name}" (dtype ${key.dtype}, shape ${formatShape(key.shape)})`;
+  const declared = formatShape(key.unknownRank ? null : key.shape);
+  const where = `feed for "${key.op.name}" (dtype ${key.dtype}, shape ${declared})`;
   let t: tf.Tensor;
   if (value instanceof tf.Tensor) {
+    if (value.isDisposed) {
+      throw new DisposedTensorError(
+        `${where}: the tf.Tensor fed was disposed; feed a live tensor (or a number/array)`,
+      );
+    }
     if (value.dtype !== key.dtype) {
       throw new FeedError(`${where}: got a ${value.dtype} tensor; cast it to ${key.dtype}`);
     }
     t = value;
   } else {
     const shape = hostShape(value, where);
-    checkHostDType(value, key.dtype, where);
-    t = tf.tensor(value as number[], shape, key.dtype);
+    t = tf.tensor(convertHost(value, key.dtype, where), shape, key.dtype);
   }
-  if (!compatible(t.shape, key.shape)) {
+  if (!compatible(key, t.shape)) {
     throw new FeedError(
       `${where}: cannot feed a value of shape ${formatShape(t.shape)} to a tensor of shape ` +
-        `${formatShape(key.shape)}`,
+        `${declared}`,
     );
   }
   return t;
@@ -220,11 +279,21 @@ export function feedTensor(key: SymbolicTensor, value: FeedValue): tf.Tensor {
 
 // ---------------------------------------------------------------- fetches
 
-function flatten(f: Fetch, out: (SymbolicTensor | Operation)[]): void {
+function flatten(f: Fetch, out: (SymbolicTensor | Operation)[], path = "fetches"): void {
   if (f instanceof SymbolicTensor || f instanceof Operation) out.push(f);
-  else if (Array.isArray(f)) f.forEach((x) => flatten(x, out));
-  else if (f && typeof f === "object") Object.values(f).forEach((x) => flatten(x, out));
-  else throw new GraphError(`cannot fetch ${String(f)}: fetch tensors, ops, lists or records`);
+  else if (f instanceof tf.Tensor) {
+    throw new FetchError(
+      `cannot fetch ${path}: it is an eager tf.Tensor, which already has its value ` +
+        `(read it with .arraySync()); fetch graph tensors or ops of this session's graph`,
+    );
+  } else if (Array.isArray(f)) f.forEach((x, i) => flatten(x, out, `${path}[${i}]`));
+  else if (f && typeof f === "object" && Object.getPrototypeOf(f) === Object.prototype) {
+    Object.entries(f).forEach(([k, x]) => flatten(x, out, `${path}.${k}`));
+  } else {
+    throw new FetchError(
+      `cannot fetch ${path} (${String(f)}): fetch graph tensors, ops, or lists/records of them`,
+    );
+  }
 }
 
 function rebuild(f: Fetch, values: unknown[]): unknown {
@@ -265,7 +334,7 @@ export class Session {
     for (const f of flat) {
       const g = f instanceof SymbolicTensor ? f.graph : f.graph;
       if (g !== this.graph) {
-        throw new GraphError(
+        throw new FetchError(
           `cannot fetch ${
             f instanceof SymbolicTensor ? f : f.name
           }: it is not in this session's graph`,
