@@ -172,7 +172,11 @@ export function execute(
     const kernel = kernels[op.type];
     if (!kernel) throw new GraphError(`no kernel for op type ${op.type} (op "${op.name}")`);
     const inputs = op.inputs.map((t, i) => {
-      const v = values.get(t);
+      // A TF1 variable is read when its value is used (a ref), so an update that ran
+      // before this op (a control dependency) is seen.
+      const v = t.op.type === "VariableV2" && !feeds.has(t)
+        ? ctx.variables.get(t.op) ?? values.get(t)
+        : values.get(t);
       // Only an uninitialized variable gives no value; `Assign` may still write it.
       if (v === undefined && !(op.type === "Assign" && i === 0)) ctx.read(sourceOp(t));
       return v!;
