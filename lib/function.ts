@@ -404,7 +404,7 @@ kernels.PartitionedCall = (inputs, op, ctx) => {
 };
 
 function callOp(cf: Concrete, inputs: SymbolicTensor[], name: string): Operation {
-  const outer = inputs[0]?.graph ?? getDefaultGraph();
+  const outer = getDefaultGraph(); // inputs of enclosing graphs are captured by addOp
   const g = cf.graph;
   const specs = g.outputs.map((t) => ({
     dtype: t.dtype,
@@ -426,6 +426,20 @@ function callOp(cf: Concrete, inputs: SymbolicTensor[], name: string): Operation
 }
 
 // ---------------------------------------------------------------- tfFunction
+
+/**
+ * The most arguments `fn` takes, when its parameter list is plain names (no
+ * defaults, rest or destructuring); otherwise null (any number may be right).
+ */
+function maxArguments(fn: (...args: never[]) => unknown): number | null {
+  const src = Function.prototype.toString.call(fn);
+  const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(([^)]*)\)/.exec(src) ??
+    /^\s*(?:async\s+)?([\w$]+)\s*=>/.exec(src);
+  if (!m) return null;
+  const params = m[1].replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "").trim();
+  if (/[=.{[]/.test(params)) return null;
+  return params === "" ? 0 : params.split(",").filter((p) => p.trim() !== "").length;
+}
 
 /** How many of the last calls are looked at for TF's retracing warning, and how many traces warn. */
 const RETRACE_WINDOW = 10;
@@ -454,6 +468,7 @@ export function tfFunction<A extends unknown[], R>(
   let warned = false;
   const name = opts.name ?? (fn.name || "function");
   const maxKept = opts.maxConcreteFunctions ?? 32;
+  const most = maxArguments(fn);
   const signature = opts.inputSignature?.map((s) =>
     s instanceof TensorSpec ? s : new TensorSpec(s.shape, s.dtype ?? "float32")
   );
@@ -461,10 +476,12 @@ export function tfFunction<A extends unknown[], R>(
   /** Arguments checked against the inputSignature; numbers and arrays converted (to dispose). */
   const bindSignature = (args: unknown[], temps: tf.Tensor[]): unknown[] => {
     if (!signature) {
-      if (args.length < fn.length) {
-        throw new SignatureError(
-          `${name}() expects ${fn.length} arguments, got ${args.length}`,
-        );
+      // TF (Python) raises a TypeError for missing or extra positional arguments.
+      if (args.length < fn.length || (most !== null && args.length > most)) {
+        const expected = most === null || most === fn.length
+          ? `${fn.length}`
+          : `${fn.length}-${most}`;
+        throw new SignatureError(`${name}() expects ${expected} arguments, got ${args.length}`);
       }
       return args;
     }

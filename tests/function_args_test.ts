@@ -227,6 +227,10 @@ Deno.test("tf.function: typed errors for a disposed tensor and a wrong number of
       () => (f as unknown as (a: tf.Tensor) => tf.Tensor)(x),
       (e: Error) => e instanceof SignatureError && /expects 2 arguments, got 1/.test(e.message),
     );
+    assert.throws(
+      () => (f as unknown as (...a: tf.Tensor[]) => tf.Tensor)(x, x, x),
+      (e: Error) => e instanceof SignatureError && /expects 2 arguments, got 3/.test(e.message),
+    );
   }
   assert.equal(tf.memory().numTensors, before);
   x.dispose();

@@ -201,3 +201,20 @@ Deno.test("graphs of 100,000 ops build, run and trace without stack overflow", a
   tf.dispose([a, r]);
   f.dispose();
 });
+
+Deno.test("Session.run and Graph.get_tensor_by_name: tensors and ops may be named by their TF names", () => {
+  const g = new v1.Graph();
+  const { x, y } = g.asDefault(() => {
+    const x = v1.placeholder("float32", [2], "x");
+    return { x, y: v1.mul(x, 2, "double") };
+  });
+  assert.equal(g.getTensorByName("double:0"), y);
+  assert.equal(g.getOperationByName("x"), x.op);
+  assert.throws(() => g.getTensorByName("nope:0"), v1.GraphError);
+  const sess = new v1.Session(g);
+  assert.deepEqual(sess.run("double:0", new Map([["x:0", [1, 2]]])), [2, 4]);
+  assert.deepEqual(sess.run({ out: "double:0" }, new Map([[x, [3, 4]]])), { out: [6, 8] });
+  assert.throws(() => sess.run("missing:0"), v1.FetchError);
+  sess.close();
+  g.dispose();
+});

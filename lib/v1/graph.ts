@@ -338,6 +338,7 @@ export class Graph {
 
   /** TF's `unique_name` bookkeeping: how many times each name was asked for. */
   readonly #nameCounts = new Map<string, number>();
+  readonly #byName = new Map<string, Operation>();
   readonly #scopes: string[] = [];
   readonly #controlDeps: Operation[][] = [];
   #lastEffect?: Operation;
@@ -394,7 +395,28 @@ export class Graph {
 
   /** The operation called `name`, or undefined. */
   op(name: string): Operation | undefined {
-    return this.operations.find((op) => op.name === name);
+    return this.#byName.get(name);
+  }
+
+  /** The operation called `name` (`Graph.get_operation_by_name`); a GraphError if none. */
+  getOperationByName(name: string): Operation {
+    const op = this.#byName.get(name);
+    if (!op) throw new GraphError(`The name '${name}' refers to an Operation not in the graph.`);
+    return op;
+  }
+
+  /** The tensor called `"op:index"` (`Graph.get_tensor_by_name`); a GraphError if none. */
+  getTensorByName(name: string): SymbolicTensor {
+    const m = /^(.*):(\d+)$/.exec(name);
+    if (!m) {
+      throw new GraphError(
+        `The name '${name}' looks like an (invalid) Operation name, not a Tensor: ` +
+          `tensor names are "op_name:output_index", e.g. "${name}:0"`,
+      );
+    }
+    const t = this.#byName.get(m[1])?.outputs[Number(m[2])];
+    if (!t) throw new GraphError(`The name '${name}' refers to a Tensor which does not exist.`);
+    return t;
   }
 
   /**
@@ -475,6 +497,7 @@ export class Graph {
     }
     const op = new Operation(this, name, type, local, attrs, outputs, control);
     this.operations.push(op);
+    this.#byName.set(name, op);
     return op;
   }
 

@@ -59,13 +59,18 @@ export class FailedPreconditionError extends GraphError {
   }
 }
 
-/** What may be fetched: a tensor, an op (runs it, gives null), or lists/records of those. */
-export type Fetch = SymbolicTensor | Operation | Fetch[] | { [key: string]: Fetch };
+/**
+ * What may be fetched: a tensor, an op (runs it, gives null), their names
+ * (`"MatMul:0"`, `"train"`), or lists/records of those.
+ */
+export type Fetch = SymbolicTensor | Operation | string | Fetch[] | { [key: string]: Fetch };
 
 /** The host value a fetch gives back: its structure with numbers, nested arrays or null. */
 // deno-lint-ignore no-explicit-any
 export type FetchResult<F> = F extends SymbolicTensor ? any
   : F extends Operation ? null
+  // deno-lint-ignore no-explicit-any
+  : F extends string ? any
   : { [K in keyof F]: FetchResult<F[K]> };
 
 /** A host value for a placeholder: a number, nested arrays, a typed array, or a tf.Tensor. */
@@ -283,16 +288,27 @@ export function feedTensor(key: SymbolicTensor, value: FeedValue): tf.Tensor {
 
 // ---------------------------------------------------------------- fetches
 
-function flatten(f: Fetch, out: (SymbolicTensor | Operation)[], path = "fetches"): void {
+function flatten(
+  f: Fetch,
+  out: (SymbolicTensor | Operation)[],
+  graph: Graph,
+  path = "fetches",
+): void {
   if (f instanceof SymbolicTensor || f instanceof Operation) out.push(f);
-  else if (f instanceof tf.Tensor) {
+  else if (typeof f === "string") {
+    try {
+      out.push(f.includes(":") ? graph.getTensorByName(f) : graph.getOperationByName(f));
+    } catch (e) {
+      throw new FetchError(`cannot fetch ${path} ("${f}"): ${(e as Error).message}`);
+    }
+  } else if (f instanceof tf.Tensor) {
     throw new FetchError(
       `cannot fetch ${path}: it is an eager tf.Tensor, which already has its value ` +
         `(read it with .arraySync()); fetch graph tensors or ops of this session's graph`,
     );
-  } else if (Array.isArray(f)) f.forEach((x, i) => flatten(x, out, `${path}[${i}]`));
+  } else if (Array.isArray(f)) f.forEach((x, i) => flatten(x, out, graph, `${path}[${i}]`));
   else if (f && typeof f === "object" && Object.getPrototypeOf(f) === Object.prototype) {
-    Object.entries(f).forEach(([k, x]) => flatten(x, out, `${path}.${k}`));
+    Object.entries(f).forEach(([k, x]) => flatten(x, out, graph, `${path}.${k}`));
   } else {
     throw new FetchError(
       `cannot fetch ${path} (${String(f)}): fetch graph tensors, ops, or lists/records of them`,
@@ -301,7 +317,9 @@ function flatten(f: Fetch, out: (SymbolicTensor | Operation)[], path = "fetches"
 }
 
 function rebuild(f: Fetch, values: unknown[]): unknown {
-  if (f instanceof SymbolicTensor || f instanceof Operation) return values.shift();
+  if (f instanceof SymbolicTensor || f instanceof Operation || typeof f === "string") {
+    return values.shift();
+  }
   if (Array.isArray(f)) return f.map((x) => rebuild(x, values));
   return Object.fromEntries(Object.entries(f).map(([k, x]) => [k, rebuild(x, values)]));
 }
@@ -331,10 +349,13 @@ export class Session {
    * Computes `fetches` (a tensor, an op, or a list/record of them) with
    * `feedDict` values for placeholders; returns host values in the same structure.
    */
-  run<F extends Fetch>(fetches: F, feedDict?: Map<SymbolicTensor, FeedValue>): FetchResult<F> {
+  run<F extends Fetch>(
+    fetches: F,
+    feedDict?: Map<SymbolicTensor | string, FeedValue>,
+  ): FetchResult<F> {
     if (this.#closed) throw new GraphError("this Session is closed: make a new one");
     const flat: (SymbolicTensor | Operation)[] = [];
-    flatten(fetches, flat);
+    flatten(fetches, flat, this.graph);
     for (const f of flat) {
       const g = f instanceof SymbolicTensor ? f.graph : f.graph;
       if (g !== this.graph) {
@@ -350,7 +371,8 @@ export class Session {
     try {
       tf.tidy(() => {
         const feeds = new Map<SymbolicTensor, tf.Tensor>();
-        for (const [k, v] of feedDict ?? []) {
+        for (const [key, v] of feedDict ?? []) {
+          const k = typeof key === "string" ? this.#byName(key) : key;
           if (!(k instanceof SymbolicTensor) || k.graph !== this.graph) {
             throw new FeedError(`feed key ${String(k)} is not a tensor of this session's graph`);
           }
@@ -364,6 +386,14 @@ export class Session {
       this.lastRunOpCount = ctx.executed.length;
     }
     return rebuild(fetches, host) as FetchResult<F>;
+  }
+
+  #byName(name: string): SymbolicTensor {
+    try {
+      return this.graph.getTensorByName(name.includes(":") ? name : `${name}:0`);
+    } catch (e) {
+      throw new FeedError(`feed key "${name}": ${(e as Error).message}`);
+    }
   }
 
   /** Frees the variables' values; the session cannot run afterwards. */
