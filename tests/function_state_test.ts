@@ -236,3 +236,15 @@ Deno.test("tf.function: a step that returns nothing runs for its side effects (r
   assert.deepEqual(value(v), [2, 4]);
   tf.dispose([v, x]);
 });
+
+Deno.test("tf.function: a closed-over tf.Tensor used as the receiver (c.mul(x)) becomes a constant of the trace", () => {
+  const c = tf.tensor([1, 2]);
+  const f = tfFunction((x: tf.Tensor) => c.mul(x).add(c));
+  const x = tf.tensor([3, 4]);
+  const r = f(x);
+  assert.deepEqual(value(r), [4, 10]);
+  const types = f.concreteFunctions[0].graph.operations.map((op) => op.type);
+  assert.ok(types.includes("Const") && types.includes("Mul"));
+  tf.dispose([c, x, r]);
+  f.dispose();
+});

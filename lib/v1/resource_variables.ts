@@ -144,8 +144,9 @@ tf.Variable.prototype.assign = function (this: tf.Variable, value: tf.Tensor): v
   return eagerAssign.call(this, value);
 };
 
-// While tracing, tensor methods on variables (and on eager tensors given graph
-// tensors) build graph ops: `w.square()` in a traced function reads w at every call.
+// While tracing, tensor methods on variables build graph ops (`w.square()` in a traced
+// function reads w at every call); on any eager tensor given a graph-tensor argument
+// (`c.mul(x)`), they build the op in that tensor's graph with `c` as a constant.
 for (const method of Object.getOwnPropertyNames(SymbolicTensor.prototype)) {
   const own = Object.getOwnPropertyDescriptor(SymbolicTensor.prototype, method);
   const eager = Object.getOwnPropertyDescriptor(tf.Tensor.prototype, method)?.value;
@@ -157,11 +158,14 @@ for (const method of Object.getOwnPropertyNames(SymbolicTensor.prototype)) {
     configurable: true,
     writable: true,
     value: function (this: tf.Tensor, ...args: unknown[]): unknown {
-      if (inFunctionGraph()) {
-        if (this instanceof tf.Variable) return symbolic(readVariable(this), args);
-        if (args.some((a) => a instanceof SymbolicTensor)) {
-          return symbolic(toSymbolic(this as TensorLike), args);
-        }
+      const arg = args.find((a): a is SymbolicTensor => a instanceof SymbolicTensor);
+      if (arg) { // cannot run eagerly: build it in the graph of the graph-tensor argument
+        const d = getDefaultGraph();
+        const home = d.isWithin(arg.graph) ? d : arg.graph;
+        return home.asDefault(() => symbolic(toSymbolic(this as TensorLike), args));
+      }
+      if (this instanceof tf.Variable && inFunctionGraph()) {
+        return symbolic(readVariable(this), args);
       }
       return (eager as (...a: unknown[]) => unknown).apply(this, args);
     },
