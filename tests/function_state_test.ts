@@ -248,3 +248,26 @@ Deno.test("tf.function: a closed-over tf.Tensor used as the receiver (c.mul(x)) 
   tf.dispose([c, x, r]);
   f.dispose();
 });
+
+Deno.test("tf.function: a Variable updated inside a cond branch is ordered with the updates and reads around it", () => {
+  const v = tf.variable(tf.scalar(0));
+  const f = tfFunction((x: tf.Tensor) => {
+    assignAdd(v, 1);
+    const r = v1.cond(v1.greater(x, 0), () => {
+      assignAdd(v, 10);
+      return v.mul(1);
+    }, () => v.mul(-1));
+    return [r, v.mul(1)];
+  });
+  const seen = [1, -1, 1].map((k) => {
+    const x = tf.scalar(k);
+    const out = f(x) as tf.Tensor[];
+    const vals = out.map((t) => t.dataSync()[0]);
+    tf.dispose([x, ...out]);
+    return vals;
+  });
+  assert.deepEqual(seen, [[11, 11], [-12, 12], [23, 23]]);
+  assert.equal(f.traceCount, 1);
+  v.dispose();
+  f.dispose();
+});

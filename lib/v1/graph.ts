@@ -235,7 +235,15 @@ export class Operation {
   /** For `Const`: the value (owned by the graph, freed by `graph.dispose()`). */
   value?: tf.Tensor;
   /** For `If`/`While`: the branch / condition / body graphs. */
-  subgraphs?: Record<string, Graph>;
+  get subgraphs(): Record<string, Graph> | undefined {
+    return this.#subgraphs;
+  }
+  set subgraphs(graphs: Record<string, Graph> | undefined) {
+    this.#subgraphs = graphs;
+    // The op runs its sub-graphs' side effects: order it as they are ordered.
+    for (const g of Object.values(graphs ?? {})) this.graph.adoptEffects(this, g);
+  }
+  #subgraphs?: Record<string, Graph>;
   /** For a placeholder that stands for a tensor of an enclosing graph (a capture). */
   captured?: SymbolicTensor;
   /** For `ReadVariableOp`: the eager `tf.Variable` read at run time. */
@@ -344,6 +352,9 @@ export class Graph {
   #lastEffect?: Operation;
   readonly #lastWrite = new Map<object, Operation>();
   readonly #readsSince = new Map<object, Operation[]>();
+  /** Resources this graph's ops read or write (for the op that will run it as a sub-graph). */
+  readonly #touched = new Map<object, "read" | "write">();
+  #hasEffect = false;
 
   constructor(parent?: Graph) {
     this.parent = parent;
@@ -452,6 +463,11 @@ export class Graph {
    */
   sequence(op: Operation, kind: "read" | "write" | "effect", resource?: object): void {
     if (!this.autoControlDeps) return;
+    if (resource) {
+      const was = this.#touched.get(resource);
+      this.#touched.set(resource, kind === "write" || was === "write" ? "write" : "read");
+    }
+    if (kind !== "read") this.#hasEffect = true;
     const after = (dep: Operation | undefined): void => {
       if (dep && dep !== op && !op.controlInputs.includes(dep)) op.controlInputs.push(dep);
     };
@@ -475,6 +491,19 @@ export class Graph {
   /** True when `other` is this graph or one it is nested in. */
   isWithin(other: Graph): boolean {
     return this === other || (this.parent?.isWithin(other) ?? false);
+  }
+
+  /**
+   * Orders `op` (an `If`/`While`/call op of this graph) by the side effects of
+   * its sub-graph `sub`: after the writes of what `sub` reads, in line with
+   * the other side effects when `sub` has some.
+   */
+  adoptEffects(op: Operation, sub: Graph): void {
+    if (!this.autoControlDeps) return;
+    for (const [resource, kind] of sub.#touched) this.sequence(op, kind, resource);
+    if (sub.#hasEffect && ![...sub.#touched.values()].includes("write")) {
+      this.sequence(op, "effect");
+    }
   }
 
   /**
