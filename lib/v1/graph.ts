@@ -17,7 +17,11 @@
  *   sub-graphs in `op.subgraphs`.
  *
  * Operations are appended in a valid execution order: an op's inputs always come
- * before it.
+ * before it. Names are made unique with a counter per name (TF's
+ * `Graph.unique_name`), so building n ops takes O(n); re-entering a name scope
+ * opens `dense_1`. A tensor of unknown rank (`v1.placeholder(dtype)`) has
+ * `unknownRank` set. Graphs of traced functions order their side effects with
+ * automatic control dependencies ({@linkcode Graph.sequence}).
  *
  * @example
  * ```ts
@@ -221,8 +225,8 @@ export interface OpInfo {
   type: string;
   /** Input tensor names (`"MatMul:0"`), then control inputs as `"^name"`, as in a GraphDef. */
   inputs: string[];
-  /** One entry per output. */
-  outputs: { dtype: DType; shape: Shape }[];
+  /** One entry per output; `shape` is null when even the rank is unknown. */
+  outputs: { dtype: DType; shape: Shape | null }[];
   attrs: Record<string, AttrValue>;
 }
 
@@ -292,7 +296,10 @@ export class Operation {
         ...this.inputs.map((t) => t.index === 0 ? t.op.name : t.name),
         ...this.controlInputs.map((op) => `^${op.name}`),
       ],
-      outputs: this.outputs.map((t) => ({ dtype: t.dtype, shape: [...t.shape] })),
+      outputs: this.outputs.map((t) => ({
+        dtype: t.dtype,
+        shape: t.unknownRank ? null : [...t.shape],
+      })),
       attrs: this.attrs,
     };
   }

@@ -3,7 +3,12 @@
  * fetches need (walking back from them, stopping at fed tensors), in graph
  * order, with one TensorFlow.js kernel per op, inside one `tf.tidy`. It returns
  * host values (nested arrays, as `arraySync()` gives; scalars as numbers) and
- * keeps nothing but the variables' values, which `close()` frees.
+ * keeps nothing but the variables' values, which `close()` frees. Host feeds
+ * convert as NumPy's `np.asarray(value, dtype)` does (2.7 → 2 for int32), but
+ * NaN, infinities and values outside int32 are a {@linkcode FeedError}; a
+ * disposed tensor fed is a `DisposedTensorError`, an eager tensor fetched a
+ * {@linkcode FetchError}. Tensors and ops may be named by their TF names
+ * (`"MatMul:0"`). The walk over the graph is iterative: 100,000 chained ops run.
  *
  * @example
  * ```ts
