@@ -64,11 +64,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  constant,
   DisposedTensorError,
   type DType,
   execute,
   formatShape,
   getDefaultGraph,
+  gradFns,
+  gradients,
   Graph,
   GraphError,
   kernels,
@@ -76,6 +79,7 @@ import {
   placeholder,
   print,
   printTensor,
+  readVariable,
   RunContext,
   type Shape,
   SymbolicTensor,
@@ -398,9 +402,64 @@ kernels.PartitionedCall = (inputs, op, ctx) => {
         `cache); call the outer function's dispose() so that it traces again`,
     );
   }
+  // Inputs after the arguments are the reads of captured variables (for gradients only).
   const feeds = new Map(g.inputs.map((p, i) => [p, inputs[i]]));
   const outs = execute([...g.outputs, ...g.statefulOps], feeds, ctx, `${op.name}/`);
   return outs.slice(0, g.outputs.length) as tf.Tensor[];
+};
+
+/**
+ * The gradient of a nested call: the callee's ops are copied into the calling
+ * graph (side effects left out: they already ran) and differentiated there
+ * with `v1.gradients`, as TensorFlow differentiates a `PartitionedCall`.
+ */
+/** The variables a callee graph reads (its own ops, in order): implicit inputs of a call. */
+function calleeVariables(g: Graph): tf.Variable[] {
+  return [
+    ...new Set(
+      g.operations.filter((o) => o.type === "ReadVariableOp").map((o) => o.variable!),
+    ),
+  ];
+}
+
+gradFns.PartitionedCall = (op, dys) => {
+  const g = op.callee!;
+  const map = new Map<SymbolicTensor, SymbolicTensor>();
+  g.inputs.forEach((p, i) => map.set(p, op.inputs[i]));
+  const vars = calleeVariables(g);
+  const into = getDefaultGraph();
+  for (const o of g.operations) {
+    if (o.type === "Placeholder" && map.has(o.output)) continue;
+    if (o.subgraphs) {
+      throw new GraphError(
+        `cannot differentiate through the nested traced function ${op.attrs.f}: it contains ` +
+          `${o.type} (cond/whileLoop); call its JavaScript function directly instead`,
+      );
+    }
+    if (o.type === "Print") {
+      map.set(o.output, map.get(o.inputs[0])!);
+      continue;
+    }
+    if (o.stateful) continue; // a side effect: it ran with the call
+    const copy = o.type === "Const"
+      ? constant(o.value!, undefined, o.name).op
+      : o.type === "ReadVariableOp"
+      ? op.inputs[g.inputs.length + vars.indexOf(o.variable!)].op
+      : into.addOp(
+        o.type,
+        o.inputs.map((t) => {
+          const m = map.get(t);
+          if (!m) throw new GraphError(`cannot differentiate through ${o.name} in ${op.attrs.f}`);
+          return m;
+        }),
+        o.attrs,
+        o.outputs.map((t) => ({ dtype: t.dtype, shape: [...t.shape], unknownRank: t.unknownRank })),
+        { name: o.name },
+      );
+    copy.callee = o.callee;
+    o.outputs.forEach((t, i) => map.set(t, copy.outputs[i]));
+  }
+  return gradients(g.outputs.map((t) => map.get(t)!), op.inputs, dys);
 };
 
 function callOp(cf: Concrete, inputs: SymbolicTensor[], name: string): Operation {
@@ -411,7 +470,10 @@ function callOp(cf: Concrete, inputs: SymbolicTensor[], name: string): Operation
     shape: [...t.shape],
     unknownRank: t.unknownRank,
   }));
-  const op = outer.addOp("PartitionedCall", inputs, { f: name }, specs, { name });
+  // The callee's variables are read here too, as extra inputs: a tape around the call
+  // sees them, and the gradient of the call reaches them.
+  const reads = calleeVariables(g).map((v) => readVariable(v));
+  const op = outer.addOp("PartitionedCall", [...inputs, ...reads], { f: name }, specs, { name });
   op.callee = g;
   const effects = g.operations.filter((o) => o.variable !== undefined);
   for (const o of effects) {

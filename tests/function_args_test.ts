@@ -251,3 +251,27 @@ Deno.test("tf.function: results are plain values where the function returns Java
   assert.deepEqual(value(r.nested.value[0]), [1]);
   tf.dispose([x, r.y, r.nested.value[0]]);
 });
+
+Deno.test("tf.function: gradients flow through a nested tf.function, to its arguments and captured Variables", async () => {
+  const { GradientTape } = await import("../lib/tape.ts");
+  const w = tf.variable(tf.tensor([[2], [3]]));
+  const model = tfFunction((x: tf.Tensor) => x.matMul(w).tanh());
+  const grads = tfFunction((x: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(x);
+    const y = tape.record(() => model(x).square().sum());
+    return tape.gradient(y, { x, w }) as unknown as { x: tf.Tensor; w: tf.Tensor };
+  });
+  const x = tf.tensor([[0.1, 0.2]]);
+  const traced = grads(x);
+  const eager = new GradientTape();
+  eager.watch(x);
+  const y = eager.record(() => x.matMul(w).tanh().square().sum());
+  const expected = eager.gradient(y, { x, w });
+  for (const k of ["x", "w"] as const) {
+    const [a, b] = [value(traced[k]), value(expected[k]!)];
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-6, `${k}: ${v} vs ${b[i]}`));
+  }
+  assert.equal(model.traceCount, 1);
+  tf.dispose([w, x, y, traced.x, traced.w, expected.x!, expected.w!]);
+});
