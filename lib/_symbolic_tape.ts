@@ -177,14 +177,12 @@ const tapes = new WeakMap<object, SymbolicTape>();
 
 /**
  * The symbolic half of `tape` when it must take over: while a function is
- * being traced, when one of `args` holds a graph tensor, or when the tape
- * already recorded symbolically. Otherwise undefined (the eager tape runs).
+ * being traced, or when one of `args` holds a graph tensor. Otherwise
+ * undefined (the eager tape runs).
  */
 export function symbolicTapeFor(tape: TapeLike, ...args: unknown[]): SymbolicTape | undefined {
+  if (!inFunctionGraph() && !args.some((a) => hasSymbolic(a))) return undefined;
   let s = tapes.get(tape);
-  if (!s && (inFunctionGraph() || args.some((a) => hasSymbolic(a)))) {
-    s = new SymbolicTape(tape);
-    tapes.set(tape, s);
-  }
+  if (!s) tapes.set(tape, s = new SymbolicTape(tape));
   return s;
 }
