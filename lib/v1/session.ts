@@ -228,7 +228,12 @@ const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
  * outside int32 are refused (TensorFlow raises where NumPy would wrap), as are
  * strings and other non-numbers.
  */
-function convertHost(value: unknown, dtype: DType, where: string): number[] | boolean[] {
+function convertHost(
+  value: unknown,
+  dtype: DType,
+  where: string,
+): number[] | boolean[] | Float32Array {
+  if (dtype === "float32" && value instanceof Float32Array) return value; // as it is
   const flat = ArrayBuffer.isView(value)
     ? Array.from(value as unknown as ArrayLike<number>)
     : [value].flat(Infinity);
