@@ -34,7 +34,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import * as v1 from "./v1/mod.ts";
-import { assignVariable, hasSymbolic, inFunctionGraph } from "./v1/resource_variables.ts";
+import {
+  assignNow,
+  assignVariable,
+  hasSymbolic,
+  inFunctionGraph,
+} from "./v1/resource_variables.ts";
 
 type Grads = tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[];
 type Slot = { originalName: string; variable: tf.Variable };
@@ -93,34 +98,86 @@ function applyMomentum(opt: tf.MomentumOptimizer, grads: Grads): void {
   });
 }
 
+interface AdamState {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  accBeta1: tf.Variable;
+  accBeta2: tf.Variable;
+  accumulatedFirstMoment: Slot[];
+  accumulatedSecondMoment: Slot[];
+}
+
+/** What a `ResourceApplyAdam` op updates: the optimizer, the variable and its two moments. */
+const adamTargets = new WeakMap<
+  v1.Operation,
+  { s: AdamState; x: tf.Variable; m: tf.Variable; u: tf.Variable }
+>();
+
+/**
+ * One `ResourceApplyAdam` op per variable (TensorFlow's op of that name):
+ * inputs the gradient and the reads of `beta1^t`, `beta2^t`; it updates the
+ * variable and both moments when it runs, with the same arithmetic as the
+ * eager step (the fused WASM kernel where the eager step uses it).
+ */
 function applyAdam(opt: tf.AdamOptimizer, grads: Grads): void {
-  const s = opt as unknown as {
-    learningRate: number;
-    beta1: number;
-    beta2: number;
-    epsilon: number;
-    accBeta1: tf.Variable;
-    accBeta2: tf.Variable;
-    accumulatedFirstMoment: Slot[];
-    accumulatedSecondMoment: Slot[];
-  };
-  const c1 = v1.sub(1, read(s.accBeta1));
-  const c2 = v1.sub(1, read(s.accBeta2));
+  const s = opt as unknown as AdamState;
+  const p1 = read(s.accBeta1);
+  const p2 = read(s.accBeta2);
   entries(grads).forEach(([name, g], i) => {
-    const v = registered(name);
-    const m = slot(s.accumulatedFirstMoment, i, `${name}/m`, v);
-    const u = slot(s.accumulatedSecondMoment, i, `${name}/v`, v);
+    const x = registered(name);
+    const m = slot(s.accumulatedFirstMoment, i, `${name}/m`, x);
+    const u = slot(s.accumulatedSecondMoment, i, `${name}/v`, x);
     if (g == null) return;
-    const m1 = v1.add(v1.mul(read(m), s.beta1), v1.mul(g, 1 - s.beta1));
-    const u1 = v1.add(v1.mul(read(u), s.beta2), v1.mul(v1.square(g), 1 - s.beta2));
-    assignVariable(m, m1);
-    assignVariable(u, u1);
-    const step = v1.div(v1.div(m1, c1), v1.add(v1.sqrt(v1.div(u1, c2)), s.epsilon));
-    assignVariable(v, v1.add(v1.mul(step, -s.learningRate), read(v)));
+    const graph = v1.getDefaultGraph();
+    const grad = v1.toSymbolic(g as v1.TensorLike);
+    const dtype = x.dtype as v1.DType;
+    const op = graph.addOp("ResourceApplyAdam", [grad, p1, p2], { dtype, variable: x.name }, [{
+      dtype,
+      shape: [...x.shape],
+    }], { name: `${x.name.replace(/[^\w/.-]/g, "_")}/ResourceApplyAdam` });
+    op.variable = x;
+    op.stateful = true;
+    graph.statefulOps.push(op);
+    for (const v of [m, u, x]) graph.sequence(op, "write", v);
+    adamTargets.set(op, { s, x, m, u });
   });
   assignVariable(s.accBeta1, v1.mul(read(s.accBeta1), s.beta1));
   assignVariable(s.accBeta2, v1.mul(read(s.accBeta2), s.beta2));
 }
+
+v1.kernels.ResourceApplyAdam = ([g, p1, p2], op) => {
+  const { s, x, m, u } = adamTargets.get(op)!;
+  const fused = tf.getBackend() === "wasm" && tf.getKernel("AdamUpdate", "wasm") !== undefined &&
+    x.dtype === "float32" && g.dtype === "float32";
+  let next: tf.Tensor[];
+  if (fused) { // the same kernel and attributes as lib/kernels/adam_update.ts's eager step
+    const attrs = {
+      learningRate: s.learningRate,
+      beta1: s.beta1,
+      beta2: s.beta2,
+      epsilon: s.epsilon,
+      correction1: Math.fround(1 - p1.dataSync()[0]),
+      correction2: Math.fround(1 - p2.dataSync()[0]),
+    };
+    next = tf.engine().runKernel("AdamUpdate", { x, m, v: u, g }, attrs as never) as tf.Tensor[];
+  } else { // tfjs's AdamOptimizer.applyGradients, op for op
+    const m1 = tf.add(tf.mul(m, s.beta1), tf.mul(g, 1 - s.beta1));
+    const u1 = tf.add(tf.mul(u, s.beta2), tf.mul(tf.square(g), 1 - s.beta2));
+    const mHat = tf.div(m1, tf.sub(1, p1));
+    const uHat = tf.div(u1, tf.sub(1, p2));
+    next = [
+      tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(uHat), s.epsilon)), -s.learningRate), x),
+      m1,
+      u1,
+    ];
+  }
+  assignNow(m, next[1]);
+  assignNow(u, next[2]);
+  assignNow(x, next[0]);
+  return [tf.clone(x)];
+};
 
 /** Builds the update ops of `opt` for `grads` in the current (function) graph. */
 export function applyGradientsSymbolic(opt: tf.Optimizer, grads: Grads): void {

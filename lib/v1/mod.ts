@@ -105,6 +105,7 @@ export { type GradFn, gradFns, gradients, unbroadcast } from "./gradients.ts";
 export { cond, whileLoop, type WhileOptions } from "./control_flow.ts";
 export * as train from "./train.ts";
 export {
+  assignNow,
   assignVariable,
   type AssignVariableType,
   hasSymbolic,

@@ -120,6 +120,11 @@ export function assignVariable(
 // tfjs's own assign, kept before the patch below: the kernels call it.
 const eagerAssign = tf.Variable.prototype.assign;
 
+/** Assigns `value` to `v` now, eagerly (tfjs's own `assign`; for kernels of update ops). */
+export function assignNow(v: tf.Variable, value: tf.Tensor): void {
+  eagerAssign.call(v, value);
+}
+
 function update(op: Operation, next: tf.Tensor): tf.Tensor[] {
   const v = op.variable!;
   if (!tf.util.arraysEqual(next.shape, v.shape)) {
