@@ -599,11 +599,10 @@ export function tfFunction<A extends unknown[], R>(
         let k = 0;
         const symArgs = mapLeaves(args, () => {
           const s = specs[k];
-          return placeholder(s.dtype, s.shape, `arg${k++}`);
+          const p = placeholder(s.dtype, s.shape, `arg${k++}`);
+          graph.inputs.push(p);
+          return p;
         });
-        graph.inputs = graph.operations.filter((op) => op.type === "Placeholder").map((op) =>
-          op.output
-        );
         return collect(body(...symArgs as A), outputs);
       });
       const created = Object.keys(tf.engine().registeredVariables).filter((n) => !before.has(n));
