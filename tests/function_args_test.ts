@@ -275,3 +275,22 @@ Deno.test("tf.function: gradients flow through a nested tf.function, to its argu
   assert.equal(model.traceCount, 1);
   tf.dispose([w, x, y, traced.x, traced.w, expected.x!, expected.w!]);
 });
+
+Deno.test("tf.function: an op failing on run-time values raises InvalidArgumentError naming the node; no leaks", () => {
+  const f = tfFunction((x: tf.Tensor) => x.mul(2).reshape([2, 2]), {
+    inputSignature: [new TensorSpec([null])],
+  });
+  const ok = tf.tensor([1, 2, 3, 4]);
+  const bad = tf.tensor([1, 2, 3]);
+  f(ok).dispose();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) {
+    assert.throws(
+      () => f(bad),
+      (e: Error) => e instanceof v1.InvalidArgumentError && /node Reshape/.test(e.message),
+    );
+  }
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([ok, bad]);
+  f.dispose();
+});

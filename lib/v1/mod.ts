@@ -96,6 +96,7 @@ export {
   type FeedValue,
   type Fetch,
   FetchError,
+  InvalidArgumentError,
   type FetchResult,
   neededOps,
   RunContext,

@@ -56,6 +56,15 @@ export class FetchError extends GraphError {
   }
 }
 
+/** An op failed on the values it got at run time (TensorFlow's name for it); names the node. */
+export class InvalidArgumentError extends GraphError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message);
+    this.name = "InvalidArgumentError";
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 /** A variable was read before it was initialized (TensorFlow's name for it). */
 export class FailedPreconditionError extends GraphError {
   constructor(message: string) {
@@ -191,7 +200,17 @@ export function execute(
       if (v === undefined && !(op.type === "Assign" && i === 0)) ctx.read(sourceOp(t));
       return v!;
     });
-    const outs = kernel(inputs, op, ctx);
+    let outs: tf.Tensor[];
+    try {
+      outs = kernel(inputs, op, ctx);
+    } catch (e) {
+      if (e instanceof GraphError) throw e;
+      // A kernel failing on run-time values: TF's InvalidArgumentError, naming the node.
+      throw new InvalidArgumentError(
+        `${(e as Error).message}\n\t [[node ${prefix}${op.name} (${op.type})]]`,
+        { cause: e },
+      );
+    }
     ctx.executed.push(prefix + op.name);
     op.outputs.forEach((t, i) => values.set(t, outs[i]));
   }
