@@ -271,3 +271,22 @@ Deno.test("tf.function: a Variable updated inside a cond branch is ordered with 
   v.dispose();
   f.dispose();
 });
+
+Deno.test("tf.function API doc: v.assign_add(i) in a loop over tf.range(x) runs at every iteration of every call", () => {
+  // `for i in tf.range(x): v.assign_add(i)` is what AutoGraph makes a whileLoop of.
+  const v = tf.variable(tf.scalar(1, "int32"));
+  const f = tfFunction((x: tf.Tensor) => {
+    v1.whileLoop((i) => v1.less(i, x), (i) => {
+      assignAdd(v, i);
+      return v1.add(i, 1);
+    }, [v1.constant(0, "int32")]);
+  });
+  const x = tf.scalar(3, "int32");
+  f(x);
+  assert.equal(v.dataSync()[0], 4); // the doc's result
+  f(x);
+  assert.equal(v.dataSync()[0], 7);
+  assert.equal(f.traceCount, 1);
+  tf.dispose([v, x]);
+  f.dispose();
+});
