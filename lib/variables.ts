@@ -57,6 +57,7 @@ import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { writeFileAtomic } from "./io/atomic.ts";
 import { assignVariable, hasSymbolic, inFunctionGraph } from "./v1/resource_variables.ts";
+import type { SymbolicTensor } from "./v1/graph.ts";
 
 // ---------------------------------------------------------------------------
 // Variables
@@ -116,7 +117,7 @@ export function variable(
 function updated(
   v: tf.Variable,
   what: "assignAdd" | "assignSub",
-  delta: tf.Tensor | tf.TensorLike,
+  delta: tf.Tensor | tf.TensorLike | SymbolicTensor,
 ): tf.Variable {
   if (!(v instanceof tf.Variable)) {
     throw new VariableError(`${what}(): the first argument must be a tf.Variable`);
@@ -165,12 +166,18 @@ function updated(
 }
 
 /** `v += delta` in place (Python's `v.assign_add(delta)`, same shape and dtype); returns `v`. */
-export function assignAdd(v: tf.Variable, delta: tf.Tensor | tf.TensorLike): tf.Variable {
+export function assignAdd(
+  v: tf.Variable,
+  delta: tf.Tensor | tf.TensorLike | SymbolicTensor,
+): tf.Variable {
   return updated(v, "assignAdd", delta);
 }
 
 /** `v -= delta` in place (Python's `v.assign_sub(delta)`, same shape and dtype); returns `v`. */
-export function assignSub(v: tf.Variable, delta: tf.Tensor | tf.TensorLike): tf.Variable {
+export function assignSub(
+  v: tf.Variable,
+  delta: tf.Tensor | tf.TensorLike | SymbolicTensor,
+): tf.Variable {
   return updated(v, "assignSub", delta);
 }
 
