@@ -9,7 +9,21 @@
  * - `console.log` inside the function runs only while tracing; use
  *   {@linkcode tfPrint} (a graph op) to print at every call.
  * - A new shape retraces (`traceCount` grows) unless an `inputSignature` with
- *   `null` dimensions says that any size is fine.
+ *   `null` dimensions says that any size is fine, or `reduceRetracing` lets
+ *   the second shape generalise to `null` dimensions.
+ * - State is part of the graph: `v.assign(x)`, `assignAdd(v, x)`,
+ *   `assignSub(v, x)` on captured `tf.Variable`s and optimizer updates
+ *   (`optimizer.applyGradients`, `minimize`; SGD, momentum, Adam) are ops that
+ *   run at every call, in program order (TF2's automatic control
+ *   dependencies: a read after a write sees the write). A `GradientTape`
+ *   inside the function differentiates the graph, so a whole training step
+ *   (tape + `tape.gradient` + `optimizer.applyGradients`) traces once and trains.
+ * - Variables may be created only by the first trace; a later trace that
+ *   creates one throws {@linkcode VariableCreationError} (TensorFlow's
+ *   "tf.function only supports singleton tf.Variables created on the first call").
+ * - Arguments are flattened: tensors inside arrays and records are inputs.
+ *   Other values key the cache: primitives by value (`NaN`, `-0`, `null`,
+ *   `undefined` kept apart), functions and objects by identity.
  * - JavaScript `if`/`while` on a tensor cannot work while tracing: use
  *   `v1.cond` / `v1.whileLoop`, which is what AutoGraph generates.
  *
@@ -27,39 +41,129 @@
  * console.log(f.traceCount); // 1: same signature
  * ```
  *
+ * @example A traced training step
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { tfFunction } from "./function.ts";
+ * import { GradientTape } from "./tape.ts";
+ * const w = tf.variable(tf.zeros([2, 1]));
+ * const opt = tf.train.sgd(0.1);
+ * const step = tfFunction((x: tf.Tensor, y: tf.Tensor) => {
+ *   const tape = new GradientTape();
+ *   const loss = tape.record(() => x.matMul(w).sub(y).square().mean());
+ *   const [dw] = tape.gradient(loss, [w]);
+ *   opt.applyGradients({ [w.name]: dw! });
+ *   return loss;
+ * });
+ * const x = tf.tensor([[1, 0], [0, 1]]), y = tf.tensor([[1], [2]]);
+ * for (let i = 0; i < 100; i++) step(x, y).dispose();
+ * w.print(); // close to [[1], [2]]; step.traceCount is 1
+ * ```
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import {
   constant,
+  DisposedTensorError,
   type DType,
   execute,
   formatShape,
+  getDefaultGraph,
+  gradFns,
+  gradients,
   Graph,
   GraphError,
+  kernels,
+  Operation,
   placeholder,
   print,
   printTensor,
+  readVariable,
   RunContext,
   type Shape,
   SymbolicTensor,
+  toSymbolic,
 } from "./v1/mod.ts";
+import { inFunctionGraph } from "./v1/resource_variables.ts";
+import "./_traced_optimizers.ts";
 
-/** The shape and dtype an argument must have (`tf.TensorSpec`); `null` = any size. */
-export interface TensorSpec {
-  shape: Shape;
-  dtype?: DType;
+/**
+ * The shape and dtype an argument must have (`tf.TensorSpec`): `null` for a
+ * dimension of any size, a `shape` of `null` for any rank.
+ */
+export class TensorSpec {
+  readonly shape: Shape | null;
+  readonly dtype: DType;
+  readonly name?: string;
+
+  constructor(shape: Shape | null, dtype: DType = "float32", name?: string) {
+    this.shape = shape === null ? null : [...shape];
+    this.dtype = dtype;
+    this.name = name;
+  }
+
+  /** The spec of a tensor (`tf.TensorSpec.from_tensor`). */
+  static fromTensor(t: tf.Tensor | SymbolicTensor): TensorSpec {
+    const shape = t instanceof SymbolicTensor && t.unknownRank ? null : [...t.shape];
+    return new TensorSpec(shape, t.dtype as DType);
+  }
+
+  /** Whether a value with this dtype and shape fits (`is_compatible_with`). */
+  isCompatibleWith(t: { dtype: string; shape: Shape | null }): boolean {
+    if (t.dtype !== this.dtype) return false;
+    if (this.shape === null) return true;
+    if (t.shape === null) return false;
+    return t.shape.length === this.shape.length &&
+      this.shape.every((d, i) => d === null || d === t.shape![i]);
+  }
+
+  toString(): string {
+    return `TensorSpec(shape=${formatShape(this.shape)}, dtype=${this.dtype})`;
+  }
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+}
+
+/** `new TensorSpec(shape, dtype, name)` (`tf.TensorSpec(shape, dtype)`). */
+export function tensorSpec(
+  shape: Shape | null,
+  dtype: DType = "float32",
+  name?: string,
+): TensorSpec {
+  return new TensorSpec(shape, dtype, name);
 }
 
 /** Options for {@linkcode tfFunction}. */
 export interface TfFunctionOptions {
-  /** One spec per argument: trace once for every input that fits. */
-  inputSignature?: TensorSpec[];
+  /**
+   * One spec per argument: trace once for every input that fits. Plain
+   * `{ shape, dtype }` objects are accepted here. Numbers and arrays passed
+   * for a spec are converted to tensors of its dtype.
+   */
+  inputSignature?: (TensorSpec | { shape: Shape | null; dtype?: DType })[];
   /** A name for the traced graphs. */
   name?: string;
+  /**
+   * TF's `reduce_retracing=True`: when a call needs a new trace only because
+   * shapes differ from an earlier trace, trace once with the differing
+   * dimensions as `null`, which then serves every such shape.
+   */
+  reduceRetracing?: boolean;
+  /** At most this many concrete functions are kept (least recently used evicted, graphs freed). Default 32. */
+  maxConcreteFunctions?: number;
+  /**
+   * Convert the function's JavaScript control flow to graph ops (AutoGraph),
+   * as `tf.function(autograph=True)`. Not acted on yet: the lead wires the
+   * converter in at the marked place in `tfFunction`.
+   */
+  autograph?: boolean;
+  /** For AutoGraph: the names free in the function's source, e.g. a notebook cell's top level. */
+  scope?: Record<string, unknown>;
 }
 
-/** An argument that does not fit the function's `inputSignature`. */
+/** An argument that does not fit the function's `inputSignature` or concrete function. */
 export class SignatureError extends GraphError {
   constructor(message: string) {
     super(message);
@@ -67,16 +171,56 @@ export class SignatureError extends GraphError {
   }
 }
 
-type Structure = SymbolicTensor | Structure[] | { [key: string]: Structure };
+/** A later trace created a `tf.Variable` (TensorFlow raises a ValueError with this meaning). */
+export class VariableCreationError extends GraphError {
+  constructor(message: string) {
+    super(message);
+    this.name = "VariableCreationError";
+  }
+}
+
+let functionsRunEagerly = false;
+
+/**
+ * Makes every {@linkcode tfFunction} run its JavaScript eagerly instead of
+ * tracing (`tf.config.run_functions_eagerly(true)`), for debugging with
+ * `console.log` and breakpoints; `false` restores tracing.
+ */
+export function runFunctionsEagerly(enabled: boolean): void {
+  functionsRunEagerly = enabled;
+}
+
+/** Whether {@linkcode runFunctionsEagerly} is on (`tf.config.functions_run_eagerly()`). */
+export function functionsRunningEagerly(): boolean {
+  return functionsRunEagerly;
+}
+
+type Leaf = tf.Tensor | SymbolicTensor | TensorSpec;
+/** A JavaScript value returned by a traced function, given back as it is. */
+class JsValue {
+  constructor(readonly value: unknown) {}
+}
+type Structure = SymbolicTensor | JsValue | Structure[] | { [key: string]: Structure };
 
 /** One traced graph of a {@linkcode tfFunction}, for one signature. */
 export interface ConcreteFunction {
-  /** The signature key, e.g. `"float32(2,)"`. */
+  /** The signature, e.g. `"float32(2,)"` or `"float32(?, 3), 2"`. */
   readonly signature: string;
   /** The traced graph (draw it with `v1.drawGraph(cf.graph)`). */
   readonly graph: Graph;
-  /** Runs the graph on these arguments (same signature). */
+  /** The input specs, one per tensor of the flattened arguments. */
+  readonly inputSpecs: TensorSpec[];
+  /**
+   * Runs the graph on these arguments. Tensors must fit the traced specs
+   * (a {@linkcode SignatureError} otherwise, as TensorFlow raises).
+   */
   call(...args: unknown[]): unknown;
+}
+
+/** What `tfFunction` keeps about a concrete function. */
+interface Concrete extends ConcreteFunction {
+  readonly key: string;
+  readonly structure: Structure;
 }
 
 /** What a traced function returns when called: its result with graph tensors made eager. */
@@ -92,22 +236,134 @@ export type TfFunction<A extends unknown[], R> = ((...args: A) => Eager<R>) & {
   readonly traceCount: number;
   /** The ops run by the last call (a cached graph runs no JavaScript of yours). */
   readonly lastCallOpCount: number;
-  /** The concrete function for these arguments (or `TensorSpec`s), tracing if needed. */
+  /**
+   * The concrete function for these arguments (or `TensorSpec`s), tracing if
+   * needed; with no arguments, the one for the `inputSignature`.
+   */
   getConcreteFunction(...args: unknown[]): ConcreteFunction;
-  /** Every concrete function traced so far. */
+  /** Every concrete function kept (at most `maxConcreteFunctions`). */
   readonly concreteFunctions: ConcreteFunction[];
   /** Frees the constants of every traced graph and forgets them (the next call retraces). */
   dispose(): void;
 };
 
-const isSpec = (a: unknown): a is TensorSpec =>
-  !(a instanceof tf.Tensor) && typeof a === "object" && a !== null &&
-  Array.isArray((a as TensorSpec).shape);
+// ---------------------------------------------------------------- arguments
 
-function fits(t: tf.Tensor, spec: TensorSpec): boolean {
-  return (spec.dtype ?? "float32") === t.dtype && spec.shape.length === t.rank &&
-    spec.shape.every((d, i) => d === null || d === t.shape[i]);
+const ids = new WeakMap<object, number>();
+let nextId = 1;
+function identity(x: object): number {
+  let id = ids.get(x);
+  if (id === undefined) ids.set(x, id = nextId++);
+  return id;
 }
+
+const isLeaf = (x: unknown): x is Leaf =>
+  (x instanceof tf.Tensor && !(x instanceof tf.Variable)) || x instanceof SymbolicTensor ||
+  x instanceof TensorSpec;
+
+const isRecord = (x: unknown): x is Record<string, unknown> => {
+  if (x === null || typeof x !== "object") return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+};
+
+/** Flattened arguments: tensor leaves (with paths), a cache key and a readable signature. */
+interface Flat {
+  leaves: Leaf[];
+  paths: string[];
+  /** Structure, dtypes, ranks and non-tensor values: what must match exactly. */
+  key: string;
+}
+
+function primitiveKey(x: unknown): string {
+  switch (typeof x) {
+    case "number":
+      return Object.is(x, -0) ? "-0" : String(x); // NaN, Infinity, -Infinity distinct
+    case "string":
+      return JSON.stringify(x);
+    case "bigint":
+      return `${x}n`;
+    case "boolean":
+      return String(x);
+    case "undefined":
+      return "undefined";
+    case "function":
+      return `<function ${x.name || "anonymous"}#${identity(x)}>`;
+    case "symbol":
+      return `<${String(x)}#${identity(x as unknown as object)}>`;
+    default:
+      if (x === null) return "null";
+      if (x instanceof tf.Variable) return `<Variable ${x.name}>`;
+      return `<${(x as object).constructor?.name ?? "object"}#${identity(x as object)}>`;
+  }
+}
+
+/** TF's `nest.flatten` of the arguments, with the key of everything that is not a tensor. */
+function flattenArgs(args: unknown[], name: string): Flat {
+  const leaves: Leaf[] = [];
+  const paths: string[] = [];
+  const seen = new Set<object>();
+  const walk = (x: unknown, path: string): string => {
+    if (isLeaf(x)) {
+      if (x instanceof tf.Tensor && x.isDisposed) {
+        throw new DisposedTensorError(
+          `${name}: ${path} is a disposed tf.Tensor; pass a live tensor`,
+        );
+      }
+      leaves.push(x);
+      paths.push(path);
+      return `T:${x.dtype}`; // shapes are matched by the specs (TF's dispatch)
+    }
+    if (Array.isArray(x) || isRecord(x)) {
+      if (seen.has(x)) throw new SignatureError(`${name}: ${path} contains itself (a cycle)`);
+      seen.add(x);
+      const k = Array.isArray(x)
+        ? `[${x.map((v, i) => walk(v, `${path}[${i}]`)).join(",")}]`
+        : `{${
+          Object.keys(x).sort().map((k) => `${JSON.stringify(k)}:${walk(x[k], `${path}.${k}`)}`)
+            .join(",")
+        }}`;
+      seen.delete(x);
+      return k;
+    }
+    return primitiveKey(x);
+  };
+  const key = args.map((a, i) => walk(a, `argument ${i}`)).join(", ");
+  return { leaves, paths, key };
+}
+
+/** Replaces the tensor leaves of `args` (in flattening order) by `next()`. */
+function mapLeaves(args: unknown[], next: () => unknown): unknown[] {
+  const walk = (x: unknown): unknown => {
+    if (isLeaf(x)) return next();
+    if (Array.isArray(x)) return x.map(walk);
+    if (isRecord(x)) return Object.fromEntries(Object.keys(x).sort().map((k) => [k, walk(x[k])]));
+    return x;
+  };
+  return args.map(walk);
+}
+
+function specOf(leaf: Leaf): TensorSpec {
+  return leaf instanceof TensorSpec ? leaf : TensorSpec.fromTensor(leaf);
+}
+
+function readable(args: unknown[], specs: TensorSpec[]): string {
+  let i = 0;
+  const walk = (x: unknown): string => {
+    if (isLeaf(x)) {
+      const s = specs[i++];
+      return `${s.dtype}${formatShape(s.shape)}`;
+    }
+    if (Array.isArray(x)) return `[${x.map(walk).join(", ")}]`;
+    if (isRecord(x)) {
+      return `{${Object.keys(x).sort().map((k) => `${k}: ${walk(x[k])}`).join(", ")}}`;
+    }
+    return primitiveKey(x);
+  };
+  return args.map(walk).join(", ");
+}
+
+// ---------------------------------------------------------------- results
 
 /** Flattens a traced result into graph outputs; returns the structure to rebuild. */
 function collect(x: unknown, out: SymbolicTensor[]): Structure {
@@ -115,117 +371,424 @@ function collect(x: unknown, out: SymbolicTensor[]): Structure {
     out.push(x);
     return x;
   }
-  if (x instanceof tf.Tensor) return collect(constant(x), out);
+  if (x instanceof tf.Tensor) return collect(toSymbolic(x), out); // a variable is read
   if (Array.isArray(x)) return x.map((v) => collect(v, out));
-  if (x && typeof x === "object") {
+  if (isRecord(x)) {
     return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, collect(v, out)]));
   }
-  throw new GraphError(
-    `a traced function must return tensors (or lists/records of them), got ${String(x)}`,
+  if (x instanceof Operation || x instanceof Graph) {
+    throw new GraphError(`a traced function cannot return ${String(x)}: return tensors`);
+  }
+  return new JsValue(x); // JavaScript values come back as they are (TF: Python values)
+}
+
+function rebuild(s: Structure, value: (t: SymbolicTensor) => unknown): unknown {
+  if (s instanceof SymbolicTensor) return value(s);
+  if (Array.isArray(s)) return s.map((v) => rebuild(v, value));
+  if (s instanceof JsValue) return s.value;
+  return Object.fromEntries(
+    Object.entries(s as Record<string, Structure>).map(([k, v]) => [k, rebuild(v, value)]),
   );
 }
 
-function rebuild(s: Structure, values: Map<SymbolicTensor, tf.Tensor>): unknown {
-  if (s instanceof SymbolicTensor) return values.get(s);
-  if (Array.isArray(s)) return s.map((v) => rebuild(v, values));
-  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, rebuild(v, values)]));
-}
+// ---------------------------------------------------------------- nested calls
+
+/** A traced function called while another is traced: a call of its graph (TF's `PartitionedCall`). */
+kernels.PartitionedCall = (inputs, op, ctx) => {
+  const g = op.callee!;
+  if (g.disposed) {
+    throw new GraphError(
+      `${op.name}: the nested traced function ${op.attrs.f} was disposed (or evicted from its ` +
+        `cache); call the outer function's dispose() so that it traces again`,
+    );
+  }
+  // Inputs after the arguments are the reads of captured variables (for gradients only).
+  const feeds = new Map(g.inputs.map((p, i) => [p, inputs[i]]));
+  const outs = execute([...g.outputs, ...g.statefulOps], feeds, ctx, `${op.name}/`);
+  return outs.slice(0, g.outputs.length) as tf.Tensor[];
+};
 
 /**
- * Wraps `fn` so that it runs as a traced graph (`tf.function`). Tensor
- * arguments become placeholders; other arguments are baked into the trace
- * (a new value means a new trace). Returns eager `tf.Tensor`s, which the caller
- * disposes.
+ * The gradient of a nested call: the callee's ops are copied into the calling
+ * graph (side effects left out: they already ran) and differentiated there
+ * with `v1.gradients`, as TensorFlow differentiates a `PartitionedCall`.
+ */
+/** The variables a callee graph reads (its own ops, in order): implicit inputs of a call. */
+function calleeVariables(g: Graph): tf.Variable[] {
+  return [
+    ...new Set(
+      g.operations.filter((o) => o.type === "ReadVariableOp").map((o) => o.variable!),
+    ),
+  ];
+}
+
+gradFns.PartitionedCall = (op, dys) => {
+  const g = op.callee!;
+  const map = new Map<SymbolicTensor, SymbolicTensor>();
+  g.inputs.forEach((p, i) => map.set(p, op.inputs[i]));
+  const vars = calleeVariables(g);
+  const into = getDefaultGraph();
+  for (const o of g.operations) {
+    if (o.type === "Placeholder" && map.has(o.output)) continue;
+    if (o.subgraphs) {
+      throw new GraphError(
+        `cannot differentiate through the nested traced function ${op.attrs.f}: it contains ` +
+          `${o.type} (cond/whileLoop); call its JavaScript function directly instead`,
+      );
+    }
+    if (o.type === "Print") {
+      map.set(o.output, map.get(o.inputs[0])!);
+      continue;
+    }
+    if (o.stateful) continue; // a side effect: it ran with the call
+    const copy = o.type === "Const"
+      ? constant(o.value!, undefined, o.name).op
+      : o.type === "ReadVariableOp"
+      ? op.inputs[g.inputs.length + vars.indexOf(o.variable!)].op
+      : into.addOp(
+        o.type,
+        o.inputs.map((t) => {
+          const m = map.get(t);
+          if (!m) throw new GraphError(`cannot differentiate through ${o.name} in ${op.attrs.f}`);
+          return m;
+        }),
+        o.attrs,
+        o.outputs.map((t) => ({ dtype: t.dtype, shape: [...t.shape], unknownRank: t.unknownRank })),
+        { name: o.name },
+      );
+    copy.callee = o.callee;
+    o.outputs.forEach((t, i) => map.set(t, copy.outputs[i]));
+  }
+  return gradients(g.outputs.map((t) => map.get(t)!), op.inputs, dys);
+};
+
+function callOp(cf: Concrete, inputs: SymbolicTensor[], name: string): Operation {
+  const outer = getDefaultGraph(); // inputs of enclosing graphs are captured by addOp
+  const g = cf.graph;
+  const specs = g.outputs.map((t) => ({
+    dtype: t.dtype,
+    shape: [...t.shape],
+    unknownRank: t.unknownRank,
+  }));
+  // The callee's variables are read here too, as extra inputs: a tape around the call
+  // sees them, and the gradient of the call reaches them.
+  const reads = calleeVariables(g).map((v) => readVariable(v));
+  const op = outer.addOp("PartitionedCall", [...inputs, ...reads], { f: name }, specs, { name });
+  op.callee = g;
+  const effects = g.operations.filter((o) => o.variable !== undefined);
+  for (const o of effects) {
+    outer.sequence(op, o.type === "ReadVariableOp" ? "read" : "write", o.variable);
+  }
+  if (g.statefulOps.length > 0) {
+    op.stateful = true;
+    outer.statefulOps.push(op);
+    if (!effects.some((o) => o.type !== "ReadVariableOp")) outer.sequence(op, "effect");
+  }
+  return op;
+}
+
+// ---------------------------------------------------------------- tfFunction
+
+/**
+ * The most arguments `fn` takes, when its parameter list is plain names (no
+ * defaults, rest or destructuring); otherwise null (any number may be right).
+ */
+function maxArguments(fn: (...args: never[]) => unknown): number | null {
+  const src = Function.prototype.toString.call(fn);
+  const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(([^)]*)\)/.exec(src) ??
+    /^\s*(?:async\s+)?([\w$]+)\s*=>/.exec(src);
+  if (!m) return null;
+  const params = m[1].replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "").trim();
+  if (/[=.{[]/.test(params)) return null;
+  return params === "" ? 0 : params.split(",").filter((p) => p.trim() !== "").length;
+}
+
+/** How many of the last calls are looked at for TF's retracing warning, and how many traces warn. */
+const RETRACE_WINDOW = 10;
+const RETRACE_THRESHOLD = 5;
+
+/**
+ * Wraps `fn` so that it runs as a traced graph (`tf.function`). Tensors among
+ * the arguments (also inside arrays and records) become placeholders; other
+ * arguments are baked into the trace (a new value means a new trace).
+ * Returns eager `tf.Tensor`s, which the caller disposes.
  */
 export function tfFunction<A extends unknown[], R>(
   fn: (...args: A) => R,
   opts: TfFunctionOptions = {},
 ): TfFunction<A, R> {
-  const cache = new Map<string, ConcreteFunction>();
-  let traceCount = 0;
-  let lastCallOpCount = 0;
-  const name = opts.name ?? (fn.name || "function");
+  // AutoGraph: the lead wires convert(fn, { scope: opts.scope }) here when opts.autograph !== false.
+  const body: (...args: A) => R = fn;
 
-  const signatureOf = (args: unknown[]): { key: string; specs: (TensorSpec | null)[] } => {
-    const sig = opts.inputSignature;
-    if (sig && sig.length !== args.length) {
+  /** Concrete functions by key, least recently used first. */
+  const cache = new Map<string, Concrete[]>();
+  const order: Concrete[] = [];
+  let traceCount = 0;
+  let succeeded = 0;
+  let lastCallOpCount = 0;
+  const recent: boolean[] = [];
+  let warned = false;
+  const name = opts.name ?? (fn.name || "function");
+  const maxKept = opts.maxConcreteFunctions ?? 32;
+  const most = maxArguments(fn);
+  const signature = opts.inputSignature?.map((s) =>
+    s instanceof TensorSpec ? s : new TensorSpec(s.shape, s.dtype ?? "float32")
+  );
+
+  /** Arguments checked against the inputSignature; numbers and arrays converted (to dispose). */
+  const bindSignature = (args: unknown[], temps: tf.Tensor[]): unknown[] => {
+    if (!signature) {
+      // TF (Python) raises a TypeError for missing or extra positional arguments.
+      if (args.length < fn.length || (most !== null && args.length > most)) {
+        const expected = most === null || most === fn.length
+          ? `${fn.length}`
+          : `${fn.length}-${most}`;
+        throw new SignatureError(`${name}() expects ${expected} arguments, got ${args.length}`);
+      }
+      return args;
+    }
+    if (args.length !== signature.length) {
       throw new SignatureError(
-        `${name}: expected ${sig.length} arguments (inputSignature), got ${args.length}`,
+        `${name}: expected ${signature.length} arguments (inputSignature), got ${args.length}`,
       );
     }
-    const specs = args.map((a, i): TensorSpec | null => {
-      if (sig) {
-        if (!(a instanceof tf.Tensor) && !isSpec(a)) {
-          throw new SignatureError(`${name}: argument ${i} must be a tensor (inputSignature)`);
-        }
-        if (a instanceof tf.Tensor && !fits(a, sig[i])) {
+    return args.map((a, i) => {
+      const spec = signature[i];
+      let t: unknown = a;
+      if (typeof a === "number" || typeof a === "boolean" || Array.isArray(a)) {
+        try {
+          t = tf.tensor(a as number[], undefined, spec.dtype);
+        } catch (e) {
           throw new SignatureError(
-            `${name}: argument ${i} (${a.dtype} ${formatShape(a.shape)}) does not fit the ` +
-              `inputSignature ${sig[i].dtype ?? "float32"} ${formatShape(sig[i].shape)}`,
+            `${name}: argument ${i} (${JSON.stringify(a)}) cannot be converted to ` +
+              `${spec}: ${(e as Error).message}`,
           );
         }
-        return sig[i];
+        temps.push(t as tf.Tensor);
       }
-      if (a instanceof tf.Tensor) return { shape: a.shape, dtype: a.dtype as DType };
-      return isSpec(a) ? a : null;
+      if (!isLeaf(t)) {
+        throw new SignatureError(
+          `${name}: argument ${i} must be a tensor (or a number/array) for ${spec}`,
+        );
+      }
+      if (t instanceof tf.Tensor && t.isDisposed) {
+        throw new DisposedTensorError(`${name}: argument ${i} is a disposed tf.Tensor`);
+      }
+      const s = specOf(t);
+      if (!spec.isCompatibleWith(s)) {
+        throw new SignatureError(
+          `${name}: argument ${i} (${s.dtype} ${formatShape(s.shape)}) does not fit the ` +
+            `inputSignature ${spec.dtype} ${formatShape(spec.shape)}`,
+        );
+      }
+      return t;
     });
-    const key = specs.map((s, i) =>
-      s ? `${s.dtype ?? "float32"}${formatShape(s.shape)}` : JSON.stringify(args[i])
-    ).join(", ");
-    return { key, specs };
   };
 
-  const trace = (args: unknown[], key: string, specs: (TensorSpec | null)[]): ConcreteFunction => {
+  const trace = (args: unknown[], key: string, specs: TensorSpec[]): Concrete => {
     traceCount++;
     const graph = new Graph();
+    graph.autoControlDeps = true;
     const outputs: SymbolicTensor[] = [];
-    const structure = graph.asDefault(() => {
-      const symArgs = args.map((a, i) => {
-        const s = specs[i];
-        return s ? placeholder(s.dtype ?? "float32", s.shape, `arg${i}`) : a;
+    const before = new Set(Object.keys(tf.engine().registeredVariables));
+    const eng = tf.engine();
+    let structure: Structure;
+    eng.startScope(); // eager temporaries made while tracing are freed
+    try {
+      structure = graph.asDefault(() => {
+        let k = 0;
+        const symArgs = mapLeaves(args, () => {
+          const s = specs[k];
+          const p = placeholder(s.dtype, s.shape, `arg${k++}`);
+          graph.inputs.push(p);
+          return p;
+        });
+        return collect(body(...symArgs as A), outputs);
       });
-      graph.inputs = symArgs.filter((a): a is SymbolicTensor => a instanceof SymbolicTensor);
-      return collect(fn(...symArgs as A), outputs);
-    });
+      const created = Object.keys(tf.engine().registeredVariables).filter((n) => !before.has(n));
+      if (created.length > 0 && succeeded > 0) {
+        for (const n of created) tf.engine().registeredVariables[n]?.dispose();
+        throw new VariableCreationError(
+          `${name}: tf.function only supports singleton tf.Variables created on the first ` +
+            `call. Make sure the tf.Variable is only created once or created outside ` +
+            `tf.function (this trace, for ${readable(args, specs)}, created ${created.join(", ")})`,
+        );
+      }
+    } catch (e) {
+      graph.dispose(); // a failed trace keeps nothing
+      if (succeeded === 0) {
+        for (const n of Object.keys(tf.engine().registeredVariables)) {
+          if (!before.has(n)) tf.engine().registeredVariables[n]?.dispose();
+        }
+      }
+      throw e;
+    } finally {
+      eng.endScope();
+    }
+    succeeded++;
     graph.outputs = outputs;
+    const sig = readable(args, specs);
     const call = (...callArgs: unknown[]): unknown => {
-      const tensors = callArgs.filter((a): a is tf.Tensor => a instanceof tf.Tensor);
-      const ctx = new RunContext(new Map());
-      const results = tf.tidy(() => {
-        const feeds = new Map(graph.inputs.map((p, i) => [p, tensors[i]]));
-        const outs = execute([...graph.outputs, ...graph.statefulOps], feeds, ctx);
-        return outs.slice(0, graph.outputs.length).map((t) => t!.clone());
+      const flat = flattenArgs(callArgs, name);
+      if (flat.leaves.length !== graph.inputs.length || flat.key !== key) {
+        throw new SignatureError(
+          `${name}: this concrete function takes ${specs.length} tensors (${sig}); got ${flat.leaves.length} (${
+            readable(callArgs, flat.leaves.map(specOf))
+          })`,
+        );
+      }
+      flat.leaves.forEach((leaf, i) => {
+        const s = specOf(leaf);
+        if (!(leaf instanceof tf.Tensor) || !specs[i].isCompatibleWith(s)) {
+          throw new SignatureError(
+            `${name}: ${flat.paths[i]} (${s.dtype} ${formatShape(s.shape)}) is incompatible ` +
+              `with the concrete function's ${specs[i]}`,
+          );
+        }
       });
-      lastCallOpCount = ctx.executed.length;
-      return rebuild(structure, new Map(graph.outputs.map((o, i) => [o, results[i]])));
+      const ctx = new RunContext(new Map());
+      let results: tf.Tensor[];
+      try {
+        results = tf.tidy(() => {
+          const feeds = new Map(graph.inputs.map((p, i) => [p, flat.leaves[i] as tf.Tensor]));
+          const outs = execute([...graph.outputs, ...graph.statefulOps], feeds, ctx);
+          return outs.slice(0, graph.outputs.length).map((t) => t!.clone());
+        });
+      } finally {
+        ctx.garbage.forEach((t) => t.dispose());
+        lastCallOpCount = ctx.executed.length;
+      }
+      const byOutput = new Map(graph.outputs.map((o, i) => [o, results[i]]));
+      // One output listed twice: the second gets its own copy (each result is the caller's).
+      const given = new Set<tf.Tensor>();
+      return rebuild(structure, (t) => {
+        const r = byOutput.get(t)!;
+        if (given.has(r)) return r.clone();
+        given.add(r);
+        return r;
+      });
     };
-    return { signature: key, graph, call };
+    return { signature: sig, graph, inputSpecs: specs, call, key, structure: structure! };
   };
 
-  const concrete = (args: unknown[]): ConcreteFunction => {
-    const { key, specs } = signatureOf(args);
-    let cf = cache.get(key);
-    if (!cf) {
-      cf = trace(args, key, specs);
-      cache.set(key, cf);
+  const remember = (key: string, cf: Concrete): void => {
+    cache.set(key, [...(cache.get(key) ?? []), cf]);
+    order.push(cf);
+    while (order.length > maxKept) {
+      const old = order.shift()!;
+      for (const [k, list] of cache) {
+        const rest = list.filter((c) => c !== old);
+        if (rest.length > 0) cache.set(k, rest);
+        else cache.delete(k);
+      }
+      old.graph.dispose();
     }
-    return cf;
+  };
+
+  const touch = (cf: Concrete): void => {
+    order.splice(order.indexOf(cf), 1);
+    order.push(cf);
+  };
+
+  /** The most specific cached function whose specs accept `specs` (TF's dispatch). */
+  const lookup = (key: string, specs: TensorSpec[]): Concrete | undefined => {
+    const unknown = (cf: Concrete) =>
+      cf.inputSpecs.reduce((n, s) => n + (s.shape?.filter((d) => d === null).length ?? 99), 0);
+    return (cache.get(key) ?? [])
+      .filter((cf) => cf.inputSpecs.every((s, i) => s.isCompatibleWith(specs[i])))
+      .sort((a, b) => unknown(a) - unknown(b))[0];
+  };
+
+  /** `specs` with every dimension that differs from `prev`'s made `null` (reduce_retracing). */
+  const generalise = (specs: TensorSpec[], prev: TensorSpec[]): TensorSpec[] =>
+    specs.map((s, i) =>
+      s.shape === null || prev[i].shape === null || s.shape.length !== prev[i].shape!.length
+        ? new TensorSpec(null, s.dtype)
+        : new TensorSpec(s.shape.map((d, j) => d === prev[i].shape![j] ? d : null), s.dtype)
+    );
+
+  /** The concrete function for `args`, tracing if needed; `traced` tells whether it did. */
+  const concrete = (args: unknown[]): { cf: Concrete; traced: boolean } => {
+    const flat = flattenArgs(args, name);
+    let specs = flat.leaves.map(specOf);
+    if (signature) specs = signature; // bound arguments: one tensor per spec
+    const found = lookup(flat.key, specs);
+    if (found) {
+      touch(found);
+      return { cf: found, traced: false };
+    }
+    const prev = cache.get(flat.key)?.at(-1);
+    if (opts.reduceRetracing && prev && !signature) specs = generalise(specs, prev.inputSpecs);
+    const cf = trace(args, flat.key, specs);
+    remember(flat.key, cf);
+    return { cf, traced: true };
+  };
+
+  const noteCall = (traced: boolean): void => {
+    recent.push(traced);
+    if (recent.length > RETRACE_WINDOW) recent.shift();
+    const traces = recent.filter((t) => t).length;
+    if (!warned && traces >= RETRACE_THRESHOLD) {
+      warned = true;
+      console.warn(
+        `WARNING: ${traces} out of the last ${recent.length} calls to ${name} triggered ` +
+          `tf.function retracing. Tracing is expensive and the excessive number of tracings ` +
+          `could be due to (1) creating a tfFunction repeatedly in a loop, (2) passing tensors ` +
+          `with different shapes, (3) passing JavaScript values instead of tensors. For (1), ` +
+          `define the tfFunction outside the loop. For (2), use an inputSignature with null ` +
+          `dimensions or { reduceRetracing: true }. For (3), pass tensors.`,
+      );
+    }
   };
 
   const wrapper = (...args: A): Eager<R> => {
-    // Called while another function is being traced: inline it into that trace.
-    if (args.some((a) => a instanceof SymbolicTensor)) return fn(...args) as Eager<R>;
-    return concrete(args).call(...args) as Eager<R>;
+    if (functionsRunEagerly && !inFunctionGraph()) {
+      return tf.tidy(() => {
+        const r = body(...args);
+        return (r instanceof tf.Tensor && args.includes(r) ? r.clone() : r) as tf.TensorContainer;
+      }) as Eager<R>;
+    }
+    const temps: tf.Tensor[] = [];
+    try {
+      const bound = bindSignature(args, temps);
+      // Called while another function is traced: traced as its own function, called by an op.
+      if (inFunctionGraph()) {
+        const { cf } = concrete(bound);
+        const leaves = flattenArgs(bound, name).leaves.map((l) =>
+          toSymbolic(l as tf.Tensor | SymbolicTensor)
+        );
+        const op = callOp(cf, leaves, name.replace(/[^\w/.-]/g, "_"));
+        const outs = new Map(cf.graph.outputs.map((o, i) => [o, op.outputs[i]]));
+        return rebuild(cf.structure, (t) => outs.get(t)) as Eager<R>;
+      }
+      const { cf, traced } = concrete(bound);
+      noteCall(traced);
+      return cf.call(...bound) as Eager<R>;
+    } finally {
+      tf.dispose(temps);
+    }
   };
+
   return Object.defineProperties(wrapper, {
     traceCount: { get: () => traceCount },
     lastCallOpCount: { get: () => lastCallOpCount },
-    concreteFunctions: { get: () => [...cache.values()] },
-    getConcreteFunction: { value: (...args: unknown[]) => concrete(args) },
+    concreteFunctions: { get: () => [...order] },
+    getConcreteFunction: {
+      value: (...args: unknown[]) => {
+        const temps: tf.Tensor[] = [];
+        try {
+          const bound = args.length === 0 && signature ? signature : bindSignature(args, temps);
+          return concrete(bound).cf;
+        } finally {
+          tf.dispose(temps);
+        }
+      },
+    },
     dispose: {
       value: () => {
-        for (const cf of cache.values()) cf.graph.dispose();
+        for (const cf of order) cf.graph.dispose();
         cache.clear();
+        order.length = 0;
       },
     },
   }) as TfFunction<A, R>;

@@ -115,6 +115,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "./_tf_gradients.ts";
+import { symbolicTapeFor } from "./_symbolic_tape.ts";
 
 /** A misuse of a {@linkcode GradientTape}: reused, disposed, bad arguments. */
 export class GradientTapeError extends Error {
@@ -406,6 +407,9 @@ export class GradientTape {
    * bool tensor is accepted but its gradient is `null`.
    */
   watch(tensors: TensorStructure): void {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this, tensors);
+    if (sym) return sym.watch(tensors);
     this.#checkUsable("watch");
     const { list, keys } = flatten(tensors, "watch(tensors)");
     for (const [i, t] of list.entries()) {
@@ -432,6 +436,9 @@ export class GradientTape {
    * `fn` returns. May be called several times; the recordings add up.
    */
   record<T>(fn: () => T): T {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this);
+    if (sym) return sym.record(fn);
     this.#checkUsable("record");
     if (typeof fn !== "function") {
       throw new GradientTapeError(`record(fn): fn must be a function, got ${describe(fn)}`);
@@ -539,6 +546,9 @@ export class GradientTape {
     sources: S,
     options: TapeGradientOptions<U> = {},
   ): GradientOf<S, U extends "zero" ? tf.Tensor : tf.Tensor | null> {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this, target);
+    if (sym) return sym.gradient(target, sources, options) as never;
     this.#checkReady("gradient");
     const targets = this.#targets(target, "gradient(target, sources)");
     const { list, keys } = this.#sources(sources, "gradient(target, sources)");

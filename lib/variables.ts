@@ -19,7 +19,7 @@
  * const step = variable(tf.scalar(0, "int32"), { name: "step", trainable: false });
  * const path = (await Deno.makeTempDir()) + "/model.ckpt";
  * await saveVariables(path, { w, step }, { metadata: { epoch: 3 } });
- * assignAdd(w, 1);
+ * assignAdd(w, tf.ones([2, 2]));
  * assignAdd(step, 10);
  * const info = await restoreVariables(path, { w, step });
  * w.print(); // back to ones
@@ -57,6 +57,8 @@ import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { FileWriteError, writeFileAtomic } from "./io/atomic.ts";
 import { type PathFault, readAtMost, statRegularFile } from "./io/safe_path.ts";
+import { assignVariable, hasSymbolic, inFunctionGraph } from "./v1/resource_variables.ts";
+import type { SymbolicTensor } from "./v1/graph.ts";
 
 // ---------------------------------------------------------------------------
 // Variables
@@ -105,34 +107,79 @@ export function variable(
   });
 }
 
-function updated(v: tf.Variable, what: string, fn: () => tf.Tensor): tf.Variable {
+/**
+ * `v ± delta` with TensorFlow's checks (`AssignAddVariableOp`): `delta` must
+ * have the variable's shape exactly (no broadcasting: TensorFlow raises
+ * "Cannot update variable with shape [2,2] using a Tensor with shape [],
+ * shapes must be equal") and, as a tensor, its dtype; plain numbers are
+ * converted to the variable's dtype (a non-integer for an int32 variable is
+ * refused). In a traced function the update is an op of the trace instead.
+ */
+function updated(
+  v: tf.Variable,
+  what: "assignAdd" | "assignSub",
+  delta: tf.Tensor | tf.TensorLike | SymbolicTensor,
+): tf.Variable {
   if (!(v instanceof tf.Variable)) {
     throw new VariableError(`${what}(): the first argument must be a tf.Variable`);
   }
   if (v.dtype === "bool" || v.dtype === "string" || v.dtype === "complex64") {
     throw new VariableError(`${what}(): variable "${v.name}" has dtype ${v.dtype}; need a number`);
   }
+  if (inFunctionGraph() || hasSymbolic(delta)) {
+    const type = what === "assignAdd" ? "AssignAddVariableOp" : "AssignSubVariableOp";
+    assignVariable(v, delta as never, type);
+    return v;
+  }
+  if (delta instanceof tf.Tensor && delta.isDisposed) {
+    throw new VariableError(`${what}(): the delta for variable "${v.name}" was disposed`);
+  }
   tf.tidy(() => {
-    const next = fn();
-    if (!tf.util.arraysEqual(next.shape, v.shape)) {
+    let d: tf.Tensor;
+    if (delta instanceof tf.Tensor) {
+      if (delta.dtype !== v.dtype) {
+        throw new VariableError(
+          `${what}(): the delta is ${delta.dtype}, variable "${v.name}" ${v.dtype}: ` +
+            `TensorFlow does not cast implicitly (cast the delta with .cast("${v.dtype}"))`,
+        );
+      }
+      d = delta;
+    } else {
+      const flat = [delta].flat(Infinity as 1);
+      if (v.dtype === "int32" && flat.some((x) => typeof x === "number" && !Number.isInteger(x))) {
+        throw new VariableError(
+          `${what}(): ${JSON.stringify(delta)} cannot be converted to int32 exactly ` +
+            `(variable "${v.name}")`,
+        );
+      }
+      d = tf.tensor(delta as number[], undefined, v.dtype as "float32" | "int32");
+    }
+    if (!tf.util.arraysEqual(d.shape, v.shape)) {
       throw new VariableError(
-        `${what}(): the update of variable "${v.name}" has shape [${next.shape}], ` +
-          `the variable [${v.shape}] (the delta must broadcast to the variable's shape)`,
+        `${what}(): cannot update variable "${v.name}" with shape [${v.shape}] using a ` +
+          `tensor with shape [${d.shape}]: shapes must be equal, as in TensorFlow (no ` +
+          `broadcasting; e.g. tf.fill([${v.shape}], x) for a constant delta)`,
       );
     }
-    v.assign(next.dtype === v.dtype ? next : next.cast(v.dtype));
+    v.assign(what === "assignAdd" ? tf.add(v, d) : tf.sub(v, d));
   });
   return v;
 }
 
-/** `v += delta` in place (Python's `v.assign_add(delta)`); returns `v`. */
-export function assignAdd(v: tf.Variable, delta: tf.Tensor | tf.TensorLike): tf.Variable {
-  return updated(v, "assignAdd", () => tf.add(v, delta as tf.Tensor));
+/** `v += delta` in place (Python's `v.assign_add(delta)`, same shape and dtype); returns `v`. */
+export function assignAdd(
+  v: tf.Variable,
+  delta: tf.Tensor | tf.TensorLike | SymbolicTensor,
+): tf.Variable {
+  return updated(v, "assignAdd", delta);
 }
 
-/** `v -= delta` in place (Python's `v.assign_sub(delta)`); returns `v`. */
-export function assignSub(v: tf.Variable, delta: tf.Tensor | tf.TensorLike): tf.Variable {
-  return updated(v, "assignSub", () => tf.sub(v, delta as tf.Tensor));
+/** `v -= delta` in place (Python's `v.assign_sub(delta)`, same shape and dtype); returns `v`. */
+export function assignSub(
+  v: tf.Variable,
+  delta: tf.Tensor | tf.TensorLike | SymbolicTensor,
+): tf.Variable {
+  return updated(v, "assignSub", delta);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { SignatureError, tfFunction, tfPrint, timeFunction } from "../lib/function.ts";
+import { SignatureError, TensorSpec, tfFunction, tfPrint, timeFunction } from "../lib/function.ts";
 import * as v1 from "../lib/v1/mod.ts";
 
 await initBackend();
@@ -128,7 +128,7 @@ Deno.test("lists and records come back with their structure; graph is inspectabl
     "AddV2",
     "Mul",
   ]);
-  const bySpec = f.getConcreteFunction({ shape: [null] }, { shape: [null] });
+  const bySpec = f.getConcreteFunction(new TensorSpec([null]), new TensorSpec([null]));
   assert.equal(f.traceCount, 2);
   assert.deepEqual(bySpec.graph.outputs[0].shape, [null]);
   assert.ok(v1.graphToSvg(cf.graph).includes(">AddV2<"));

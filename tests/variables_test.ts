@@ -52,14 +52,14 @@ Deno.test("assignAdd / assignSub update in place, keep dtype, leak nothing", () 
   const before = tf.memory().numTensors;
   for (let i = 0; i < 5; i++) {
     assignAdd(v, one);
-    assignSub(v, 0.5);
+    assignSub(v, [0.5, 0.5, 0.5]); // TF: same shape, no broadcasting
     assignAdd(step, 1);
   }
   assert.equal(tf.memory().numTensors, before);
   assert.deepEqual(Array.from(v.dataSync()), [3.5, 4.5, 5.5]);
   assert.equal(step.dtype, "int32");
   assert.equal(step.dataSync()[0], 5);
-  assert.equal(assignAdd(v, 0), v);
+  assert.equal(assignAdd(v, [0, 0, 0]), v);
   assert.throws(() => assignAdd(v, tf.ones([2, 3])), /shape/);
   tf.dispose([v, step, one]);
 });
@@ -99,7 +99,7 @@ Deno.test("save and restore round trip: record, list, dtypes, metadata", async (
   const listPath = `${dir}/list.ckpt`;
   await saveVariables(listPath, [a]);
   assert.deepEqual((await listCheckpoint(listPath)).map((e) => e.name), [a.name]);
-  assignAdd(a, 5);
+  assignAdd(a, [5, 5]);
   await restoreVariables(listPath, [a]);
   assert.deepEqual(Array.from(a.dataSync()), [1, 2]);
 
@@ -115,7 +115,7 @@ Deno.test("saving is atomic: no temporary files left, an existing file replaced 
   const path = `${sub}/ckpt.bin`;
   const v = variable(tf.ones([100]));
   await saveVariables(path, { v }); // creates the directories
-  assignAdd(v, 1);
+  assignAdd(v, new Array(100).fill(1));
   await saveVariables(path, { v });
   const names = [...Deno.readDirSync(sub)].map((e) => e.name);
   assert.deepEqual(names, ["ckpt.bin"]);

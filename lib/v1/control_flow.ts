@@ -242,7 +242,9 @@ export function whileLoop(
   disposingOnError([condG], () => {
     const c = condG.outputs[0];
     if (condG.outputs.length !== 1 || c.dtype !== "bool" || c.rank !== 0) {
-      throw new DTypeError(`${name}: the condition must return one bool scalar, got ${c.toString()}`);
+      throw new DTypeError(
+        `${name}: the condition must return one bool scalar, got ${c.toString()}`,
+      );
     }
   });
   const bodyG = disposingOnError([condG], () => buildFunctionGraph(outer, vars, bodyFn));

@@ -17,7 +17,11 @@
  *   sub-graphs in `op.subgraphs`.
  *
  * Operations are appended in a valid execution order: an op's inputs always come
- * before it.
+ * before it. Names are made unique with a counter per name (TF's
+ * `Graph.unique_name`), so building n ops takes O(n); re-entering a name scope
+ * opens `dense_1`. A tensor of unknown rank (`v1.placeholder(dtype)`) has
+ * `unknownRank` set. Graphs of traced functions order their side effects with
+ * automatic control dependencies ({@linkcode Graph.sequence}).
  *
  * @example
  * ```ts
@@ -84,8 +88,17 @@ export class OperatorNotAllowedInGraphError extends GraphError {
   }
 }
 
-/** Formats a static shape the way TF1 prints it: `(?, 784)`. */
-export function formatShape(shape: Shape): string {
+/** A tensor that was disposed was passed where a value is needed (a feed, a traced argument). */
+export class DisposedTensorError extends GraphError {
+  constructor(message: string) {
+    super(message);
+    this.name = "DisposedTensorError";
+  }
+}
+
+/** Formats a static shape the way TF1 prints it: `(?, 784)`; `null` (unknown rank) is `<unknown>`. */
+export function formatShape(shape: Shape | null): string {
+  if (shape === null) return "<unknown>";
   return `(${shape.map((d) => d ?? "?").join(", ")}${shape.length === 1 ? "," : ""})`;
 }
 
@@ -102,6 +115,8 @@ export class SymbolicTensor {
     readonly index: number,
     readonly dtype: DType,
     readonly shape: Shape,
+    /** True when even the rank is unknown (`v1.placeholder(dtype)` without a shape); `shape` is then `[]`. */
+    readonly unknownRank = false,
   ) {}
 
   /** The graph this tensor belongs to. */
@@ -116,7 +131,8 @@ export class SymbolicTensor {
     return this.shape.length;
   }
   toString(): string {
-    return `Tensor("${this.name}", shape=${formatShape(this.shape)}, dtype=${this.dtype})`;
+    const shape = formatShape(this.unknownRank ? null : this.shape);
+    return `Tensor("${this.name}", shape=${shape}, dtype=${this.dtype})`;
   }
   /** How Deno's console and the notebook show it (not the whole graph behind it). */
   [Symbol.for("Deno.customInspect")](): string {
@@ -227,8 +243,8 @@ export interface OpInfo {
   type: string;
   /** Input tensor names (`"MatMul:0"`), then control inputs as `"^name"`, as in a GraphDef. */
   inputs: string[];
-  /** One entry per output. */
-  outputs: { dtype: DType; shape: Shape }[];
+  /** One entry per output; `shape` is null when even the rank is unknown. */
+  outputs: { dtype: DType; shape: Shape | null }[];
   attrs: Record<string, AttrValue>;
 }
 
@@ -241,13 +257,23 @@ export class Operation {
   /** For `Const`: the value (owned by the graph, freed by `graph.dispose()`). */
   value?: tf.Tensor;
   /** For `If`/`While`: the branch / condition / body graphs. */
-  subgraphs?: Record<string, Graph>;
+  get subgraphs(): Record<string, Graph> | undefined {
+    return this.#subgraphs;
+  }
+  set subgraphs(graphs: Record<string, Graph> | undefined) {
+    this.#subgraphs = graphs;
+    // The op runs its sub-graphs' side effects: order it as they are ordered.
+    for (const g of Object.values(graphs ?? {})) this.graph.adoptEffects(this, g);
+  }
+  #subgraphs?: Record<string, Graph>;
   /** For a placeholder that stands for a tensor of an enclosing graph (a capture). */
   captured?: SymbolicTensor;
   /** For `ReadVariableOp`: the eager `tf.Variable` read at run time. */
   variable?: tf.Variable;
   /** True for ops run for their side effects (`Print`, `Assign*`). */
   stateful = false;
+  /** For `PartitionedCall` (a nested traced function): the callee's graph (not owned). */
+  callee?: Graph;
 
   constructor(
     readonly graph: Graph,
@@ -255,10 +281,12 @@ export class Operation {
     readonly type: string,
     readonly inputs: SymbolicTensor[],
     readonly attrs: Record<string, AttrValue>,
-    outputs: { dtype: DType; shape: Shape }[],
+    outputs: { dtype: DType; shape: Shape; unknownRank?: boolean }[],
     controlInputs: Operation[] = [],
   ) {
-    this.outputs = outputs.map((o, i) => new SymbolicTensor(this, i, o.dtype, o.shape));
+    this.outputs = outputs.map((o, i) =>
+      new SymbolicTensor(this, i, o.dtype, o.unknownRank ? [] : o.shape, o.unknownRank ?? false)
+    );
     this.controlInputs = controlInputs;
   }
 
@@ -286,7 +314,10 @@ export class Operation {
         ...this.inputs.map((t) => t.index === 0 ? t.op.name : t.name),
         ...this.controlInputs.map((op) => `^${op.name}`),
       ],
-      outputs: this.outputs.map((t) => ({ dtype: t.dtype, shape: [...t.shape] })),
+      outputs: this.outputs.map((t) => ({
+        dtype: t.dtype,
+        shape: t.unknownRank ? null : [...t.shape],
+      })),
       attrs: this.attrs,
     };
   }
@@ -329,12 +360,30 @@ export class Graph {
   inputs: SymbolicTensor[] = [];
   /** For a function graph: its results. */
   outputs: SymbolicTensor[] = [];
+  /**
+   * TF2's automatic control dependencies, on in traced functions (and their
+   * branches): side effects run in program order, and a read of a variable
+   * after a write sees the write. See {@linkcode Graph.sequence}.
+   */
+  autoControlDeps: boolean;
+  /** True once `dispose()` ran: the constants are gone, the graph cannot run. */
+  disposed = false;
 
-  readonly #names = new Set<string>();
+  /** TF's `unique_name` bookkeeping: how many times each name was asked for. */
+  readonly #nameCounts = new Map<string, number>();
+  readonly #byName = new Map<string, Operation>();
   readonly #scopes: string[] = [];
+  readonly #controlDeps: Operation[][] = [];
+  #lastEffect?: Operation;
+  readonly #lastWrite = new Map<object, Operation>();
+  readonly #readsSince = new Map<object, Operation[]>();
+  /** Resources this graph's ops read or write (for the op that will run it as a sub-graph). */
+  readonly #touched = new Map<object, "read" | "write">();
+  #hasEffect = false;
 
   constructor(parent?: Graph) {
     this.parent = parent;
+    this.autoControlDeps = parent?.autoControlDeps ?? false;
   }
 
   /** Runs `fn` with this graph as the default graph; returns what `fn` returns. */
@@ -348,14 +397,13 @@ export class Graph {
   }
 
   /**
-   * Runs `fn` with op names prefixed by `scope/` (like `tf.name_scope`); a scope
-   * ending in "/" is absolute (`"w/"` reopens the scope named exactly `w`).
+   * Runs `fn` with op names prefixed by `scope/` (like TF1's `tf.name_scope`).
+   * Entering a scope name again opens a new scope, as in TensorFlow: `dense`,
+   * then `dense_1`. A scope ending in "/" is absolute (`"w/"` reopens the
+   * scope named exactly `w`).
    */
   nameScope<T>(scope: string, fn: () => T): T {
-    const current = this.#scopes.at(-1);
-    this.#scopes.push(
-      scope.endsWith("/") ? scope.slice(0, -1) : current ? `${current}/${scope}` : scope,
-    );
+    this.#scopes.push(scope.endsWith("/") ? scope.slice(0, -1) : this.uniqueName(scope));
     try {
       return this.asDefault(fn);
     } finally {
@@ -363,23 +411,124 @@ export class Graph {
     }
   }
 
-  /** A name not used yet in this graph: `base`, then `base_1`, `base_2`, ... */
+  /**
+   * Reserves and returns a name not used yet in this graph, under the current
+   * name scope: `base`, then `base_1`, `base_2`, ... (TF's `Graph.unique_name`:
+   * a counter per name, so a graph of n ops is named in O(n)).
+   */
   uniqueName(base: string): string {
     const scope = this.#scopes.at(-1);
     const full = scope ? `${scope}/${base}` : base;
+    let i = this.#nameCounts.get(full) ?? 0;
+    this.#nameCounts.set(full, i + 1);
     let name = full;
-    for (let i = 1; this.#names.has(name); i++) name = `${full}_${i}`;
+    if (i > 0) {
+      while (this.#nameCounts.has(name = `${full}_${i}`)) i++;
+      this.#nameCounts.set(name, 1);
+    }
     return name;
   }
 
   /** The operation called `name`, or undefined. */
   op(name: string): Operation | undefined {
-    return this.operations.find((op) => op.name === name);
+    return this.#byName.get(name);
+  }
+
+  /** The operation called `name` (`Graph.get_operation_by_name`); a GraphError if none. */
+  getOperationByName(name: string): Operation {
+    const op = this.#byName.get(name);
+    if (!op) throw new GraphError(`The name '${name}' refers to an Operation not in the graph.`);
+    return op;
+  }
+
+  /** The tensor called `"op:index"` (`Graph.get_tensor_by_name`); a GraphError if none. */
+  getTensorByName(name: string): SymbolicTensor {
+    const m = /^(.*):(\d+)$/.exec(name);
+    if (!m) {
+      throw new GraphError(
+        `The name '${name}' looks like an (invalid) Operation name, not a Tensor: ` +
+          `tensor names are "op_name:output_index", e.g. "${name}:0"`,
+      );
+    }
+    const t = this.#byName.get(m[1])?.outputs[Number(m[2])];
+    if (!t) throw new GraphError(`The name '${name}' refers to a Tensor which does not exist.`);
+    return t;
+  }
+
+  /**
+   * Runs `fn` with every op it adds to this graph depending on `deps` first
+   * (TF1's `tf.control_dependencies(deps)`); nests, adding up.
+   */
+  controlDependencies<T>(deps: (Operation | SymbolicTensor)[], fn: () => T): T {
+    const ops = deps.map((d) => d instanceof SymbolicTensor ? d.op : d);
+    for (const op of ops) {
+      if (!(op instanceof Operation)) {
+        throw new GraphError(`controlDependencies: ${String(op)} is not an op or a graph tensor`);
+      }
+      if (!this.isWithin(op.graph)) {
+        throw new GraphError(
+          `controlDependencies: ${op.name} must be from the same graph as the ops it controls`,
+        );
+      }
+    }
+    this.#controlDeps.push(ops);
+    try {
+      return this.asDefault(fn);
+    } finally {
+      this.#controlDeps.pop();
+    }
+  }
+
+  /**
+   * Orders a side effect in a graph with {@linkcode Graph.autoControlDeps}
+   * (TF2's automatic control dependencies): a `"read"` of `resource` runs after
+   * its last write; a `"write"` runs after the previous side effect and after
+   * the reads of `resource` since its last write; an `"effect"` (`Print`) runs
+   * after the previous side effect. Does nothing in a TF1 graph.
+   */
+  sequence(op: Operation, kind: "read" | "write" | "effect", resource?: object): void {
+    if (!this.autoControlDeps) return;
+    if (resource) {
+      const was = this.#touched.get(resource);
+      this.#touched.set(resource, kind === "write" || was === "write" ? "write" : "read");
+    }
+    if (kind !== "read") this.#hasEffect = true;
+    const after = (dep: Operation | undefined): void => {
+      if (dep && dep !== op && !op.controlInputs.includes(dep)) op.controlInputs.push(dep);
+    };
+    if (kind === "read") {
+      after(this.#lastWrite.get(resource!));
+      const reads = this.#readsSince.get(resource!) ?? [];
+      reads.push(op);
+      this.#readsSince.set(resource!, reads);
+      return;
+    }
+    after(this.#lastEffect);
+    if (kind === "write") {
+      after(this.#lastWrite.get(resource!));
+      for (const r of this.#readsSince.get(resource!) ?? []) after(r);
+      this.#lastWrite.set(resource!, op);
+      this.#readsSince.set(resource!, []);
+    }
+    this.#lastEffect = op;
   }
 
   /** True when `other` is this graph or one it is nested in. */
   isWithin(other: Graph): boolean {
     return this === other || (this.parent?.isWithin(other) ?? false);
+  }
+
+  /**
+   * Orders `op` (an `If`/`While`/call op of this graph) by the side effects of
+   * its sub-graph `sub`: after the writes of what `sub` reads, in line with
+   * the other side effects when `sub` has some.
+   */
+  adoptEffects(op: Operation, sub: Graph): void {
+    if (!this.autoControlDeps) return;
+    for (const [resource, kind] of sub.#touched) this.sequence(op, kind, resource);
+    if (sub.#hasEffect && ![...sub.#touched.values()].includes("write")) {
+      this.sequence(op, "effect");
+    }
   }
 
   /**
@@ -390,14 +539,19 @@ export class Graph {
     type: string,
     inputs: SymbolicTensor[],
     attrs: Record<string, AttrValue>,
-    outputs: { dtype: DType; shape: Shape }[],
+    outputs: { dtype: DType; shape: Shape; unknownRank?: boolean }[],
     opts: { name?: string; controlInputs?: Operation[] } = {},
   ): Operation {
+    if (this.disposed) throw new GraphError(`cannot add ${type} to a disposed graph`);
     const name = this.uniqueName(opts.name ?? type);
     const local = inputs.map((t) => this.capture(t, name));
-    const op = new Operation(this, name, type, local, attrs, outputs, opts.controlInputs);
-    this.#names.add(name);
+    const control = [...(opts.controlInputs ?? [])];
+    for (const deps of this.#controlDeps) {
+      for (const d of deps) if (!control.includes(d)) control.push(d);
+    }
+    const op = new Operation(this, name, type, local, attrs, outputs, control);
     this.operations.push(op);
+    this.#byName.set(name, op);
     return op;
   }
 
@@ -406,14 +560,14 @@ export class Graph {
     if (t.graph === this) return t;
     if (!this.parent || !this.isWithin(t.graph)) {
       throw new GraphError(
-        `${t.toString()} is from another graph than ${user}: build every op of a graph inside the same ` +
-          `graph.asDefault(() => ...)`,
+        `${t.toString()} must be from the same graph as ${user}: build every op of a graph inside the ` +
+          `same graph.asDefault(() => ...)`,
       );
     }
     let inner = this.captures.get(t);
     if (!inner) {
       const outer = this.parent.capture(t, user);
-      const spec = { dtype: t.dtype, shape: t.shape };
+      const spec = { dtype: t.dtype, shape: t.shape, unknownRank: t.unknownRank };
       const op = this.addOp("Placeholder", [], spec, [spec], { name: `captured/${t.op.name}` });
       op.captured = outer;
       inner = op.output;
@@ -436,6 +590,7 @@ export class Graph {
 
   /** Frees the values of this graph's constants (and of its sub-graphs). */
   dispose(): void {
+    this.disposed = true;
     for (const op of this.operations) {
       op.value?.dispose();
       for (const sub of Object.values(op.subgraphs ?? {})) sub.dispose();

@@ -23,6 +23,7 @@
  */
 export {
   type AttrValue,
+  DisposedTensorError,
   type DType,
   DTypeError,
   formatShape,
@@ -46,6 +47,7 @@ export {
   broadcastShapes,
   cast,
   constant,
+  controlDependencies,
   div,
   equal,
   exp,
@@ -106,7 +108,9 @@ export {
   FeedError,
   type FeedValue,
   type Fetch,
+  FetchError,
   type FetchResult,
+  InvalidArgumentError,
   neededOps,
   RunContext,
   Session,
@@ -114,4 +118,11 @@ export {
 export { type GradFn, gradFns, gradients, unbroadcast } from "./gradients.ts";
 export { cond, whileLoop, type WhileOptions } from "./control_flow.ts";
 export * as train from "./train.ts";
+export {
+  assignNow,
+  assignVariable,
+  type AssignVariableType,
+  hasSymbolic,
+  inFunctionGraph,
+} from "./resource_variables.ts";
 export { drawGraph, type DrawOptions, graphToSvg } from "./draw.ts";

@@ -37,29 +37,48 @@ import type { RunContext } from "./session.ts";
 
 // ---------------------------------------------------------------- helpers
 
-/** Picks the graph for an op: the default graph, or the one graph all inputs share. */
+/**
+ * Picks the graph for an op, as TF1 does: the default graph when it holds (or
+ * encloses) every input, else the one graph all inputs share; inputs from two
+ * unrelated graphs are an error ("must be from the same graph").
+ */
 function graphFor(inputs: SymbolicTensor[]): Graph {
   const g = getDefaultGraph();
   if (inputs.every((t) => g.isWithin(t.graph))) return g;
   const first = inputs[0].graph;
-  if (inputs.every((t) => t.graph === first)) return first;
+  const other = inputs.find((t) => t.graph !== first);
+  if (!other) return first;
   throw new GraphError(
-    `inputs ${
-      inputs.map((t) => t.toString()).join(", ")
-    } come from different graphs: build them in one graph.asDefault()`,
+    `${other.toString()} must be from the same graph as ${
+      inputs[0].toString()
+    }: build both in one graph.asDefault()`,
   );
 }
+
+/** Op types whose output rank is known even when an input's rank is not. */
+const RANK_FIXED = new Set([
+  "MatMul",
+  "Shape",
+  "Size",
+  "Reshape",
+  "SoftmaxCrossEntropyWithLogits",
+  "SparseSoftmaxCrossEntropyWithLogits",
+]);
 
 /** Adds an op to the right graph; `spec` gives its outputs' dtypes and shapes. */
 function addOp(
   type: string,
   inputs: SymbolicTensor[],
   attrs: Record<string, AttrValue>,
-  spec: { dtype: DType; shape: Shape }[],
+  spec: { dtype: DType; shape: Shape; unknownRank?: boolean }[],
   name?: string,
 ): Operation {
   const g = inputs.length > 0 ? graphFor(inputs) : getDefaultGraph();
-  return g.addOp(type, inputs, attrs, spec, { name });
+  // An input of unknown rank gives outputs of unknown rank (unless the op fixes the rank).
+  const unknown = inputs.some((t) => t.unknownRank) && !RANK_FIXED.has(type) &&
+    !(attrs.axis === null && attrs.keep_dims === false);
+  const specs = unknown ? spec.map((s) => ({ ...s, unknownRank: s.unknownRank ?? true })) : spec;
+  return g.addOp(type, inputs, attrs, specs, { name });
 }
 
 /** Turns numbers, arrays and eager tensors into graph tensors (`Const` ops). */
@@ -69,11 +88,19 @@ export function toSymbolic(x: TensorLike, dtype?: DType): SymbolicTensor {
   return constant(x, dtype);
 }
 
-/** Converts a pair, giving plain numbers the dtype of the other operand. */
+/**
+ * Converts a pair, giving plain numbers the dtype of the other operand; a
+ * constant goes into the other operand's graph (TF1: an op goes to its inputs' graph).
+ */
 function pair(a: TensorLike, b: TensorLike): [SymbolicTensor, SymbolicTensor] {
   const sa = a instanceof SymbolicTensor ? a : undefined;
   const sb = b instanceof SymbolicTensor ? b : undefined;
-  return [toSymbolic(a, sb?.dtype), toSymbolic(b, sa?.dtype)];
+  const home = (sa ?? sb)?.graph;
+  const convert = (): [SymbolicTensor, SymbolicTensor] => [
+    toSymbolic(a, sb?.dtype),
+    toSymbolic(b, sa?.dtype),
+  ];
+  return home && !getDefaultGraph().isWithin(home) ? home.asDefault(convert) : convert();
 }
 
 function sameDType(opName: string, a: SymbolicTensor, b: SymbolicTensor): void {
@@ -115,6 +142,7 @@ export function broadcastShapes(opName: string, a: Shape, b: Shape): Shape {
 }
 
 function normAxes(opName: string, x: SymbolicTensor, axis?: number | number[] | null): number[] {
+  if (x.unknownRank) return axis === undefined || axis === null ? [] : [axis].flat();
   const list = axis === undefined || axis === null
     ? x.shape.map((_, i) => i)
     : Array.isArray(axis)
@@ -133,9 +161,20 @@ function normAxes(opName: string, x: SymbolicTensor, axis?: number | number[] | 
 
 // ---------------------------------------------------------------- sources
 
-/** A value fed at run time: `placeholder("float32", [null, 784], "x")`. */
-export function placeholder(dtype: DType, shape: Shape, name = "Placeholder"): SymbolicTensor {
-  return addOp("Placeholder", [], { dtype, shape }, [{ dtype, shape: [...shape] }], name).output;
+/**
+ * A value fed at run time: `placeholder("float32", [null, 784], "x")`. Without
+ * a shape (or with `null`) even the rank is unknown and any shape can be fed
+ * (TF1's `tf.compat.v1.placeholder(dtype)`).
+ */
+export function placeholder(
+  dtype: DType,
+  shape: Shape | null = null,
+  name = "Placeholder",
+): SymbolicTensor {
+  const spec = shape === null
+    ? { dtype, shape: [], unknownRank: true }
+    : { dtype, shape: [...shape] };
+  return addOp("Placeholder", [], { dtype, shape }, [spec], name).output;
 }
 
 /** A constant: numbers, nested arrays or a `tf.Tensor` (copied; the graph owns the copy). */
@@ -176,6 +215,7 @@ export function readVariable(v: tf.Variable): SymbolicTensor {
     v.name.replace(/[^\w/.-]/g, "_"),
   );
   op.variable = v;
+  op.graph.sequence(op, "read", v);
   return op.output;
 }
 
@@ -251,14 +291,18 @@ export const identity = (x: TensorLike, name?: string): SymbolicTensor =>
 /** Softmax over the last axis. */
 export function softmax(logits: TensorLike, name?: string): SymbolicTensor {
   const x = toSymbolic(logits);
-  if (x.rank < 1) throw new ShapeError(`Softmax: ${x.toString()} must have rank >= 1`);
+  if (x.rank < 1 && !x.unknownRank) {
+    throw new ShapeError(`Softmax: ${x.toString()} must have rank >= 1`);
+  }
   return unary("Softmax", x, name);
 }
 
 /** `log(softmax(x))` over the last axis, computed stably. */
 export function logSoftmax(logits: TensorLike, name?: string): SymbolicTensor {
   const x = toSymbolic(logits);
-  if (x.rank < 1) throw new ShapeError(`LogSoftmax: ${x.toString()} must have rank >= 1`);
+  if (x.rank < 1 && !x.unknownRank) {
+    throw new ShapeError(`LogSoftmax: ${x.toString()} must have rank >= 1`);
+  }
   return unary("LogSoftmax", x, name);
 }
 
@@ -266,7 +310,7 @@ export function logSoftmax(logits: TensorLike, name?: string): SymbolicTensor {
 export function transpose(x: TensorLike, perm?: number[], name?: string): SymbolicTensor {
   const sx = toSymbolic(x);
   const p = perm ?? sx.shape.map((_, i) => sx.rank - 1 - i);
-  if (p.length !== sx.rank || [...p].sort().some((v, i) => v !== i)) {
+  if (!sx.unknownRank && (p.length !== sx.rank || [...p].sort().some((v, i) => v !== i))) {
     throw new ShapeError(
       `Transpose: ${JSON.stringify(p)} is not a permutation of ${sx.toString()}'s axes`,
     );
@@ -300,15 +344,17 @@ export function matMul(
 ): SymbolicTensor {
   const [sa, sb] = pair(a, b);
   sameDType("MatMul", sa, sb);
-  if (sa.rank !== 2 || sb.rank !== 2) {
+  if ((!sa.unknownRank && sa.rank !== 2) || (!sb.unknownRank && sb.rank !== 2)) {
     throw new ShapeError(
       `MatMul: both inputs must be rank 2, got ${formatShape(sa.shape)} and ${
         formatShape(sb.shape)
       }`,
     );
   }
-  const [m, k1] = transposeA ? [sa.shape[1], sa.shape[0]] : sa.shape;
-  const [k2, n] = transposeB ? [sb.shape[1], sb.shape[0]] : sb.shape;
+  const as = sa.unknownRank ? [null, null] : sa.shape;
+  const bs = sb.unknownRank ? [null, null] : sb.shape;
+  const [m, k1] = transposeA ? [as[1], as[0]] : as;
+  const [k2, n] = transposeB ? [bs[1], bs[0]] : bs;
   if (k1 !== null && k2 !== null && k1 !== k2) {
     throw new ShapeError(
       `MatMul: shapes ${formatShape(sa.shape)} and ${formatShape(sb.shape)} do not fit ` +
@@ -331,7 +377,9 @@ function reduce(
   const shape = keepDims
     ? sx.shape.map((d, i) => axes.includes(i) ? 1 : d)
     : sx.shape.filter((_, i) => !axes.includes(i));
-  const attrs = { axis: axes, keep_dims: keepDims };
+  // Over every axis of a tensor of unknown rank: `axis: null` (the kernel reduces all).
+  const all = sx.unknownRank && (axis === undefined || axis === null);
+  const attrs = { axis: all ? null : axes, keep_dims: keepDims };
   return addOp(type, [sx], attrs, [{ dtype: sx.dtype, shape }], name).output;
 }
 
@@ -379,7 +427,7 @@ function reshapedShape(x: SymbolicTensor, target: number[]): Shape {
   if (target.filter((d) => d === -1).length > 1) {
     throw new ShapeError(`Reshape: ${JSON.stringify(target)} has more than one -1`);
   }
-  const known = x.shape.every((d) => d !== null);
+  const known = !x.unknownRank && x.shape.every((d) => d !== null);
   const size = known ? (x.shape as number[]).reduce((p, d) => p * d, 1) : null;
   const rest = target.filter((d) => d !== -1).reduce((p, d) => p * d, 1);
   if (size !== null) {
@@ -419,7 +467,7 @@ export function reshape(
 export function expandDims(x: TensorLike, axis = 0, name?: string): SymbolicTensor {
   const sx = toSymbolic(x);
   const a = axis < 0 ? axis + sx.rank + 1 : axis;
-  if (a < 0 || a > sx.rank) {
+  if (!sx.unknownRank && (a < 0 || a > sx.rank)) {
     throw new ShapeError(`ExpandDims: axis ${axis} out of range for ${sx.toString()}`);
   }
   const shape = [...sx.shape.slice(0, a), 1, ...sx.shape.slice(a)];
@@ -429,7 +477,8 @@ export function expandDims(x: TensorLike, axis = 0, name?: string): SymbolicTens
 /** The run-time shape of `x` as an int32 vector. */
 export function shapeOf(x: TensorLike, name?: string): SymbolicTensor {
   const sx = toSymbolic(x);
-  return addOp("Shape", [sx], {}, [{ dtype: "int32", shape: [sx.rank] }], name).output;
+  const shape = [sx.unknownRank ? null : sx.rank];
+  return addOp("Shape", [sx], {}, [{ dtype: "int32", shape }], name).output;
 }
 
 /** The run-time number of elements of `x` (int32 scalar). */
@@ -535,7 +584,25 @@ export function print(x: TensorLike, message = "", name = "Print"): SymbolicTens
   const op = addOp("Print", [sx], { message }, [{ dtype: sx.dtype, shape: [...sx.shape] }], name);
   op.stateful = true;
   op.graph.statefulOps.push(op);
+  op.graph.sequence(op, "effect");
   return op.output;
+}
+
+/**
+ * Runs `fn` with every op it builds depending on `deps` first (TF1's
+ * `with tf.control_dependencies(deps):`); returns what `fn` returns.
+ */
+export function controlDependencies<T>(
+  deps: (Operation | SymbolicTensor)[],
+  fn: () => T,
+): T {
+  const first = deps[0];
+  const g = first === undefined
+    ? getDefaultGraph()
+    : first instanceof SymbolicTensor
+    ? first.graph
+    : first.graph;
+  return (getDefaultGraph().isWithin(g) ? getDefaultGraph() : g).controlDependencies(deps, fn);
 }
 
 // ---------------------------------------------------------------- kernels
@@ -559,7 +626,8 @@ function xent(logits: tf.Tensor, labels: tf.Tensor): tf.Tensor {
 export const kernels: Record<string, Kernel> = {
   Placeholder: (_, op, ctx) => [ctx.missingFeed(op)],
   Const: (_, op) => [op.value!],
-  ReadVariableOp: (_, op) => [op.variable!],
+  // A snapshot (shares the data): a later assign does not change what was read.
+  ReadVariableOp: (_, op) => [tf.clone(op.variable!)],
   Identity: one((x) => x),
   AddV2: one(tf.add),
   Sub: one(tf.sub),

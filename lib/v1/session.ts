@@ -3,7 +3,12 @@
  * fetches need (walking back from them, stopping at fed tensors), in graph
  * order, with one TensorFlow.js kernel per op, inside one `tf.tidy`. It returns
  * host values (nested arrays, as `arraySync()` gives; scalars as numbers) and
- * keeps nothing but the variables' values, which `close()` frees.
+ * keeps nothing but the variables' values, which `close()` frees. Host feeds
+ * convert as NumPy's `np.asarray(value, dtype)` does (2.7 → 2 for int32), but
+ * NaN, infinities and values outside int32 are a {@linkcode FeedError}; a
+ * disposed tensor fed is a `DisposedTensorError`, an eager tensor fetched a
+ * {@linkcode FetchError}. Tensors and ops may be named by their TF names
+ * (`"MatMul:0"`). The walk over the graph is iterative: 100,000 chained ops run.
  *
  * @example
  * ```ts
@@ -24,13 +29,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  DisposedTensorError,
   type DType,
   formatShape,
   getDefaultGraph,
   type Graph,
   GraphError,
   Operation,
-  type Shape,
   SymbolicTensor,
 } from "./graph.ts";
 import { kernels } from "./ops.ts";
@@ -43,6 +48,23 @@ export class FeedError extends GraphError {
   }
 }
 
+/** Something that is not a tensor or an op of the session's graph was fetched. */
+export class FetchError extends GraphError {
+  constructor(message: string) {
+    super(message);
+    this.name = "FetchError";
+  }
+}
+
+/** An op failed on the values it got at run time (TensorFlow's name for it); names the node. */
+export class InvalidArgumentError extends GraphError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message);
+    this.name = "InvalidArgumentError";
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 /** A variable was read before it was initialized (TensorFlow's name for it). */
 export class FailedPreconditionError extends GraphError {
   constructor(message: string) {
@@ -51,13 +73,18 @@ export class FailedPreconditionError extends GraphError {
   }
 }
 
-/** What may be fetched: a tensor, an op (runs it, gives null), or lists/records of those. */
-export type Fetch = SymbolicTensor | Operation | Fetch[] | { [key: string]: Fetch };
+/**
+ * What may be fetched: a tensor, an op (runs it, gives null), their names
+ * (`"MatMul:0"`, `"train"`), or lists/records of those.
+ */
+export type Fetch = SymbolicTensor | Operation | string | Fetch[] | { [key: string]: Fetch };
 
 /** The host value a fetch gives back: its structure with numbers, nested arrays or null. */
 // deno-lint-ignore no-explicit-any
 export type FetchResult<F> = F extends SymbolicTensor ? any
   : F extends Operation ? null
+  // deno-lint-ignore no-explicit-any
+  : F extends string ? any
   : { [K in keyof F]: FetchResult<F[K]> };
 
 /** A host value for a placeholder: a number, nested arrays, a typed array, or a tf.Tensor. */
@@ -100,24 +127,44 @@ export class RunContext {
   }
 }
 
-/** The ops `targets` need, in execution order, not looking past fed tensors. */
+/**
+ * The ops `targets` need, in execution order, not looking past fed tensors.
+ * A depth-first walk with an explicit stack (no recursion), so a chain of
+ * 100,000 ops does not overflow the call stack.
+ */
 export function neededOps(
   targets: (SymbolicTensor | Operation)[],
   fed: { has(t: SymbolicTensor): boolean } = new Set(),
 ): Operation[] {
   const order: Operation[] = [];
   const seen = new Set<Operation>();
-  const visit = (op: Operation): void => {
+  // Each frame: an op and how many of its dependencies have been pushed.
+  const stack: [Operation, number][] = [];
+  const deps = (op: Operation): Operation[] => [
+    ...op.inputs.filter((t) => !fed.has(t)).map((t) => t.op),
+    ...op.controlInputs,
+  ];
+  const depLists = new Map<Operation, Operation[]>();
+  const push = (op: Operation): void => {
     if (seen.has(op)) return;
     seen.add(op);
-    for (const t of op.inputs) if (!fed.has(t)) visit(t.op);
-    for (const c of op.controlInputs) visit(c);
-    order.push(op);
+    depLists.set(op, deps(op));
+    stack.push([op, 0]);
   };
   for (const t of targets) {
     if (t instanceof SymbolicTensor) {
-      if (!fed.has(t)) visit(t.op);
-    } else visit(t);
+      if (!fed.has(t)) push(t.op);
+    } else push(t);
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1];
+      const list = depLists.get(frame[0])!;
+      if (frame[1] < list.length) push(list[frame[1]++]);
+      else {
+        stack.pop();
+        depLists.delete(frame[0]);
+        order.push(frame[0]);
+      }
+    }
   }
   return order;
 }
@@ -144,12 +191,26 @@ export function execute(
     const kernel = kernels[op.type];
     if (!kernel) throw new GraphError(`no kernel for op type ${op.type} (op "${op.name}")`);
     const inputs = op.inputs.map((t, i) => {
-      const v = values.get(t);
+      // A TF1 variable is read when its value is used (a ref), so an update that ran
+      // before this op (a control dependency) is seen.
+      const v = t.op.type === "VariableV2" && !feeds.has(t)
+        ? ctx.variables.get(t.op) ?? values.get(t)
+        : values.get(t);
       // Only an uninitialized variable gives no value; `Assign` may still write it.
       if (v === undefined && !(op.type === "Assign" && i === 0)) ctx.read(sourceOp(t));
       return v!;
     });
-    const outs = kernel(inputs, op, ctx);
+    let outs: tf.Tensor[];
+    try {
+      outs = kernel(inputs, op, ctx);
+    } catch (e) {
+      if (e instanceof GraphError) throw e;
+      // A kernel failing on run-time values: TF's InvalidArgumentError, naming the node.
+      throw new InvalidArgumentError(
+        `${(e as Error).message}\n\t [[node ${prefix}${op.name} (${op.type})]]`,
+        { cause: e },
+      );
+    }
     ctx.executed.push(prefix + op.name);
     op.outputs.forEach((t, i) => values.set(t, outs[i]));
   }
@@ -180,42 +241,78 @@ function hostShape(value: unknown, where: string): number[] {
   return [arr.length, ...inner];
 }
 
-function checkHostDType(value: unknown, dtype: DType, where: string): void {
+const INT32_MIN = -(2 ** 31), INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * The flat values of a host feed converted to `dtype` as NumPy's
+ * `np.asarray(value, dtype)` does under a Session: floats truncate toward zero
+ * for int32 (2.7 → 2, -2.7 → -2), booleans are 0/1; NaN, ±Infinity and values
+ * outside int32 are refused (TensorFlow raises where NumPy would wrap), as are
+ * strings and other non-numbers.
+ */
+function convertHost(
+  value: unknown,
+  dtype: DType,
+  where: string,
+): number[] | boolean[] | Float32Array {
+  if (dtype === "float32" && value instanceof Float32Array) return value; // as it is
   const flat = ArrayBuffer.isView(value)
     ? Array.from(value as unknown as ArrayLike<number>)
     : [value].flat(Infinity);
-  const bad = flat.find((v) =>
-    dtype === "bool" ? typeof v !== "boolean" : typeof v !== "number" ||
-      (dtype === "int32" && !Number.isInteger(v))
-  );
-  if (bad !== undefined) {
-    throw new FeedError(`${where}: ${JSON.stringify(bad)} is not a valid ${dtype} value`);
+  const bad = (v: unknown, why: string): never => {
+    throw new FeedError(`${where}: ${String(v)} is not a valid ${dtype} value (${why})`);
+  };
+  if (dtype === "bool") {
+    return flat.map((v) =>
+      typeof v === "boolean"
+        ? v
+        : typeof v === "number" && !Number.isNaN(v)
+        ? v !== 0
+        : bad(v, "not a boolean or a number")
+    );
   }
+  return flat.map((v) => {
+    if (typeof v === "boolean") return v ? 1 : 0;
+    if (typeof v !== "number") return bad(v, "not a number");
+    if (dtype === "float32") return v;
+    if (!Number.isFinite(v)) return bad(v, "NaN and infinities have no int32 value");
+    const t = Math.trunc(v);
+    if (t < INT32_MIN || t > INT32_MAX) {
+      return bad(v, `outside int32's range [${INT32_MIN}, ${INT32_MAX}]`);
+    }
+    return t;
+  });
 }
 
-function compatible(actual: number[], declared: Shape): boolean {
-  return actual.length === declared.length &&
-    declared.every((d, i) => d === null || d === actual[i]);
+function compatible(t: SymbolicTensor, actual: number[]): boolean {
+  if (t.unknownRank) return true;
+  return actual.length === t.shape.length &&
+    t.shape.every((d, i) => d === null || d === actual[i]);
 }
 
 /** Checks one feed against its tensor and turns it into a tf.Tensor (inside the run's tidy). */
 export function feedTensor(key: SymbolicTensor, value: FeedValue): tf.Tensor {
-  const where = `feed for "${key.op.name}" (dtype ${key.dtype}, shape ${formatShape(key.shape)})`;
+  const declared = formatShape(key.unknownRank ? null : key.shape);
+  const where = `feed for "${key.op.name}" (dtype ${key.dtype}, shape ${declared})`;
   let t: tf.Tensor;
   if (value instanceof tf.Tensor) {
+    if (value.isDisposed) {
+      throw new DisposedTensorError(
+        `${where}: the tf.Tensor fed was disposed; feed a live tensor (or a number/array)`,
+      );
+    }
     if (value.dtype !== key.dtype) {
       throw new FeedError(`${where}: got a ${value.dtype} tensor; cast it to ${key.dtype}`);
     }
     t = value;
   } else {
     const shape = hostShape(value, where);
-    checkHostDType(value, key.dtype, where);
-    t = tf.tensor(value as number[], shape, key.dtype);
+    t = tf.tensor(convertHost(value, key.dtype, where), shape, key.dtype);
   }
-  if (!compatible(t.shape, key.shape)) {
+  if (!compatible(key, t.shape)) {
     throw new FeedError(
       `${where}: cannot feed a value of shape ${formatShape(t.shape)} to a tensor of shape ` +
-        `${formatShape(key.shape)}`,
+        `${declared}`,
     );
   }
   return t;
@@ -223,15 +320,38 @@ export function feedTensor(key: SymbolicTensor, value: FeedValue): tf.Tensor {
 
 // ---------------------------------------------------------------- fetches
 
-function flatten(f: Fetch, out: (SymbolicTensor | Operation)[]): void {
+function flatten(
+  f: Fetch,
+  out: (SymbolicTensor | Operation)[],
+  graph: Graph,
+  path = "fetches",
+): void {
   if (f instanceof SymbolicTensor || f instanceof Operation) out.push(f);
-  else if (Array.isArray(f)) f.forEach((x) => flatten(x, out));
-  else if (f && typeof f === "object") Object.values(f).forEach((x) => flatten(x, out));
-  else throw new GraphError(`cannot fetch ${describe(f)}: fetch tensors, ops, lists or records`);
+  else if (typeof f === "string") {
+    try {
+      out.push(f.includes(":") ? graph.getTensorByName(f) : graph.getOperationByName(f));
+    } catch (e) {
+      throw new FetchError(`cannot fetch ${path} ("${f}"): ${(e as Error).message}`);
+    }
+  } else if (f instanceof tf.Tensor) {
+    throw new FetchError(
+      `cannot fetch ${path}: it is an eager tf.Tensor, which already has its value ` +
+        `(read it with .arraySync()); fetch graph tensors or ops of this session's graph`,
+    );
+  } else if (Array.isArray(f)) f.forEach((x, i) => flatten(x, out, graph, `${path}[${i}]`));
+  else if (f && typeof f === "object" && Object.getPrototypeOf(f) === Object.prototype) {
+    Object.entries(f).forEach(([k, x]) => flatten(x, out, graph, `${path}.${k}`));
+  } else {
+    throw new FetchError(
+      `cannot fetch ${path} (${describe(f)}): fetch graph tensors, ops, or lists/records of them`,
+    );
+  }
 }
 
 function rebuild(f: Fetch, values: unknown[]): unknown {
-  if (f instanceof SymbolicTensor || f instanceof Operation) return values.shift();
+  if (f instanceof SymbolicTensor || f instanceof Operation || typeof f === "string") {
+    return values.shift();
+  }
   if (Array.isArray(f)) return f.map((x) => rebuild(x, values));
   return Object.fromEntries(Object.entries(f).map(([k, x]) => [k, rebuild(x, values)]));
 }
@@ -261,16 +381,19 @@ export class Session {
    * Computes `fetches` (a tensor, an op, or a list/record of them) with
    * `feedDict` values for placeholders; returns host values in the same structure.
    */
-  run<F extends Fetch>(fetches: F, feedDict?: Map<SymbolicTensor, FeedValue>): FetchResult<F> {
+  run<F extends Fetch>(
+    fetches: F,
+    feedDict?: Map<SymbolicTensor | string, FeedValue>,
+  ): FetchResult<F> {
     if (this.#closed) throw new GraphError("this Session is closed: make a new one");
     const flat: (SymbolicTensor | Operation)[] = [];
-    flatten(fetches, flat);
+    flatten(fetches, flat, this.graph);
     for (const f of flat) {
       const g = f instanceof SymbolicTensor ? f.graph : f.graph;
       if (g !== this.graph) {
-        throw new GraphError(
+        throw new FetchError(
           `cannot fetch ${
-            f instanceof SymbolicTensor ? f : f.name
+            f instanceof SymbolicTensor ? f.toString() : f.name
           }: it is not in this session's graph`,
         );
       }
@@ -280,7 +403,8 @@ export class Session {
     try {
       tf.tidy(() => {
         const feeds = new Map<SymbolicTensor, tf.Tensor>();
-        for (const [k, v] of feedDict ?? []) {
+        for (const [key, v] of feedDict ?? []) {
+          const k = typeof key === "string" ? this.#byName(key) : key;
           if (!(k instanceof SymbolicTensor) || k.graph !== this.graph) {
             throw new FeedError(`feed key ${describe(k)} is not a tensor of this session's graph`);
           }
@@ -294,6 +418,14 @@ export class Session {
       this.lastRunOpCount = ctx.executed.length;
     }
     return rebuild(fetches, host) as FetchResult<F>;
+  }
+
+  #byName(name: string): SymbolicTensor {
+    try {
+      return this.graph.getTensorByName(name.includes(":") ? name : `${name}:0`);
+    } catch (e) {
+      throw new FeedError(`feed key "${name}": ${(e as Error).message}`);
+    }
   }
 
   /** Frees the variables' values; the session cannot run afterwards. */

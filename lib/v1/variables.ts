@@ -26,6 +26,7 @@
 import * as tf from "@tensorflow/tfjs";
 import {
   type DType,
+  DTypeError,
   formatShape,
   getDefaultGraph,
   type Graph,
@@ -93,7 +94,14 @@ export class Variable extends SymbolicTensor {
 function assignOp(type: string, v: Variable, value: TensorLike, g?: Graph): Operation {
   const build = (): Operation => {
     const sv = toSymbolic(value, v.dtype);
-    const ok = sv.rank === v.rank && sv.shape.every((d, i) => d === null || d === v.shape[i]);
+    if (sv.dtype !== v.dtype) {
+      throw new DTypeError(
+        `${type} to ${v.op.name}: the value ${sv.toString()} is ${sv.dtype}, the variable ${v.dtype} ` +
+          `(TensorFlow does not cast implicitly: use v1.cast(value, "${v.dtype}"))`,
+      );
+    }
+    const ok = sv.unknownRank ||
+      sv.rank === v.rank && sv.shape.every((d, i) => d === null || d === v.shape[i]);
     if (!ok) {
       throw new ShapeError(
         `${type} to ${v.op.name}: value shape ${formatShape(sv.shape)} does not match the ` +
@@ -106,6 +114,7 @@ function assignOp(type: string, v: Variable, value: TensorLike, g?: Graph): Oper
     });
     op.stateful = true;
     op.graph.statefulOps.push(op);
+    op.graph.sequence(op, "write", v.op);
     return op;
   };
   return g ? g.asDefault(build) : build();
