@@ -24,8 +24,14 @@
  * - Arguments are flattened: tensors inside arrays and records are inputs.
  *   Other values key the cache: primitives by value (`NaN`, `-0`, `null`,
  *   `undefined` kept apart), functions and objects by identity.
- * - JavaScript `if`/`while` on a tensor cannot work while tracing: use
- *   `v1.cond` / `v1.whileLoop`, which is what AutoGraph generates.
+ * - AutoGraph runs first (`{ autograph: false }` turns it off): `if`/`else`,
+ *   `?:`, `while`, `for`, `break`/`continue`/`return`, `&&`/`||`/`!` and the
+ *   operators `< > <= >= === !== + - * / %` on tensors become graph ops
+ *   (`If`, `While`, `Less`, ...); on plain JavaScript values they run as
+ *   JavaScript while tracing (a loop over a number unrolls). `toCode(fn)`
+ *   shows the converted source. Names the converted code reads must be
+ *   visible to it: a notebook cell's top-level names are; a module's closure
+ *   variables are passed with `{ scope: { name } }`.
  *
  * Inside the function, use tensor methods (`a.square().sum()`, `x.matMul(w)`)
  * or `v1` ops: they work on the symbolic tensors. Closed-over `tf.Tensor`s
@@ -63,6 +69,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import {
+  AutoGraphScopeError,
+  convert,
+  doNotConvert,
+  OperatorNotAllowedInGraphError,
+} from "./autograph/mod.ts";
 import {
   constant,
   DisposedTensorError,
@@ -154,9 +166,10 @@ export interface TfFunctionOptions {
   /** At most this many concrete functions are kept (least recently used evicted, graphs freed). Default 32. */
   maxConcreteFunctions?: number;
   /**
-   * Convert the function's JavaScript control flow to graph ops (AutoGraph),
-   * as `tf.function(autograph=True)`. Not acted on yet: the lead wires the
-   * converter in at the marked place in `tfFunction`.
+   * Convert the function's JavaScript control flow and operators to graph ops
+   * (AutoGraph, `lib/autograph/`), as `tf.function(autograph=True)`. Default
+   * `true`; `false` traces the function as written, and a symbolic tensor used
+   * as a JavaScript value then throws `OperatorNotAllowedInGraphError`.
    */
   autograph?: boolean;
   /** For AutoGraph: the names free in the function's source, e.g. a notebook cell's top level. */
@@ -517,8 +530,25 @@ export function tfFunction<A extends unknown[], R>(
   fn: (...args: A) => R,
   opts: TfFunctionOptions = {},
 ): TfFunction<A, R> {
-  // AutoGraph: the lead wires convert(fn, { scope: opts.scope }) here when opts.autograph !== false.
-  const body: (...args: A) => R = fn;
+  // AutoGraph converts the source at the first call (as tf.function does), so that names a
+  // notebook defines after this cell are visible to the converted code.
+  let converted: ((...args: A) => R) | undefined;
+  let unseen: AutoGraphScopeError | undefined;
+  const body = (...args: A): R => {
+    converted ??= autographed(fn, opts, (e) => unseen = e);
+    try {
+      return converted(...args);
+    } catch (e) {
+      // Run as written because AutoGraph could not see a name: say so where it matters.
+      if (unseen && e instanceof OperatorNotAllowedInGraphError) {
+        throw new OperatorNotAllowedInGraphError(
+          `${e.message}\nAutoGraph did not convert ${name} because it cannot see ` +
+            `'${unseen.variable}': pass it with { scope: { ${unseen.variable} } }.`,
+        );
+      }
+      throw e;
+    }
+  };
 
   /** Concrete functions by key, least recently used first. */
   const cache = new Map<string, Concrete[]>();
@@ -769,6 +799,7 @@ export function tfFunction<A extends unknown[], R>(
     }
   };
 
+  doNotConvert(wrapper);
   return Object.defineProperties(wrapper, {
     traceCount: { get: () => traceCount },
     lastCallOpCount: { get: () => lastCallOpCount },
@@ -792,6 +823,30 @@ export function tfFunction<A extends unknown[], R>(
       },
     },
   }) as TfFunction<A, R>;
+}
+
+/**
+ * `fn` converted by AutoGraph, or `fn` itself when `autograph` is off. A function whose
+ * free variables the converted code cannot see runs as written, with TF's warning
+ * ("AutoGraph could not transform ... and will run it as-is").
+ */
+function autographed<F extends (...args: never[]) => unknown>(
+  fn: F,
+  opts: TfFunctionOptions,
+  onUnseen: (e: AutoGraphScopeError) => void,
+): F {
+  if (opts.autograph === false) return fn;
+  try {
+    return convert(fn, { scope: opts.scope });
+  } catch (e) {
+    if (!(e instanceof AutoGraphScopeError)) throw e;
+    onUnseen(e);
+    console.warn(
+      `WARNING: AutoGraph could not transform ${fn.name || "a function"} and will run it ` +
+        `as-is. Cause: ${e.message}`,
+    );
+    return fn;
+  }
 }
 
 /**

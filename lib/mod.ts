@@ -15,6 +15,14 @@ export * from "./models/mod.ts";
 export * from "./io/mod.ts";
 export * as v1 from "./v1/mod.ts";
 export * from "./function.ts";
+export * as autograph from "./autograph/mod.ts";
+export {
+  AutoGraphError,
+  OperatorNotAllowedInGraphError,
+  range,
+  setLoopOptions,
+  toCode,
+} from "./autograph/mod.ts";
 export * from "./ecosystem/mod.ts";
 export * from "./distribute/mod.ts";
 export * from "./tape.ts";

@@ -16,7 +16,7 @@ Deno.test("tf.compat.v1.placeholder without a shape has unknown rank and can be 
     return { x, y, total: v1.reduceSum(y), n: v1.shapeOf(x) };
   });
   assert.equal(x.unknownRank, true);
-  assert.equal(String(x), 'Tensor("Placeholder:0", shape=<unknown>, dtype=float32)');
+  assert.equal(x.toString(), 'Tensor("Placeholder:0", shape=<unknown>, dtype=float32)');
   assert.equal(y.unknownRank, true); // unknown rank propagates through elementwise ops
   assert.equal(total.unknownRank, false);
   assert.deepEqual(total.shape, []); // a full reduction is a scalar

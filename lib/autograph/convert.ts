@@ -38,7 +38,7 @@ import { convertLogical } from "./converters/logical.ts";
 import { convertJumps } from "./converters/return_break_continue.ts";
 import { convertControlFlow } from "./converters/control_flow.ts";
 import * as ag__ from "./operators/mod.ts";
-import { AutoGraphError } from "./errors.ts";
+import { AutoGraphError, AutoGraphScopeError } from "./errors.ts";
 
 /** Options for {@linkcode convert}. */
 export interface ConvertOptions {
@@ -152,10 +152,11 @@ export function convert<F extends AnyFunction>(fn: F, options: ConvertOptions = 
         values.push(ag__.range);
         continue;
       }
-      throw new AutoGraphError(
+      throw new AutoGraphScopeError(
         `AutoGraph cannot see '${name}', used by ${fn.name || "the function"}: the converted ` +
           `code runs in the global scope, where closure variables and module imports are not ` +
           `visible. Pass it: { scope: { ${name} } }, or turn AutoGraph off with { autograph: false }`,
+        name,
       );
     }
   }

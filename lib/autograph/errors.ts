@@ -23,3 +23,16 @@ export class AutoGraphError extends GraphError {
     this.name = "AutoGraphError";
   }
 }
+
+/**
+ * A free variable of the function that the converted code cannot see (a closure variable
+ * or a module import): pass it with `{ scope: { name } }`. `tfFunction` then runs the
+ * function as written, with a warning, as `tf.function` does when AutoGraph cannot
+ * transform a function.
+ */
+export class AutoGraphScopeError extends AutoGraphError {
+  constructor(message: string, readonly variable: string) {
+    super(message);
+    this.name = "AutoGraphScopeError";
+  }
+}

@@ -49,5 +49,5 @@
  * @module
  */
 export { convert, type ConvertOptions, doNotConvert, toCode } from "./convert.ts";
-export { AutoGraphError, OperatorNotAllowedInGraphError } from "./errors.ts";
+export { AutoGraphError, AutoGraphScopeError, OperatorNotAllowedInGraphError } from "./errors.ts";
 export { type LoopOptions, Range, range, setLoopOptions } from "./operators/control_flow.ts";
