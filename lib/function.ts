@@ -245,6 +245,8 @@ export type Eager<R> = R extends SymbolicTensor ? tf.Tensor
 
 /** A traced function: call it like the original; it keeps its concrete functions. */
 export type TfFunction<A extends unknown[], R> = ((...args: A) => Eager<R>) & {
+  /** The function as written, before AutoGraph (TF's `python_function`). */
+  readonly pythonFunction: (...args: A) => R;
   /** How many times the function has been traced. */
   readonly traceCount: number;
   /** The ops run by the last call (a cached graph runs no JavaScript of yours). */
@@ -801,6 +803,7 @@ export function tfFunction<A extends unknown[], R>(
 
   doNotConvert(wrapper);
   return Object.defineProperties(wrapper, {
+    pythonFunction: { value: fn },
     traceCount: { get: () => traceCount },
     lastCallOpCount: { get: () => lastCallOpCount },
     concreteFunctions: { get: () => [...order] },

@@ -79,3 +79,9 @@ Deno.test("tf.autograph.to_code: toCode shows the converted source of a tfFuncti
   assert.match(code, /ag__\.ifStmt\(ag__\.gt\(x\.sum\(\), 0\)/);
   assert.match(code, /ag__\.mul\(x, 2\)/);
 });
+
+Deno.test("tf.autograph.to_code(f.python_function): toCode of a tfFunction shows its body's conversion", () => {
+  const f = tfFunction(fx.signFlip as Fn, { scope: { tf, range } });
+  assert.equal(f.pythonFunction, fx.signFlip);
+  assert.equal(toCode(f), toCode(fx.signFlip as Fn));
+});

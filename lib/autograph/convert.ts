@@ -166,7 +166,11 @@ export function convert<F extends AnyFunction>(fn: F, options: ConvertOptions = 
   return out;
 }
 
-/** The code AutoGraph generates for `fn` (`tf.autograph.to_code`). */
+/**
+ * The code AutoGraph generates for `fn` (`tf.autograph.to_code`). A `tfFunction` may be
+ * passed directly: its `pythonFunction` (the function as written) is converted.
+ */
 export function toCode(fn: AnyFunction): string {
-  return transform(originals.get(fn) ?? fn).code;
+  const written = (fn as { pythonFunction?: AnyFunction }).pythonFunction ?? fn;
+  return transform(originals.get(written) ?? written).code;
 }
