@@ -20,3 +20,6 @@ export * from "./distribute/mod.ts";
 export * from "./tape.ts";
 export * from "./variables.ts";
 export * from "./gradient_check.ts";
+export * from "./exercises/mod.ts";
+export * from "./ecosystem/transform.ts";
+export * from "./training/sliced_evaluation.ts";
