@@ -23,3 +23,4 @@ export * from "./gradient_check.ts";
 export * from "./exercises/mod.ts";
 export * from "./ecosystem/transform.ts";
 export * from "./training/sliced_evaluation.ts";
+export * from "./ecosystem/keras_estimator.ts";
