@@ -1,6 +1,11 @@
 /** TFMA-style sliced metrics: accuracy per class and per brightness band. */
 import assert from "node:assert/strict";
-import { brightnessBands, sliceAccuracy, SliceError } from "../lib/training/sliced_evaluation.ts";
+import {
+  bandNames,
+  brightnessBands,
+  sliceAccuracy,
+  SliceError,
+} from "../lib/training/sliced_evaluation.ts";
 
 Deno.test("tfma slicing by a feature: one accuracy per slice value, counts summing to the whole", () => {
   const predictions = [0, 1, 1, 2, 2, 2, 0];
@@ -29,4 +34,18 @@ Deno.test("sliced evaluation: mismatched inputs are SliceErrors naming the probl
   assert.throws(() => sliceAccuracy([1, 2], [1], () => "a", "x"), SliceError);
   assert.throws(() => brightnessBands(new Uint8Array(10), [0.5]), /whole number/);
   assert.throws(() => brightnessBands(new Uint8Array(784), [0.5, 0.2]), /ascending/);
+});
+
+Deno.test("sliced evaluation: slices come in the order given (band order), unknown names last", () => {
+  const labels = [0, 0, 0, 0];
+  const names = ["≥ 0.20", "< 0.10", "0.10–0.20", "other"];
+  const rows = sliceAccuracy(
+    [0, 1, 0, 0],
+    labels,
+    (i) => names[i],
+    "brightness",
+    bandNames([0.1, 0.2]),
+  );
+  assert.deepEqual(rows.map((r) => r.slice), ["< 0.10", "0.10–0.20", "≥ 0.20", "other"]);
+  assert.deepEqual(rows.map((r) => r.accuracy), [0, 1, 1, 1]);
 });

@@ -36,15 +36,16 @@ export class SliceError extends Error {
 }
 
 /**
- * Accuracy per slice: `sliceOf(i)` names example `i`'s slice. Slices are
- * returned in the order of their first example, or sorted when their names sort
- * naturally.
+ * Accuracy per slice: `sliceOf(i)` names example `i`'s slice. Slices come in
+ * `order` when given (names missing from it last), else sorted by name with
+ * numbers in numeric order ("2" before "10").
  */
 export function sliceAccuracy(
   predictions: ArrayLike<number>,
   labels: ArrayLike<number>,
   sliceOf: (index: number) => string,
   feature: string,
+  order: readonly string[] = [],
 ): SliceMetrics[] {
   if (predictions.length !== labels.length) {
     throw new SliceError(
@@ -59,9 +60,23 @@ export function sliceAccuracy(
     if (predictions[i] === labels[i]) c.correct++;
     counts.set(s, c);
   }
+  const rank = (s: string): number => {
+    const i = order.indexOf(s);
+    return i === -1 ? order.length : i;
+  };
   return [...counts.entries()]
-    .sort(([a], [b]) => a.localeCompare(b, "en", { numeric: true }))
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b, "en", { numeric: true }))
     .map(([slice, c]) => ({ feature, slice, count: c.count, accuracy: c.correct / c.count }));
+}
+
+/** The names of the bands that `edges` cut, lowest first: "< 0.10", "0.10–0.20", "≥ 0.20". */
+export function bandNames(edges: readonly number[]): string[] {
+  const f = (x: number) => x.toFixed(2);
+  return [
+    `< ${f(edges[0])}`,
+    ...edges.slice(1).map((e, i) => `${f(edges[i])}–${f(e)}`),
+    `≥ ${f(edges.at(-1)!)}`,
+  ];
 }
 
 /**
