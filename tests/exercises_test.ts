@@ -239,3 +239,61 @@ Deno.test("exercise results display as HTML with the verdict and as text", () =>
   assert.match(bundle["text/html"], /&lt;wrong&gt;/);
   assert.equal(String(r), "✘ Exercise 9.9: It is <wrong>. Hint: do it right.");
 });
+
+/** The regions of a blanks/ or solutions/ file, by exercise id, as the notebooks show them. */
+async function regions(
+  kind: "blanks" | "solutions",
+  chapter: number,
+): Promise<Map<string, string>> {
+  const url = new URL(`../lib/exercises/${kind}/ch0${chapter}.ts`, import.meta.url);
+  const text = await Deno.readTextFile(url);
+  const out = new Map<string, string>();
+  for (const m of text.matchAll(/\/\/ #region (\S+)\n([\s\S]*?)\n\/\/ #endregion/g)) {
+    out.set(m[1], m[2].replace(/^export /gm, ""));
+  }
+  return out;
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+Deno.test("exercises: every notebook opens with each blank verbatim, then its check, then the folded solution", async () => {
+  const dir = new URL("../notebooks/", import.meta.url);
+  const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".ipynb"));
+  for (let chapter = 0; chapter <= 8; chapter++) {
+    const file = files.find((n) => n.startsWith(`0${chapter}_`));
+    assert.ok(file, `no notebook for chapter ${chapter}`);
+    const nb = JSON.parse(await Deno.readTextFile(new URL(file, dir)));
+    const cells: { cell_type: string; source: string[]; outputs?: unknown[] }[] = nb.cells;
+    const text = cells.map((c) => c.source.join(""));
+    const blanks = await regions("blanks", chapter);
+    const solutions = await regions("solutions", chapter);
+    assert.ok(blanks.size >= (chapter === 0 ? 1 : 3), `${file}: ${blanks.size} exercises`);
+    assert.deepEqual([...blanks.keys()], [...solutions.keys()]);
+    for (const [id, blank] of blanks) {
+      const at = text.indexOf(blank);
+      assert.ok(
+        at > 0 && cells[at].cell_type === "code",
+        `${file}: exercise ${id}'s blank is not a code cell`,
+      );
+      assert.match(
+        text[at + 1],
+        /^(await display\(await )?check\w+\(/,
+        `${file}: no check after ${id}`,
+      );
+      assert.equal(cells[at + 1].cell_type, "code");
+      assert.ok(
+        text[at + 2].startsWith("<details><summary>Solution</summary>") &&
+          text[at + 2].includes(escapeHtml(solutions.get(id)!)),
+        `${file}: exercise ${id}'s solution is not folded after its check`,
+      );
+      assert.match(text[at - 1], new RegExp(`^### Exercise ${id.replace(".", "\\.")}:`));
+    }
+    assert.match(text.join("\n"), /## Common pitfalls/, `${file}: no pitfalls section`);
+    assert.match(
+      text.at(-1)!,
+      /^## What to try next/,
+      `${file}: does not end with what to try next`,
+    );
+  }
+});
