@@ -10,6 +10,7 @@ import { loadMnist } from "../lib/data/mod.ts";
 import { computeStatistics, inferSchema } from "../lib/ecosystem/mod.ts";
 import { cnn } from "../lib/models/mod.ts";
 import * as ex from "../lib/exercises/mod.ts";
+import { fail } from "../lib/exercises/check.ts";
 import * as s0 from "../lib/exercises/solutions/ch00.ts";
 import * as b0 from "../lib/exercises/blanks/ch00.ts";
 import * as s1 from "../lib/exercises/solutions/ch01.ts";
@@ -232,7 +233,7 @@ Deno.test("exercise checks: running every solution leaves no tensor behind", asy
 });
 
 Deno.test("exercise results display as HTML with the verdict and as text", () => {
-  const r = ex.fail("9.9", "It is <wrong>.", "do it right.");
+  const r = fail("9.9", "It is <wrong>.", "do it right.");
   const bundle = (r as unknown as Record<symbol, () => Record<string, string>>)
     [Symbol.for("Jupyter.display")]();
   assert.match(bundle["text/html"], /✘ Exercise 9\.9/);

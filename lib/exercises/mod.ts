@@ -13,7 +13,7 @@
  *
  * @module
  */
-export * from "./check.ts";
+export type { CheckResult } from "./check.ts";
 export * from "./ch00_quickstart.ts";
 export * from "./ch01_tensors.ts";
 export * from "./ch02_graphs.ts";
