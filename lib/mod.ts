@@ -28,3 +28,7 @@ export * from "./distribute/mod.ts";
 export * from "./tape.ts";
 export * from "./variables.ts";
 export * from "./gradient_check.ts";
+export * from "./exercises/mod.ts";
+export * from "./ecosystem/transform.ts";
+export * from "./training/sliced_evaluation.ts";
+export * from "./ecosystem/keras_estimator.ts";

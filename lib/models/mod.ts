@@ -10,3 +10,4 @@ export * from "./custom_layer.ts";
 export * from "./subclassed.ts";
 export * from "./seeded_dropout.ts";
 export * from "./summary.ts";
+export * from "./counting_dense.ts";
