@@ -12,8 +12,12 @@
  * A function is its parameter types, extra locals and body; the body is a
  * flat list of bytes built with {@linkcode op} and {@linkcode simd}.
  *
+ * With tfjs's threaded build the heap is a shared memory (`SharedArrayBuffer`):
+ * {@linkcode instantiate} then declares the import shared, as WebAssembly requires.
+ *
  * @module
  */
+import { wasmHeapMemory } from "./wasm_threads.ts";
 
 /** Value types. */
 export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
@@ -88,28 +92,57 @@ export interface WasmFunction {
   body: number[][];
 }
 
-/** Encode a module that imports `env.memory` and exports `functions`. */
-export function assemble(functions: WasmFunction[]): Uint8Array {
+/** The functions each {@linkcode assemble}d module was built from (to build its shared twin). */
+const sources = new WeakMap<Uint8Array, WasmFunction[]>();
+
+function encode(functions: WasmFunction[], shared: boolean): Uint8Array {
   const types = functions.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0]);
   const code = functions.map((f) => {
     const locals = vec(f.locals.map((t) => [1, t]));
     const body = [...locals, ...f.body.flat(), ...op.end];
     return [...uleb(body.length), ...body];
   });
+  // A shared memory must declare its maximum: 65536 pages (4 GiB), the threaded build's.
+  const limits = shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(types)),
-    ...section(2, vec([[...str("env"), ...str("memory"), 0x02, 0x00, 0x00]])),
+    ...section(2, vec([[...str("env"), ...str("memory"), 0x02, ...limits]])),
     ...section(3, vec(functions.map((_, i) => uleb(i)))),
     ...section(7, vec(functions.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(code)),
   ]);
 }
 
-/** The WASM backend's memory, reached through its Emscripten module. */
+/**
+ * Encode a module that imports `env.memory` and exports `functions`.
+ * {@linkcode instantiate} builds its twin that imports a shared memory when
+ * the backend's heap is shared (tfjs's threaded build).
+ */
+export function assemble(functions: WasmFunction[]): Uint8Array {
+  const bytes = encode(functions, false);
+  sources.set(bytes, functions);
+  return bytes;
+}
+
+let warned = false;
+
+/**
+ * The WASM backend's memory (exported by the single-threaded builds, imported
+ * and shared by the threaded one; see wasm_threads.ts). When it cannot be
+ * found, the kernels built on it fall back to JavaScript loops: that is said
+ * once, loudly, and the backend report lists it.
+ */
 export function backendMemory(backend: unknown): WebAssembly.Memory | undefined {
-  const asm = (backend as { wasm?: { asm?: { memory?: unknown } } })?.wasm?.asm;
-  return asm?.memory instanceof WebAssembly.Memory ? asm.memory : undefined;
+  const memory = wasmHeapMemory(backend);
+  if (!memory && !warned && (backend as { wasm?: unknown })?.wasm) {
+    warned = true;
+    console.warn(
+      "lib/kernels: the WASM backend's memory was not found; the SIMD kernels run as " +
+        "JavaScript loops (slower). initBackend's report lists them under wasm.kernels.",
+    );
+  }
+  return memory;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, Map<Uint8Array, WebAssembly.Exports>>();
@@ -120,7 +153,11 @@ export function instantiate(bytes: Uint8Array, memory: WebAssembly.Memory): WebA
   if (!byBytes) instances.set(memory, byBytes = new Map());
   let exports = byBytes.get(bytes);
   if (!exports) {
-    const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    const shared = typeof SharedArrayBuffer !== "undefined" &&
+      memory.buffer instanceof SharedArrayBuffer;
+    const functions = sources.get(bytes);
+    const code = shared && functions ? encode(functions, true) : bytes;
+    const module = new WebAssembly.Module(code as Uint8Array<ArrayBuffer>);
     exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
     byBytes.set(bytes, exports);
   }
