@@ -43,6 +43,17 @@ Deno.test("bench --tiny writes a report; --compare reads two", async () => {
     for (const k of report.speedups) assert.ok(k.stockMs > 0 && k.oursMs > 0, JSON.stringify(k));
     assert.equal(report.profiles.length, 3);
     for (const p of report.profiles) assert.ok(p.kernels.length > 0 && p.stepMs > 0);
+    if (navigator.hardwareConcurrency >= 2) {
+      // Single- vs multi-threaded WASM, per op and per training step.
+      assert.ok(report.threads, report.skipped.join("; "));
+      assert.deepEqual(report.threads.builds.map((b) => b.threads), [1, 2]);
+      assert.ok(report.threads.ops.some((o) => o.op === "MaxPoolGrad (2x2/2)"));
+      assert.equal(report.threads.steps.length, 3);
+      for (const o of [...report.threads.ops, ...report.threads.steps]) {
+        assert.ok(o.ms1 > 0 && o.msN > 0, JSON.stringify(o));
+      }
+      assert.match(r.stdout, /WASM on 1 vs 2 threads/);
+    }
     const html = await Deno.readTextFile(`${dir}/bench.html`);
     assert.match(html, /Plotly\.newPlot/);
     assert.match(html, /Training throughput/);

@@ -30,6 +30,7 @@ import { DISPLAY } from "../lib/display/displayable.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { permutation } from "../lib/_random.ts";
 import { installFusedAdam } from "../lib/kernels/adam_update.ts";
+import type { ThreadsProbe } from "./_bench_threads.ts";
 
 /** The WASM kernels lib/kernels replaces, as registered before `initBackend` ran. */
 const STOCK_NAMES = [
@@ -114,6 +115,16 @@ export interface BenchReport {
     runs?: number[];
   }[];
   torchMatmul: { n: number; threads: number; gflops: number }[];
+  /**
+   * WASM single- vs multi-threaded (tfjs's threaded build), each in its own process, run
+   * alternately; each figure is the best of its runs (ms).
+   */
+  threads?: {
+    /** Per build: threads, how it started (ms), resident memory after the start (MB). */
+    builds: { threads: number; build: string; fallback: string; startMs: number; rssMb: number }[];
+    ops: { op: string; shape: string; ms1: number; msN: number }[];
+    steps: { model: string; ms1: number; msN: number }[];
+  };
   skipped: string[];
 }
 
@@ -212,7 +223,7 @@ async function trainHere(
   warmup = 10,
   seed = 0,
 ): Promise<TrainRow> {
-  await initBackend({ prefer: backend });
+  const report = await initBackend({ prefer: backend });
   // As the PyTorch reference: its default initialisation, Adam's epsilon 1e-8 and
   // 10 warm-up batches that count as training.
   const model = buildModel({ name, seed, init: "torch" });
@@ -250,6 +261,7 @@ async function trainHere(
     repeats: rates,
     trainSamples: (per * repeats + warmup) * batch,
   };
+  if (backend === "wasm") row.note = `${report.wasm.threads} thread(s) in each op`;
   if (evaluate) row.testAcc = accuracy(model, data.test);
   model.dispose();
   opt.dispose();
@@ -530,6 +542,64 @@ async function timeFunctions(report: BenchReport, tiny: boolean): Promise<void> 
   tf.dispose([x, w1, b1, w2, b2, ...cases[1][2]]);
 }
 
+/** Ops and training steps on the single- and multi-threaded WASM builds (child processes). */
+async function timeThreads(
+  tiny: boolean,
+  report: BenchReport,
+  log: (s: string) => void,
+): Promise<void> {
+  const threads = navigator.hardwareConcurrency;
+  if (threads < 2) {
+    report.skipped.push(`threads: ${threads} core here, nothing to compare`);
+    return;
+  }
+  const script = new URL("./_bench_threads.ts", import.meta.url).pathname;
+  const runs: ThreadsProbe[] = [];
+  // Alternating, so that a change in the machine's load hits both sides.
+  for (const t of tiny ? [1, threads] : [1, threads, 1, threads]) {
+    log(`wasm ops and steps on ${t} thread(s)`);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...(tiny ? ["--tiny"] : [])],
+      env: { TFJS_WASM_THREADS: String(t) },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+    if (!out.success || !line.startsWith("{")) {
+      const err = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1);
+      report.skipped.push(`threads: the ${t}-thread run failed (${err})`);
+      return;
+    }
+    runs.push(JSON.parse(line));
+  }
+  const single = runs.filter((r) => r.threads === 1), multi = runs.filter((r) => r.threads > 1);
+  if (!multi.length) {
+    report.skipped.push(`threads: the threaded build did not start (${runs[1]?.fallback})`);
+  }
+  const best = (rs: ThreadsProbe[], pick: (r: ThreadsProbe) => number | undefined) =>
+    Math.min(...rs.map(pick).filter((x): x is number => x !== undefined));
+  report.threads = {
+    builds: [single[0], ...multi.slice(0, 1)].map((r) => ({
+      threads: r.threads,
+      build: r.build,
+      fallback: r.fallback,
+      startMs: best(r.threads === 1 ? single : multi, (q) => q.startMs),
+      rssMb: best(r.threads === 1 ? single : multi, (q) => q.rssMb),
+    })),
+    ops: single[0].ops.map((o, i) => ({
+      op: o.op,
+      shape: o.shape,
+      ms1: best(single, (r) => r.ops[i]?.ms),
+      msN: best(multi, (r) => r.ops[i]?.ms),
+    })),
+    steps: single[0].steps.map((o, i) => ({
+      model: o.model,
+      ms1: best(single, (r) => r.steps[i]?.ms),
+      msN: best(multi, (r) => r.steps[i]?.ms),
+    })),
+  };
+}
+
 /** The project's PyTorch reference, resolved from this file (not from the working directory). */
 export const TORCH_REFERENCE: string = new URL("./torch_reference.py", import.meta.url).pathname;
 /** Debian's python, which Debian's python3-torch installs into. */
@@ -752,6 +822,29 @@ export function formatReport(r: BenchReport): string {
         fmt(k.stockMs, 1),
         fmt(k.oursMs, 1),
         fmt(k.stockMs / k.oursMs, 1) + "x",
+      ]),
+    ]));
+  }
+  if (r.threads) {
+    const n = r.threads.builds.at(-1)!.threads;
+    out.push(
+      `\nWASM on 1 vs ${n} threads (separate processes, alternating; best ms of each; ` +
+        r.threads.builds.map((b) =>
+          `${b.build} build: ${b.threads} thread(s), started in ${fmt(b.startMs)} ms, ` +
+          `${fmt(b.rssMb)} MB resident`
+        ).join("; ") + ")",
+    );
+    out.push(table([
+      ["op or step", "shape", "1 thread", `${n} threads`, "speedup"],
+      ...r.threads.ops.map((
+        o,
+      ) => [o.op, o.shape, fmt(o.ms1, 2), fmt(o.msN, 2), fmt(o.ms1 / o.msN, 2) + "x"]),
+      ...r.threads.steps.map((o) => [
+        `training step`,
+        o.model,
+        fmt(o.ms1, 1),
+        fmt(o.msN, 1),
+        fmt(o.ms1 / o.msN, 2) + "x",
       ]),
     ]));
   }
@@ -1092,6 +1185,7 @@ export async function main(args: string[]): Promise<BenchReport | undefined> {
     await timeSpeedups(tiny, report);
     log("wasm per-kernel profile of a training step");
     await profileSteps(tiny, report);
+    await timeThreads(tiny, report, log);
   }
   if (wanted.includes("cpu")) {
     log("cpu mlp");
