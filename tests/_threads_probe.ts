@@ -55,6 +55,7 @@ tf.tidy(() => {
     [[8, 13, 13, 32], [3, 3, 32, 64], "valid"], // XNNPACK forward, scatter input gradient
     [[4, 9, 9, 16], [3, 3, 16, 32], "same"], // padded direct filter gradient
     [[2, 11, 11, 3], [3, 3, 3, 8], "same"],
+    [[3, 12, 12, 8], [5, 5, 8, 16], "valid"], // an odd batch: unequal halves
   ];
   for (const [xs, fs, pad] of shapes) {
     const name = `conv ${xs}*${fs} ${pad}`;
@@ -126,7 +127,7 @@ tf.tidy(() => {
 
 // Adam (the fused AdamUpdate kernel), three steps on one variable.
 {
-  const v = tf.variable(T([300, 17]));
+  const v = tf.variable(T([400, 203])); // over 65,536 elements: split between threads
   const opt = tf.train.adam(0.01);
   for (let i = 0; i < 3; i++) opt.minimize(() => v.square().sum().sin() as tf.Scalar);
   keep("adam", v);

@@ -13,7 +13,13 @@ const CORES = navigator.hardwareConcurrency;
 interface ProbeOutput {
   wasm: {
     threads: number;
-    runtime: { build: string; threads: number; sharedMemory: boolean; fallback: string };
+    runtime: {
+      build: string;
+      threads: number;
+      sharedMemory: boolean;
+      fallback: string;
+      kernelHelper: string;
+    };
     kernels: { kernel: string; path: string; threads: number }[];
   };
   reason: string;
@@ -68,8 +74,14 @@ Deno.test({
     assert.equal(threaded.wasm.runtime.build, "threaded-simd", threaded.wasm.runtime.fallback);
     assert.equal(threaded.wasm.threads, 2);
     assert.equal(threaded.wasm.runtime.sharedMemory, true);
-    // The SIMD loops found the shared memory: none fell back to JavaScript.
-    for (const k of threaded.wasm.kernels) assert.equal(k.path, "simd", k.kernel);
+    // The SIMD loops found the shared memory (none fell back to JavaScript) and run on two
+    // threads: lib/kernels' helper thread shares the heap.
+    assert.equal(threaded.wasm.runtime.kernelHelper, "running");
+    for (const k of threaded.wasm.kernels) {
+      assert.equal(k.path, "simd", k.kernel);
+      assert.equal(k.threads, 2, k.kernel);
+    }
+    for (const k of single.wasm.kernels) assert.equal(k.threads, 1, k.kernel);
     const names = Object.keys(single.results);
     assert.deepEqual(Object.keys(threaded.results), names);
     for (const m of ["mlp", "small_cnn", "keras_cnn"]) {

@@ -17,7 +17,6 @@
  *
  * @module
  */
-import { wasmHeapMemory } from "./wasm_threads.ts";
 
 /** Value types. */
 export const I32 = 0x7f, F32 = 0x7d, V128 = 0x7b;
@@ -125,6 +124,29 @@ export function assemble(functions: WasmFunction[]): Uint8Array {
   return bytes;
 }
 
+const sharedTwins = new WeakMap<Uint8Array, Uint8Array>();
+
+/** The twin of an {@linkcode assemble}d module that imports a shared memory. */
+export function sharedBytes(bytes: Uint8Array): Uint8Array {
+  let twin = sharedTwins.get(bytes);
+  if (!twin) {
+    const functions = sources.get(bytes);
+    if (!functions) throw new Error("sharedBytes: these bytes were not made by assemble()");
+    sharedTwins.set(bytes, twin = encode(functions, true));
+  }
+  return twin;
+}
+
+/**
+ * The `WebAssembly.Memory` the WASM backend keeps its tensors in: exported by
+ * the single-threaded builds, imported (shared) by the threaded one.
+ */
+export function wasmHeapMemory(backend: unknown): WebAssembly.Memory | undefined {
+  const wasm = (backend as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } })?.wasm;
+  const memory = wasm?.asm?.memory ?? wasm?.wasmMemory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
 let warned = false;
 
 /**
@@ -155,8 +177,7 @@ export function instantiate(bytes: Uint8Array, memory: WebAssembly.Memory): WebA
   if (!exports) {
     const shared = typeof SharedArrayBuffer !== "undefined" &&
       memory.buffer instanceof SharedArrayBuffer;
-    const functions = sources.get(bytes);
-    const code = shared && functions ? encode(functions, true) : bytes;
+    const code = shared && sources.has(bytes) ? sharedBytes(bytes) : bytes;
     const module = new WebAssembly.Module(code as Uint8Array<ArrayBuffer>);
     exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
     byBytes.set(bytes, exports);

@@ -31,6 +31,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, F32, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
+import { once, runParts } from "./_parallel.ts";
 
 /** Attributes of the `AdamUpdate` kernel. */
 export interface AdamUpdateAttrs {
@@ -110,7 +111,8 @@ const ADAM_WASM = assemble([{
   ],
 }]);
 
-type AdamWasm = (...args: number[]) => void;
+/** Variables from this many elements update on two threads (when the heap is shared). */
+const SPLIT_MIN = 1 << 16;
 
 /** The `AdamUpdate` kernel for WASM: inputs `x`, `m`, `v`, `g`; outputs new `x`, `m`, `v`. */
 export function adamUpdateConfig(): tf.KernelConfig {
@@ -127,14 +129,16 @@ export function adamUpdateConfig(): tf.KernelConfig {
       let done = 0;
       const memory = backendMemory(backend);
       if (memory) {
-        const adam = instantiate(ADAM_WASM, memory).adam as AdamWasm;
         done = n - (n % 4);
-        adam(
-          ...all.map((t) => heap.getMemoryOffset(t.dataId)),
-          done * 4,
-          ...[a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.correction1, a.correction2],
-          ...[a.epsilon, -a.learningRate],
-        );
+        const ptrs = all.map((t) => heap.getMemoryOffset(t.dataId));
+        const consts = [a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.correction1, a.correction2]
+          .concat([a.epsilon, -a.learningRate]);
+        // Large variables: the two halves on two threads (element-wise: the same numbers).
+        const half = done >= SPLIT_MIN ? Math.floor(done / 8) * 16 : done * 4;
+        runParts(ADAM_WASM, memory, instantiate(ADAM_WASM, memory), "adam", [
+          once([...ptrs, half, ...consts]),
+          once([...ptrs.map((p) => p + half), done * 4 - half, ...consts]),
+        ]);
       }
       // The rest (or everything, without the heap's memory) in JavaScript.
       // Views after the allocations: growing the heap detaches older views.

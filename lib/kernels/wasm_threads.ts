@@ -44,6 +44,10 @@ import { createRequire } from "node:module";
 import { Worker as NodeWorker } from "node:worker_threads";
 import process from "node:process";
 import os from "node:os";
+import { wasmHeapMemory } from "./_wasm.ts";
+import { kernelThreads, startKernelHelper } from "./_parallel.ts";
+
+export { wasmHeapMemory };
 
 /** How the WASM backend runs. */
 export interface WasmRuntime {
@@ -55,6 +59,8 @@ export interface WasmRuntime {
   sharedMemory: boolean;
   /** Why the threaded build is not running; empty when it is. */
   fallback: string;
+  /** lib/kernels' helper thread: "running", or why not (see `_parallel.ts`). */
+  kernelHelper: string;
   /** Milliseconds `tf.setBackend("wasm")` took, the check included. */
   startMs: number;
 }
@@ -86,7 +92,11 @@ const SIMD_KERNELS = [
 export function wasmKernelPaths(backend: unknown): WasmKernelPath[] {
   const simd = wasmHeapMemory(backend) ? "simd" : "javascript";
   return [
-    ...SIMD_KERNELS.map((kernel) => ({ kernel, path: simd, threads: 1 } as WasmKernelPath)),
+    ...SIMD_KERNELS.map((kernel) => ({
+      kernel,
+      path: simd,
+      threads: kernelThreads(),
+    } as WasmKernelPath)),
     {
       kernel: "XNNPACK (tfjs's matMul, convolutions)",
       path: "simd",
@@ -98,16 +108,6 @@ export function wasmKernelPaths(backend: unknown): WasmKernelPath[] {
 /** How the WASM backend was started, or undefined before {@linkcode startWasm} ran. */
 export function wasmRuntime(): WasmRuntime | undefined {
   return runtime;
-}
-
-/**
- * The `WebAssembly.Memory` the WASM backend keeps its tensors in: exported by
- * the single-threaded builds, imported (shared) by the threaded one.
- */
-export function wasmHeapMemory(backend: unknown): WebAssembly.Memory | undefined {
-  const wasm = (backend as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } })?.wasm;
-  const memory = wasm?.asm?.memory ?? wasm?.wasmMemory;
-  return memory instanceof WebAssembly.Memory ? memory : undefined;
 }
 
 const require = createRequire(import.meta.url);
@@ -271,6 +271,7 @@ export async function startWasm(threads?: number): Promise<string> {
   const wanted = threads ??
     (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : navigator.hardwareConcurrency);
   let fallback = threadedRefusal(wanted);
+  let helperNote = "";
   if (!fallback) {
     const factory = tf.engine().registryFactory["wasm"];
     try {
@@ -282,9 +283,10 @@ export async function startWasm(threads?: number): Promise<string> {
         // The pool pre-spawns 8 workers; XNNPACK took threads − 1 of them.
         for (const w of wasm.PThread?.unusedWorkers.splice(0) ?? []) w.terminate();
         fallback = checkThreaded();
-        if (!fallback && !(wasmHeapMemory(tf.backend()) instanceof WebAssembly.Memory)) {
-          fallback = "its memory could not be found";
-        }
+        const memory = wasmHeapMemory(tf.backend());
+        if (!fallback && !memory) fallback = "its memory could not be found";
+        // lib/kernels' own loops: a helper thread on the same memory (_parallel.ts).
+        if (!fallback && memory) helperNote = await startKernelHelper(memory);
       }
     } catch (e) {
       fallback = `the threaded build failed to start: ${(e as Error).message ?? e}`;
@@ -316,6 +318,7 @@ export async function startWasm(threads?: number): Promise<string> {
     threads: count,
     sharedMemory: wasmHeapMemory(tf.backend())?.buffer instanceof SharedArrayBuffer,
     fallback,
+    kernelHelper: threaded ? helperNote || "running" : "none (single-threaded build)",
     startMs: Math.round(performance.now() - t0),
   };
   return "";
