@@ -1,7 +1,8 @@
 /**
  * A child process of `deno task bench`: times each op and one training step of
  * each benchmark model on the WASM build that `TFJS_WASM_THREADS` selects (1:
- * single-threaded; 2: tfjs's threaded build, see lib/kernels/wasm_threads.ts),
+ * single-threaded; 2: tfjs's threaded build, see lib/kernels/wasm_threads.ts;
+ * `TFJS_KERNEL_THREADS=1` with it: lib/kernels' loops without their helper thread),
  * and prints one JSON line. The bench runs it with 1 and 2 threads, alternating,
  * and keeps each figure's best run: the build is chosen once per process.
  *
@@ -18,6 +19,8 @@ import { buildModel, MODEL_NAMES } from "../lib/distribute/models.ts";
 /** What one run prints. */
 export interface ThreadsProbe {
   threads: number;
+  /** lib/kernels' helper thread: "running", or why not. */
+  kernelHelper: string;
   build: string;
   fallback: string;
   startMs: number;
@@ -38,6 +41,7 @@ if (import.meta.main) {
   const out: ThreadsProbe = {
     threads: report.wasm.threads,
     build: report.wasm.runtime?.build ?? "?",
+    kernelHelper: report.wasm.runtime?.kernelHelper ?? "?",
     fallback: report.wasm.runtime?.fallback ?? "",
     startMs: report.wasm.runtime?.startMs ?? NaN,
     rssMb: Math.round(Deno.memoryUsage().rss / 1e6),

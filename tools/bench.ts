@@ -6,8 +6,11 @@
  * It trains the three models of `tools/torch_reference.py` (MLP
  * 784-128-10, small CNN, Keras CNN; batch 128, Adam 1e-3, PyTorch's default
  * initialisation) on Fashion-MNIST,
- * on WASM (one thread, and mirrored on 2 Workers), the CPU backend and WebGPU
- * when an adapter exists; prints a table of medians over repeats and writes
+ * on WASM (as initBackend starts it: tfjs's threaded build when it works, and
+ * mirrored on 2 single-threaded Workers), the CPU backend and WebGPU when an
+ * adapter exists; times each op and training step on 1 and 2 WASM threads (in
+ * separate processes, `_bench_threads.ts`); prints a table of medians over
+ * repeats and writes
  * `reports/bench.json` and `reports/bench.html` (plotly bar charts).
  *
  * ```sh
@@ -17,6 +20,8 @@
  * deno task bench --torch --seeds 3    # one-epoch accuracy: the mean over 3 seeds, both sides
  * deno task bench --compare a.json b.json   # ratios b/a of every figure
  * deno task bench --out DIR            # write DIR/bench.json and DIR/bench.html
+ * deno task bench --help
+ * TFJS_WASM_THREADS=1 deno task bench  # WASM rows on the single-threaded build
  * ```
  *
  * @module
@@ -122,8 +127,9 @@ export interface BenchReport {
   threads?: {
     /** Per build: threads, how it started (ms), resident memory after the start (MB). */
     builds: { threads: number; build: string; fallback: string; startMs: number; rssMb: number }[];
-    ops: { op: string; shape: string; ms1: number; msN: number }[];
-    steps: { model: string; ms1: number; msN: number }[];
+    /** `msXnn`: threaded build, lib/kernels' loops on one thread (TFJS_KERNEL_THREADS=1). */
+    ops: { op: string; shape: string; ms1: number; msN: number; msXnn?: number }[];
+    steps: { model: string; ms1: number; msN: number; msXnn?: number }[];
   };
   skipped: string[];
 }
@@ -555,47 +561,61 @@ async function timeThreads(
   }
   const script = new URL("./_bench_threads.ts", import.meta.url).pathname;
   const runs: ThreadsProbe[] = [];
-  // Alternating, so that a change in the machine's load hits both sides.
-  for (const t of tiny ? [1, threads] : [1, threads, 1, threads]) {
-    log(`wasm ops and steps on ${t} thread(s)`);
+  // Alternating, so that a change in the machine's load hits every configuration.
+  const configs: Record<string, string>[] = [
+    { TFJS_WASM_THREADS: "1" },
+    { TFJS_WASM_THREADS: String(threads) },
+    { TFJS_WASM_THREADS: String(threads), TFJS_KERNEL_THREADS: "1" },
+  ];
+  for (const env of tiny ? configs : [...configs, ...configs]) {
+    log(`wasm ops and steps with ${JSON.stringify(env)}`);
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", script, ...(tiny ? ["--tiny"] : [])],
-      env: { TFJS_WASM_THREADS: String(t) },
+      env,
       stdout: "piped",
       stderr: "piped",
     }).output();
     const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
     if (!out.success || !line.startsWith("{")) {
       const err = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1);
-      report.skipped.push(`threads: the ${t}-thread run failed (${err})`);
+      report.skipped.push(`threads: the run with ${JSON.stringify(env)} failed (${err})`);
       return;
     }
     runs.push(JSON.parse(line));
   }
-  const single = runs.filter((r) => r.threads === 1), multi = runs.filter((r) => r.threads > 1);
+  const single = runs.filter((r) => r.threads === 1);
+  const multi = runs.filter((r) => r.threads > 1 && r.kernelHelper === "running");
+  const xnnOnly = runs.filter((r) => r.threads > 1 && r.kernelHelper !== "running");
   if (!multi.length) {
-    report.skipped.push(`threads: the threaded build did not start (${runs[1]?.fallback})`);
+    report.skipped.push(
+      `threads: the threaded build or its kernel helper did not start (${
+        runs[1]?.fallback || runs[1]?.kernelHelper
+      })`,
+    );
+    return;
   }
   const best = (rs: ThreadsProbe[], pick: (r: ThreadsProbe) => number | undefined) =>
     Math.min(...rs.map(pick).filter((x): x is number => x !== undefined));
   report.threads = {
-    builds: [single[0], ...multi.slice(0, 1)].map((r) => ({
-      threads: r.threads,
-      build: r.build,
-      fallback: r.fallback,
-      startMs: best(r.threads === 1 ? single : multi, (q) => q.startMs),
-      rssMb: best(r.threads === 1 ? single : multi, (q) => q.rssMb),
+    builds: [single, multi].map((rs) => ({
+      threads: rs[0].threads,
+      build: rs[0].build,
+      fallback: rs[0].fallback,
+      startMs: best(rs, (q) => q.startMs),
+      rssMb: best(rs, (q) => q.rssMb),
     })),
     ops: single[0].ops.map((o, i) => ({
       op: o.op,
       shape: o.shape,
       ms1: best(single, (r) => r.ops[i]?.ms),
       msN: best(multi, (r) => r.ops[i]?.ms),
+      msXnn: best(xnnOnly, (r) => r.ops[i]?.ms),
     })),
     steps: single[0].steps.map((o, i) => ({
       model: o.model,
       ms1: best(single, (r) => r.steps[i]?.ms),
       msN: best(multi, (r) => r.steps[i]?.ms),
+      msXnn: best(xnnOnly, (r) => r.steps[i]?.ms),
     })),
   };
 }
@@ -834,18 +854,18 @@ export function formatReport(r: BenchReport): string {
           `${fmt(b.rssMb)} MB resident`
         ).join("; ") + ")",
     );
+    const row = (what: string, shape: string, o: { ms1: number; msN: number; msXnn?: number }) => [
+      what,
+      shape,
+      fmt(o.ms1, 2),
+      fmt(o.msN, 2),
+      fmt(o.ms1 / o.msN, 2) + "x",
+      o.msXnn === undefined ? "-" : fmt(o.msXnn, 2),
+    ];
     out.push(table([
-      ["op or step", "shape", "1 thread", `${n} threads`, "speedup"],
-      ...r.threads.ops.map((
-        o,
-      ) => [o.op, o.shape, fmt(o.ms1, 2), fmt(o.msN, 2), fmt(o.ms1 / o.msN, 2) + "x"]),
-      ...r.threads.steps.map((o) => [
-        `training step`,
-        o.model,
-        fmt(o.ms1, 1),
-        fmt(o.msN, 1),
-        fmt(o.ms1 / o.msN, 2) + "x",
-      ]),
+      ["op or step", "shape", "1 thread", `${n} threads`, "speedup", `${n}t, own loops 1t`],
+      ...r.threads.ops.map((o) => row(o.op, o.shape, o)),
+      ...r.threads.steps.map((o) => row("training step", o.model, o)),
     ]));
   }
   for (const p of r.profiles) {

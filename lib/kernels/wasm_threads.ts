@@ -25,7 +25,8 @@
  * {@linkcode wasmHeapMemory} (the memory they run on) instead of guessing.
  *
  * `TFJS_WASM_THREADS=1` (or `initBackend({ wasmThreads: 1 })`) keeps the
- * single-threaded build. Workers (the replicas of `fitDataset`) start it
+ * single-threaded build; `TFJS_KERNEL_THREADS=1` keeps the threaded build but
+ * runs lib/kernels' own loops on one thread (no helper). Workers (the replicas of `fitDataset`) start it
  * single-threaded too: threads in every replica would oversubscribe the cores.
  *
  * @example
@@ -286,7 +287,11 @@ export async function startWasm(threads?: number): Promise<string> {
         const memory = wasmHeapMemory(tf.backend());
         if (!fallback && !memory) fallback = "its memory could not be found";
         // lib/kernels' own loops: a helper thread on the same memory (_parallel.ts).
-        if (!fallback && memory) helperNote = await startKernelHelper(memory);
+        if (!fallback && memory) {
+          helperNote = Deno.env.get("TFJS_KERNEL_THREADS") === "1"
+            ? "off (TFJS_KERNEL_THREADS=1)"
+            : await startKernelHelper(memory);
+        }
       }
     } catch (e) {
       fallback = `the threaded build failed to start: ${(e as Error).message ?? e}`;
