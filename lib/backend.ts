@@ -9,6 +9,11 @@
  * GPU offers) is slower than WASM by an order of magnitude, so it is skipped
  * unless asked for by name.
  *
+ * WASM starts as tfjs's threaded SIMD build (one thread per core inside each
+ * op) when it starts and passes a check, else single-threaded with the reason
+ * in the report (`kernels/wasm_threads.ts`; `TFJS_WASM_THREADS=1` asks for one
+ * thread).
+ *
  * @example Pick the best backend and show why
  * ```ts
  * import { initBackend } from "./backend.ts";

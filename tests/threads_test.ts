@@ -6,6 +6,8 @@
  * back to the single-threaded build and say why.
  */
 import { strict as assert } from "node:assert";
+import { backendMemory } from "../lib/kernels/_wasm.ts";
+import { wasmKernelPaths } from "../lib/kernels/wasm_threads.ts";
 
 const probe = new URL("./_threads_probe.ts", import.meta.url).pathname;
 const CORES = navigator.hardwareConcurrency;
@@ -137,4 +139,24 @@ Deno.test({
     for (const k of out.wasm.kernels) assert.equal(k.path, "simd", k.kernel);
     assert.ok(Object.keys(out.results).length > 30);
   },
+});
+
+Deno.test("WASM threads: when the heap's memory cannot be found, the fallback to JavaScript loops is loud", () => {
+  const warn = console.warn;
+  const warned: string[] = [];
+  console.warn = (...a: unknown[]) => warned.push(a.join(" "));
+  try {
+    const backend = { wasm: { asm: {} } }; // a WASM backend without a memory we can reach
+    assert.equal(backendMemory(backend), undefined);
+    assert.equal(backendMemory(backend), undefined);
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(warned.length, 1, "said once");
+  assert.match(warned[0], /memory was not found.*JavaScript/);
+  const paths = wasmKernelPaths({ wasm: { asm: {} } });
+  assert.ok(paths.length >= 6);
+  for (const k of paths.filter((k) => !k.kernel.startsWith("XNNPACK"))) {
+    assert.equal(k.path, "javascript", k.kernel);
+  }
 });
