@@ -149,7 +149,12 @@ async function trySet(name: BackendName, timeoutMs: number, wasmThreads?: number
   try {
     if (name === "wasm") {
       // Threaded when it starts and passes its check, else single-threaded (wasm_threads.ts).
-      const why = await withTimeout(startWasm(wasmThreads), timeoutMs, `starting WASM`);
+      // The threaded start has its own bound (then the single-threaded build starts).
+      const why = await withTimeout(
+        startWasm(wasmThreads, timeoutMs),
+        2 * timeoutMs + 1000,
+        `starting WASM`,
+      );
       if (why) return why;
     } else {
       const ok = await withTimeout(tf.setBackend(name), timeoutMs, `tf.setBackend("${name}")`);

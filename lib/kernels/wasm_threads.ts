@@ -154,7 +154,11 @@ interface EmscriptenModule {
 }
 
 /** Run `start` with the globals the threaded build needs, and restore them all afterwards. */
-async function withThreadedGlobals<T>(threads: number, start: () => Promise<T>): Promise<T> {
+async function withThreadedGlobals<T>(
+  threads: number,
+  timeoutMs: number,
+  start: () => Promise<T>,
+): Promise<T> {
   const workerDescriptor = Object.getOwnPropertyDescriptor(globalThis, "Worker");
   // Emscripten adds process listeners that rethrow every uncaught error: remove them after.
   const events = ["uncaughtException", "unhandledRejection"];
@@ -170,7 +174,11 @@ async function withThreadedGlobals<T>(threads: number, start: () => Promise<T>):
   });
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
   setThreadsCount(threads);
-  const failed = new Promise<never>((_, reject) => rejectStart = reject);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    rejectStart = reject;
+    timer = setTimeout(() => reject(new Error(`it took longer than ${timeoutMs} ms`)), timeoutMs);
+  });
   // backend.cc caps the pool at emscripten_num_logical_cores() / 2, which Emscripten reads
   // from os.cpus() where it sees Node: show it twice the threads asked for while it starts.
   const cpus = os.cpus;
@@ -184,6 +192,7 @@ async function withThreadedGlobals<T>(threads: number, start: () => Promise<T>):
     return await Promise.race([start(), failed]);
   } finally {
     rejectStart = undefined;
+    clearTimeout(timer);
     if (cpusDescriptor) Object.defineProperty(os, "cpus", cpusDescriptor);
     if (workerDescriptor) Object.defineProperty(globalThis, "Worker", workerDescriptor);
     else delete (globalThis as { Worker?: unknown }).Worker;
@@ -252,6 +261,9 @@ function checkThreaded(): string {
 /** Why this process should not start the threaded build, or "" to try it. */
 function threadedRefusal(threads: number): string {
   if (threads <= 1) return "one thread was asked for (TFJS_WASM_THREADS or wasmThreads)";
+  if (tf.engine().registry["wasm"]) {
+    return "WASM was already started (tf.setBackend before initBackend)";
+  }
   if ("WorkerGlobalScope" in globalThis) {
     return "inside a Worker (a replica): threads in every replica would oversubscribe the cores";
   }
@@ -265,7 +277,7 @@ function threadedRefusal(threads: number): string {
  * then {@linkcode wasmRuntime} says which. Resolves to "" when WASM runs, or to
  * the reason it does not. Later calls switch to the running backend.
  */
-export async function startWasm(threads?: number): Promise<string> {
+export async function startWasm(threads?: number, timeoutMs = 10_000): Promise<string> {
   if (runtime) return await tf.setBackend("wasm") ? "" : `tf.setBackend("wasm") returned false`;
   const t0 = performance.now();
   const fromEnv = Number(Deno.env.get("TFJS_WASM_THREADS") ?? NaN);
@@ -276,7 +288,9 @@ export async function startWasm(threads?: number): Promise<string> {
   if (!fallback) {
     const factory = tf.engine().registryFactory["wasm"];
     try {
-      const ok = await withThreadedGlobals(wanted, () => quietly(() => tf.setBackend("wasm")));
+      const ok = await quietly(() =>
+        withThreadedGlobals(wanted, timeoutMs, () => tf.setBackend("wasm"))
+      );
       if (!ok.value) {
         fallback = `the threaded build did not start (${ok.warning || "no reason given"})`;
       } else {
