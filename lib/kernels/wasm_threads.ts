@@ -13,8 +13,9 @@
  *   package's unbundled `wasm-out/tfjs-backend-wasm-threaded-simd.js` (which
  *   matches the shipped `.wasm`) instead of the `Blob` that Deno refuses;
  * - the pthread workers are `unref`'d and never `ref`'d again, so a script
- *   that finishes exits by itself; the workers of the pool XNNPACK did not take
- *   are terminated (each is a V8 isolate with its own copy of the code);
+ *   that finishes exits by itself; of Emscripten's pool of 8, only the
+ *   threads − 1 that XNNPACK takes start a thread (each is a V8 isolate with
+ *   its own copy of the code), the spares only say they loaded;
  * - every global it touched (`Worker`, `process` listeners) is restored, also
  *   when the start fails.
  *
@@ -123,30 +124,69 @@ const WORKER_SCRIPT = new URL("./_pthread_worker.cjs", import.meta.url);
 /** Set when a pthread worker fails while the threaded build starts. */
 let rejectStart: ((e: Error) => void) | undefined;
 
-/** Emscripten's pthread worker, as a `node:worker_threads` Worker that Deno runs. */
-class PthreadWorker extends NodeWorker {
+// deno-lint-ignore no-explicit-any
+type Listener = (...args: any[]) => void;
+
+/** The pthread workers made during the current start, in the order Emscripten made them. */
+const made: PthreadWorker[] = [];
+/** How many of them become real threads (the pool keeps 8; XNNPACK takes threads − 1). */
+let realThreads = 0;
+
+/**
+ * Emscripten's pthread worker. Emscripten makes a pool of 8 and loads the
+ * module into each, but XNNPACK takes only threads − 1 of them, the last ones
+ * made (`unusedWorkers.pop()`): those become `node:worker_threads` Workers that
+ * Deno runs; the others answer "loaded" without a thread (a spare asked to run
+ * a thread throws, which fails the start instead of hanging it).
+ */
+class PthreadWorker {
+  #listeners: [string | symbol, Listener][] = [];
+  #real: NodeWorker | undefined;
+  #spare = false;
   constructor(_url: string) {
-    super(WORKER_SCRIPT, { workerData: WORKER_DATA });
-    this.unref();
+    made.push(this);
   }
-  /** Emscripten rethrows a worker's error, which would end the process: fail the start instead. */
-  // deno-lint-ignore no-explicit-any
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    if (event !== "error") return super.on(event, listener);
-    return super.on(event, (e: Error) => {
+  on(event: string | symbol, listener: Listener): this {
+    // Emscripten rethrows a worker's error, which would end the process: fail the start instead.
+    const wrapped = event !== "error" ? listener : (e: Error) => {
       if (rejectStart) rejectStart(new Error(`a pthread worker failed: ${e?.message ?? e}`));
       else console.error(`tfjs-backend-wasm: a pthread worker failed: ${e?.message ?? e}`);
-    });
+    };
+    this.#listeners.push([event, wrapped]);
+    this.#real?.on(event, wrapped);
+    return this;
   }
   // deno-lint-ignore no-explicit-any
-  override postMessage(message: unknown, transfer?: readonly any[]): void {
-    const m = message as { cmd?: string; urlOrBlob?: unknown };
-    // The factory as a file the worker can read (tfjs sends a Blob, which Deno cannot load).
-    const patched = m?.cmd === "load" ? { ...m, urlOrBlob: WORKER_DATA.factory } : message;
-    super.postMessage(patched, transfer as never);
+  postMessage(message: unknown, transfer?: readonly any[]): void {
+    const m = message as { cmd?: string };
+    if (m?.cmd === "load" && !this.#real) {
+      if (made.indexOf(this) < made.length - realThreads) {
+        this.#spare = true;
+        setTimeout(() => this.#emit("message", { cmd: "loaded" }), 0);
+        return;
+      }
+      this.#real = new NodeWorker(WORKER_SCRIPT, { workerData: WORKER_DATA });
+      this.#real.unref();
+      for (const [event, listener] of this.#listeners) this.#real.on(event, listener);
+      // The factory as a file the worker can read (tfjs sends a Blob, which Deno cannot load).
+      message = { ...m, urlOrBlob: WORKER_DATA.factory };
+    }
+    if (this.#spare) {
+      throw new Error("a spare pthread worker was asked to run a thread (pool order changed?)");
+    }
+    this.#real!.postMessage(message, transfer as never);
+  }
+  #emit(event: string, data: unknown): void {
+    for (const [e, listener] of this.#listeners) if (e === event) listener(data);
+  }
+  terminate(): Promise<number> | undefined {
+    return this.#real?.terminate();
   }
   /** Running pthreads must not keep the process alive: a finished script exits. */
-  override ref(): void {}
+  ref(): void {}
+  unref(): void {
+    this.#real?.unref();
+  }
 }
 
 interface EmscriptenModule {
@@ -174,6 +214,8 @@ async function withThreadedGlobals<T>(
   });
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
   setThreadsCount(threads);
+  made.length = 0;
+  realThreads = threads - 1;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const failed = new Promise<never>((_, reject) => {
     rejectStart = reject;
