@@ -52,10 +52,11 @@ tf.tidy(() => {
   const shapes: [number[], number[], "valid" | "same"][] = [
     [[8, 28, 28, 1], [3, 3, 1, 32], "valid"], // direct forward and filter gradient
     [[8, 12, 12, 8], [5, 5, 8, 16], "valid"], // direct filter gradient, scatter input gradient
-    [[8, 13, 13, 32], [3, 3, 32, 64], "valid"], // XNNPACK forward, scatter input gradient
+    [[16, 13, 13, 32], [3, 3, 32, 64], "valid"], // XNNPACK forward, scatter input gradient
     [[4, 9, 9, 16], [3, 3, 16, 32], "same"], // padded direct filter gradient
     [[2, 11, 11, 3], [3, 3, 3, 8], "same"],
-    [[3, 12, 12, 8], [5, 5, 8, 16], "valid"], // an odd batch: unequal halves
+    [[9, 28, 28, 1], [3, 3, 1, 32], "valid"], // an odd batch: unequal halves
+    [[9, 24, 24, 8], [5, 5, 8, 16], "valid"], // split filter gradient and scatter, odd batch
   ];
   for (const [xs, fs, pad] of shapes) {
     const name = `conv ${xs}*${fs} ${pad}`;

@@ -32,6 +32,17 @@ export interface Rows {
   y: number;
 }
 
+/**
+ * Work (output elements) from which a kernel splits: below it, handing half to
+ * the helper (tens of microseconds to wake it) costs more than it saves.
+ */
+export const SPLIT_MIN = 1 << 16;
+
+/** Where a batch of `n` images, `work` output elements, splits: ⌈n/2⌉, or n (no split). */
+export function splitAt(n: number, work: number): number {
+  return work >= SPLIT_MIN ? Math.ceil(n / 2) : n;
+}
+
 const MAX_ARGS = 32;
 const STAGING = 1 << 20;
 // ctrl: job seq, done seq, module id, function index, n, y, argc, bytes to load, error

@@ -31,7 +31,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, F32, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
-import { once, runParts } from "./_parallel.ts";
+import { once, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 /** Attributes of the `AdamUpdate` kernel. */
 export interface AdamUpdateAttrs {
@@ -110,9 +110,6 @@ const ADAM_WASM = assemble([{
     op.end,
   ],
 }]);
-
-/** Variables from this many elements update on two threads (when the heap is shared). */
-const SPLIT_MIN = 1 << 16;
 
 /** The `AdamUpdate` kernel for WASM: inputs `x`, `m`, `v`, `g`; outputs new `x`, `m`, `v`. */
 export function adamUpdateConfig(): tf.KernelConfig {

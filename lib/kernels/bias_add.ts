@@ -22,7 +22,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd } from "./_wasm.ts";
-import { once, runParts } from "./_parallel.ts";
+import { once, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 // Params: a, bias, out (byte offsets), rows, row bytes (c·4, a multiple of 16).
 const [A, BIAS, OUT, ROWS, CB] = [0, 1, 2, 3, 4];
@@ -53,9 +53,6 @@ const BIAS_WASM = assemble([{
     op.end,
   ],
 }]);
-
-/** Tensors from this many elements are added on two threads (when the heap is shared). */
-const SPLIT_MIN = 1 << 16;
 
 /** Whether `b` is a vector over `a`'s last axis that this kernel handles. */
 function isChannelBias(a: Info, b: Info): boolean {

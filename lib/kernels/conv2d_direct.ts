@@ -43,7 +43,7 @@ import {
   V128,
   type WasmFunction,
 } from "./_wasm.ts";
-import { type Rows, runParts } from "./_parallel.ts";
+import { type Rows, runParts, splitAt } from "./_parallel.ts";
 
 /** Most output channels kept in registers (8 SIMD registers of 4). */
 const MAX_GROUPS = 8;
@@ -310,7 +310,7 @@ function eachRow(
     n,
     y: outHeight,
   });
-  const b0 = Math.ceil(batchSize / 2);
+  const b0 = splitAt(batchSize, batchSize * outHeight * outWidth * outChannels);
   runParts(CONV_WASM, p.memory, exports, name, [
     rows(0, b0, mid),
     rows(b0, batchSize - b0, midSecond),
@@ -357,7 +357,9 @@ export function directFilterGrad(
   const out = heap.makeOutput(attrs.filterShape, "float32");
   // The second half of the batch sums into its own buffer (on the helper thread when there
   // is one), added at the end: the same numbers on one thread or two.
-  const second = p.info.batchSize > 1 ? heap.makeOutput(attrs.filterShape, "float32") : out;
+  const { batchSize, outHeight, outWidth, outChannels } = p.info;
+  const split = splitAt(batchSize, batchSize * outHeight * outWidth * outChannels) < batchSize;
+  const second = split ? heap.makeOutput(attrs.filterShape, "float32") : out;
   for (const t of new Set([out, second])) (heap.typedArrayFromHeap(t) as Float32Array).fill(0);
   const dyp = heap.getMemoryOffset(dy.dataId), dwp = heap.getMemoryOffset(out.dataId);
   const dwp2 = heap.getMemoryOffset(second.dataId);
@@ -426,7 +428,7 @@ export function directInputGrad(
     n,
     y: outHeight,
   });
-  const b0 = Math.ceil(b / 2);
+  const b0 = splitAt(b, tf.util.sizeFromShape(dy.shape));
   runParts(CONV_WASM, memory, instantiate(CONV_WASM, memory), `inputGrad${c / 4}`, [
     rows(0, b0),
     rows(b0, b - b0),

@@ -24,7 +24,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type HeapBackend, type Info, KernelInputError } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
-import { type Rows, runParts } from "./_parallel.ts";
+import { type Rows, runParts, splitAt } from "./_parallel.ts";
 
 // One row of 2x2/2 windows, four channels per instruction, in WebAssembly on the
 // backend's heap. The same rule as the loop below, without branches: masks of
@@ -119,7 +119,7 @@ function maxPoolGrad2x2Simd(
     n,
     y: outHeight,
   });
-  const b0 = Math.ceil(batchSize / 2);
+  const b0 = splitAt(batchSize, batchSize * inHeight * inWidth * C);
   runParts(POOL_WASM, memory, instantiate(POOL_WASM, memory), "row", [
     rows(0, b0),
     rows(b0, batchSize - b0),
