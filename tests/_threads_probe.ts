@@ -128,7 +128,7 @@ tf.tidy(() => {
 
 // Adam (the fused AdamUpdate kernel), three steps on one variable.
 {
-  const v = tf.variable(T([400, 203])); // over 65,536 elements: split between threads
+  const v = tf.variable(T([1300, 203])); // over 262,144 elements: split between threads
   const opt = tf.train.adam(0.01);
   for (let i = 0; i < 3; i++) opt.minimize(() => v.square().sum().sin() as tf.Scalar);
   keep("adam", v);

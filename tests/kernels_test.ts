@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { mulberry32 } from "../lib/_random.ts";
-import { directFilterGrad, directInputGrad } from "../lib/kernels/mod.ts";
+import { adamUpdateInto, directFilterGrad, directInputGrad } from "../lib/kernels/mod.ts";
 
 type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -701,4 +701,31 @@ Deno.test("kernels split between two threads (large inputs, odd batches) on wasm
     return [dx, tf.add(x, T(bv, [32]))];
   };
   assertClose(await on("wasm", pool), await on("cpu", pool), "MaxPoolGrad and bias add");
+});
+
+Deno.test("AdamUpdate split between two threads (a 263,900-element variable) on wasm equals its float32 reference bit for bit", async () => {
+  const rand = mulberry32(43);
+  const n = 1300 * 203;
+  const [x, m, v, g] = [0, 1, 2, 3].map(() => randArray(rand, n));
+  for (let i = 0; i < n; i++) v[i] = Math.abs(v[i]);
+  const attrs = {
+    learningRate: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-7,
+    correction1: Math.fround(1 - 0.9 ** 3),
+    correction2: Math.fround(1 - 0.999 ** 3),
+  };
+  const want = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  adamUpdateInto(x, m, v, g, want[0], want[1], want[2], attrs);
+  const got = await on("wasm", () =>
+    tf.engine().runKernel(
+      "AdamUpdate",
+      { x: T(x, [1300, 203]), m: T(m, [1300, 203]), v: T(v, [1300, 203]), g: T(g, [1300, 203]) },
+      attrs as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[]);
+  want.forEach((w, k) => {
+    const bad = w.findIndex((value, i) => !Object.is(value, got.values[k][i]));
+    assert.equal(bad, -1, `output ${k}[${bad}]: got ${got.values[k][bad]}, want ${w[bad]}`);
+  });
 });

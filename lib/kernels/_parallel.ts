@@ -59,6 +59,15 @@ interface Helper {
 
 let helper: Helper | undefined;
 let helperFailed = "";
+let paused = false;
+
+/**
+ * Pause (or resume) the helper: the loops then run on this thread, split the
+ * same way (same numbers). For measuring one against the other in one process.
+ */
+export function pauseKernelHelper(pause: boolean): void {
+  paused = pause;
+}
 
 /** Threads lib/kernels' split loops run on: 2 with a helper on the shared heap, else 1. */
 export function kernelThreads(): number {
@@ -102,7 +111,7 @@ export async function startKernelHelper(memory: WebAssembly.Memory): Promise<str
 }
 
 function startHelper(memory: WebAssembly.Memory): Helper | undefined {
-  return helper?.memory === memory && !helperFailed ? helper : undefined;
+  return helper?.memory === memory && !helperFailed && !paused ? helper : undefined;
 }
 
 /** One call of `fn(...args)`, as {@linkcode Rows}. */

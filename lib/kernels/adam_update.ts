@@ -130,8 +130,10 @@ export function adamUpdateConfig(): tf.KernelConfig {
         const ptrs = all.map((t) => heap.getMemoryOffset(t.dataId));
         const consts = [a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.correction1, a.correction2]
           .concat([a.epsilon, -a.learningRate]);
-        // Large variables: the two halves on two threads (element-wise: the same numbers).
-        const half = done >= SPLIT_MIN ? Math.floor(done / 8) * 16 : done * 4;
+        // Very large variables: the two halves on two threads (element-wise: the same
+        // numbers). Measured here, the MLP's 100,352-element kernel took 0.29 ms on one
+        // thread and 0.34 ms split (waking the helper costs more than half the loop).
+        const half = done >= 4 * SPLIT_MIN ? Math.floor(done / 8) * 16 : done * 4;
         runParts(ADAM_WASM, memory, instantiate(ADAM_WASM, memory), "adam", [
           once([...ptrs, half, ...consts]),
           once([...ptrs.map((p) => p + half), done * 4 - half, ...consts]),
