@@ -12,6 +12,11 @@
  * synchronously: in Deno (no 2D `OffscreenCanvas`) `dataSync()` on a WebGPU
  * tensor throws, and TF1 sessions and other code here use it.
  *
+ * WASM starts as tfjs's threaded SIMD build (one thread per core inside each
+ * op) when it starts and passes a check, else single-threaded with the reason
+ * in the report (`kernels/wasm_threads.ts`; `TFJS_WASM_THREADS=1` asks for one
+ * thread).
+ *
  * @example Pick the best backend and show why
  * ```ts
  * import { initBackend } from "./backend.ts";
@@ -27,6 +32,13 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { createRequire } from "node:module";
 import { installKernels } from "./kernels/mod.ts";
 import { webGpuSyncReadSupported } from "./kernels/webgpu_guard.ts";
+import {
+  startWasm,
+  type WasmKernelPath,
+  wasmKernelPaths,
+  type WasmRuntime,
+  wasmRuntime,
+} from "./kernels/wasm_threads.ts";
 
 /** The backends this project knows, fastest first. */
 export type BackendName = "webgpu" | "wasm" | "cpu";
@@ -58,8 +70,12 @@ export interface BackendReport {
   wasm: {
     /** Whether the WASM backend runs its SIMD build. Null when WASM was not initialised. */
     simd: boolean | null;
-    /** Threads the WASM backend uses (1 in Deno: no classic Workers for its threaded build). */
+    /** Threads inside each WASM op: 2 or more with tfjs's threaded build, else 1. */
     threads: number;
+    /** How the WASM backend was started (wasm_threads.ts); null when WASM was not initialised. */
+    runtime: WasmRuntime | null;
+    /** Where lib/kernels' SIMD loops run (SIMD or JavaScript) and on how many threads. */
+    kernels: WasmKernelPath[];
   };
   attempts: BackendAttempt[];
 }
@@ -74,6 +90,12 @@ export interface InitBackendOptions {
   prefer?: BackendName;
   /** Give up on a backend whose probe takes longer than this. Default 10 s. */
   timeoutMs?: number;
+  /**
+   * Threads inside each WASM op, used when WASM first starts in this process (later calls
+   * report what runs). Default: the `TFJS_WASM_THREADS` environment variable, else the
+   * number of cores; 1 keeps tfjs's single-threaded build.
+   */
+  wasmThreads?: number;
 }
 
 /** Thrown when `prefer` or `TFJS_BACKEND` names a backend that does not exist. */
@@ -123,14 +145,25 @@ async function probeWebGpu(
   }
 }
 
-async function trySet(name: BackendName, timeoutMs: number): Promise<string> {
+async function trySet(name: BackendName, timeoutMs: number, wasmThreads?: number): Promise<string> {
   if (name === "wasm" && !wasmPathsSet) {
     setWasmPaths(wasmDistDir());
     wasmPathsSet = true;
   }
   try {
-    const ok = await withTimeout(tf.setBackend(name), timeoutMs, `tf.setBackend("${name}")`);
-    if (!ok) return `tf.setBackend("${name}") returned false`;
+    if (name === "wasm") {
+      // Threaded when it starts and passes its check, else single-threaded (wasm_threads.ts).
+      // The threaded start has its own bound (then the single-threaded build starts).
+      const why = await withTimeout(
+        startWasm(wasmThreads, timeoutMs),
+        2 * timeoutMs + 1000,
+        `starting WASM`,
+      );
+      if (why) return why;
+    } else {
+      const ok = await withTimeout(tf.setBackend(name), timeoutMs, `tf.setBackend("${name}")`);
+      if (!ok) return `tf.setBackend("${name}") returned false`;
+    }
     await tf.ready();
     // A tiny op proves the backend really computes.
     const probe = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), 1).dataSync());
@@ -190,7 +223,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
           `ask for it with prefer: "webgpu" or TFJS_BACKEND=webgpu`;
       }
     }
-    if (!why) why = await trySet(name, timeoutMs);
+    if (!why) why = await trySet(name, timeoutMs, options.wasmThreads);
     attempts.push({ name, ok: !why, reason: why, ms: Math.round(performance.now() - t0) });
     if (!why) {
       chosen = name;
@@ -201,6 +234,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         : `${name} is the fastest backend that works here (${
           attempts.filter((a) => !a.ok).map((a) => `${a.name}: ${a.reason}`).join("; ")
         })`;
+      const fallback = name === "wasm" ? wasmRuntime()?.fallback : "";
+      if (fallback) reason += `; single-threaded: ${fallback}`;
       break;
     }
   }
@@ -221,9 +256,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     webgpu: gpuInfo,
     wasm: {
       simd: wasmReady ? tf.env().getBool("WASM_HAS_SIMD_SUPPORT") : null,
-      threads: wasmReady && tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT")
-        ? navigator.hardwareConcurrency
-        : 1,
+      threads: wasmReady ? wasmRuntime()?.threads ?? 1 : 1,
+      runtime: wasmReady ? wasmRuntime() ?? null : null,
+      kernels: wasmReady ? wasmKernelPaths(tf.findBackend("wasm")) : [],
     },
     attempts,
   };

@@ -43,6 +43,17 @@ Deno.test("bench --tiny writes a report; --compare reads two", async () => {
     for (const k of report.speedups) assert.ok(k.stockMs > 0 && k.oursMs > 0, JSON.stringify(k));
     assert.equal(report.profiles.length, 3);
     for (const p of report.profiles) assert.ok(p.kernels.length > 0 && p.stepMs > 0);
+    if (navigator.hardwareConcurrency >= 2) {
+      // Single- vs multi-threaded WASM, per op and per training step.
+      assert.ok(report.threads, report.skipped.join("; "));
+      assert.deepEqual(report.threads.builds.map((b) => b.threads), [1, 2]);
+      assert.ok(report.threads.ops.some((o) => o.op === "MaxPoolGrad (2x2/2)"));
+      assert.equal(report.threads.steps.length, 3);
+      for (const o of [...report.threads.ops, ...report.threads.steps]) {
+        assert.ok(o.ms1 > 0 && o.msN > 0, JSON.stringify(o));
+      }
+      assert.match(r.stdout, /WASM on 1 vs 2 threads/);
+    }
     const html = await Deno.readTextFile(`${dir}/bench.html`);
     assert.match(html, /Plotly\.newPlot/);
     assert.match(html, /Training throughput/);
@@ -62,4 +73,75 @@ Deno.test("bench rejects bad arguments with a message", async () => {
   const b = await run(["--compare", "/nonexistent.json", "/nonexistent.json"]);
   assert.equal(b.code, 2);
   assert.match(b.stderr, /not a readable bench\.json/);
+});
+
+Deno.test("bench --help answers with the options; stray arguments are refused", async () => {
+  const h = await run(["--help"]);
+  assert.equal(h.code, 0, h.stderr);
+  for (const o of ["--tiny", "--torch", "--seeds", "--backends", "--out", "--compare"]) {
+    assert.match(h.stdout, new RegExp(o));
+  }
+  const s = await run(["wasm"]);
+  assert.equal(s.code, 2);
+  assert.match(s.stderr, /unexpected argument "wasm"/);
+  const b = await run(["--backends", "tpu"]);
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /--backends: unknown tpu/);
+});
+
+Deno.test("bench --torch resolves tools/torch_reference.py from the repository, not the cwd", async () => {
+  const { TORCH_REFERENCE } = await import("../tools/bench.ts");
+  assert.equal(TORCH_REFERENCE, new URL("../tools/torch_reference.py", import.meta.url).pathname);
+  assert.ok((await Deno.stat(TORCH_REFERENCE)).isFile);
+});
+
+Deno.test("bench --torch says clearly when python3 or PyTorch is missing", async () => {
+  const { torchReference } = await import("../tools/bench.ts");
+  const none = await torchReference(["--models", "mlp"], "/nonexistent/python3");
+  assert.ok("error" in none);
+  assert.match(none.error, /\/nonexistent\/python3 is not installed .*python3-torch/);
+  // python3 -S skips Debian's dist-packages: the script then finds no torch (exit 3).
+  let python = "";
+  for (const p of ["/usr/bin/python3"]) {
+    if (await Deno.stat(p).then(() => true, () => false)) python = p;
+  }
+  if (!python) return;
+  const noTorch = await new Deno.Command(python, {
+    args: ["-S", new URL("../tools/torch_reference.py", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(noTorch.code, 3);
+  assert.match(new TextDecoder().decode(noTorch.stderr), /apt-get install python3-torch/);
+});
+
+Deno.test("torch_reference.py (PyTorch's reference): first line says what it changed; steady-state RESULT", async (t) => {
+  const python = "/usr/bin/python3";
+  const probe = await new Deno.Command(python, { args: ["-c", "import torch"], stderr: "null" })
+    .output().catch(() => undefined);
+  if (!probe?.success) {
+    await t.step({ name: "PyTorch is not installed here", ignore: true, fn() {} });
+    return;
+  }
+  const out = await new Deno.Command(python, {
+    args: [
+      new URL("../tools/torch_reference.py", import.meta.url).pathname,
+      ...["--models", "mlp", "--limit", "384", "--warmup-batches", "2", "--skip-matmul"],
+    ],
+    env: { OPENBLAS_CORETYPE: "Haswell", OPENBLAS_L2_SIZE: "1048576" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const first = text.split("\n")[0];
+  assert.match(first, /dropped OPENBLAS_CORETYPE=Haswell/);
+  assert.match(first, /dropped OPENBLAS_L2_SIZE=1048576/);
+  assert.match(first, /malloc thresholds/);
+  const r = JSON.parse(text.split("\n").find((l) => l.startsWith("RESULT "))!.slice(7));
+  assert.equal(r.model, "mlp");
+  assert.equal(r.samples, 384);
+  assert.equal(r.warmup_samples, 256);
+  assert.equal(r.chunks.length, 3);
+  assert.ok(r.samples_per_s > 0 && r.acc_1ep >= 0 && r.acc_1ep <= 1);
 });

@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { mulberry32 } from "../lib/_random.ts";
-import { directFilterGrad, directInputGrad } from "../lib/kernels/mod.ts";
+import { adamUpdateInto, directFilterGrad, directInputGrad } from "../lib/kernels/mod.ts";
 
 type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -669,4 +669,63 @@ Deno.test("the direct filter gradient applies to stride 1, ≤ 16 input and ≤ 
   const dySame = tf.ones([2, 6, 6, 8]);
   assert.equal(directInputGrad(backend, dySame, w, dxAttrs("same")), undefined);
   tf.dispose([x, dy8, dy6, x17, x2, w, dySame]);
+});
+
+Deno.test("kernels split between two threads (large inputs, odd batches) on wasm equal cpu: direct convs, scatter, MaxPoolGrad, bias add", async () => {
+  const rand = mulberry32(41);
+  const cases: { x: number[]; f: number[]; pad: "valid" | "same" }[] = [
+    { x: [9, 28, 28, 1], f: [3, 3, 1, 32], pad: "valid" }, // direct forward and filter grad
+    { x: [16, 13, 13, 32], f: [3, 3, 32, 64], pad: "valid" }, // scatter input grad
+    { x: [9, 24, 24, 8], f: [5, 5, 8, 16], pad: "valid" }, // direct filter grad, scatter
+  ];
+  for (const c of cases) {
+    const xv = randArray(rand, c.x.reduce((a, b) => a * b));
+    const fv = randArray(rand, c.f.reduce((a, b) => a * b));
+    const run = () => {
+      const x = T(xv, c.x) as tf.Tensor4D, f = T(fv, c.f) as tf.Tensor4D;
+      const { value, grads } = tf.valueAndGrads((x: tf.Tensor, f: tf.Tensor) =>
+        tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, c.pad).square().sum()
+      )([x, f]);
+      return [value, ...grads, tf.conv2d(x, f, 1, c.pad)];
+    };
+    assertClose(await on("wasm", run), await on("cpu", run), `conv ${c.x} * ${c.f}`);
+  }
+  const xv = randArray(rand, 9 * 26 * 26 * 32), bv = randArray(rand, 32);
+  const pool = () => {
+    const x = T(xv, [9, 26, 26, 32]) as tf.Tensor4D;
+    const dx = tf.grad((v: tf.Tensor) =>
+      tf.maxPool(v as tf.Tensor4D, 2, 2, "valid").mul(
+        tf.range(1, 9 * 13 * 13 * 32 + 1).reshape([9, 13, 13, 32]),
+      ).sum()
+    )(x);
+    return [dx, tf.add(x, T(bv, [32]))];
+  };
+  assertClose(await on("wasm", pool), await on("cpu", pool), "MaxPoolGrad and bias add");
+});
+
+Deno.test("AdamUpdate split between two threads (a 263,900-element variable) on wasm equals its float32 reference bit for bit", async () => {
+  const rand = mulberry32(43);
+  const n = 1300 * 203;
+  const [x, m, v, g] = [0, 1, 2, 3].map(() => randArray(rand, n));
+  for (let i = 0; i < n; i++) v[i] = Math.abs(v[i]);
+  const attrs = {
+    learningRate: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-7,
+    correction1: Math.fround(1 - 0.9 ** 3),
+    correction2: Math.fround(1 - 0.999 ** 3),
+  };
+  const want = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  adamUpdateInto(x, m, v, g, want[0], want[1], want[2], attrs);
+  const got = await on("wasm", () =>
+    tf.engine().runKernel(
+      "AdamUpdate",
+      { x: T(x, [1300, 203]), m: T(m, [1300, 203]), v: T(v, [1300, 203]), g: T(g, [1300, 203]) },
+      attrs as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor[]);
+  want.forEach((w, k) => {
+    const bad = w.findIndex((value, i) => !Object.is(value, got.values[k][i]));
+    assert.equal(bad, -1, `output ${k}[${bad}]: got ${got.values[k][bad]}, want ${w[bad]}`);
+  });
 });

@@ -3,11 +3,14 @@
  * and data loading, on every backend available, with an optional PyTorch
  * reference taken in the same run.
  *
- * It trains the three models of `../shared/bench/torch_reference.py` (MLP
+ * It trains the three models of `tools/torch_reference.py` (MLP
  * 784-128-10, small CNN, Keras CNN; batch 128, Adam 1e-3, PyTorch's default
  * initialisation) on Fashion-MNIST,
- * on WASM (one thread, and mirrored on 2 Workers), the CPU backend and WebGPU
- * when an adapter exists; prints a table of medians over repeats and writes
+ * on WASM (as initBackend starts it: tfjs's threaded build when it works, and
+ * mirrored on 2 single-threaded Workers), the CPU backend and WebGPU when an
+ * adapter exists; times each op and training step on 1 and 2 WASM threads (in
+ * separate processes, `_bench_threads.ts`); prints a table of medians over
+ * repeats and writes
  * `reports/bench.json` and `reports/bench.html` (plotly bar charts).
  *
  * ```sh
@@ -17,6 +20,8 @@
  * deno task bench --torch --seeds 3    # one-epoch accuracy: the mean over 3 seeds, both sides
  * deno task bench --compare a.json b.json   # ratios b/a of every figure
  * deno task bench --out DIR            # write DIR/bench.json and DIR/bench.html
+ * deno task bench --help
+ * TFJS_WASM_THREADS=1 deno task bench  # WASM rows on the single-threaded build
  * ```
  *
  * @module
@@ -30,6 +35,7 @@ import { DISPLAY } from "../lib/display/displayable.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { permutation } from "../lib/_random.ts";
 import { installFusedAdam } from "../lib/kernels/adam_update.ts";
+import type { ThreadsProbe } from "./_bench_threads.ts";
 
 /** The WASM kernels lib/kernels replaces, as registered before `initBackend` ran. */
 const STOCK_NAMES = [
@@ -114,6 +120,17 @@ export interface BenchReport {
     runs?: number[];
   }[];
   torchMatmul: { n: number; threads: number; gflops: number }[];
+  /**
+   * WASM single- vs multi-threaded (tfjs's threaded build), each in its own process, run
+   * alternately; each figure is the best of its runs (ms).
+   */
+  threads?: {
+    /** Per build: threads, how it started (ms), resident memory after the start (MB). */
+    builds: { threads: number; build: string; fallback: string; startMs: number; rssMb: number }[];
+    /** `msXnn`: threaded build, lib/kernels' loops on one thread (TFJS_KERNEL_THREADS=1). */
+    ops: { op: string; shape: string; ms1: number; msN: number; msXnn?: number }[];
+    steps: { model: string; ms1: number; msN: number; msXnn?: number }[];
+  };
   skipped: string[];
 }
 
@@ -212,7 +229,7 @@ async function trainHere(
   warmup = 10,
   seed = 0,
 ): Promise<TrainRow> {
-  await initBackend({ prefer: backend });
+  const report = await initBackend({ prefer: backend });
   // As the PyTorch reference: its default initialisation, Adam's epsilon 1e-8 and
   // 10 warm-up batches that count as training.
   const model = buildModel({ name, seed, init: "torch" });
@@ -250,6 +267,7 @@ async function trainHere(
     repeats: rates,
     trainSamples: (per * repeats + warmup) * batch,
   };
+  if (backend === "wasm") row.note = `${report.wasm.threads} thread(s) in each op`;
   if (evaluate) row.testAcc = accuracy(model, data.test);
   model.dispose();
   opt.dispose();
@@ -530,56 +548,155 @@ async function timeFunctions(report: BenchReport, tiny: boolean): Promise<void> 
   tf.dispose([x, w1, b1, w2, b2, ...cases[1][2]]);
 }
 
+/** Ops and training steps on the single- and multi-threaded WASM builds (child processes). */
+async function timeThreads(
+  tiny: boolean,
+  report: BenchReport,
+  log: (s: string) => void,
+): Promise<void> {
+  const threads = navigator.hardwareConcurrency;
+  if (threads < 2) {
+    report.skipped.push(`threads: ${threads} core here, nothing to compare`);
+    return;
+  }
+  const script = new URL("./_bench_threads.ts", import.meta.url).pathname;
+  const runs: ThreadsProbe[] = [];
+  // Alternating, so that a change in the machine's load hits every configuration.
+  const configs: Record<string, string>[] = [
+    { TFJS_WASM_THREADS: "1" },
+    { TFJS_WASM_THREADS: String(threads) },
+    { TFJS_WASM_THREADS: String(threads), TFJS_KERNEL_THREADS: "1" },
+  ];
+  for (const env of tiny ? configs : [...configs, ...configs]) {
+    log(`wasm ops and steps with ${JSON.stringify(env)}`);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...(tiny ? ["--tiny"] : [])],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+    if (!out.success || !line.startsWith("{")) {
+      const err = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1);
+      report.skipped.push(`threads: the run with ${JSON.stringify(env)} failed (${err})`);
+      return;
+    }
+    runs.push(JSON.parse(line));
+  }
+  const single = runs.filter((r) => r.threads === 1);
+  const multi = runs.filter((r) => r.threads > 1 && r.kernelHelper === "running");
+  const xnnOnly = runs.filter((r) => r.threads > 1 && r.kernelHelper !== "running");
+  if (!multi.length) {
+    report.skipped.push(
+      `threads: the threaded build or its kernel helper did not start (${
+        runs[1]?.fallback || runs[1]?.kernelHelper
+      })`,
+    );
+    return;
+  }
+  const best = (rs: ThreadsProbe[], pick: (r: ThreadsProbe) => number | undefined) =>
+    Math.min(...rs.map(pick).filter((x): x is number => x !== undefined));
+  report.threads = {
+    builds: [single, multi].map((rs) => ({
+      threads: rs[0].threads,
+      build: rs[0].build,
+      fallback: rs[0].fallback,
+      startMs: best(rs, (q) => q.startMs),
+      rssMb: best(rs, (q) => q.rssMb),
+    })),
+    ops: single[0].ops.map((o, i) => ({
+      op: o.op,
+      shape: o.shape,
+      ms1: best(single, (r) => r.ops[i]?.ms),
+      msN: best(multi, (r) => r.ops[i]?.ms),
+      msXnn: best(xnnOnly, (r) => r.ops[i]?.ms),
+    })),
+    steps: single[0].steps.map((o, i) => ({
+      model: o.model,
+      ms1: best(single, (r) => r.steps[i]?.ms),
+      msN: best(multi, (r) => r.steps[i]?.ms),
+      msXnn: best(xnnOnly, (r) => r.steps[i]?.ms),
+    })),
+  };
+}
+
+/** The project's PyTorch reference, resolved from this file (not from the working directory). */
+export const TORCH_REFERENCE: string = new URL("./torch_reference.py", import.meta.url).pathname;
+/** Debian's python, which Debian's python3-torch installs into. */
+const PYTHON = "/usr/bin/python3";
+
+/**
+ * Run the reference with `args` under `python` (default Debian's); its RESULT lines, or a
+ * sentence saying why there are none (no python, no PyTorch, a failed run).
+ */
+export async function torchReference(
+  args: string[],
+  python: string = PYTHON,
+): Promise<{ results: Record<string, unknown>[] } | { error: string }> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(python, {
+      args: [TORCH_REFERENCE, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (e) {
+    return {
+      error: e instanceof Deno.errors.NotFound
+        ? `${python} is not installed (apt-get install python3 python3-torch)`
+        : `cannot run ${python} (${(e as Error).message})`,
+    };
+  }
+  const stderr = new TextDecoder().decode(out.stderr).trim();
+  if (out.code === 3) {
+    return { error: `PyTorch is not installed for ${python} (apt-get install python3-torch)` };
+  }
+  if (!out.success) {
+    return { error: `${TORCH_REFERENCE} failed: ${stderr.split("\n").slice(-1)[0]}` };
+  }
+  const results = new TextDecoder().decode(out.stdout).split("\n")
+    .filter((l) => l.startsWith("RESULT ")).map((l) => JSON.parse(l.slice(7)));
+  return { results };
+}
+
+/** A RESULT line of tools/torch_reference.py (training, or `kind: "matmul"`). */
+interface TorchResult {
+  kind?: "matmul";
+  model: string;
+  runtime: string;
+  threads: number;
+  samples_per_s: number;
+  acc_1ep: number;
+  n: number;
+  gflops: number;
+}
+
 async function runTorch(
   limits: Record<ModelName, number>,
   report: BenchReport,
   log: (s: string) => void,
   again = false,
 ): Promise<void> {
-  const script = new URL("../../shared/bench/torch_reference.py", import.meta.url).pathname;
-  try {
-    await Deno.stat(script);
-  } catch {
-    report.skipped.push(`torch: ${script} not found`);
-    return;
-  }
   let first = !again;
   for (const model of MODEL_NAMES) {
     log(`PyTorch ${model} (--limit ${limits[model]})`);
-    const cmd = new Deno.Command("/usr/bin/python3", {
-      args: [
-        script,
-        "--models",
-        model,
-        "--epochs",
-        "1",
-        "--limit",
-        String(limits[model]),
-        ...(first ? [] : ["--skip-matmul"]),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    });
+    const got = await torchReference([
+      "--models",
+      model,
+      "--limit",
+      String(limits[model]),
+      ...(first ? [] : ["--skip-matmul"]),
+    ]);
     first = false;
-    let out: Deno.CommandOutput;
-    try {
-      out = await cmd.output();
-    } catch (e) {
-      report.skipped.push(`torch: cannot run /usr/bin/python3 (${(e as Error).message})`);
+    if ("error" in got) {
+      log(`PyTorch skipped: ${got.error}`);
+      report.skipped.push(`torch: ${got.error}`);
       return;
     }
-    if (!out.success) {
-      const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-1)[0];
-      report.skipped.push(
-        `torch: the reference failed (${err}); install it with apt-get install python3-torch`,
-      );
-      return;
-    }
-    for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
-      if (!line.startsWith("RESULT ")) continue;
-      const r = JSON.parse(line.slice(7));
-      if (r.kind === "matmul") report.torchMatmul.push(r);
-      else {
+    for (const r of got.results as unknown as TorchResult[]) {
+      if (r.kind === "matmul") {
+        report.torchMatmul.push({ n: r.n, threads: r.threads, gflops: r.gflops });
+      } else {
         const row = {
           model: r.model,
           samplesPerSec: r.samples_per_s,
@@ -601,22 +718,6 @@ async function runTorch(
   }
 }
 
-// Runs the reference with its seeds shifted by `argv[1]` (torch.manual_seed for the
-// weights and dropout, torch.Generator.manual_seed for the data order); the
-// reference itself is unchanged. OPENBLAS_NUM_THREADS is set before torch loads.
-const SHIFTED_SEEDS = `
-import runpy, sys, torch
-shift = int(sys.argv[1])
-seed = torch.manual_seed
-torch.manual_seed = lambda s: seed(s + shift)
-class ShiftedGenerator(torch.Generator):
-    def manual_seed(self, s):
-        return torch._C.Generator.manual_seed(self, s + shift)
-torch.Generator = ShiftedGenerator
-sys.argv = sys.argv[2:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-`;
-
 /** PyTorch's one-epoch test accuracy for seeds 1..seeds−1, folded into `report.torch`. */
 async function runTorchSeeds(
   limits: Record<ModelName, number>,
@@ -624,26 +725,23 @@ async function runTorchSeeds(
   report: BenchReport,
   log: (s: string) => void,
 ): Promise<void> {
-  const script = new URL("../../shared/bench/torch_reference.py", import.meta.url).pathname;
   for (const row of report.torch) {
     const model = row.model as ModelName;
     row.testAccs = [row.testAcc];
     for (let seed = 1; seed < seeds; seed++) {
       log(`PyTorch ${model} seed ${seed}`);
-      const out = await new Deno.Command("/usr/bin/python3", {
-        args: ["-c", SHIFTED_SEEDS, String(seed), script, "--models", model, "--epochs", "1"]
-          .concat(["--limit", String(limits[model]), "--skip-matmul"]),
-        env: { OPENBLAS_NUM_THREADS: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const line = new TextDecoder().decode(out.stdout).split("\n")
-        .find((l) => l.startsWith("RESULT ") && JSON.parse(l.slice(7)).model === model);
-      if (!out.success || !line) {
-        report.skipped.push(`torch ${model} seed ${seed}: the reference failed`);
+      const got = await torchReference(
+        ["--models", model, "--limit", String(limits[model]), "--skip-matmul"]
+          .concat(["--seed", String(seed)]),
+      );
+      const r = "results" in got ? got.results.find((r) => r.model === model) : undefined;
+      if (!r) {
+        report.skipped.push(
+          `torch ${model} seed ${seed}: ${"error" in got ? got.error : "no result"}`,
+        );
         continue;
       }
-      row.testAccs.push(JSON.parse(line.slice(7)).acc_1ep);
+      row.testAccs.push(r.acc_1ep as number);
     }
     row.testAcc = row.testAccs.reduce((a, b) => a + b, 0) / row.testAccs.length;
   }
@@ -745,6 +843,29 @@ export function formatReport(r: BenchReport): string {
         fmt(k.oursMs, 1),
         fmt(k.stockMs / k.oursMs, 1) + "x",
       ]),
+    ]));
+  }
+  if (r.threads) {
+    const n = r.threads.builds.at(-1)!.threads;
+    out.push(
+      `\nWASM on 1 vs ${n} threads (separate processes, alternating; best ms of each; ` +
+        r.threads.builds.map((b) =>
+          `${b.build} build: ${b.threads} thread(s), started in ${fmt(b.startMs)} ms, ` +
+          `${fmt(b.rssMb)} MB resident`
+        ).join("; ") + ")",
+    );
+    const row = (what: string, shape: string, o: { ms1: number; msN: number; msXnn?: number }) => [
+      what,
+      shape,
+      fmt(o.ms1, 2),
+      fmt(o.msN, 2),
+      fmt(o.ms1 / o.msN, 2) + "x",
+      o.msXnn === undefined ? "-" : fmt(o.msXnn, 2),
+    ];
+    out.push(table([
+      ["op or step", "shape", "1 thread", `${n} threads`, "speedup", `${n}t, own loops 1t`],
+      ...r.threads.ops.map((o) => row(o.op, o.shape, o)),
+      ...r.threads.steps.map((o) => row("training step", o.model, o)),
     ]));
   }
   for (const p of r.profiles) {
@@ -937,26 +1058,77 @@ async function readReport(path: string): Promise<BenchReport> {
   }
 }
 
-/** Run the benchmark with command-line `args`; returns the report (undefined for --compare). */
-export async function main(args: string[]): Promise<BenchReport | undefined> {
-  const flag = (f: string) => args.includes(f);
-  const value = (f: string) => {
-    const i = args.indexOf(f);
-    if (i < 0) return undefined;
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new BenchError(`${f} needs a value`);
-    return v;
-  };
-  const known = new Set(["--tiny", "--torch", "--compare", "--out", "--backends", "--seeds"]);
-  for (const a of args) {
-    if (a.startsWith("--") && !known.has(a)) {
-      throw new BenchError(`unknown option ${a}: use ${[...known].join(", ")}`);
+/** What `deno task bench --help` prints. */
+export const USAGE: string = `Usage: deno task bench [options]
+
+Training throughput, kernel GFLOP/s, eager vs traced calls and data loading on every
+backend available; writes bench.json and bench.html (default folder: reports/).
+
+Options:
+  --tiny                 a few steps of everything (seconds; what the test runs)
+  --torch                also run the PyTorch reference, tools/torch_reference.py, with
+                         /usr/bin/python3 (apt-get install python3-torch)
+  --seeds N              one-epoch accuracy as the mean over seeds 0..N-1, both sides
+  --backends LIST        comma-separated, from wasm,cpu,webgpu (default: all; --tiny: wasm,cpu)
+  --out DIR              write DIR/bench.json and DIR/bench.html
+  --compare A.json B.json  print the ratios B/A of every figure two reports share
+  --help, -h             this text`;
+
+const VALUE_OPTIONS = new Set(["--out", "--backends", "--seeds"]);
+const FLAG_OPTIONS = new Set(["--tiny", "--torch"]);
+
+/** The command line, checked: unknown options and stray arguments are refused. */
+function parseArgs(args: string[]): {
+  help: boolean;
+  flags: Set<string>;
+  values: Map<string, string>;
+  compare?: [string, string];
+} {
+  const flags = new Set<string>(), values = new Map<string, string>();
+  let compare: [string, string] | undefined;
+  const known = [...FLAG_OPTIONS, ...VALUE_OPTIONS, "--compare", "--help"].join(", ");
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--help" || a === "-h") return { help: true, flags, values };
+    if (FLAG_OPTIONS.has(a)) flags.add(a);
+    else if (VALUE_OPTIONS.has(a)) {
+      const v = args[++i];
+      if (v === undefined || v.startsWith("-")) throw new BenchError(`${a} needs a value`);
+      values.set(a, v);
+    } else if (a === "--compare") {
+      const [pa, pb] = [args[i + 1], args[i + 2]];
+      if (!pa || !pb || pa.startsWith("-") || pb.startsWith("-")) {
+        throw new BenchError("--compare needs two files: --compare a.json b.json");
+      }
+      compare = [pa, pb];
+      i += 2;
+    } else if (a.startsWith("-")) {
+      throw new BenchError(`unknown option ${a}: use ${known} (see --help)`);
+    } else {
+      throw new BenchError(`unexpected argument "${a}": bench takes only options (see --help)`);
     }
   }
-  if (flag("--compare")) {
-    const i = args.indexOf("--compare");
-    const [pa, pb] = [args[i + 1], args[i + 2]];
-    if (!pa || !pb) throw new BenchError("--compare needs two files: --compare a.json b.json");
+  const backends = values.get("--backends");
+  if (backends !== undefined) {
+    const bad = backends.split(",").filter((b) => !["wasm", "cpu", "webgpu"].includes(b));
+    if (bad.length) {
+      throw new BenchError(`--backends: unknown ${bad.join(", ")}; use wasm, cpu, webgpu`);
+    }
+  }
+  return { help: false, flags, values, compare };
+}
+
+/** Run the benchmark with command-line `args`; returns the report (undefined for --compare). */
+export async function main(args: string[]): Promise<BenchReport | undefined> {
+  const opts = parseArgs(args);
+  if (opts.help) {
+    console.log(USAGE);
+    return undefined;
+  }
+  const flag = (f: string) => opts.flags.has(f);
+  const value = (f: string) => opts.values.get(f);
+  if (opts.compare) {
+    const [pa, pb] = opts.compare;
     console.log(compareReports(await readReport(pa), await readReport(pb)));
     return undefined;
   }
@@ -1033,6 +1205,7 @@ export async function main(args: string[]): Promise<BenchReport | undefined> {
     await timeSpeedups(tiny, report);
     log("wasm per-kernel profile of a training step");
     await profileSteps(tiny, report);
+    await timeThreads(tiny, report, log);
   }
   if (wanted.includes("cpu")) {
     log("cpu mlp");

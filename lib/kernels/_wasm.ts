@@ -12,6 +12,9 @@
  * A function is its parameter types, extra locals and body; the body is a
  * flat list of bytes built with {@linkcode op} and {@linkcode simd}.
  *
+ * With tfjs's threaded build the heap is a shared memory (`SharedArrayBuffer`):
+ * {@linkcode instantiate} then declares the import shared, as WebAssembly requires.
+ *
  * @module
  */
 
@@ -88,28 +91,80 @@ export interface WasmFunction {
   body: number[][];
 }
 
-/** Encode a module that imports `env.memory` and exports `functions`. */
-export function assemble(functions: WasmFunction[]): Uint8Array {
+/** The functions each {@linkcode assemble}d module was built from (to build its shared twin). */
+const sources = new WeakMap<Uint8Array, WasmFunction[]>();
+
+function encode(functions: WasmFunction[], shared: boolean): Uint8Array {
   const types = functions.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0]);
   const code = functions.map((f) => {
     const locals = vec(f.locals.map((t) => [1, t]));
     const body = [...locals, ...f.body.flat(), ...op.end];
     return [...uleb(body.length), ...body];
   });
+  // A shared memory must declare its maximum: 65536 pages (4 GiB), the threaded build's.
+  const limits = shared ? [0x03, 0x00, ...uleb(65536)] : [0x00, 0x00];
   return new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     ...section(1, vec(types)),
-    ...section(2, vec([[...str("env"), ...str("memory"), 0x02, 0x00, 0x00]])),
+    ...section(2, vec([[...str("env"), ...str("memory"), 0x02, ...limits]])),
     ...section(3, vec(functions.map((_, i) => uleb(i)))),
     ...section(7, vec(functions.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(code)),
   ]);
 }
 
-/** The WASM backend's memory, reached through its Emscripten module. */
+/**
+ * Encode a module that imports `env.memory` and exports `functions`.
+ * {@linkcode instantiate} builds its twin that imports a shared memory when
+ * the backend's heap is shared (tfjs's threaded build).
+ */
+export function assemble(functions: WasmFunction[]): Uint8Array {
+  const bytes = encode(functions, false);
+  sources.set(bytes, functions);
+  return bytes;
+}
+
+const sharedTwins = new WeakMap<Uint8Array, Uint8Array>();
+
+/** The twin of an {@linkcode assemble}d module that imports a shared memory. */
+export function sharedBytes(bytes: Uint8Array): Uint8Array {
+  let twin = sharedTwins.get(bytes);
+  if (!twin) {
+    const functions = sources.get(bytes);
+    if (!functions) throw new Error("sharedBytes: these bytes were not made by assemble()");
+    sharedTwins.set(bytes, twin = encode(functions, true));
+  }
+  return twin;
+}
+
+/**
+ * The `WebAssembly.Memory` the WASM backend keeps its tensors in: exported by
+ * the single-threaded builds, imported (shared) by the threaded one.
+ */
+export function wasmHeapMemory(backend: unknown): WebAssembly.Memory | undefined {
+  const wasm = (backend as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } })?.wasm;
+  const memory = wasm?.asm?.memory ?? wasm?.wasmMemory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+let warned = false;
+
+/**
+ * The WASM backend's memory (exported by the single-threaded builds, imported
+ * and shared by the threaded one; see wasm_threads.ts). When it cannot be
+ * found, the kernels built on it fall back to JavaScript loops: that is said
+ * once, loudly, and the backend report lists it.
+ */
 export function backendMemory(backend: unknown): WebAssembly.Memory | undefined {
-  const asm = (backend as { wasm?: { asm?: { memory?: unknown } } })?.wasm?.asm;
-  return asm?.memory instanceof WebAssembly.Memory ? asm.memory : undefined;
+  const memory = wasmHeapMemory(backend);
+  if (!memory && !warned && (backend as { wasm?: unknown })?.wasm) {
+    warned = true;
+    console.warn(
+      "lib/kernels: the WASM backend's memory was not found; the SIMD kernels run as " +
+        "JavaScript loops (slower). initBackend's report lists them under wasm.kernels.",
+    );
+  }
+  return memory;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, Map<Uint8Array, WebAssembly.Exports>>();
@@ -120,7 +175,10 @@ export function instantiate(bytes: Uint8Array, memory: WebAssembly.Memory): WebA
   if (!byBytes) instances.set(memory, byBytes = new Map());
   let exports = byBytes.get(bytes);
   if (!exports) {
-    const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    const shared = typeof SharedArrayBuffer !== "undefined" &&
+      memory.buffer instanceof SharedArrayBuffer;
+    const code = shared && sources.has(bytes) ? sharedBytes(bytes) : bytes;
+    const module = new WebAssembly.Module(code as Uint8Array<ArrayBuffer>);
     exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
     byBytes.set(bytes, exports);
   }

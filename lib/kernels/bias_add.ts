@@ -22,6 +22,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd } from "./_wasm.ts";
+import { once, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 // Params: a, bias, out (byte offsets), rows, row bytes (c·4, a multiple of 16).
 const [A, BIAS, OUT, ROWS, CB] = [0, 1, 2, 3, 4];
@@ -53,8 +54,6 @@ const BIAS_WASM = assemble([{
   ],
 }]);
 
-type BiasAddWasm = (a: number, bias: number, out: number, rows: number, rowBytes: number) => void;
-
 /** Whether `b` is a vector over `a`'s last axis that this kernel handles. */
 function isChannelBias(a: Info, b: Info): boolean {
   const c = a.shape[a.shape.length - 1];
@@ -77,14 +76,14 @@ export function biasAddConfig(stock: tf.KernelConfig): tf.KernelConfig {
       const heap = args.backend as unknown as HeapBackend;
       const out = heap.makeOutput(x.shape, "float32");
       const c = x.shape[x.shape.length - 1];
-      const fn = instantiate(BIAS_WASM, memory).biasAdd as BiasAddWasm;
-      fn(
-        heap.getMemoryOffset(x.dataId),
-        heap.getMemoryOffset(bias.dataId),
-        heap.getMemoryOffset(out.dataId),
-        tf.util.sizeFromShape(x.shape) / c,
-        c * 4,
-      );
+      const rows = tf.util.sizeFromShape(x.shape) / c;
+      const [xp, bp, op] = [x, bias, out].map((t) => heap.getMemoryOffset(t.dataId));
+      // Large tensors: the rows in two halves on two threads (element-wise: the same numbers).
+      const r0 = rows * c >= SPLIT_MIN ? Math.ceil(rows / 2) : rows, rb = c * 4;
+      runParts(BIAS_WASM, memory, instantiate(BIAS_WASM, memory), "biasAdd", [
+        once([xp, bp, op, r0, rb]),
+        once([xp + r0 * rb, bp, op + r0 * rb, rows - r0, rb]),
+      ]);
       return out;
     },
   };

@@ -43,6 +43,7 @@ import {
   V128,
   type WasmFunction,
 } from "./_wasm.ts";
+import { type Rows, runParts, splitAt } from "./_parallel.ts";
 
 /** Most output channels kept in registers (8 SIMD registers of 4). */
 const MAX_GROUPS = 8;
@@ -225,7 +226,6 @@ const GROUP_COUNTS = Array.from({ length: MAX_GROUPS }, (_, i) => i + 1);
 const CONV_WASM = assemble(
   GROUP_COUNTS.flatMap((g) => [forwardRow(g), filterGradRow(g), inputGradRow(g)]),
 );
-type RowFn = (...args: number[]) => void;
 
 /** The shape facts both kernels need, or undefined when the fast path does not apply. */
 function plan(
@@ -281,36 +281,40 @@ function padded(
 
 /**
  * Call the row function `name` for every output row: its arguments are the
- * input row (zero-padded first if need be), the two that `pointers` gives for
- * the output row's byte offset, then output width, input row bytes, filter
- * height, filter width × channels and input pixel bytes.
+ * input row (zero-padded first if need be), the two of `mid` (each moving with
+ * the output row's byte offset where `moving` says 1), then output width, input
+ * row bytes, filter height, filter width × channels and input pixel bytes. The
+ * second half of the batch runs on the helper thread when there is one
+ * (`_parallel.ts`), with `midSecond` in place of `mid` if given.
  */
 function eachRow(
   heap: HeapBackend,
   p: NonNullable<ReturnType<typeof plan>>,
   x: Info,
   name: string,
-  pointers: (outRowBytes: number) => number[],
+  mid: [number, number],
+  moving: [number, number],
+  midSecond: [number, number] = mid,
 ): void {
   const { input, height, width, temp } = padded(heap, x, p.info);
-  const row = instantiate(CONV_WASM, p.memory)[name] as RowFn;
+  const exports = instantiate(CONV_WASM, p.memory);
   const xp = heap.getMemoryOffset(input.dataId);
   const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth } = p.info;
   const c = p.info.inChannels;
-  for (let n = 0; n < batchSize; n++) {
-    for (let y = 0; y < outHeight; y++) {
-      const outRow = (n * outHeight + y) * outWidth * outChannels * 4;
-      row(
-        xp + (n * height + y) * width * c * 4,
-        ...pointers(outRow),
-        outWidth,
-        width * c * 4,
-        filterHeight,
-        filterWidth * c,
-        c * 4,
-      );
-    }
-  }
+  const inRow = width * c * 4, outRow = outWidth * outChannels * 4;
+  const rows = (n0: number, n: number, m: [number, number]): Rows => ({
+    base: [xp + n0 * height * inRow, ...m.map((v, k) => v + moving[k] * n0 * outHeight * outRow)]
+      .concat([outWidth, inRow, filterHeight, filterWidth * c, c * 4]),
+    stepN: [height * inRow, ...moving.map((k) => k * outHeight * outRow), 0, 0, 0, 0, 0],
+    stepY: [inRow, ...moving.map((k) => k * outRow), 0, 0, 0, 0, 0],
+    n,
+    y: outHeight,
+  });
+  const b0 = splitAt(batchSize, batchSize * outHeight * outWidth * outChannels);
+  runParts(CONV_WASM, p.memory, exports, name, [
+    rows(0, b0, mid),
+    rows(b0, batchSize - b0, midSecond),
+  ]);
   if (temp) heap.disposeData(temp.dataId);
 }
 
@@ -329,7 +333,7 @@ export function directConv2DConfig(stock: tf.KernelConfig): tf.KernelConfig {
       const heap = args.backend as unknown as HeapBackend;
       const out = heap.makeOutput(p.info.outShape, "float32");
       const wp = heap.getMemoryOffset(filter.dataId), op = heap.getMemoryOffset(out.dataId);
-      eachRow(heap, p, x, `forward${p.groups}`, (outRow) => [wp, op + outRow]);
+      eachRow(heap, p, x, `forward${p.groups}`, [wp, op], [0, 1]);
       return out;
     },
   };
@@ -351,9 +355,21 @@ export function directFilterGrad(
   if (!p || dy.shape.join() !== p.info.outShape.join()) return undefined;
   const heap = backend as unknown as HeapBackend;
   const out = heap.makeOutput(attrs.filterShape, "float32");
-  (heap.typedArrayFromHeap(out) as Float32Array).fill(0);
+  // The second half of the batch sums into its own buffer (on the helper thread when there
+  // is one), added at the end: the same numbers on one thread or two.
+  const { batchSize, outHeight, outWidth, outChannels } = p.info;
+  const split = splitAt(batchSize, batchSize * outHeight * outWidth * outChannels) < batchSize;
+  const second = split ? heap.makeOutput(attrs.filterShape, "float32") : out;
+  for (const t of new Set([out, second])) (heap.typedArrayFromHeap(t) as Float32Array).fill(0);
   const dyp = heap.getMemoryOffset(dy.dataId), dwp = heap.getMemoryOffset(out.dataId);
-  eachRow(heap, p, x, `filterGrad${p.groups}`, (outRow) => [dyp + outRow, dwp]);
+  const dwp2 = heap.getMemoryOffset(second.dataId);
+  eachRow(heap, p, x, `filterGrad${p.groups}`, [dyp, dwp], [1, 0], [dyp, dwp2]);
+  if (second !== out) {
+    const dw = heap.typedArrayFromHeap(out) as Float32Array;
+    const dw2 = heap.typedArrayFromHeap(second) as Float32Array;
+    for (let i = 0; i < dw.length; i++) dw[i] += dw2[i];
+    heap.disposeData(second.dataId);
+  }
   return out;
 }
 
@@ -401,23 +417,22 @@ export function directInputGrad(
   (heap.typedArrayFromHeap(target) as Float32Array).fill(0);
   // Wᵀ: [fh, fw, c, o] → [fh, fw, o, c], so each dy channel's weights are contiguous.
   const wt = callKernel("Transpose", "wasm", backend, { x: filter }, { perm: [0, 1, 3, 2] });
-  const row = instantiate(CONV_WASM, memory)[`inputGrad${c / 4}`] as RowFn;
   const dyp = heap.getMemoryOffset(dy.dataId), wtp = heap.getMemoryOffset(wt.dataId);
   const dxp = heap.getMemoryOffset(target.dataId);
-  for (let n = 0; n < b; n++) {
-    for (let y = 0; y < outHeight; y++) {
-      row(
-        dyp + (n * outHeight + y) * outWidth * o * 4,
-        wtp,
-        dxp + (n * hp + y) * wp * c * 4,
-        outWidth,
-        wp * c * 4,
-        fh,
-        fw,
-        o,
-      );
-    }
-  }
+  // One call per dy row; images split between two threads (their dx never overlap).
+  const dyRow = outWidth * o * 4, dxRow = wp * c * 4;
+  const rows = (n0: number, n: number): Rows => ({
+    base: [dyp + n0 * outHeight * dyRow, wtp, dxp + n0 * hp * dxRow, outWidth, dxRow, fh, fw, o],
+    stepN: [outHeight * dyRow, 0, hp * dxRow, 0, 0, 0, 0, 0],
+    stepY: [dyRow, 0, dxRow, 0, 0, 0, 0, 0],
+    n,
+    y: outHeight,
+  });
+  const b0 = splitAt(b, tf.util.sizeFromShape(dy.shape));
+  runParts(CONV_WASM, memory, instantiate(CONV_WASM, memory), `inputGrad${c / 4}`, [
+    rows(0, b0),
+    rows(b0, b - b0),
+  ]);
   release(backend, wt);
   if (!unpadded) {
     // Crop the padding away: dx[y, x] = padded[y + top, x + left].

@@ -24,6 +24,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type HeapBackend, type Info, KernelInputError } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
+import { type Rows, runParts, splitAt } from "./_parallel.ts";
 
 // One row of 2x2/2 windows, four channels per instruction, in WebAssembly on the
 // backend's heap. The same rule as the loop below, without branches: masks of
@@ -92,8 +93,6 @@ const POOL_WASM = assemble([{
   ],
 }]);
 
-type PoolRow = (...args: number[]) => void;
-
 /** The 2x2/2 "valid" case with channels a multiple of 4, by rows of SIMD windows. */
 function maxPoolGrad2x2Simd(
   backend: HeapBackend,
@@ -103,24 +102,28 @@ function maxPoolGrad2x2Simd(
   dx: Info,
   info: tf.backend_util.Conv2DInfo,
 ): void {
-  const row = instantiate(POOL_WASM, memory).row as PoolRow;
   const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth } = info;
   const xp = backend.getMemoryOffset(x.dataId), dxp = backend.getMemoryOffset(dx.dataId);
   const dyp = backend.getMemoryOffset(dy.dataId);
-  const rowBytes = inWidth * C * 4;
-  for (let b = 0; b < batchSize; b++) {
-    for (let r = 0; r < outHeight; r++) {
-      const inRow = (b * inHeight + 2 * r) * rowBytes;
-      row(
-        xp + inRow,
-        dyp + (b * outHeight + r) * outWidth * C * 4,
-        dxp + inRow,
-        outWidth,
-        C * 4,
-        rowBytes,
-      );
-    }
-  }
+  const rowBytes = inWidth * C * 4, dyRow = outWidth * C * 4;
+  // One call per output row; images split between two threads (they write disjoint rows).
+  const rows = (b0: number, n: number): Rows => ({
+    base: [
+      xp + b0 * inHeight * rowBytes,
+      dyp + b0 * outHeight * dyRow,
+      dxp + b0 * inHeight * rowBytes,
+    ]
+      .concat([outWidth, C * 4, rowBytes]),
+    stepN: [inHeight * rowBytes, outHeight * dyRow, inHeight * rowBytes, 0, 0, 0],
+    stepY: [2 * rowBytes, dyRow, 2 * rowBytes, 0, 0, 0],
+    n,
+    y: outHeight,
+  });
+  const b0 = splitAt(batchSize, batchSize * inHeight * inWidth * C);
+  runParts(POOL_WASM, memory, instantiate(POOL_WASM, memory), "row", [
+    rows(0, b0),
+    rows(b0, batchSize - b0),
+  ]);
 }
 
 /** Whether {@linkcode maxPoolGrad2x2Simd} handles this pool. */

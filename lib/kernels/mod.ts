@@ -2,7 +2,8 @@
  * Kernels this project registers or replaces, per backend (see
  * {@linkcode installKernels}), and the WebGPU size guard. Several WASM kernels
  * are SIMD loops assembled at start-up (`_wasm.ts`) that work in place on the
- * backend's heap.
+ * backend's heap; with tfjs's threaded WASM build (`wasm_threads.ts`) they split
+ * their work with a helper thread on the same, shared, heap (`_parallel.ts`).
  *
  * @example
  * ```ts
@@ -33,6 +34,12 @@ export {
   installFusedAdam,
 } from "./adam_update.ts";
 export { aliasCastConfig, aliasIdentityConfig } from "./identity.ts";
+export {
+  type WasmKernelPath,
+  wasmKernelPaths,
+  type WasmRuntime,
+  wasmRuntime,
+} from "./wasm_threads.ts";
 export {
   assertFitsWebGpu,
   DEFAULT_WEBGPU_BINDING_LIMIT,

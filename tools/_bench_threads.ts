@@ -1,0 +1,141 @@
+/**
+ * A child process of `deno task bench`: times each op and one training step of
+ * each benchmark model on the WASM build that `TFJS_WASM_THREADS` selects (1:
+ * single-threaded; 2: tfjs's threaded build, see lib/kernels/wasm_threads.ts;
+ * `TFJS_KERNEL_THREADS=1` with it: lib/kernels' loops without their helper thread),
+ * and prints one JSON line. The bench runs it with 1 and 2 threads, alternating,
+ * and keeps each figure's best run: the build is chosen once per process.
+ *
+ * ```sh
+ * TFJS_WASM_THREADS=2 deno run -A tools/_bench_threads.ts --tiny
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+import { buildModel, MODEL_NAMES } from "../lib/distribute/models.ts";
+
+/** What one run prints. */
+export interface ThreadsProbe {
+  threads: number;
+  /** lib/kernels' helper thread: "running", or why not. */
+  kernelHelper: string;
+  build: string;
+  fallback: string;
+  startMs: number;
+  /** Resident memory after the backend started, MB. */
+  rssMb: number;
+  ops: { op: string; shape: string; ms: number }[];
+  steps: { model: string; ms: number }[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+if (import.meta.main) {
+  const tiny = Deno.args.includes("--tiny");
+  const report = await initBackend({ prefer: "wasm" });
+  const out: ThreadsProbe = {
+    threads: report.wasm.threads,
+    build: report.wasm.runtime?.build ?? "?",
+    kernelHelper: report.wasm.runtime?.kernelHelper ?? "?",
+    fallback: report.wasm.runtime?.fallback ?? "",
+    startMs: report.wasm.runtime?.startMs ?? NaN,
+    rssMb: Math.round(Deno.memoryUsage().rss / 1e6),
+    ops: [],
+    steps: [],
+  };
+  const reps = tiny ? 2 : 9;
+  const r = (s: number[]) => tf.randomNormal(s);
+  const time = (op: string, shape: string, f: () => tf.Tensor | tf.Tensor[]) => {
+    const runs: number[] = [];
+    for (let i = 0; i <= reps; i++) {
+      const t0 = performance.now();
+      const y = f();
+      for (const t of Array.isArray(y) ? y : [y]) t.dataSync();
+      if (i > 0) runs.push(performance.now() - t0);
+      tf.dispose(y);
+    }
+    out.ops.push({ op, shape, ms: median(runs) });
+  };
+  const b = tiny ? 16 : 128, n = tiny ? 256 : 1024;
+  const [a, m] = [r([n, n]), r([n, n])];
+  time("matMul", `${n}x${n}x${n}`, () => tf.matMul(a, m));
+  const [x, w, g] = [r([b, 784]), r([784, 128]), r([b, 128])];
+  time("matMul", `${b}x784x128 (MLP layer)`, () => tf.matMul(x, w));
+  time("matMul(Aᵀ)", `784x${b}x128 (its dW)`, () => tf.matMul(x, g, true, false));
+  const img = r([b, 28, 28, 1]) as tf.Tensor4D, f1 = r([3, 3, 1, 32]) as tf.Tensor4D;
+  time("Conv2D (direct)", `[${b},28,28,1]*[3,3,1,32]`, () => tf.conv2d(img, f1, 1, "valid"));
+  const dy1 = r([b, 26, 26, 32]);
+  const filterGrad = (x: tf.Tensor, dy: tf.Tensor, shape: number[]) =>
+    tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+      strides: [1, 1],
+      pad: "valid",
+      dataFormat: "NHWC",
+      filterShape: shape,
+    }) as tf.Tensor;
+  time(
+    "Conv2DBackpropFilter (direct)",
+    `x [${b},28,28,1], dy [${b},26,26,32]`,
+    () => filterGrad(img, dy1, [3, 3, 1, 32]),
+  );
+  const cx = r([b, 13, 13, 32]) as tf.Tensor4D, cw = r([3, 3, 32, 64]) as tf.Tensor4D;
+  const dy2 = r([b, 11, 11, 64]) as tf.Tensor4D;
+  time("Conv2D", `[${b},13,13,32]*[3,3,32,64]`, () => tf.conv2d(cx, cw, 1, "valid"));
+  time(
+    "Conv2DBackpropInput (scatter)",
+    `dy [${b},11,11,64]`,
+    () => tf.conv2dTranspose(dy2, cw, [b, 13, 13, 32], 1, "valid"),
+  );
+  time(
+    "Conv2DBackpropFilter",
+    `x [${b},13,13,32], dy [${b},11,11,64]`,
+    () => filterGrad(cx, dy2, [3, 3, 32, 64]),
+  );
+  const pooled = tf.maxPool(dy1 as tf.Tensor4D, 2, 2, "valid");
+  time(
+    "MaxPoolGrad (2x2/2)",
+    `[${b},26,26,32]`,
+    () =>
+      tf.engine().runKernel("MaxPoolGrad", { dy: pooled, input: dy1, output: pooled }, {
+        filterSize: 2,
+        strides: 2,
+        pad: "valid",
+      }) as tf.Tensor,
+  );
+  const bias = r([32]);
+  time("Add (bias)", `[${b},26,26,32] + [32]`, () => tf.add(dy1, bias));
+  time("Relu", `[${b},26,26,32]`, () => tf.relu(dy1));
+  const vars = [[784, 128], [128], [128, 10], [10]].map((s) => tf.variable(r(s)));
+  const grads = vars.map((v) => r(v.shape));
+  const opt = tf.train.adam(1e-3);
+  time("Adam step", "MLP, 101,770 parameters", () => {
+    opt.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i] })));
+    return tf.clone(vars[0]);
+  });
+  for (const name of MODEL_NAMES) {
+    const model = buildModel({ name, seed: 0, init: "torch" });
+    const adam = tf.train.adam(1e-3);
+    const xs = tf.randomUniform([b, 28, 28, 1]);
+    const ys = tf.oneHot(tf.randomUniform([b], 0, 10, "int32") as tf.Tensor1D, 10);
+    const runs: number[] = [];
+    for (let i = 0; i < (tiny ? 2 : 13); i++) {
+      const t0 = performance.now();
+      const loss = adam.minimize(
+        () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor),
+        true,
+      )!;
+      loss.dataSync();
+      loss.dispose();
+      if (i >= (tiny ? 1 : 3)) runs.push(performance.now() - t0);
+    }
+    out.steps.push({ model: name, ms: median(runs) });
+    tf.dispose([xs, ys]);
+    model.dispose();
+    adam.dispose();
+  }
+  console.log(JSON.stringify(out));
+}
