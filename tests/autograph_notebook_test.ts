@@ -94,7 +94,7 @@ Deno.test({
     const result = JSON.parse(line.slice("RESULT ".length));
     assert.deepEqual(result.ys, [[3, 6], [1, 2]]); // `w` and `tf` come from other cells
     assert.equal(result.hasIf, true);
-    assert.equal(result.missing, "AutoGraphError");
+    assert.equal(result.missing, "AutoGraphScopeError"); // an AutoGraphError naming the variable
     const shown = JSON.stringify(executed.cells[3].outputs);
     assert.ok(shown.includes('Tensor(\\"shown:0\\"'), shown);
   } finally {
