@@ -48,6 +48,7 @@ import {
   type TensorLike,
 } from "./graph.ts";
 import { kernels, readVariable, toSymbolic } from "./ops.ts";
+import "./_kernel_dispatch.ts"; // tf.mul(x, w) and the like on graph tensors and variables
 
 /** The resource-variable update op types. */
 export type AssignVariableType =
