@@ -69,6 +69,27 @@ Deno.test("tf.function without tensor arguments still traces a graph: w.mul(x) w
   tf.dispose([w, x]);
 });
 
+Deno.test("tf.function (AutoGraph): x * w with a captured constant and a captured Variable is a graph op reading w at every call", () => {
+  const x = tf.tensor1d([1, 2, 3]);
+  const w = tf.variable(tf.scalar(2));
+  const f = tfFunction(
+    () => ((x as unknown as number) * (w as unknown as number)) as unknown as tf.Tensor,
+    { scope: { x, w } },
+  );
+  const seen = [2, 3].map((v) => {
+    w.assign(tf.scalar(v));
+    const r = f();
+    const out = Array.from(r.dataSync());
+    r.dispose();
+    return out;
+  });
+  assert.deepEqual(seen, [[2, 4, 6], [3, 6, 9]]);
+  assert.equal(f.traceCount, 1);
+  assert.ok(opTypes(f).includes("ReadVariableOp"));
+  f.dispose();
+  tf.dispose([x, w]);
+});
+
 Deno.test("tf.function: functional tf.* ops (tf.add, tf.mul, tf.matMul, tf.relu, tf.sum, ...) on graph tensors and captured Variables are graph ops (every op in a trace is a graph op)", () => {
   const w = tf.variable(tf.tensor2d([[0.5, -1], [2, 0.25]]));
   const b = tf.variable(tf.tensor1d([0.1, -0.2]));

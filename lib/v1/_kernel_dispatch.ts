@@ -96,6 +96,17 @@ const tracing = (): boolean => getDefaultGraph().autoControlDeps;
 const isGraphInput = (x: unknown): boolean =>
   x instanceof SymbolicTensor || (tracing() && x instanceof tf.Variable);
 
+/** Whether a kernel's inputs hold a graph input (checked for every eager kernel: kept cheap). */
+function hasGraphInput(inputs: In): boolean {
+  let tracingNow: boolean | undefined;
+  for (const k in inputs) {
+    const x = inputs[k];
+    if (x instanceof SymbolicTensor) return true;
+    if ((tracingNow ??= tracing()) && x instanceof tf.Variable) return true;
+  }
+  return false;
+}
+
 // tfjs checks `x instanceof getGlobalTensorClass()` in convertToTensor: let graph tensors through.
 const globals = (globalThis as { _tfGlobals?: Map<string, unknown> })._tfGlobals;
 const TensorClass = tf.Tensor as unknown as { [Symbol.hasInstance](x: unknown): boolean };
@@ -114,7 +125,7 @@ const engine = tf.engine() as unknown as {
 };
 const eagerRunKernel = engine.runKernel.bind(engine);
 engine.runKernel = (name, inputs, attrs = {}) => {
-  if (!Object.values(inputs).some(isGraphInput)) return eagerRunKernel(name, inputs, attrs);
+  if (!hasGraphInput(inputs)) return eagerRunKernel(name, inputs, attrs);
   const build = graphKernels[name];
   if (!build) unsupported(`the tfjs kernel ${name}`);
   const graphs = Object.values(inputs).filter((x) => x instanceof SymbolicTensor)
