@@ -105,6 +105,8 @@ Deno.test("tf.function: functional tf.* ops (tf.add, tf.mul, tf.matMul, tf.relu,
       tf.mul(tf.reshape(h, [4]), 3).reshape([2, 2]),
       tf.mean(h, 1, true).add(tf.zeros([2, 2])),
       tf.add(w, 1), // a variable with a number (TF: w + 1)
+      tf.addN([h, tf.sign(h), tf.onesLike(w), tf.zerosLike(h)]),
+      tf.cast(tf.logicalAnd(tf.greaterEqual(h, 0), tf.notEqual(w, 2)), "float32"),
     ];
     return parts.reduce((acc, p) => tf.add(acc, p));
   };
@@ -201,6 +203,7 @@ Deno.test("tf.function: a tfjs op without a graph form on a graph tensor or capt
 Deno.test("tf.function: tf.memory is flat across repeated calls with captured Variables, and across failing calls", () => {
   const w = tf.variable(tf.scalar(2));
   const x = tf.tensor1d([1, 2, 3]);
+  const start = tf.memory().numTensors;
   const ok = tfFunction((a: tf.Tensor) => tf.sum(tf.mul(a, w)).add(x.mul(w).mean()), {
     scope: { tf, w, x },
   });
@@ -219,5 +222,6 @@ Deno.test("tf.function: tf.memory is flat across repeated calls with captured Va
   assert.equal(ok.traceCount, 1);
   ok.dispose();
   failing.dispose();
+  assert.equal(tf.memory().numTensors, start); // the trace's constants went with its graph
   tf.dispose([w, x]);
 });

@@ -6,10 +6,10 @@
  *
  * - an op given a graph tensor ({@linkcode SymbolicTensor}), or given a
  *   `tf.Variable` while a function is traced, builds the graph op (a variable
- *   becomes a `ReadVariableOp`), for the kernels that graph tensors have
- *   methods for: `Add Sub Multiply RealDiv BatchMatMul Square Sqrt Exp Log Neg
+ *   becomes a `ReadVariableOp`), for the kernels that v1 has ops for: `Add Sub Multiply RealDiv BatchMatMul Square Sqrt Exp Log Neg
  *   Abs Relu Sigmoid Tanh Softmax Sum Mean Max Reshape Transpose Cast
- *   ExpandDims ArgMax Equal Less Greater Identity`;
+ *   ExpandDims ArgMax Identity Equal Less Greater LessEqual GreaterEqual NotEqual
+ *   LogicalAnd LogicalOr LogicalNot FloorDiv Mod Sign ZerosLike OnesLike AddN`;
  * - any other kernel given one throws a {@linkcode GraphError} (never an eager
  *   result computed once, at trace time, from the variable's value then);
  * - ops whose inputs are all plain eager tensors still run eagerly while
@@ -81,6 +81,18 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor> = {
   Equal: ({ a, b }) => ops.equal(a, b),
   Less: ({ a, b }) => ops.less(a, b),
   Greater: ({ a, b }) => ops.greater(a, b),
+  LessEqual: ({ a, b }) => ops.lessEqual(a, b),
+  GreaterEqual: ({ a, b }) => ops.greaterEqual(a, b),
+  NotEqual: ({ a, b }) => ops.notEqual(a, b),
+  LogicalAnd: ({ a, b }) => ops.logicalAnd(a, b),
+  LogicalOr: ({ a, b }) => ops.logicalOr(a, b),
+  LogicalNot: ({ x }) => ops.logicalNot(x),
+  FloorDiv: ({ a, b }) => ops.floorDiv(a, b),
+  Mod: ({ a, b }) => ops.floorMod(a, b), // tf.mod is a floor mod, as TF's FloorMod
+  Sign: ({ x }) => ops.sign(x),
+  ZerosLike: ({ x }) => ops.zerosLike(x),
+  OnesLike: ({ x }) => ops.onesLike(x),
+  AddN: (xs) => ops.addN(Object.values(xs).map((x) => ops.toSymbolic(x))),
 };
 
 function unsupported(what: string): never {
