@@ -8,7 +8,7 @@ import { initBackend } from "../lib/backend.ts";
 import { tfFunction } from "../lib/function.ts";
 import { GradientTape } from "../lib/tape.ts";
 import { assignSub } from "../lib/variables.ts";
-import { GraphError } from "../lib/v1/mod.ts";
+import * as v1 from "../lib/v1/mod.ts";
 
 await initBackend();
 
@@ -188,7 +188,7 @@ Deno.test("tf.function: a tfjs op without a graph form on a graph tensor or capt
   for (const [label, fn] of cases) {
     const f = tfFunction(fn, { scope: { tf, w, x } });
     assert.throws(() => f(x), (e: Error) => {
-      assert.ok(e instanceof GraphError, `${label}: ${e}`);
+      assert.ok(e instanceof v1.GraphError, `${label}: ${e}`);
       assert.match(e.message, /call the tensor's method \(x\.mul\(w\)\) or a v1 op/, label);
       return true;
     });
@@ -213,7 +213,7 @@ Deno.test("tf.function: tf.memory is flat across repeated calls with captured Va
   }, { scope: { tf, w, GradientTape } });
   const run = () => {
     ok(x).dispose();
-    assert.throws(() => failing(x), GraphError);
+    assert.throws(() => failing(x), v1.GraphError);
   };
   run(); // the first call traces
   const before = tf.memory().numTensors;
@@ -224,4 +224,16 @@ Deno.test("tf.function: tf.memory is flat across repeated calls with captured Va
   failing.dispose();
   assert.equal(tf.memory().numTensors, start); // the trace's constants went with its graph
   tf.dispose([w, x]);
+});
+
+Deno.test("v1 graph mode: tf.* ops on a placeholder build ops in the placeholder's graph (TF1: an op goes to its inputs' graph)", () => {
+  const g = new v1.Graph();
+  const p = g.asDefault(() => v1.placeholder("float32", [2], "p"));
+  const y = tf.sum(tf.mul(p as unknown as tf.Tensor, 3)) as unknown as v1.SymbolicTensor;
+  assert.ok(y instanceof v1.SymbolicTensor && y.graph === g);
+  const start = tf.memory().numTensors;
+  const out = new v1.Session(g).run(y, new Map([[p, [1, 2]]]));
+  assert.equal(out, 9);
+  assert.equal(tf.memory().numTensors, start);
+  g.dispose();
 });
