@@ -64,7 +64,8 @@ function registered(name: string): tf.Variable {
 function slot(list: Slot[], i: number, name: string, value: tf.Variable): tf.Variable {
   list[i] ??= {
     originalName: name,
-    variable: tf.tidy(() => tf.zerosLike(value).variable(false)),
+    // From the shape, not the variable: an op on a variable in a trace is a graph op.
+    variable: tf.tidy(() => tf.zeros(value.shape, value.dtype).variable(false)),
   };
   return list[i].variable;
 }

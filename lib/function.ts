@@ -34,8 +34,11 @@
  *   variables are passed with `{ scope: { name } }`.
  *
  * Inside the function, use tensor methods (`a.square().sum()`, `x.matMul(w)`)
- * or `v1` ops: they work on the symbolic tensors. Closed-over `tf.Tensor`s
- * become constants; closed-over `tf.Variable`s are read at every call.
+ * or `v1` ops: they work on the symbolic tensors. The common `tf.*` ops
+ * (`tf.add`, `tf.mul`, `tf.matMul`, `tf.relu`, `tf.sum`, `tf.reshape`, ...,
+ * `tf.losses.softmaxCrossEntropy`) do too; others raise a `GraphError`.
+ * Closed-over `tf.Tensor`s become constants; closed-over `tf.Variable`s are
+ * read at every call (`x.mul(w)`, `tf.mul(x, w)`, AutoGraph's `x * w`).
  *
  * @example
  * ```ts

@@ -18,6 +18,9 @@
  * `w.square()`, `c.mul(x)`) called on a `tf.Variable` read it in the graph
  * (instead of computing now with the value it has at trace time), and called
  * on an eager tensor with a graph-tensor argument make it a constant of the graph.
+ * tfjs's functional ops (`tf.mul(x, w)`, `tf.add(w, 1)`, `x.mul(w)` with an
+ * eager `x`) on graph tensors or, while tracing, on variables are graph ops
+ * too, or a `GraphError` for kernels without a graph form (`_kernel_dispatch.ts`).
  *
  * @example
  * ```ts
@@ -48,6 +51,7 @@ import {
   type TensorLike,
 } from "./graph.ts";
 import { kernels, readVariable, toSymbolic } from "./ops.ts";
+import "./_kernel_dispatch.ts"; // tf.mul(x, w) and the like on graph tensors and variables
 
 /** The resource-variable update op types. */
 export type AssignVariableType =

@@ -1,0 +1,189 @@
+/**
+ * tfjs's functional API (`tf.mul(x, w)`, `tf.add(w, 1)`, `tf.matMul(x, w)`,
+ * `tf.losses.softmaxCrossEntropy(labels, logits)`) inside a traced function.
+ * In TensorFlow every op called while `tf.function` traces is a graph op, and a
+ * captured `tf.Variable` is read by the graph at every call. Here:
+ *
+ * - an op given a graph tensor ({@linkcode SymbolicTensor}), or given a
+ *   `tf.Variable` while a function is traced, builds the graph op (a variable
+ *   becomes a `ReadVariableOp`), for the kernels that v1 has ops for: `Add Sub Multiply RealDiv BatchMatMul Square Sqrt Exp Log Neg
+ *   Abs Relu Sigmoid Tanh Softmax Sum Mean Max Reshape Transpose Cast
+ *   ExpandDims ArgMax Identity Equal Less Greater LessEqual GreaterEqual NotEqual
+ *   LogicalAnd LogicalOr LogicalNot FloorDiv Mod Sign ZerosLike OnesLike AddN`;
+ * - any other kernel given one throws a {@linkcode GraphError} (never an eager
+ *   result computed once, at trace time, from the variable's value then);
+ * - ops whose inputs are all plain eager tensors still run eagerly while
+ *   tracing (constant folding: same results).
+ *
+ * How: tfjs's `convertToTensor` accepts a graph tensor (its global `Tensor`
+ * class is widened for that one check), and `engine.runKernel` hands such
+ * inputs to the v1 ops. Installed when first imported (by
+ * `resource_variables.ts`); eager behaviour is unchanged.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { tfFunction } from "../function.ts";
+ * const w = tf.variable(tf.scalar(2));
+ * const f = tfFunction((x: tf.Tensor) => tf.sum(tf.mul(x, w)));
+ * f(tf.tensor([1, 2])).print(); // 6
+ * w.assign(tf.scalar(3));
+ * f(tf.tensor([1, 2])).print(); // 9: the graph reads w at every call
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  type DType,
+  getDefaultGraph,
+  GraphError,
+  SymbolicTensor,
+  type TensorLike,
+} from "./graph.ts";
+import * as ops from "./ops.ts";
+
+type In = Record<string, TensorLike>;
+type Attrs = Record<string, unknown>;
+const axis = (a: unknown): number | number[] | null => (a ?? null) as number | number[] | null;
+
+/** tfjs kernel name → the v1 op that builds it in a graph. */
+const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor> = {
+  Add: ({ a, b }) => ops.add(a, b),
+  Sub: ({ a, b }) => ops.sub(a, b),
+  Multiply: ({ a, b }) => ops.mul(a, b),
+  RealDiv: ({ a, b }) => ops.div(a, b),
+  BatchMatMul: ({ a, b }, { transposeA, transposeB }) =>
+    ops.matMul(a, b, !!transposeA, !!transposeB),
+  Square: ({ x }) => ops.square(x),
+  Sqrt: ({ x }) => ops.sqrt(x),
+  Exp: ({ x }) => ops.exp(x),
+  Log: ({ x }) => ops.log(x),
+  Neg: ({ x }) => ops.neg(x),
+  Abs: ({ x }) => ops.abs(x),
+  Relu: ({ x }) => ops.relu(x),
+  Sigmoid: ({ x }) => ops.sigmoid(x),
+  Tanh: ({ x }) => ops.tanh(x),
+  Identity: ({ x }) => ops.identity(x),
+  Softmax: ({ logits }, { dim }) => {
+    const s = ops.toSymbolic(logits);
+    if (dim !== -1 && dim !== s.rank - 1) unsupported("Softmax over an axis other than the last");
+    return ops.softmax(s);
+  },
+  Sum: ({ x }, a) => ops.reduceSum(x, axis(a.axis), !!a.keepDims),
+  Mean: ({ x }, a) => ops.reduceMean(x, axis(a.axis), !!a.keepDims),
+  Max: ({ x }, a) => ops.reduceMax(x, axis(a.reductionIndices), !!a.keepDims),
+  Reshape: ({ x }, { shape }) => ops.reshape(x, shape as number[]),
+  Transpose: ({ x }, { perm }) => ops.transpose(x, perm as number[]),
+  Cast: ({ x }, { dtype }) => ops.cast(x, dtype as DType),
+  ExpandDims: ({ input }, { dim }) => ops.expandDims(input, dim as number),
+  ArgMax: ({ x }, { axis }) => ops.argMax(x, axis as number),
+  Equal: ({ a, b }) => ops.equal(a, b),
+  Less: ({ a, b }) => ops.less(a, b),
+  Greater: ({ a, b }) => ops.greater(a, b),
+  LessEqual: ({ a, b }) => ops.lessEqual(a, b),
+  GreaterEqual: ({ a, b }) => ops.greaterEqual(a, b),
+  NotEqual: ({ a, b }) => ops.notEqual(a, b),
+  LogicalAnd: ({ a, b }) => ops.logicalAnd(a, b),
+  LogicalOr: ({ a, b }) => ops.logicalOr(a, b),
+  LogicalNot: ({ x }) => ops.logicalNot(x),
+  FloorDiv: ({ a, b }) => ops.floorDiv(a, b),
+  Mod: ({ a, b }) => ops.floorMod(a, b), // tf.mod is a floor mod, as TF's FloorMod
+  Sign: ({ x }) => ops.sign(x),
+  ZerosLike: ({ x }) => ops.zerosLike(x),
+  OnesLike: ({ x }) => ops.onesLike(x),
+  AddN: (xs) => ops.addN(Object.values(xs).map((x) => ops.toSymbolic(x))),
+};
+
+function unsupported(what: string): never {
+  throw new GraphError(
+    `${what} is not supported on graph tensors or tf.Variables inside a traced function: ` +
+      `inside a traced function, call the tensor's method (x.mul(w)) or a v1 op`,
+  );
+}
+
+const tracing = (): boolean => getDefaultGraph().autoControlDeps;
+
+/** True when `x` must be a graph input: a graph tensor, or a variable while tracing. */
+const isGraphInput = (x: unknown): boolean =>
+  x instanceof SymbolicTensor || (tracing() && x instanceof tf.Variable);
+
+/** Whether a kernel's inputs hold a graph input (checked for every eager kernel: kept cheap). */
+function hasGraphInput(inputs: In): boolean {
+  let tracingNow: boolean | undefined;
+  for (const k in inputs) {
+    const x = inputs[k];
+    if (x instanceof SymbolicTensor) return true;
+    if ((tracingNow ??= tracing()) && x instanceof tf.Variable) return true;
+  }
+  return false;
+}
+
+// tfjs checks `x instanceof getGlobalTensorClass()` in convertToTensor: let graph tensors through.
+const globals = (globalThis as { _tfGlobals?: Map<string, unknown> })._tfGlobals;
+const TensorClass = tf.Tensor as unknown as { [Symbol.hasInstance](x: unknown): boolean };
+if (globals?.get("Tensor") === tf.Tensor) {
+  const widened = function GraphOrEagerTensor() {};
+  Object.defineProperty(widened, Symbol.hasInstance, {
+    value: (x: unknown) => x instanceof SymbolicTensor || TensorClass[Symbol.hasInstance](x),
+  });
+  globals.set("Tensor", widened);
+}
+
+const engine = tf.engine() as unknown as {
+  runKernel(name: string, inputs: In, attrs?: Attrs): unknown;
+  endScope(result?: unknown): void;
+  customGrad(f: (...a: unknown[]) => unknown): (...a: unknown[]) => unknown;
+};
+const eagerRunKernel = engine.runKernel.bind(engine);
+engine.runKernel = (name, inputs, attrs = {}) => {
+  if (!hasGraphInput(inputs)) return eagerRunKernel(name, inputs, attrs);
+  const build = graphKernels[name];
+  if (!build) unsupported(`the tfjs kernel ${name}`);
+  const graphs = Object.values(inputs).filter((x) => x instanceof SymbolicTensor)
+    .map((x) => (x as SymbolicTensor).graph);
+  const d = getDefaultGraph();
+  const home = graphs.find((g) => !d.isWithin(g)) ?? d; // a v1 graph: ops go to their inputs' graph
+  return home.asDefault(() => build(inputs, attrs));
+};
+
+// A tfjs op returning a graph tensor ends its scope: nothing eager to keep from it.
+const eagerEndScope = engine.endScope.bind(engine);
+engine.endScope = (result) => eagerEndScope(result instanceof SymbolicTensor ? null : result);
+
+// Ops with a custom gradient (tf.logSoftmax, tf.losses.*) cannot take graph tensors.
+const eagerCustomGrad = engine.customGrad.bind(engine);
+engine.customGrad = (f) => {
+  const run = eagerCustomGrad(f);
+  return (...args) => {
+    if (args.some(isGraphInput)) unsupported("an op with a custom gradient (e.g. tf.logSoftmax)");
+    return run(...args);
+  };
+};
+
+// tf.losses.softmaxCrossEntropy(labels, logits): what a training step writes.
+const eagerSoftmaxCrossEntropy = tf.losses.softmaxCrossEntropy;
+(tf.losses as { softmaxCrossEntropy: unknown }).softmaxCrossEntropy = (
+  labels: TensorLike,
+  logits: TensorLike,
+  weights?: unknown,
+  labelSmoothing = 0,
+  reduction: tf.Reduction = tf.Reduction.SUM_BY_NONZERO_WEIGHTS,
+): unknown => {
+  if (![labels, logits, weights].some(isGraphInput)) {
+    return eagerSoftmaxCrossEntropy(
+      labels as tf.Tensor,
+      logits as tf.Tensor,
+      weights as tf.Tensor,
+      labelSmoothing,
+      reduction,
+    );
+  }
+  if (weights != null || labelSmoothing !== 0) {
+    unsupported("tf.losses.softmaxCrossEntropy with weights or labelSmoothing");
+  }
+  const perExample = ops.softmaxCrossEntropyWithLogits(labels, logits);
+  if (reduction === tf.Reduction.NONE) return perExample;
+  if (reduction === tf.Reduction.SUM) return ops.reduceSum(perExample);
+  return ops.reduceMean(perExample); // MEAN and SUM_BY_NONZERO_WEIGHTS without weights
+};
