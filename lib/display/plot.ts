@@ -66,6 +66,35 @@ export function figureSummary(
   } (${traces.join("; ")})`;
 }
 
+/** `title` as plotly.js 3 wants it: a string (plotly.js 1-2's form) becomes `{ text }`. */
+function titleObject(title: unknown): unknown {
+  if (typeof title === "string" || typeof title === "number") return { text: String(title) };
+  return title;
+}
+
+const AXIS = /^([xyz]axis\d*|radialaxis|angularaxis|aaxis|baxis|caxis)$/;
+
+/**
+ * The layout with every `title` given as a plain string (the layout's, each
+ * axis's, each 3-D scene axis's, the legend's and colour bars') turned into
+ * `{ text }`: plotly.js 3 ignores plain-string titles silently.
+ */
+export function normalizeTitles(layout: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...layout };
+  if ("title" in out) out.title = titleObject(out.title);
+  for (const [key, value] of Object.entries(out)) {
+    if (!value || typeof value !== "object" || Array.isArray(value)) continue;
+    if (AXIS.test(key) || key === "legend" || key === "coloraxis") {
+      const v = { ...(value as Record<string, unknown>) };
+      if ("title" in v) v.title = titleObject(v.title);
+      out[key] = v;
+    } else if (/^(scene|polar|ternary)\d*$/.test(key)) {
+      out[key] = normalizeTitles(value as Record<string, unknown>);
+    }
+  }
+  return out;
+}
+
 /** Typed arrays → plain arrays, so the JSON is what plotly expects. */
 function plain(value: unknown): unknown {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
@@ -113,6 +142,7 @@ export function figureHtml(
 /**
  * Any plotly figure: `traces` are plotly.js trace objects, `layout` its layout.
  * Typed arrays are accepted and sent as plain arrays; non-finite numbers as null.
+ * Titles may be strings or `{ text }` objects ({@linkcode normalizeTitles}).
  */
 export function plot(traces: object[], layout: object = {}): Displayable {
   if (!Array.isArray(traces)) {
@@ -126,10 +156,10 @@ export function plot(traces: object[], layout: object = {}): Displayable {
     }
   });
   const data = plain(traces) as Record<string, unknown>[];
-  const lay = {
+  const lay = normalizeTitles({
     margin: { t: 50, r: 20, b: 50, l: 60 },
     ...(plain(layout) as Record<string, unknown>),
-  };
+  });
   const summary = figureSummary(data, lay);
   return displayable(() => ({
     [PLOTLY_MIME]: { data, layout: lay },
