@@ -39,7 +39,10 @@ Deno.test("plot: a plain-string title (plotly.js 1-2's form) becomes { text } fo
     scene: { zaxis: { title: "depth" } },
   });
   const lay = layoutOf(fig);
-  assert.deepEqual(lay.title, { text: "Decoded from the event files" });
+  assert.equal(lay.title.text, "Decoded from the event files");
+  assert.equal(lay.title.xanchor, "left", "titles sit left, away from plotly's toolbar");
+  const centred = layoutOf(plot([{ y: [1] }], { title: { text: "t", x: 0.5 } }));
+  assert.deepEqual(centred.title, { text: "t", x: 0.5 }, "a placement the caller gave is kept");
   assert.deepEqual(lay.xaxis.title, { text: "batch" });
   assert.deepEqual(lay.yaxis.title, { text: "loss" });
   assert.equal(lay.yaxis.type, "log", "other axis settings are kept");

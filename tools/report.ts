@@ -7,6 +7,9 @@
  * that ends the kernel, e.g. with `Deno.exit()`, is named too). `QUICK=1`
  * selects quick mode. `--help` lists the options; unknown options are refused.
  *
+ * Formulas in Markdown cells are typeset to SVG at export time
+ * (`typeset_math.ts`): a report needs no MathJax to load.
+ *
  * Headline results are outputs made with `headline(text)` from
  * `lib/display/headline.ts` (mime type `HEADLINE_MIME`).
  *
@@ -32,6 +35,7 @@ import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { HEADLINE_MIME } from "../lib/display/headline.ts";
 import { PLOTLY_MIME } from "../lib/display/plot.ts";
+import { typesetMath } from "./typeset_math.ts";
 
 /** The repository root (this file is tools/report.ts). */
 export const ROOT: string = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -80,6 +84,10 @@ export interface NotebookResult {
   headlines?: string[];
   /** Figures drawn: plotly figures, SVG drawings and image grids. */
   figures?: number;
+  /** Formulas typeset in the report (Markdown `$...$` and `$$...$$`). */
+  formulas?: number;
+  /** Formulas MathJax could not parse, with its message. */
+  mathErrors?: string[];
 }
 
 /** Options of {@linkcode runReports}. */
@@ -358,7 +366,10 @@ export async function executeNotebook(notebook: string, opts: {
       result.message = `HTML export failed: ${nbconvertFailure(conv.stderr)}`;
       return result;
     }
-    const bytes = await Deno.readFile(join(work, `${name}.html`));
+    const math = typesetMath(await Deno.readTextFile(join(work, `${name}.html`)));
+    result.formulas = math.count;
+    if (math.errors.length) result.mathErrors = math.errors;
+    const bytes = new TextEncoder().encode(math.html);
     await writeFileAtomic(html, bytes);
     result.htmlBytes = bytes.length;
     return result;
@@ -480,6 +491,7 @@ export async function runReports(opts: ReportOptions = {}): Promise<NotebookResu
         (r.htmlBytes ? `, ${r.html} (${(r.htmlBytes / 1e6).toFixed(2)} MB)` : ""),
     );
     for (const line of describeFailure(r)) log(`  ${line}`);
+    for (const e of r.mathErrors ?? []) log(`  formula not typeset: ${e}`);
   }
   if (opts.index !== false) {
     const all = await mergeResults(outDir, results);

@@ -85,8 +85,6 @@ export function histogramPlot(
     title: {
       text: `${opts.title ?? "Histogram"}<br><sup>n=${b.n}, min ${fmt(b.min)}, ` +
         `max ${fmt(b.max)}, mean ${fmt(b.mean)}</sup>`,
-      x: 0.5,
-      xanchor: "center",
       y: 0.96,
       yanchor: "top",
     },

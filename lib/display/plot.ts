@@ -23,6 +23,22 @@ export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
 let figureCounter = 0;
 
+/**
+ * plotly.js's config for the figures in HTML: resizes with the page, and a
+ * short toolbar (zoom, pan, reset, save as PNG) that leaves room for the title.
+ */
+export const PLOTLY_CONFIG = {
+  responsive: true,
+  displaylogo: false,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d"],
+};
+
+/**
+ * Where a title goes unless the layout says: left-aligned over the plot area,
+ * away from plotly's toolbar (top right), which a centred title runs into.
+ */
+export const TITLE_PLACEMENT = { x: 0, xref: "paper", xanchor: "left" };
+
 /** JSON that is safe inside an HTML <script> element. */
 export function scriptJson(value: unknown): string {
   return JSON.stringify(value)
@@ -126,7 +142,7 @@ export function figureHtml(
     `    var el = document.getElementById(${JSON.stringify(id)});\n` +
     `    if (!el) return;\n` +
     `    if (window.Plotly && window.Plotly.newPlot) {\n` +
-    `      window.Plotly.newPlot(el, spec.data, spec.layout, { responsive: true, displaylogo: false });\n` +
+    `      window.Plotly.newPlot(el, spec.data, spec.layout, ${JSON.stringify(PLOTLY_CONFIG)});\n` +
     `    } else if (window.__tfjsNbPlotlyError) {\n` +
     `      el.textContent = window.__tfjsNbPlotlyError;\n` +
     `    } else if (tries++ < 600) {\n` +
@@ -160,6 +176,10 @@ export function plot(traces: object[], layout: object = {}): Displayable {
     margin: { t: 50, r: 20, b: 50, l: 60 },
     ...(plain(layout) as Record<string, unknown>),
   });
+  const title = lay.title as Record<string, unknown> | undefined;
+  if (title && typeof title === "object" && !("x" in title) && !("xanchor" in title)) {
+    lay.title = { ...TITLE_PLACEMENT, ...title };
+  }
   const summary = figureSummary(data, lay);
   return displayable(() => ({
     [PLOTLY_MIME]: { data, layout: lay },
