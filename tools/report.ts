@@ -88,6 +88,8 @@ export interface NotebookResult {
   formulas?: number;
   /** Formulas MathJax could not parse, with its message. */
   mathErrors?: string[];
+  /** The executed notebook, when `keepExecuted` asked for it (`<outDir>/<name>.executed.ipynb`). */
+  executed?: string;
 }
 
 /** Options of {@linkcode runReports}. */
@@ -295,6 +297,8 @@ export async function executeNotebook(notebook: string, opts: {
   quick?: boolean;
   cellTimeoutS?: number;
   notebookDir?: string;
+  /** Keep the executed notebook beside the report (tests compare its outputs). */
+  keepExecuted?: boolean;
 } = {}): Promise<NotebookResult> {
   const notebookDir = opts.notebookDir ?? NOTEBOOK_DIR;
   const outDir = opts.outDir ?? REPORT_DIR;
@@ -347,6 +351,10 @@ export async function executeNotebook(notebook: string, opts: {
       result.status = "failed";
       result.message = nbconvertFailure(exec.stderr);
       return result;
+    }
+    if (opts.keepExecuted) {
+      result.executed = join(outDir, `${name}.executed.ipynb`);
+      await writeFileAtomic(result.executed, await Deno.readFile(executed));
     }
     result.errors = findCellErrors(nb);
     if (result.errors.length) result.status = "error";
