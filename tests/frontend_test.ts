@@ -11,11 +11,14 @@
  * outputs that nbconvert's run of the same notebook produced (same count and
  * kinds, consecutive stream outputs counted as one, as both clients merge
  * them), that live progress stays one output updated in place, that every
- * plotly figure draws, and that no cell shows an error. A last test checks the
- * kernel's interrupt and restart as the README describes them.
+ * plotly figure draws, and that no cell shows an error. Another test checks the
+ * kernel's interrupt and restart as the README describes them, and a last one,
+ * with a raw Jupyter-protocol client (`tools/kernel_order.py`, no front end),
+ * that a cell's outputs arrive before its "idle" status once `lib/display` is
+ * imported (the README's reproduction of outputs lost after idle).
  *
- * `deno task test` runs chapters 01 and 06 (`FRONTEND_CHAPTERS`, default
- * "01,06"); `deno task frontend` runs all of them. The notebooks are opened
+ * `deno task test` runs chapters 01 and 03 (`FRONTEND_CHAPTERS`, default
+ * "01,03", about 80 s); `deno task frontend` runs all of them. The notebooks are opened
  * from the repository and never saved (autosave is switched off in the page).
  * Skipped when `jupyter-notebook` or `chromium` is missing.
  *
@@ -37,7 +40,7 @@ import { CHROMIUM, which } from "./_browser.ts";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SERVER = await which(["jupyter-notebook"]);
 const CHROME = await which(CHROMIUM);
-const wanted = Deno.env.get("FRONTEND_CHAPTERS") ?? "01,06";
+const wanted = Deno.env.get("FRONTEND_CHAPTERS") ?? "01,03";
 const chapters = wanted === "all"
   ? await listNotebooks()
   : await listNotebooks(wanted.split(",").map((s) => s.trim()).filter(Boolean));
@@ -409,6 +412,10 @@ Deno.test({
   };
   try {
     await openNotebook(page, server, chapters[0] ?? "01_tensors_and_eager.ipynb");
+    // Every fresh kernel imports lib/display first, as the chapters do: without it Deno's
+    // kernel can send a cell's result after "idle", and the front end drops it.
+    const IMPORT = 'import { display } from "../lib/display/mod.ts";';
+    await run(IMPORT);
     assert.equal(await run("globalThis.kept = 41; kept + 1"), "42");
     await run("await new Promise((r) => setTimeout(r, 120_000));", false);
     await new Promise((r) => setTimeout(r, 2000));
@@ -432,6 +439,7 @@ Deno.test({
         J.notebook.kernel.restart();
       })
     );
+    await run(IMPORT);
     assert.equal(await run("typeof kept"), '"undefined"', "the kernel's state is gone");
     await run("globalThis.kept = 1;");
     await page.evaluate(() =>
@@ -442,6 +450,7 @@ Deno.test({
         J.notebook.kernel.restart();
       })
     );
+    await run(IMPORT);
     assert.equal(await run("typeof kept"), '"undefined"', "Restart starts a fresh kernel");
     assert.equal(await run("2 + 2"), "4", "and it runs cells");
   } finally {
@@ -450,4 +459,64 @@ Deno.test({
     await server.stop();
     await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
+});
+
+/** Runs tools/kernel_order.py on a notebook of `cells`; returns its per-cell JSON lines. */
+async function kernelOrder(cells: string[]): Promise<{ cell?: number; late: number }[]> {
+  const dir = await Deno.makeTempDir({ prefix: "kernel-order-" });
+  try {
+    const nb = {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
+      cells: cells.map((source, i) => ({
+        cell_type: "code",
+        id: `c${i}`,
+        metadata: {},
+        execution_count: null,
+        outputs: [],
+        source,
+      })),
+    };
+    await Deno.writeTextFile(join(dir, "late.ipynb"), JSON.stringify(nb));
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: [join(ROOT, "tools", "kernel_order.py"), join(dir, "late.ipynb")],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr).slice(-2000));
+    return text.trim().split("\n").map((l) => JSON.parse(l));
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+const hasJupyterClient = (await new Deno.Command("/usr/bin/python3", {
+  args: ["-c", "import jupyter_client"],
+  stdout: "null",
+  stderr: "null",
+}).output().catch(() => ({ code: 1 }))).code === 0;
+
+const LATE_CELL = 'for (let i = 0; i < 100; i++) console.log(i);\n"done"';
+
+Deno.test({
+  name:
+    "kernel: with lib/display imported, a cell's 100 console lines and its result arrive before idle (raw Jupyter client)",
+  ignore: !hasJupyterClient,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const lines = await kernelOrder([
+    `import { display } from "${join(ROOT, "lib/display/mod.ts")}";`,
+    LATE_CELL,
+    'for (let i = 0; i < 1000; i++) console.log("line", i);',
+  ]);
+  const summary = lines.at(-1)!;
+  assert.equal(summary.late, 0, `output messages after idle: ${JSON.stringify(lines)}`);
+  // The same cells without lib/: Deno 2.9.6 sends most of them after idle (printed, not
+  // asserted: how many depends on the machine's speed).
+  const bare = await kernelOrder([LATE_CELL]);
+  console.log(`without lib/display: ${bare.at(-1)!.late} output message(s) after idle`);
 });
