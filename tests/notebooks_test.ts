@@ -153,7 +153,7 @@ Deno.test({
       }),
     );
     const r = await executeNotebook("exits.ipynb", { notebookDir: dir, outDir: dir, quick: true });
-    assert.equal(r.status, "error", r.message);
+    assert.equal(r.status, "error", r.message ?? "no error recorded");
     assert.equal(r.errors.length, 1);
     assert.equal(r.errors[0].codeCell, 2);
     assert.equal(r.errors[0].id, "exit-cell");
