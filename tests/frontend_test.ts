@@ -24,7 +24,6 @@
  *
  * @module
  */
-/// <reference lib="dom" />
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -203,7 +202,8 @@ function readCells(page: Page): Promise<CellView[]> {
     const cells = J.notebook.get_cells().filter((c: any) => c.cell_type === "code");
     // deno-lint-ignore no-explicit-any
     return cells.map((c: any) => {
-      const el = c.output_area.element[0] as HTMLElement;
+      // deno-lint-ignore no-explicit-any
+      const el = c.output_area.element[0] as any;
       const outputs = c.output_area.outputs as {
         output_type: string;
         name?: string;
@@ -251,8 +251,10 @@ async function waitIdle(page: Page, timeoutMs = CELL_TIMEOUT_MS): Promise<void> 
     () => {
       // deno-lint-ignore no-explicit-any
       const J = (globalThis as any).Jupyter;
-      const running = document.querySelectorAll(".cell.running").length;
-      const busy = document.querySelector("#kernel_indicator_icon")?.classList.contains(
+      // deno-lint-ignore no-explicit-any
+      const doc = (globalThis as any).document;
+      const running = doc.querySelectorAll(".cell.running").length;
+      const busy = doc.querySelector("#kernel_indicator_icon")?.classList.contains(
         "kernel_busy_icon",
       );
       return running === 0 && !busy && J.notebook.kernel?.is_connected();
@@ -427,7 +429,10 @@ Deno.test({
     });
     await page.waitForFunction(
       () =>
-        document.querySelector("#kernel_indicator_icon")?.classList.contains("kernel_dead_icon"),
+        // deno-lint-ignore no-explicit-any
+        (globalThis as any).document.querySelector("#kernel_indicator_icon")?.classList.contains(
+          "kernel_dead_icon",
+        ),
       { timeout: 120_000, polling: 500 },
     );
     // Kernel > Restart brings a fresh kernel back.

@@ -60,6 +60,7 @@ export function countOutput(bytes: number): void {
 
 function sizeOf(value: unknown): number {
   if (typeof value === "string") return value.length;
+  if (ArrayBuffer.isView(value)) return value.byteLength * 2;
   try {
     return JSON.stringify(value)?.length ?? 16;
   } catch {
