@@ -14,7 +14,7 @@ import * as fx from "./_autograph_functions.js";
 
 // deno-lint-ignore no-explicit-any
 type Fn = (...args: any[]) => any;
-const assert = (ok: unknown, message?: string) => assertNode.ok(ok, message);
+const assert = (ok: unknown, message = "assertion failed") => assertNode.ok(ok, message);
 const assertEquals = <T>(a: T, b: T) => assertNode.deepEqual(a, b);
 const assertStringIncludes = (s: string, part: string) =>
   assertNode.ok(s.includes(part), `${JSON.stringify(part)} not in ${JSON.stringify(s)}`);

@@ -9,6 +9,12 @@ which releases the held messages, and adds the ones for the cell to it before
 moving on; a message for an earlier cell that still comes later is added to
 that cell.
 
+When the kernel dies in a cell (a `Deno.exit()` in the notebook, a crash),
+nbclient raises DeadKernelError and nbconvert writes nothing. This
+preprocessor instead records an error output on that cell (ename
+"KernelDied"), skips the cells after it, and lets nbconvert write the
+notebook, so that the report names the cell.
+
 Used by tools/report.ts:
   PYTHONPATH=tools jupyter nbconvert --to notebook \
     --Exporter.preprocessors deno_execute.DenoExecutePreprocessor \
@@ -16,7 +22,8 @@ Used by tools/report.ts:
 """
 import queue
 
-from nbclient.exceptions import CellExecutionComplete
+from nbclient.exceptions import CellExecutionComplete, DeadKernelError
+from nbformat.v4 import new_output
 from nbconvert.preprocessors import ExecutePreprocessor
 
 try:
@@ -30,6 +37,23 @@ GRACE = 0.15
 
 class DenoExecutePreprocessor(ExecutePreprocessor):
     """ExecutePreprocessor that collects IOPub messages sent after a cell's idle status."""
+
+    def preprocess_cell(self, cell, resources, index):
+        """Executes the cell; after a dead kernel, records it on the cell and skips the rest."""
+        if getattr(self, "_dead_in", None) is not None:
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError as e:
+            self._dead_in = index
+            cell.setdefault("outputs", []).append(new_output(
+                "error",
+                ename="KernelDied",
+                evalue="the kernel exited while running this cell (a Deno.exit() call, or a "
+                       f"crash); the cells after it did not run ({e})",
+                traceback=[],
+            ))
+            return cell, resources
 
     def _route(self, msg, cells):
         """Adds `msg` to the earlier cell it belongs to; True when it did."""

@@ -1,9 +1,17 @@
 /**
- * `deno task report [names...]`: executes the notebooks in `notebooks/` with
- * Deno's Jupyter kernel through `jupyter nbconvert`, and writes
- * `reports/<notebook>.html` plus `reports/index.html` (a page linking each
- * report with its run time and status). Exits non-zero when a cell errors,
- * naming the notebook and the cell. `QUICK=1` selects quick mode.
+ * `deno task report [--out DIR] [names...]`: executes the notebooks in
+ * `notebooks/` with Deno's Jupyter kernel through `jupyter nbconvert`, and
+ * writes `reports/<notebook>.html` plus `reports/index.html` (a page linking
+ * each report with its status, run time, headline results and figure count).
+ * Exits non-zero when a cell errors, naming the notebook and the cell (a cell
+ * that ends the kernel, e.g. with `Deno.exit()`, is named too). `QUICK=1`
+ * selects quick mode. `--help` lists the options; unknown options are refused.
+ *
+ * Formulas in Markdown cells are typeset to SVG at export time
+ * (`typeset_math.ts`): a report needs no MathJax to load.
+ *
+ * Headline results are outputs made with `headline(text)` from
+ * `lib/display/headline.ts` (mime type `HEADLINE_MIME`).
  *
  * Each notebook is executed headless (`nbconvert --to notebook` with the
  * execute preprocessor of `tools/deno_execute.py`, errors allowed, cwd
@@ -25,6 +33,9 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { HEADLINE_MIME } from "../lib/display/headline.ts";
+import { PLOTLY_MIME } from "../lib/display/plot.ts";
+import { typesetMath } from "./typeset_math.ts";
 
 /** The repository root (this file is tools/report.ts). */
 export const ROOT: string = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -69,6 +80,16 @@ export interface NotebookResult {
   mode: "quick" | "full";
   /** When it ran (ISO time). */
   date: string;
+  /** The notebook's `headline(...)` outputs, in order. */
+  headlines?: string[];
+  /** Figures drawn: plotly figures, SVG drawings and image grids. */
+  figures?: number;
+  /** Formulas typeset in the report (Markdown `$...$` and `$$...$$`). */
+  formulas?: number;
+  /** Formulas MathJax could not parse, with its message. */
+  mathErrors?: string[];
+  /** The executed notebook, when `keepExecuted` asked for it (`<outDir>/<name>.executed.ipynb`). */
+  executed?: string;
 }
 
 /** Options of {@linkcode runReports}. */
@@ -201,7 +222,12 @@ interface NbCell {
   cell_type: string;
   id?: string;
   source: string | string[];
-  outputs?: { output_type: string; ename?: string; evalue?: string }[];
+  outputs?: {
+    output_type: string;
+    ename?: string;
+    evalue?: string;
+    data?: Record<string, unknown>;
+  }[];
 }
 
 /** `s` without ANSI colour escapes. */
@@ -233,6 +259,32 @@ export function findCellErrors(nb: { cells: NbCell[] }): CellError[] {
   return errors;
 }
 
+/**
+ * What an executed notebook shows at a glance: its `headline(...)` texts and
+ * how many figures it drew (plotly figures, SVG drawings, image grids).
+ */
+export function summarizeOutputs(
+  nb: { cells: NbCell[] },
+): { headlines: string[]; figures: number } {
+  const headlines: string[] = [];
+  let figures = 0;
+  for (const cell of nb.cells) {
+    for (const o of cell.outputs ?? []) {
+      const data = o.data ?? {};
+      const h = data[HEADLINE_MIME] as { text?: unknown } | undefined;
+      if (h && typeof h.text === "string") headlines.push(h.text);
+      const html = typeof data["text/html"] === "string" ? data["text/html"] as string : text(
+        data["text/html"] as string[] | undefined,
+      );
+      if (
+        PLOTLY_MIME in data || "image/svg+xml" in data || "image/png" in data ||
+        html.includes("tfjs-nb-image-grid")
+      ) figures++;
+    }
+  }
+  return { headlines, figures };
+}
+
 /** QUICK as lib/mode.ts reads it: set to anything but 0/false/no. */
 function envQuick(): boolean {
   const q = Deno.env.get("QUICK")?.trim() ?? "";
@@ -245,6 +297,8 @@ export async function executeNotebook(notebook: string, opts: {
   quick?: boolean;
   cellTimeoutS?: number;
   notebookDir?: string;
+  /** Keep the executed notebook beside the report (tests compare its outputs). */
+  keepExecuted?: boolean;
 } = {}): Promise<NotebookResult> {
   const notebookDir = opts.notebookDir ?? NOTEBOOK_DIR;
   const outDir = opts.outDir ?? REPORT_DIR;
@@ -298,8 +352,13 @@ export async function executeNotebook(notebook: string, opts: {
       result.message = nbconvertFailure(exec.stderr);
       return result;
     }
+    if (opts.keepExecuted) {
+      result.executed = join(outDir, `${name}.executed.ipynb`);
+      await writeFileAtomic(result.executed, await Deno.readFile(executed));
+    }
     result.errors = findCellErrors(nb);
     if (result.errors.length) result.status = "error";
+    Object.assign(result, summarizeOutputs(nb));
     const conv = await run("jupyter", [
       "nbconvert",
       "--to",
@@ -315,7 +374,10 @@ export async function executeNotebook(notebook: string, opts: {
       result.message = `HTML export failed: ${nbconvertFailure(conv.stderr)}`;
       return result;
     }
-    const bytes = await Deno.readFile(join(work, `${name}.html`));
+    const math = typesetMath(await Deno.readTextFile(join(work, `${name}.html`)));
+    result.formulas = math.count;
+    if (math.errors.length) result.mathErrors = math.errors;
+    const bytes = new TextEncoder().encode(math.html);
     await writeFileAtomic(html, bytes);
     result.htmlBytes = bytes.length;
     return result;
@@ -362,7 +424,12 @@ export function indexHtml(results: NotebookResult[], quick: boolean): string {
     const color = r.status === "ok" ? "#2ca02c" : "#d62728";
     const detail = describeFailure(r).map(esc).join("<br>");
     const link = r.htmlBytes ? `<a href="${esc(r.name)}.html">${esc(r.name)}</a>` : esc(r.name);
+    const results = (r.headlines ?? []).map(esc).join("<br>") +
+      (r.figures
+        ? `${r.headlines?.length ? "<br>" : ""}${r.figures} figure${r.figures === 1 ? "" : "s"}`
+        : "");
     return `<tr><td>${link}</td><td style="color:${color};font-weight:bold">${r.status}</td>` +
+      `<td>${results}</td>` +
       `<td style="text-align:right">${r.seconds.toFixed(1)} s</td><td>${r.mode ?? ""}</td>` +
       `<td>${esc((r.date ?? "").slice(0, 16).replace("T", " "))}</td>` +
       `<td style="text-align:right">${(r.htmlBytes / 1e6).toFixed(2)} MB</td>` +
@@ -376,7 +443,7 @@ vertical-align:top}th{text-align:left}</style></head>
 <p>Last run ${new Date().toISOString()} with Deno ${Deno.version.deno}, ${
     quick ? "quick mode (QUICK=1)" : "full mode"
   }. Open a report for its figures: plotly.js is embedded, no network needed.</p>
-<table><thead><tr><th>notebook</th><th>status</th><th>run time</th><th>mode</th><th>run at (UTC)</th>
+<table><thead><tr><th>notebook</th><th>status</th><th>results</th><th>run time</th><th>mode</th><th>run at (UTC)</th>
 <th>HTML</th><th>errors</th>
 </tr></thead><tbody>
 ${rows}
@@ -432,6 +499,7 @@ export async function runReports(opts: ReportOptions = {}): Promise<NotebookResu
         (r.htmlBytes ? `, ${r.html} (${(r.htmlBytes / 1e6).toFixed(2)} MB)` : ""),
     );
     for (const line of describeFailure(r)) log(`  ${line}`);
+    for (const e of r.mathErrors ?? []) log(`  formula not typeset: ${e}`);
   }
   if (opts.index !== false) {
     const all = await mergeResults(outDir, results);
@@ -442,9 +510,70 @@ export async function runReports(opts: ReportOptions = {}): Promise<NotebookResu
   return results;
 }
 
+/** Thrown for a command line the report does not understand; the message says what to type. */
+export class ReportUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReportUsageError";
+  }
+}
+
+/** `deno task report --help`. */
+export const USAGE = `Usage: deno task report [--out DIR] [--] [NOTEBOOK...]
+
+Executes the notebooks (all, or those named: "05", "05_first_vision_model",
+"notebooks/05_first_vision_model.ipynb") with Deno's Jupyter kernel and writes
+an HTML report of each plus index.html into reports/ (or DIR).
+
+Options:
+  --out DIR, --out=DIR  write the reports into DIR instead of reports/
+  -h, --help            show this help
+  --                    end of options
+
+Environment: QUICK=1 (quick mode: less data, fewer epochs),
+REPORT_CELL_TIMEOUT (seconds per cell, default 1800).
+Exit status: 0 all ran cleanly, 1 a notebook failed, 2 bad usage or setup.`;
+
+/** The command line split into options and notebook names; throws {@linkcode ReportUsageError}. */
+export function parseReportArgs(
+  args: string[],
+): { names: string[]; outDir?: string; help: boolean } {
+  const names: string[] = [];
+  let outDir: string | undefined;
+  let help = false;
+  let options = true;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (options && a === "--") {
+      options = false;
+    } else if (options && (a === "-h" || a === "--help")) {
+      help = true;
+    } else if (options && (a === "--out" || a.startsWith("--out="))) {
+      const value = a === "--out" ? args[++i] : a.slice("--out=".length);
+      if (value === undefined || value === "" || (a === "--out" && value.startsWith("-"))) {
+        throw new ReportUsageError("--out needs a folder: --out DIR");
+      }
+      outDir = value;
+    } else if (a.startsWith("-")) {
+      throw new ReportUsageError(
+        `unknown option "${a}"${options ? "" : " (after --)"}: notebook names do not begin ` +
+          `with "-"; see deno task report --help`,
+      );
+    } else {
+      names.push(a);
+    }
+  }
+  return { names, outDir, help };
+}
+
 if (import.meta.main) {
   try {
-    const results = await runReports({ names: Deno.args.filter((a) => !a.startsWith("-")) });
+    const cli = parseReportArgs(Deno.args);
+    if (cli.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
+    const results = await runReports({ names: cli.names, outDir: cli.outDir });
     const bad = results.filter((r) => r.status !== "ok");
     if (bad.length) {
       console.error(`\n${bad.length} notebook(s) failed:`);
@@ -452,7 +581,7 @@ if (import.meta.main) {
       Deno.exit(1);
     }
   } catch (e) {
-    if (e instanceof ReportSetupError) {
+    if (e instanceof ReportSetupError || e instanceof ReportUsageError) {
       console.error(`report: ${e.message}`);
       Deno.exit(2);
     }

@@ -51,7 +51,13 @@ export function confusionMatrixPlot(
       text: `${opts.title ?? "Confusion matrix"} (accuracy ${(accuracy * 100).toFixed(2)}%)`,
     },
     height: Math.max(360, 40 * n + 140),
-    xaxis: { title: { text: "predicted" }, type: "category", side: "bottom" },
-    yaxis: { title: { text: "true" }, type: "category", autorange: "reversed" },
+    // automargin: the margins grow to fit class names ("Ankle boot") instead of cutting them.
+    xaxis: { title: { text: "predicted" }, type: "category", side: "bottom", automargin: true },
+    yaxis: {
+      title: { text: "true" },
+      type: "category",
+      autorange: "reversed",
+      automargin: true,
+    },
   });
 }

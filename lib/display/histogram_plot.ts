@@ -80,11 +80,16 @@ export function histogramPlot(
     marker: { color: "#4c78a8", line: { color: "#ffffff", width: 0.5 } },
     hovertemplate: "%{x}: %{y}<extra></extra>",
   }], {
+    // The statistics go on a second, smaller line, so that the title stays
+    // short and clear of plotly's toolbar (top right).
     title: {
-      text: `${opts.title ?? "Histogram"} (n=${b.n}, min ${fmt(b.min)}, max ${fmt(b.max)}, ` +
-        `mean ${fmt(b.mean)})`,
+      text: `${opts.title ?? "Histogram"}<br><sup>n=${b.n}, min ${fmt(b.min)}, ` +
+        `max ${fmt(b.max)}, mean ${fmt(b.mean)}</sup>`,
+      y: 0.96,
+      yanchor: "top",
     },
-    height: 340,
+    margin: { t: 70, r: 20, b: 50, l: 60 },
+    height: 360,
     bargap: 0,
     yaxis: { title: { text: "count" } },
   });

@@ -37,6 +37,17 @@ function imageBytes(images: Uint8Array | Float32Array, i: number, area: number):
   return out;
 }
 
+/** Caption font size in pixels (monospace). */
+export const CAPTION_FONT_PX = 11;
+
+/**
+ * The width in pixels that a caption line needs in an 11 px monospace font:
+ * 0.6 em per character (monospace fonts' advance is 0.5-0.6 em), plus 2 px.
+ */
+export function captionWidth(line: string): number {
+  return Math.ceil([...line].length * CAPTION_FONT_PX * 0.6) + 2;
+}
+
 /** Digits in a grid, captioned "label" or "label → prediction" (red when wrong). */
 export function imageGrid(
   images: Uint8Array | Float32Array,
@@ -69,6 +80,22 @@ export function imageGrid(
   }
   const nameOf = (c: number) => classNames?.[c] ?? String(c);
   const px = Math.max(size * 2, 48);
+  // Each column is as wide as its longest caption line (class names such as
+  // "Ankle boot"), so that no caption is cut; a wrong prediction's "→ name"
+  // goes on its own line.
+  const lines: string[][] = [];
+  for (let i = 0; i < count; i++) {
+    if (labels && predictions) {
+      lines.push(
+        labels[i] === predictions[i]
+          ? [nameOf(labels[i])]
+          : [nameOf(labels[i]), `→ ${nameOf(predictions[i])}`],
+      );
+    } else if (labels) lines.push([nameOf(labels[i])]);
+    else if (predictions) lines.push([`pred ${nameOf(predictions[i])}`]);
+    else lines.push([]);
+  }
+  const col = Math.max(px, ...lines.flat().map(captionWidth));
   let wrong = 0;
   const cells: string[] = [];
   const captions: string[] = [];
@@ -84,14 +111,14 @@ export function imageGrid(
     else if (predictions) caption = `pred ${nameOf(predictions[i])}`;
     captions.push(caption);
     cells.push(
-      `<figure style="margin:2px;text-align:center">` +
+      `<figure style="margin:2px;text-align:center;width:${col}px">` +
         `<img src="${url}" width="${px}" height="${px}" alt="${
           escapeHtml(caption || `image ${i}`)
         }" ` +
         `style="image-rendering:pixelated;border:1px solid #ddd"/>` +
         (caption
-          ? `<figcaption style="font:11px monospace;color:${color};max-width:${px}px;` +
-            `overflow:hidden;white-space:nowrap">${escapeHtml(caption)}</figcaption>`
+          ? `<figcaption style="font:${CAPTION_FONT_PX}px monospace;color:${color};` +
+            `white-space:nowrap">${lines[i].map(escapeHtml).join("<br>")}</figcaption>`
           : "") +
         `</figure>`,
     );
@@ -100,6 +127,6 @@ export function imageGrid(
     (labels && predictions ? `, ${wrong} wrong` : "") +
     (captions.some((c) => c) ? `; ${captions.join(", ")}` : "");
   const markup = `<div class="tfjs-nb-image-grid" style="display:grid;grid-template-columns:` +
-    `repeat(${columns}, ${px + 6}px);gap:2px">${cells.join("")}</div>`;
+    `repeat(${columns}, ${col + 6}px);gap:2px">${cells.join("")}</div>`;
   return displayable(() => ({ "text/html": markup, "text/plain": summary }), summary);
 }

@@ -18,6 +18,7 @@
  * @module
  */
 import type { MimeBundle } from "./displayable.ts";
+import { installCellEndFlush } from "./_cell_end.ts";
 
 /** The content of a `display_data` / `update_display_data` message. */
 export interface DisplayMessage {
@@ -50,6 +51,9 @@ export function denoJupyter(): DenoJupyter | null {
   }
 }
 
+// In the kernel, make every cell's outputs arrive before its "idle" status (see _cell_end.ts).
+if (denoJupyter()) installCellEndFlush();
+
 /** True inside Deno's Jupyter kernel (`deno jupyter --kernel`), false under `deno run`/`deno test`. */
 export function inJupyter(): boolean {
   return denoJupyter() !== null;
@@ -81,9 +85,8 @@ export function plainText(): boolean {
 }
 
 /**
- * Deno 2.9's kernel can send a cell's last IOPub messages after the cell's
- * "idle" status when the cell awaited timers; clients then drop them. A short
- * pause after the final update lets them go out first.
+ * A short pause after a rich output, so that it is forwarded before what the
+ * cell does next (the end of every cell waits for its outputs: `_cell_end.ts`).
  */
 export function settle(ms = 30): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -23,3 +23,4 @@ export { barChart } from "./bar_chart.ts";
 export { histogramPlot } from "./histogram_plot.ts";
 export { progress, ProgressCallback, type ProgressOptions } from "./progress.ts";
 export { encodeGrayPng } from "./png.ts";
+export { headline, HEADLINE_MIME } from "./headline.ts";

@@ -23,6 +23,22 @@ export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
 let figureCounter = 0;
 
+/**
+ * plotly.js's config for the figures in HTML: resizes with the page, and a
+ * short toolbar (zoom, pan, reset, save as PNG) that leaves room for the title.
+ */
+export const PLOTLY_CONFIG = {
+  responsive: true,
+  displaylogo: false,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d"],
+};
+
+/**
+ * Where a title goes unless the layout says: left-aligned over the plot area,
+ * away from plotly's toolbar (top right), which a centred title runs into.
+ */
+export const TITLE_PLACEMENT = { x: 0, xref: "paper", xanchor: "left" };
+
 /** JSON that is safe inside an HTML <script> element. */
 export function scriptJson(value: unknown): string {
   return JSON.stringify(value)
@@ -66,6 +82,35 @@ export function figureSummary(
   } (${traces.join("; ")})`;
 }
 
+/** `title` as plotly.js 3 wants it: a string (plotly.js 1-2's form) becomes `{ text }`. */
+function titleObject(title: unknown): unknown {
+  if (typeof title === "string" || typeof title === "number") return { text: String(title) };
+  return title;
+}
+
+const AXIS = /^([xyz]axis\d*|radialaxis|angularaxis|aaxis|baxis|caxis)$/;
+
+/**
+ * The layout with every `title` given as a plain string (the layout's, each
+ * axis's, each 3-D scene axis's, the legend's and colour bars') turned into
+ * `{ text }`: plotly.js 3 ignores plain-string titles silently.
+ */
+export function normalizeTitles(layout: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...layout };
+  if ("title" in out) out.title = titleObject(out.title);
+  for (const [key, value] of Object.entries(out)) {
+    if (!value || typeof value !== "object" || Array.isArray(value)) continue;
+    if (AXIS.test(key) || key === "legend" || key === "coloraxis") {
+      const v = { ...(value as Record<string, unknown>) };
+      if ("title" in v) v.title = titleObject(v.title);
+      out[key] = v;
+    } else if (/^(scene|polar|ternary)\d*$/.test(key)) {
+      out[key] = normalizeTitles(value as Record<string, unknown>);
+    }
+  }
+  return out;
+}
+
 /** Typed arrays → plain arrays, so the JSON is what plotly expects. */
 function plain(value: unknown): unknown {
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
@@ -97,7 +142,7 @@ export function figureHtml(
     `    var el = document.getElementById(${JSON.stringify(id)});\n` +
     `    if (!el) return;\n` +
     `    if (window.Plotly && window.Plotly.newPlot) {\n` +
-    `      window.Plotly.newPlot(el, spec.data, spec.layout, { responsive: true, displaylogo: false });\n` +
+    `      window.Plotly.newPlot(el, spec.data, spec.layout, ${JSON.stringify(PLOTLY_CONFIG)});\n` +
     `    } else if (window.__tfjsNbPlotlyError) {\n` +
     `      el.textContent = window.__tfjsNbPlotlyError;\n` +
     `    } else if (tries++ < 600) {\n` +
@@ -113,6 +158,7 @@ export function figureHtml(
 /**
  * Any plotly figure: `traces` are plotly.js trace objects, `layout` its layout.
  * Typed arrays are accepted and sent as plain arrays; non-finite numbers as null.
+ * Titles may be strings or `{ text }` objects ({@linkcode normalizeTitles}).
  */
 export function plot(traces: object[], layout: object = {}): Displayable {
   if (!Array.isArray(traces)) {
@@ -126,10 +172,14 @@ export function plot(traces: object[], layout: object = {}): Displayable {
     }
   });
   const data = plain(traces) as Record<string, unknown>[];
-  const lay = {
+  const lay = normalizeTitles({
     margin: { t: 50, r: 20, b: 50, l: 60 },
     ...(plain(layout) as Record<string, unknown>),
-  };
+  });
+  const title = lay.title as Record<string, unknown> | undefined;
+  if (title && typeof title === "object" && !("x" in title) && !("xanchor" in title)) {
+    lay.title = { ...TITLE_PLACEMENT, ...title };
+  }
   const summary = figureSummary(data, lay);
   return displayable(() => ({
     [PLOTLY_MIME]: { data, layout: lay },

@@ -56,6 +56,16 @@ function label(op: Operation): string[] {
   return lines;
 }
 
+/** Pixels a character of the 12 px box text may take (monospace: at most 0.6 em). */
+export const TEXT_CHAR_PX = 7.3;
+/** The title's font size; its characters take at most 0.6 of it. */
+export const TITLE_FONT_PX = 14;
+
+/** The width in pixels that `title` needs: the drawing is made at least this wide. */
+export function titleWidth(title: string): number {
+  return Math.ceil([...title].length * TITLE_FONT_PX * 0.6) + 4;
+}
+
 /** The ops to draw, in graph order. */
 function visibleOps(g: Graph, opts: DrawOptions): Operation[] {
   let list = opts.fetches ? neededOps(opts.fetches) : g.operations;
@@ -119,7 +129,8 @@ export function graphToSvg(g: Graph, opts: DrawOptions = {}): string {
   }
 
   // Geometry: boxes sized to their text, rows centred.
-  const charW = 7, lineH = 15, gapX = 22, gapY = 44, pad = 20;
+  // Monospace glyphs advance 0.5-0.6 em: 12 px text needs up to 7.2 px a character.
+  const charW = TEXT_CHAR_PX, lineH = 15, gapX = 22, gapY = 44, pad = 20;
   const box = new Map<Operation, { x: number; y: number; w: number; h: number; lines: string[] }>();
   const rowH = 3 * lineH + 10;
   const widths = layers.map((row) =>
@@ -128,7 +139,8 @@ export function graphToSvg(g: Graph, opts: DrawOptions = {}): string {
       -gapX,
     )
   );
-  const width = Math.max(200, ...widths) + 2 * pad;
+  const titleW = opts.title ? titleWidth(opts.title) : 0;
+  const width = Math.max(200, titleW, ...widths) + 2 * pad;
   const top = pad + (opts.title ? 26 : 0);
   layers.forEach((row, li) => {
     let x = (width - widths[li]) / 2;
@@ -170,7 +182,9 @@ export function graphToSvg(g: Graph, opts: DrawOptions = {}): string {
     );
   }
   const title = opts.title
-    ? `<text x="${pad}" y="${pad + 6}" font-size="14" font-weight="bold">${esc(opts.title)}</text>`
+    ? `<text x="${pad}" y="${pad + 6}" font-size="${TITLE_FONT_PX}" font-weight="bold">${
+      esc(opts.title)
+    }</text>`
     : "";
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${Math.ceil(width)}" ` +
     `height="${Math.ceil(height)}" viewBox="0 0 ${Math.ceil(width)} ${Math.ceil(height)}" ` +
