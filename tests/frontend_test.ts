@@ -232,13 +232,15 @@ function readCells(page: Page): Promise<CellView[]> {
           o.output_type === "error"
         )
           .map((o) => `${o.ename}: ${o.evalue}`)
-          .concat([...el.querySelectorAll(".output_error, .output_stderr")].map((e) =>
-            (e.textContent ?? "").slice(0, 300)
-          ))
           .concat(
-            figs.filter((f) =>
-              !f.querySelector("svg.main-svg")
-            ).map((f) => `figure not drawn: ${(f.textContent ?? "").slice(0, 200)}`),
+            [...el.querySelectorAll(".output_error, .output_stderr")].map((e) =>
+              (e.textContent ?? "").slice(0, 300)
+            ).filter((text) => !text.startsWith("WARNING:")),
+          ) // TF-style warnings are not errors
+          .concat(
+            figs.filter((f) => !f.querySelector("svg.main-svg")).map((f) =>
+              `figure not drawn: ${(f.textContent ?? "").slice(0, 200)}`
+            ),
           ),
       };
     });
