@@ -12,10 +12,10 @@
  * synchronously: in Deno (no 2D `OffscreenCanvas`) `dataSync()` on a WebGPU
  * tensor throws, and TF1 sessions and other code here use it.
  *
- * WASM starts as tfjs's threaded SIMD build (one thread per core inside each
- * op) when it starts and passes a check, else single-threaded with the reason
- * in the report (`kernels/wasm_threads.ts`; `TFJS_WASM_THREADS=1` asks for one
- * thread).
+ * WASM starts single-threaded by default (measured faster for the chapters);
+ * with `TFJS_WASM_THREADS=2` it starts tfjs's threaded SIMD build (threads
+ * inside each op) when it starts and passes a check, else single-threaded with
+ * the reason in the report (`kernels/wasm_threads.ts`).
  *
  * @example Pick the best backend and show why
  * ```ts
@@ -92,8 +92,9 @@ export interface InitBackendOptions {
   timeoutMs?: number;
   /**
    * Threads inside each WASM op, used when WASM first starts in this process (later calls
-   * report what runs). Default: the `TFJS_WASM_THREADS` environment variable, else the
-   * number of cores; 1 keeps tfjs's single-threaded build.
+   * report what runs). Default: the `TFJS_WASM_THREADS` environment variable, else 1
+   * (tfjs's single-threaded build, which runs the chapters faster; measured in
+   * `kernels/wasm_threads.ts`); 2 or more starts the threaded build.
    */
   wasmThreads?: number;
 }

@@ -110,7 +110,7 @@ Deno.test({
         script,
         `import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "${backend}";
-const r = await initBackend({ prefer: "wasm" });
+const r = await initBackend({ prefer: "wasm", wasmThreads: 2 });
 if (r.wasm.runtime?.build !== "threaded-simd") throw new Error("not threaded: " + r.reason);
 tf.matMul(tf.ones([256, 256]), tf.ones([256, 256])).dataSync();
 `,

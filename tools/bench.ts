@@ -21,7 +21,7 @@
  * deno task bench --compare a.json b.json   # ratios b/a of every figure
  * deno task bench --out DIR            # write DIR/bench.json and DIR/bench.html
  * deno task bench --help
- * TFJS_WASM_THREADS=1 deno task bench  # WASM rows on the single-threaded build
+ * TFJS_WASM_THREADS=2 deno task bench  # WASM rows on the threaded build (default: one thread)
  * ```
  *
  * @module

@@ -25,8 +25,9 @@
  * {@linkcode wasmRuntime} (threads, shared memory) and
  * {@linkcode wasmHeapMemory} (the memory they run on) instead of guessing.
  *
- * `TFJS_WASM_THREADS=1` (or `initBackend({ wasmThreads: 1 })`) keeps the
- * single-threaded build; `TFJS_KERNEL_THREADS=1` keeps the threaded build but
+ * The single-threaded build is the default ({@linkcode DEFAULT_WASM_THREADS}, chosen
+ * by measurement); `TFJS_WASM_THREADS=2` (or `initBackend({ wasmThreads: 2 })`) asks for
+ * the threaded one; `TFJS_KERNEL_THREADS=1` keeps the threaded build but
  * runs lib/kernels' own loops on one thread (no helper). Workers (the replicas of `fitDataset`) start it
  * single-threaded too: threads in every replica would oversubscribe the cores.
  *
@@ -300,9 +301,20 @@ function checkThreaded(): string {
   return worst < 1e-3 ? "" : `its conv2d is off by ${worst}`;
 }
 
+/**
+ * Threads inside each op unless `TFJS_WASM_THREADS` or `wasmThreads` says otherwise: one.
+ * Measured on two cores (README, "Figures measured"): the threaded build makes large
+ * convolutions and matrix products up to 1.95x faster (the Keras CNN's training step 1.47x at
+ * batch 128), but the chapters run slower with it (notebook 05 in quick mode 34.8 s against
+ * 26.4 s, 00 16.4 s against 13.1 s): their many small ops wait on XNNPACK's thread pool.
+ */
+export const DEFAULT_WASM_THREADS = 1;
+
 /** Why this process should not start the threaded build, or "" to try it. */
 function threadedRefusal(threads: number): string {
-  if (threads <= 1) return "one thread was asked for (TFJS_WASM_THREADS or wasmThreads)";
+  if (threads <= 1) {
+    return "one thread (the default; TFJS_WASM_THREADS=2 or wasmThreads: 2 asks for threads)";
+  }
   if (tf.engine().registry["wasm"]) {
     return "WASM was already started (tf.setBackend before initBackend)";
   }
@@ -324,7 +336,7 @@ export async function startWasm(threads?: number, timeoutMs = 10_000): Promise<s
   const t0 = performance.now();
   const fromEnv = Number(Deno.env.get("TFJS_WASM_THREADS") ?? NaN);
   const wanted = threads ??
-    (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : navigator.hardwareConcurrency);
+    (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_WASM_THREADS);
   let fallback = threadedRefusal(wanted);
   let helperNote = "";
   if (!fallback) {
