@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { ensureKernelspec } from "../tools/report.ts";
 
 const hasJupyter = await new Deno.Command("jupyter", { args: ["nbconvert", "--version"] })
   .output().then((o) => o.success, () => false);
@@ -30,6 +31,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
 }, async () => {
+  await ensureKernelspec(() => {}); // a fresh machine has no Deno kernel registered yet
   const dir = await Deno.makeTempDir({ prefix: "autograph-nb-" });
   try {
     const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
