@@ -33,6 +33,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { AdamState } from "./kernels/adam_update.ts";
 import * as v1 from "./v1/mod.ts";
 import {
   assignNow,
@@ -97,17 +98,6 @@ function applyMomentum(opt: tf.MomentumOptimizer, grads: Grads): void {
     const step = s.useNesterov ? v1.add(v1.mul(next, s.momentum), g) : next;
     assignVariable(v, v1.add(v1.mul(-s.learningRate, step), read(v)));
   });
-}
-
-interface AdamState {
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  accBeta1: tf.Variable;
-  accBeta2: tf.Variable;
-  accumulatedFirstMoment: Slot[];
-  accumulatedSecondMoment: Slot[];
 }
 
 /** What a `ResourceApplyAdam` op updates: the optimizer, the variable and its two moments. */

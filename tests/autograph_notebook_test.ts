@@ -10,19 +10,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureKernelspec } from "../tools/report.ts";
+import { denoNotebook } from "./_notebook.ts";
 
 const hasJupyter = await new Deno.Command("jupyter", { args: ["nbconvert", "--version"] })
   .output().then((o) => o.success, () => false);
 const root = new URL("..", import.meta.url);
 const lib = (path: string) => new URL(path, root).href;
-
-const cell = (source: string) => ({
-  cell_type: "code",
-  metadata: {},
-  execution_count: null,
-  outputs: [],
-  source,
-});
 
 Deno.test({
   name:
@@ -39,35 +32,24 @@ Deno.test({
       join(dir, "deno.json"),
       JSON.stringify({ imports: config.imports, nodeModulesDir: "none" }),
     );
-    const notebook = {
-      nbformat: 4,
-      nbformat_minor: 5,
-      metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
-      cells: [
-        cell(
-          `import * as tf from "@tensorflow/tfjs";\n` +
-            `import { convert } from "${lib("lib/autograph/mod.ts")}";\n` +
-            `import { tfFunction } from "${lib("lib/function.ts")}";`,
-        ),
-        cell("const w = tf.scalar(3);"),
-        cell(
-          "function f(x) {\n  if (x.sum() > 0) {\n    return x * w;\n  }\n  return -x;\n}\n" +
-            "const g = tfFunction(convert(f));\n" +
-            "const ys = [g(tf.tensor([1, 2])), g(tf.tensor([-1, -2]))];\n" +
-            "const ops = g.concreteFunctions[0].graph.operations.map((op) => op.type);\n" +
-            "let missing = '';\n" +
-            "try { convert((x) => x * notDefinedAnywhere); } catch (e) { missing = e.name; }\n" +
-            "console.log('RESULT ' + JSON.stringify({ ys: ys.map((y) => Array.from(y.dataSync())), " +
-            "hasIf: ops.includes('If'), missing }));",
-        ),
-        // A symbolic tensor as a cell's value is displayed (not turned into a string primitive).
-        cell(
-          `import * as v1 from "${lib("lib/v1/mod.ts")}";\n` +
-            `new v1.Graph().asDefault(() => v1.placeholder("float32", [2], "shown"))`,
-        ),
-        cell("1"),
-      ],
-    };
+    const notebook = denoNotebook([
+      `import * as tf from "@tensorflow/tfjs";\n` +
+      `import { convert } from "${lib("lib/autograph/mod.ts")}";\n` +
+      `import { tfFunction } from "${lib("lib/function.ts")}";`,
+      "const w = tf.scalar(3);",
+      "function f(x) {\n  if (x.sum() > 0) {\n    return x * w;\n  }\n  return -x;\n}\n" +
+      "const g = tfFunction(convert(f));\n" +
+      "const ys = [g(tf.tensor([1, 2])), g(tf.tensor([-1, -2]))];\n" +
+      "const ops = g.concreteFunctions[0].graph.operations.map((op) => op.type);\n" +
+      "let missing = '';\n" +
+      "try { convert((x) => x * notDefinedAnywhere); } catch (e) { missing = e.name; }\n" +
+      "console.log('RESULT ' + JSON.stringify({ ys: ys.map((y) => Array.from(y.dataSync())), " +
+      "hasIf: ops.includes('If'), missing }));",
+      // A symbolic tensor as a cell's value is displayed (not turned into a string primitive).
+      `import * as v1 from "${lib("lib/v1/mod.ts")}";\n` +
+      `new v1.Graph().asDefault(() => v1.placeholder("float32", [2], "shown"))`,
+      "1",
+    ]);
     const path = join(dir, "autograph.ipynb");
     await Deno.writeTextFile(path, JSON.stringify(notebook));
     const out = await new Deno.Command("jupyter", {

@@ -26,6 +26,7 @@
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
+import { denoNotebook } from "./_notebook.ts";
 import { fileURLToPath } from "node:url";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import {
@@ -472,19 +473,7 @@ Deno.test({
 async function kernelOrder(cells: string[]): Promise<{ cell?: number; late: number }[]> {
   const dir = await Deno.makeTempDir({ prefix: "kernel-order-" });
   try {
-    const nb = {
-      nbformat: 4,
-      nbformat_minor: 5,
-      metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
-      cells: cells.map((source, i) => ({
-        cell_type: "code",
-        id: `c${i}`,
-        metadata: {},
-        execution_count: null,
-        outputs: [],
-        source,
-      })),
-    };
+    const nb = denoNotebook(cells);
     await Deno.writeTextFile(join(dir, "late.ipynb"), JSON.stringify(nb));
     const out = await new Deno.Command("/usr/bin/python3", {
       args: [join(ROOT, "tools", "kernel_order.py"), join(dir, "late.ipynb")],

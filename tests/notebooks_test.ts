@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { denoNotebook } from "./_notebook.ts";
 import {
   checkNbconvert,
   describeFailure,
@@ -91,25 +92,12 @@ Deno.test({
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "nb-error-" });
   try {
-    const cell = (id: string, source: string) => ({
-      cell_type: "code",
-      id,
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source,
-    });
     await Deno.writeTextFile(
       join(dir, "broken.ipynb"),
-      JSON.stringify({
-        nbformat: 4,
-        nbformat_minor: 5,
-        metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
-        cells: [
-          cell("ok-cell", "const x = 1 + 1;\nx"),
-          cell("bad-cell", 'throw new RangeError("planted failure");'),
-        ],
-      }),
+      JSON.stringify(denoNotebook([
+        ["ok-cell", "const x = 1 + 1;\nx"],
+        ["bad-cell", 'throw new RangeError("planted failure");'],
+      ])),
     );
     const r = await executeNotebook("broken.ipynb", { notebookDir: dir, outDir: dir, quick: true });
     assert.equal(r.status, "error");
@@ -131,26 +119,13 @@ Deno.test({
 }, async () => {
   const dir = await Deno.makeTempDir({ prefix: "nb-exit-" });
   try {
-    const cell = (id: string, source: string) => ({
-      cell_type: "code",
-      id,
-      metadata: {},
-      execution_count: null,
-      outputs: [],
-      source,
-    });
     await Deno.writeTextFile(
       join(dir, "exits.ipynb"),
-      JSON.stringify({
-        nbformat: 4,
-        nbformat_minor: 5,
-        metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
-        cells: [
-          cell("before", "1 + 1"),
-          cell("exit-cell", "Deno.exit(3);"),
-          cell("after", "2 + 2"),
-        ],
-      }),
+      JSON.stringify(denoNotebook([
+        ["before", "1 + 1"],
+        ["exit-cell", "Deno.exit(3);"],
+        ["after", "2 + 2"],
+      ])),
     );
     const r = await executeNotebook("exits.ipynb", { notebookDir: dir, outDir: dir, quick: true });
     assert.equal(r.status, "error", r.message ?? "no error recorded");

@@ -151,7 +151,7 @@ export function adamUpdateConfig(): tf.KernelConfig {
 }
 
 /** The fields of tfjs's `AdamOptimizer` that the fused step reads and updates. */
-interface AdamState {
+export interface AdamState {
   learningRate: number;
   beta1: number;
   beta2: number;
