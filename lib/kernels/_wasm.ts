@@ -60,8 +60,12 @@ export const op = {
   tee: (local: number): number[] => [0x22, ...uleb(local)],
   i32: (value: number): number[] => [0x41, ...sleb(value)],
   i32Add: [0x6a],
+  i32Sub: [0x6b],
   i32Mul: [0x6c],
+  i32Eqz: [0x45],
+  i32LtU: [0x49],
   f32Load: (offset = 0): number[] => [0x2a, 2, ...uleb(offset)],
+  f32Store: (offset = 0): number[] => [0x38, 2, ...uleb(offset)],
   f32: (value: number): number[] => [0x43, ...new Uint8Array(new Float32Array([value]).buffer)],
   i32GeU: [0x4f],
 };
@@ -70,6 +74,10 @@ export const op = {
 export const simd = {
   load: (offset = 0): number[] => [0xfd, ...uleb(0), 0, ...uleb(offset)],
   store: (offset = 0): number[] => [0xfd, ...uleb(11), 0, ...uleb(offset)],
+  /** `v128.load32_splat`: one float32 from memory into all four lanes. */
+  load32Splat: (offset = 0): number[] => [0xfd, ...uleb(9), 2, ...uleb(offset)],
+  /** `v128.const 0`. */
+  zero: [0xfd, ...uleb(12), ...new Array(16).fill(0)],
   splat: [0xfd, ...uleb(19)],
   gt: [0xfd, ...uleb(68)],
   and: [0xfd, ...uleb(78)],
@@ -80,7 +88,28 @@ export const simd = {
   add: [0xfd, ...uleb(228)],
   mul: [0xfd, ...uleb(230)],
   div: [0xfd, ...uleb(231)],
+  /**
+   * Relaxed SIMD `f32x4.relaxed_madd` (a·b + c; one fused multiply-add where the CPU has
+   * one). Check {@linkcode relaxedSimd} before using it.
+   */
+  relaxedMadd: [0xfd, ...uleb(0x105)],
 };
+
+let relaxed: boolean | undefined;
+
+/** Whether this engine validates relaxed SIMD (`f32x4.relaxed_madd`); V8 12+ does. */
+export function relaxedSimd(): boolean {
+  if (relaxed === undefined) {
+    const probe = encode([{
+      name: "f",
+      params: [],
+      locals: [V128],
+      body: [[...simd.zero, ...simd.zero, ...simd.zero, ...simd.relaxedMadd, ...op.set(0)]],
+    }], false);
+    relaxed = WebAssembly.validate(probe as Uint8Array<ArrayBuffer>);
+  }
+  return relaxed;
+}
 
 /** One exported function. */
 export interface WasmFunction {

@@ -29,6 +29,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { callKernel, type HeapBackend, type Info, release } from "./_kernel_util.ts";
 import { directFilterGrad } from "./conv2d_direct.ts";
+import { GEMM_MIN_CHANNELS, gemmFilterGrad } from "./conv2d_gemm.ts";
 
 interface Attrs {
   strides: number | [number, number];
@@ -102,8 +103,10 @@ export function conv2dBackpropFilterVia(
   const right = filterWidth - 1 + (outWidth - 1) * strideWidth + 1 - left - inWidth;
 
   if (backendName === "wasm") {
-    const direct = directFilterGrad(backend, x, dy, attrs);
-    if (direct) return direct;
+    // Few input channels: the direct loops; more: Pᵀ·dY through our GEMM (conv2d_gemm.ts).
+    const fast = (inChannels >= GEMM_MIN_CHANNELS ? gemmFilterGrad(backend, x, dy, attrs) : null) ??
+      directFilterGrad(backend, x, dy, attrs);
+    if (fast) return fast;
   }
   const patchSize = filterHeight * filterWidth * inChannels;
   const positions = batchSize * outHeight * outWidth;

@@ -26,6 +26,7 @@ import * as tf from "@tensorflow/tfjs";
 import { callKernel, type Info, release } from "./_kernel_util.ts";
 import { assertDyShape } from "./conv2d_backprop_filter.ts";
 import { directInputGrad } from "./conv2d_direct.ts";
+import { gemmInputGrad } from "./conv2d_gemm.ts";
 
 interface Attrs {
   strides: number | [number, number];
@@ -56,8 +57,9 @@ export function conv2dBackpropInputVia(
   );
   assertDyShape("Conv2DBackpropInput", dyIn.shape, info.outShape);
   if (backendName === "wasm") {
-    const direct = directInputGrad(backend, dyIn, filter, attrs);
-    if (direct) return direct;
+    const fast = gemmInputGrad(backend, dyIn, filter, attrs) ??
+      directInputGrad(backend, dyIn, filter, attrs);
+    if (fast) return fast;
   }
   const { batchSize, inHeight, inWidth, outHeight, outWidth, outChannels } = info;
   const { filterHeight, filterWidth, strideHeight, strideWidth } = info;

@@ -44,6 +44,7 @@ import {
   type WasmFunction,
 } from "./_wasm.ts";
 import { type Rows, runParts, splitAt } from "./_parallel.ts";
+import { gemmConv2D } from "./conv2d_gemm.ts";
 
 /** Most output channels kept in registers (8 SIMD registers of 4). */
 const MAX_GROUPS = 8;
@@ -329,7 +330,9 @@ export function directConv2DConfig(stock: tf.KernelConfig): tf.KernelConfig {
       const p = filter.dtype === "float32"
         ? plan(args.backend, x, filter.shape, args.attrs as never, FORWARD_MAX_CHANNELS)
         : undefined;
-      if (!p) return stock.kernelFunc(args);
+      if (!p) {
+        return gemmConv2D(args.backend, x, filter, args.attrs as never) ?? stock.kernelFunc(args);
+      }
       const heap = args.backend as unknown as HeapBackend;
       const out = heap.makeOutput(p.info.outShape, "float32");
       const wp = heap.getMemoryOffset(filter.dataId), op = heap.getMemoryOffset(out.dataId);

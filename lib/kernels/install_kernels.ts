@@ -8,8 +8,9 @@
  *   (or im2col and one matMul for few input channels).
  * - `Conv2DBackpropInput` is a naive loop: replaced by an ordinary (XNNPACK) convolution,
  *   or the scatter below.
- * - `BatchMatMul` / `_FusedMatMul` with a transposed operand run a naive loop: the
- *   transpose is materialised and the fast path called.
+ * - `BatchMatMul` / `_FusedMatMul` with a transposed operand run a naive loop, and
+ *   the plain path packs the weights anew at every call: our GEMM (gemm.ts) for float32,
+ *   transposes read while packing; otherwise the transpose materialised, then XNNPACK.
  * - `MaxPoolGrad` is slow: replaced by one JS loop over the WASM heap.
  * - `Sum` over several leading axes (bias gradients): reshaped to 2-D first.
  * - `Identity` and same-dtype `Cast` copy the buffer: they share it instead.
@@ -37,7 +38,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { BackendName } from "../backend.ts";
 import { conv2dBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
 import { conv2dBackpropInputConfig } from "./conv2d_backprop_input.ts";
-import { untransposedMatMulConfig } from "./batch_matmul.ts";
+import { gemmMatMulConfig } from "./batch_matmul.ts";
 import { maxPoolGradConfig } from "./max_pool_grad.ts";
 import { leadingAxesSumConfig } from "./sum.ts";
 import { aliasCastConfig, aliasIdentityConfig } from "./identity.ts";
@@ -59,8 +60,8 @@ export function installKernels(backend: BackendName): void {
   if (backend === "wasm") {
     replaceKernel(conv2dBackpropFilterConfig("wasm"));
     replaceKernel(conv2dBackpropInputConfig("wasm"));
-    replaceKernel(untransposedMatMulConfig("BatchMatMul", "wasm"));
-    replaceKernel(untransposedMatMulConfig("_FusedMatMul", "wasm"));
+    replaceKernel(gemmMatMulConfig("BatchMatMul"));
+    replaceKernel(gemmMatMulConfig("_FusedMatMul"));
     if (!stockMaxPoolGrad) stockMaxPoolGrad = tf.getKernel("MaxPoolGrad", "wasm");
     replaceKernel(maxPoolGradConfig(stockMaxPoolGrad));
     if (!stockSum) stockSum = tf.getKernel("Sum", "wasm");

@@ -22,7 +22,9 @@ export {
   conv2dBackpropFilterVia,
 } from "./conv2d_backprop_filter.ts";
 export { conv2dBackpropInputConfig, conv2dBackpropInputVia } from "./conv2d_backprop_input.ts";
-export { untransposedMatMulConfig } from "./batch_matmul.ts";
+export { gemmMatMulConfig, untransposedMatMulConfig } from "./batch_matmul.ts";
+export { gemm, gemmEnabled, type Operand, type Strided, type Tabled, useGemm } from "./gemm.ts";
+export { gemmConv2D, gemmFilterGrad, gemmInputGrad } from "./conv2d_gemm.ts";
 export { maxPoolGradConfig, maxPoolGradInto } from "./max_pool_grad.ts";
 export { leadingAxesSumConfig } from "./sum.ts";
 export { biasAddConfig } from "./bias_add.ts";

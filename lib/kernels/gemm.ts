@@ -1,0 +1,448 @@
+/**
+ * A matrix product of our own on the WASM heap: `C = op(A) · op(B)` for
+ * float32, either operand transposed or not, on one or two threads.
+ *
+ * The shape is the classic one (GotoBLAS, BLIS): both operands are copied
+ * ("packed") into panels, `A` into panels of {@linkcode MR} rows and `B` into
+ * panels of {@linkcode NR} columns, each panel stored k-major so that the inner
+ * loop reads both with unit stride; then a micro-kernel keeps an MR×NR block of
+ * `C` in twelve 128-bit registers and adds one rank-1 product per step of `k`
+ * (one splat of an `A` element times two vectors of a `B` row). With relaxed
+ * SIMD (`f32x4.relaxed_madd`, a fused multiply-add on x86 with FMA) that is 12
+ * multiply-adds for 8 loads. `k` is cut into blocks of {@linkcode KC} so that
+ * a `B` panel stays in L1 and the packed `A` block in L2; blocks after the
+ * first add onto `C`.
+ *
+ * Packing is where transposes go: a transposed operand is read with the other
+ * stride, so `xᵀ·dy` and `dy·Wᵀ` (every dense layer's backward pass) cost the
+ * same as a plain product. tfjs-backend-wasm 4.22.0 runs those through a naive
+ * loop, and even its plain (XNNPACK) path packs the weights again at every call.
+ *
+ * With tfjs's threaded build the row panels are split between this thread
+ * and lib/kernels' helper thread (`_parallel.ts`); each element of `C` is
+ * computed by the same instructions in the same order either way, so the
+ * result does not depend on the thread count.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { initBackend } from "../backend.ts"; // routes WASM matMuls through this file
+ * await initBackend({ prefer: "wasm" });
+ * const x = tf.randomNormal([128, 784]), dy = tf.randomNormal([128, 128]);
+ * console.log(tf.matMul(x, dy, true, false).shape); // [784, 128]: xᵀ·dy, packed, no transpose op
+ * ```
+ *
+ * @module
+ */
+import type { HeapBackend, Info } from "./_kernel_util.ts";
+import {
+  assemble,
+  I32,
+  instantiate,
+  op,
+  relaxedSimd,
+  simd,
+  V128,
+  type WasmFunction,
+} from "./_wasm.ts";
+import { type Rows, runParts } from "./_parallel.ts";
+
+/** Rows of `C` per micro-kernel block. */
+export const MR = 6;
+/** Columns of `C` per micro-kernel block (two 128-bit vectors). */
+export const NR = 8;
+/**
+ * Most depth of one block of `k` (a `B` panel of KC·NR floats is 12 KiB, in L1);
+ * `k` is cut into equal blocks no deeper than this.
+ */
+export const KC = 384;
+
+const i32Const = op.i32;
+const add = (local: number, bytes: number): number[] => [
+  ...op.get(local),
+  ...i32Const(bytes),
+  ...op.i32Add,
+  ...op.set(local),
+];
+
+/**
+ * `tiles(a, rowTab, kTab, bp, c, kc, ldc, mPanels, nPanels, acc)`: for each row panel
+ * i < mPanels and column panel j < nPanels, C[i·MR.., j·NR..] (+)= A[i·MR.., k] · Bp[j]
+ * over kc steps, where A[q, k] = a[rowTab[q] + kTab[k]] is read in place (two tables
+ * of int32 byte offsets: strides, transposes and im2col are all just tables).
+ * `ldc` is C's row stride in bytes; `acc` ≠ 0 adds onto C instead of overwriting it.
+ */
+export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
+  const [A, ROWTAB, KTAB, BP, C, KCP, LDC, MP, NP, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [I, J, K, PB, PC, PR, TP, T] = [10, 11, 12, 13, 14, 15, 16, 17];
+  const rowBase = (r: number) => 18 + r; // MR i32 locals
+  const acc = (r: number, h: number) => 18 + MR + 2 * r + h; // 2·MR v128 accumulators
+  const [B0, B1, AV] = [18 + 3 * MR, 19 + 3 * MR, 20 + 3 * MR];
+  const i32Load = (offset = 0) => [0x28, 2, ...[offset]];
+  const madd = (a: number, b: number, c: number): number[] =>
+    fused
+      ? [...op.get(a), ...op.get(b), ...op.get(c), ...simd.relaxedMadd, ...op.set(c)]
+      : [...op.get(a), ...op.get(b), ...simd.mul, ...op.get(c), ...simd.add, ...op.set(c)];
+  const rows = [...Array(MR).keys()];
+  /** One step of k: t = kTab[k] (at tp + 4u), B row u of the panel, MR splats. */
+  const step = (u: number): number[][] => [
+    [...op.get(TP), ...i32Load(4 * u), ...op.set(T)],
+    [...op.get(PB), ...simd.load(u * NR * 4), ...op.set(B0)],
+    [...op.get(PB), ...simd.load(u * NR * 4 + 16), ...op.set(B1)],
+    ...rows.flatMap((r) => [
+      [...op.get(rowBase(r)), ...op.get(T), ...op.i32Add, ...simd.load32Splat(0), ...op.set(AV)],
+      madd(AV, B0, acc(r, 0)),
+      madd(AV, B1, acc(r, 1)),
+    ]),
+  ];
+  const body: number[][] = [
+    [...i32Const(0), ...op.set(I)],
+    op.block,
+    op.loop,
+    [...op.get(I), ...op.get(MP), ...op.i32GeU, ...op.brIf(1)],
+    // The panel's MR row bases: a + rowTab[i·MR + r].
+    ...rows.map((r) => [
+      ...op.get(A),
+      ...op.get(ROWTAB),
+      ...op.get(I),
+      ...i32Const(MR * 4),
+      ...op.i32Mul,
+      ...op.i32Add,
+      ...i32Load(4 * r),
+      ...op.i32Add,
+      ...op.set(rowBase(r)),
+    ]),
+    [...i32Const(0), ...op.set(J)],
+    op.block,
+    op.loop,
+    [...op.get(J), ...op.get(NP), ...op.i32GeU, ...op.brIf(1)],
+    // pb = bp + j·kc·NR·4, pc = c + i·MR·ldc + j·NR·4
+    [...op.get(BP), ...op.get(J), ...op.get(KCP), ...op.i32Mul, ...i32Const(NR * 4)],
+    [...op.i32Mul, ...op.i32Add, ...op.set(PB)],
+    [...op.get(C), ...op.get(I), ...op.get(LDC), ...op.i32Mul, ...i32Const(MR), ...op.i32Mul],
+    [...op.i32Add, ...op.get(J), ...i32Const(NR * 4), ...op.i32Mul, ...op.i32Add, ...op.set(PC)],
+    // Accumulators: zero, or C's current values.
+    ...rows.flatMap((r) => [
+      [...simd.zero, ...op.set(acc(r, 0))],
+      [...simd.zero, ...op.set(acc(r, 1))],
+    ]),
+    op.block,
+    [...op.get(ACC), ...op.i32Eqz, ...op.brIf(0), ...op.get(PC), ...op.set(PR)],
+    ...rows.flatMap((r) => [
+      [...op.get(PR), ...simd.load(0), ...op.set(acc(r, 0))],
+      [...op.get(PR), ...simd.load(16), ...op.set(acc(r, 1))],
+      [...op.get(PR), ...op.get(LDC), ...op.i32Add, ...op.set(PR)],
+    ]),
+    op.end,
+    // The k loop: one rank-1 update of the MR×NR block per step, `unroll` steps per turn.
+    [...op.get(KCP), ...op.set(K), ...op.get(KTAB), ...op.set(TP)],
+    op.block,
+    [...op.get(K), ...i32Const(unroll), ...op.i32LtU, ...op.brIf(0)],
+    op.loop,
+    ...[...Array(unroll).keys()].flatMap(step),
+    add(TP, unroll * 4),
+    add(PB, unroll * NR * 4),
+    [...op.get(K), ...i32Const(unroll), ...op.i32Sub, ...op.tee(K)],
+    [...i32Const(unroll), ...op.i32GeU, ...op.brIf(0)],
+    op.end,
+    op.end,
+    op.block,
+    [...op.get(K), ...op.i32Eqz, ...op.brIf(0)],
+    op.loop,
+    ...step(0),
+    add(TP, 4),
+    add(PB, NR * 4),
+    [...op.get(K), ...i32Const(1), ...op.i32Sub, ...op.tee(K), ...op.brIf(0)],
+    op.end,
+    op.end,
+    [...op.get(PC), ...op.set(PR)],
+    ...rows.flatMap((r) => [
+      [...op.get(PR), ...op.get(acc(r, 0)), ...simd.store(0)],
+      [...op.get(PR), ...op.get(acc(r, 1)), ...simd.store(16)],
+      [...op.get(PR), ...op.get(LDC), ...op.i32Add, ...op.set(PR)],
+    ]),
+    [...op.get(J), ...i32Const(1), ...op.i32Add, ...op.set(J), ...op.br(0)],
+    op.end,
+    op.end,
+    [...op.get(I), ...i32Const(1), ...op.i32Add, ...op.set(I), ...op.br(0)],
+    op.end,
+    op.end,
+  ];
+  return {
+    name: "tiles",
+    params: Array(10).fill(I32),
+    locals: [...Array(8 + MR).fill(I32), ...Array(2 * MR + 3).fill(V128)],
+    body,
+  };
+}
+
+/**
+ * `pack(src, dst, p, pPad, kc, sp, sk, r)`: the p×kc matrix X[q, k] = src[q·sp + k·sk]
+ * (strides in bytes) into panels of r rows, k-major: dst[(q/r)·kc·r + k·r + q%r];
+ * rows p..pPad of the last panel are zeros.
+ */
+export const PACK = (() => {
+  const [SRC, DST, P, PPAD, KCP, SP, SK, R] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [Q, K, S, D, STEP] = [8, 9, 10, 11, 12];
+  // d = dst + ((q / r)·kc·r + q % r)·4
+  const rowStart = [
+    ...op.get(DST),
+    ...op.get(Q),
+    ...op.get(R),
+    0x6e, // i32.div_u
+    ...op.get(KCP),
+    ...op.i32Mul,
+    ...op.get(R),
+    ...op.i32Mul,
+    ...op.get(Q),
+    ...op.get(R),
+    0x70, // i32.rem_u
+    ...op.i32Add,
+    ...i32Const(4),
+    ...op.i32Mul,
+    ...op.i32Add,
+    ...op.set(D),
+  ];
+  return {
+    name: "pack",
+    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32, I32],
+    body: [
+      [...op.get(R), ...i32Const(4), ...op.i32Mul, ...op.set(STEP)],
+      [...i32Const(0), ...op.set(Q)],
+      op.block,
+      op.loop,
+      [...op.get(Q), ...op.get(P), ...op.i32GeU, ...op.brIf(1)],
+      rowStart,
+      [...op.get(SRC), ...op.get(Q), ...op.get(SP), ...op.i32Mul, ...op.i32Add, ...op.set(S)],
+      [...i32Const(0), ...op.set(K)],
+      op.block,
+      op.loop,
+      [...op.get(K), ...op.get(KCP), ...op.i32GeU, ...op.brIf(1)],
+      [...op.get(D), ...op.get(S), ...op.f32Load(0), ...op.f32Store(0)],
+      [...op.get(D), ...op.get(STEP), ...op.i32Add, ...op.set(D)],
+      [...op.get(S), ...op.get(SK), ...op.i32Add, ...op.set(S)],
+      [...op.get(K), ...i32Const(1), ...op.i32Add, ...op.set(K), ...op.br(0)],
+      op.end,
+      op.end,
+      [...op.get(Q), ...i32Const(1), ...op.i32Add, ...op.set(Q), ...op.br(0)],
+      op.end,
+      op.end,
+      // Padding rows: zeros.
+      op.block,
+      op.loop,
+      [...op.get(Q), ...op.get(PPAD), ...op.i32GeU, ...op.brIf(1)],
+      rowStart,
+      [...i32Const(0), ...op.set(K)],
+      op.block,
+      op.loop,
+      [...op.get(K), ...op.get(KCP), ...op.i32GeU, ...op.brIf(1)],
+      [...op.get(D), ...op.f32(0), ...op.f32Store(0)],
+      [...op.get(D), ...op.get(STEP), ...op.i32Add, ...op.set(D)],
+      [...op.get(K), ...i32Const(1), ...op.i32Add, ...op.set(K), ...op.br(0)],
+      op.end,
+      op.end,
+      [...op.get(Q), ...i32Const(1), ...op.i32Add, ...op.set(Q), ...op.br(0)],
+      op.end,
+      op.end,
+    ],
+  };
+})();
+
+/**
+ * `col2im(src, dst, qTab, kTab, p, k)`: dst[qTab[q] + kTab[j]] += src[q·k + j] for q < p,
+ * j < k, four floats at a time (kTab's entries come in runs of four consecutive floats:
+ * image channels a multiple of 4). The scatter that turns a patch gradient into an
+ * image gradient.
+ */
+const COL2IM = (() => {
+  const [SRC, DST, QTAB, KTAB, P, KP] = [0, 1, 2, 3, 4, 5];
+  const [Q, J, ROW, T, ADDR] = [6, 7, 8, 9, 10];
+  const i32Load = (offset = 0) => [0x28, 2, offset];
+  return {
+    name: "col2im",
+    params: [I32, I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32, I32],
+    body: [
+      [...i32Const(0), ...op.set(Q)],
+      op.block,
+      op.loop,
+      [...op.get(Q), ...op.get(P), ...op.i32GeU, ...op.brIf(1)],
+      [...op.get(DST), ...op.get(QTAB), ...op.get(Q), ...i32Const(4), ...op.i32Mul, ...op.i32Add],
+      [...i32Load(), ...op.i32Add, ...op.set(ROW), ...op.get(KTAB), ...op.set(T)],
+      [...i32Const(0), ...op.set(J)],
+      op.block,
+      op.loop,
+      [...op.get(J), ...op.get(KP), ...op.i32GeU, ...op.brIf(1)],
+      [...op.get(ROW), ...op.get(T), ...i32Load(), ...op.i32Add, ...op.tee(ADDR)],
+      [...op.get(ADDR), ...simd.load(0), ...op.get(SRC), ...simd.load(0), ...simd.add],
+      simd.store(0),
+      add(SRC, 16),
+      add(T, 16),
+      [...op.get(J), ...i32Const(4), ...op.i32Add, ...op.set(J), ...op.br(0)],
+      op.end,
+      op.end,
+      [...op.get(Q), ...i32Const(1), ...op.i32Add, ...op.set(Q), ...op.br(0)],
+      op.end,
+      op.end,
+    ],
+  };
+})();
+
+let gemmBytes: Uint8Array | undefined;
+
+/** The assembled module (relaxed multiply-adds where the engine validates them). */
+export function gemmModule(): Uint8Array {
+  return gemmBytes ??= assemble([tilesFunction(relaxedSimd()), PACK, COL2IM]);
+}
+
+/** A matrix at a byte offset, with its row and column strides in bytes. */
+export interface Strided {
+  offset: number;
+  rowStride: number;
+  colStride: number;
+}
+
+/**
+ * A matrix whose element (i, j) is at byte offset `offset + rowTable[i] + colTable[j]`;
+ * the tables are int32 arrays on the heap (byte offsets of their first entries).
+ */
+export interface Tabled {
+  offset: number;
+  rowTable: number;
+  colTable: number;
+}
+
+/** The left operand of {@linkcode gemm}: strided, or read through two tables (im2col). */
+export type Operand = Strided | Tabled;
+
+let enabled = true;
+
+/**
+ * Turn the GEMM paths off (`false`: matMuls and convolutions take the paths they
+ * took before this file, XNNPACK and the direct loops) or on again (the default),
+ * to measure one against the other in one process. Returns the previous setting.
+ */
+export function useGemm(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/** Whether the GEMM paths are on (see {@linkcode useGemm}). */
+export function gemmEnabled(): boolean {
+  return enabled;
+}
+
+/** Work (multiply-adds) from which the row panels are split between two threads. */
+export const GEMM_SPLIT_MIN = 1 << 18;
+
+/**
+ * C (m×n, row-major at byte offset `c`) = A (m×k) · B (k×n). A is read in place
+ * (a transpose is a swap of strides; a patch matrix is two tables); B is packed
+ * into panels block by block of k. Scratch (B's panels, A's tables when A is
+ * strided, and C's edge rows) is taken from and returned to the backend.
+ */
+export function gemm(
+  heap: HeapBackend,
+  memory: WebAssembly.Memory,
+  a: Operand,
+  b: Strided,
+  c: number,
+  m: number,
+  n: number,
+  k: number,
+): void {
+  const bytes = gemmModule();
+  const ex = instantiate(bytes, memory);
+  const pack = ex.pack as (...args: number[]) => void;
+  const tiles = ex.tiles as (...args: number[]) => void;
+  const nPanels = Math.ceil(n / NR), nPad = nPanels * NR;
+  const direct = nPad === n; // whole row panels go straight into C
+  const mFull = direct ? Math.floor(m / MR) : 0;
+  const tailRows = m - mFull * MR, tailPanels = Math.ceil(tailRows / MR);
+  const kc = Math.ceil(k / Math.ceil(k / KC));
+  const scratch: Info[] = [];
+  const alloc = (count: number, dtype: "float32" | "int32"): number => {
+    const t = heap.makeOutput([count], dtype);
+    scratch.push(t);
+    return heap.getMemoryOffset(t.dataId);
+  };
+  const ints = (at: number, count: number) => new Int32Array(memory.buffer, at, count);
+  try {
+    const bp = alloc(nPad * kc, "float32");
+    let rowTab: number, kTab: number;
+    if ("rowTable" in a) {
+      [rowTab, kTab] = [a.rowTable, a.colTable];
+    } else {
+      [rowTab, kTab] = [alloc(m, "int32"), alloc(k, "int32")];
+      const rt = ints(rowTab, m), kt = ints(kTab, k);
+      for (let i = 0; i < m; i++) rt[i] = i * a.rowStride;
+      for (let j = 0; j < k; j++) kt[j] = j * a.colStride;
+    }
+    // The rows after the whole panels: their own table, padded with row 0, and their
+    // own C (tailPanels·MR × nPad), copied out at the end.
+    const tailTab = alloc(Math.max(tailPanels * MR, 1), "int32");
+    const tailC = alloc(Math.max(tailPanels * MR * nPad, 1), "float32");
+    {
+      const from = ints(rowTab, m), tt = ints(tailTab, tailPanels * MR);
+      for (let r = 0; r < tailPanels * MR; r++) tt[r] = r < tailRows ? from[mFull * MR + r] : 0;
+    }
+    const ldc = n * 4, tailLdc = nPad * 4;
+    const split = m * n * k >= GEMM_SPLIT_MIN && mFull > 1 ? Math.ceil(mFull / 2) : mFull;
+    for (let k0 = 0; k0 < k; k0 += kc) {
+      const kb = Math.min(kc, k - k0);
+      pack(b.offset + k0 * b.rowStride, bp, n, nPad, kb, b.colStride, b.rowStride, NR);
+      const acc = k0 > 0 ? 1 : 0, kt = kTab + k0 * 4;
+      const part = (i0: number, i1: number): Rows => ({
+        base: [a.offset, rowTab + i0 * MR * 4, kt, bp, c + i0 * MR * ldc, kb, ldc, i1 - i0],
+        stepN: [0, 0, 0, 0, 0, 0, 0, 0],
+        stepY: [0, 0, 0, 0, 0, 0, 0, 0],
+        n: 1,
+        y: i1 > i0 ? 1 : 0,
+      });
+      const parts: [Rows, Rows] = [part(0, split), part(split, mFull)];
+      for (const p of parts) p.base.push(nPanels, acc), p.stepN.push(0, 0), p.stepY.push(0, 0);
+      runParts(bytes, memory, ex, "tiles", parts);
+      if (tailPanels) {
+        tiles(a.offset, tailTab, kt, bp, tailC, kb, tailLdc, tailPanels, nPanels, acc);
+      }
+    }
+    if (tailRows) {
+      const u8 = new Uint8Array(memory.buffer);
+      for (let r = 0; r < tailRows; r++) {
+        const from = tailC + r * tailLdc;
+        u8.copyWithin(c + (mFull * MR + r) * ldc, from, from + n * 4);
+      }
+    }
+  } finally {
+    for (const t of scratch) heap.disposeData(t.dataId);
+  }
+}
+
+/**
+ * dst[qTab[q] + kTab[j]] += src[q·k + j] (src p×k row-major; k and each run of
+ * kTab a multiple of 4 floats), rows [0, split) here and [split, p) on the helper
+ * thread when there is one: the caller picks `split` so that the two halves
+ * write disjoint parts of dst.
+ */
+export function col2im(
+  memory: WebAssembly.Memory,
+  src: number,
+  dst: number,
+  qTab: number,
+  kTab: number,
+  p: number,
+  k: number,
+  split = p,
+): void {
+  const bytes = gemmModule();
+  const part = (q0: number, q1: number): Rows => ({
+    base: [src + q0 * k * 4, dst, qTab + q0 * 4, kTab, q1 - q0, k],
+    stepN: [0, 0, 0, 0, 0, 0],
+    stepY: [0, 0, 0, 0, 0, 0],
+    n: 1,
+    y: q1 > q0 ? 1 : 0,
+  });
+  runParts(bytes, memory, instantiate(bytes, memory), "col2im", [part(0, split), part(split, p)]);
+}
