@@ -48,11 +48,11 @@ const run = (name: string, kernel: string, inputs: Record<string, tf.Tensor>, at
   );
 
 tf.tidy(() => {
-  // Convolutions: the direct loops (few channels, valid) and XNNPACK's paths, with gradients.
+  // Convolutions: the direct loops (few channels) and the GEMM paths, with gradients.
   const shapes: [number[], number[], "valid" | "same"][] = [
     [[8, 28, 28, 1], [3, 3, 1, 32], "valid"], // direct forward and filter gradient
     [[8, 12, 12, 8], [5, 5, 8, 16], "valid"], // direct filter gradient, scatter input gradient
-    [[16, 13, 13, 32], [3, 3, 32, 64], "valid"], // XNNPACK forward, scatter input gradient
+    [[16, 13, 13, 32], [3, 3, 32, 64], "valid"], // GEMM forward, filter and input gradients
     [[4, 9, 9, 16], [3, 3, 16, 32], "same"], // padded direct filter gradient
     [[2, 11, 11, 3], [3, 3, 3, 8], "same"],
     [[9, 28, 28, 1], [3, 3, 1, 32], "valid"], // an odd batch: unequal halves

@@ -8,7 +8,15 @@ import { strict as assert } from "node:assert";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { mulberry32 } from "../lib/_random.ts";
-import { adamUpdateInto, directFilterGrad, directInputGrad } from "../lib/kernels/mod.ts";
+import {
+  adamUpdateInto,
+  directFilterGrad,
+  directInputGrad,
+  gemmConv2D,
+  gemmFilterGrad,
+  gemmInputGrad,
+  useGemm,
+} from "../lib/kernels/mod.ts";
 
 type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -728,4 +736,111 @@ Deno.test("AdamUpdate split between two threads (a 263,900-element variable) on 
     const bad = w.findIndex((value, i) => !Object.is(value, got.values[k][i]));
     assert.equal(bad, -1, `output ${k}[${bad}]: got ${got.values[k][bad]}, want ${w[bad]}`);
   });
+});
+
+Deno.test("tf.matMul on wasm through our GEMM equals cpu across panel edges (6 rows, 8 columns) and k blocks (384), every transpose, broadcast batches", async () => {
+  const rand = mulberry32(61);
+  // m around the 6-row panels, n around the 8-column panels, k around the 384-deep blocks.
+  const cases: [number, number, number][] = [
+    [1, 1, 1],
+    [6, 8, 384],
+    [7, 9, 385],
+    [131, 70, 800],
+    [128, 10, 784],
+    [13, 16, 3],
+    [5, 33, 769],
+  ];
+  for (const [i, [m, n, k]] of cases.entries()) {
+    const ta = (i & 1) === 1, tb = (i & 2) === 2;
+    const [batchA, batchB] = i === 3 ? [[2], [1]] : i === 4 ? [[1], [3]] : i === 5 ? [[2], [2]] : [
+      [],
+      [],
+    ];
+    const aShape = [...batchA, ...(ta ? [k, m] : [m, k])];
+    const bShape = [...batchB, ...(tb ? [n, k] : [k, n])];
+    const a = randArray(rand, aShape.reduce((p, q) => p * q, 1));
+    const b = randArray(rand, bShape.reduce((p, q) => p * q, 1));
+    const run = () => [tf.matMul(T(a, aShape), T(b, bShape), ta, tb)];
+    assertClose(
+      await on("wasm", run),
+      await on("cpu", run),
+      `matMul ${JSON.stringify({ aShape, bShape, ta, tb })}`,
+    );
+  }
+});
+
+Deno.test("tf.conv2d on wasm through our GEMM (4+ input channels) equals cpu, with its filter and input gradients: strides, dilations, same/valid/explicit padding", async () => {
+  const rand = mulberry32(62);
+  const cases: { x: number[]; f: number[]; s: number; d: number; pad: Pad }[] = [
+    { x: [3, 13, 13, 32], f: [3, 3, 32, 64], s: 1, d: 1, pad: "valid" },
+    { x: [2, 12, 11, 8], f: [5, 5, 8, 16], s: 1, d: 1, pad: "same" },
+    { x: [2, 15, 14, 4], f: [3, 2, 4, 7], s: 2, d: 1, pad: "same" },
+    { x: [1, 9, 10, 12], f: [2, 3, 12, 9], s: 1, d: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
+    { x: [2, 11, 11, 4], f: [3, 3, 4, 5], s: 1, d: 2, pad: "valid" },
+  ];
+  for (const c of cases) {
+    const x = randArray(rand, c.x.reduce((a, b) => a * b));
+    const f = randArray(rand, c.f.reduce((a, b) => a * b));
+    const run = () => {
+      const xt = T(x, c.x) as tf.Tensor4D, ft = T(f, c.f) as tf.Tensor4D;
+      const y = tf.conv2d(xt, ft, c.s, c.pad, "NHWC", c.d);
+      if (c.d > 1) return [y]; // tfjs has no gradient for dilated convolutions
+      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad).square().sum()
+      )([xt, ft]);
+      return [y, value, ...grads];
+    };
+    assertClose(await on("wasm", run), await on("cpu", run), `conv2d ${JSON.stringify(c)}`);
+  }
+});
+
+Deno.test("the GEMM convolution paths apply where they should, and useGemm(false) takes the previous paths with the same results", async () => {
+  await initBackend({ prefer: "wasm" });
+  const backend = tf.backend();
+  const x = tf.randomNormal([2, 9, 9, 8], 0, 1, "float32", 1) as tf.Tensor4D;
+  const f = tf.randomNormal([3, 3, 8, 8], 0, 1, "float32", 2) as tf.Tensor4D;
+  const dy = tf.randomNormal([2, 7, 7, 8], 0, 1, "float32", 3) as tf.Tensor4D;
+  const attrs = { strides: 1, pad: "valid" };
+  const made = [
+    gemmConv2D(backend, x, f, attrs),
+    gemmFilterGrad(backend, x, dy, { ...attrs, filterShape: [3, 3, 8, 8] }),
+    gemmInputGrad(backend, dy, f, { ...attrs, inputShape: [2, 9, 9, 8] }),
+  ];
+  assert.ok(made.every((t) => t !== undefined), "float32 NHWC convolutions take the GEMM");
+  for (const t of made) backend.disposeData(t!.dataId);
+  // Input channels not a multiple of 4: the scatter does not apply.
+  const x3 = tf.zeros([1, 5, 5, 3]) as tf.Tensor4D, f3 = tf.zeros([3, 3, 3, 2]) as tf.Tensor4D;
+  const dy3 = tf.zeros([1, 3, 3, 2]) as tf.Tensor4D;
+  assert.equal(gemmInputGrad(backend, dy3, f3, { ...attrs, inputShape: [1, 5, 5, 3] }), undefined);
+  const nchw = gemmConv2D(backend, x3, f3, { ...attrs, dataFormat: "NCHW" });
+  assert.equal(nchw, undefined, "NCHW is not ours");
+  const results = async () => {
+    const out = tf.tidy(() => {
+      const { grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "valid").square().sum()
+      )([x, f]);
+      return [tf.matMul(x.reshape([18, 72]), x.reshape([18, 72]), true, false), ...grads];
+    });
+    const values = await Promise.all(out.map((t) => t.data()));
+    tf.dispose(out);
+    return values;
+  };
+  const withGemm = await results();
+  assert.equal(useGemm(false), true);
+  try {
+    assert.equal(
+      gemmConv2D(backend, x, f, attrs),
+      undefined,
+      "off: the GEMM paths decline",
+    );
+    const without = await results();
+    for (let i = 0; i < withGemm.length; i++) {
+      for (let j = 0; j < withGemm[i].length; j++) {
+        assert.ok(Math.abs(withGemm[i][j] - without[i][j]) <= 1e-3 * (1 + Math.abs(without[i][j])));
+      }
+    }
+  } finally {
+    useGemm(true);
+  }
+  tf.dispose([x, f, dy, x3, f3, dy3]);
 });
