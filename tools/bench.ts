@@ -35,6 +35,7 @@ import { DISPLAY } from "../lib/display/displayable.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { permutation } from "../lib/_random.ts";
 import { installFusedAdam } from "../lib/kernels/adam_update.ts";
+import { useGemm } from "../lib/kernels/gemm.ts";
 import type { ThreadsProbe } from "./_bench_threads.ts";
 
 /** The WASM kernels lib/kernels replaces, as registered before `initBackend` ran. */
@@ -466,6 +467,18 @@ async function timeSpeedups(tiny: boolean, report: BenchReport): Promise<void> {
     transposeA: true,
     transposeB: false,
   });
+  const w = tf.randomNormal([784, 128]);
+  compare("BatchMatMul", "[128,784]·[784,128] (dense forward)", { a, b: w }, {
+    transposeA: false,
+    transposeB: false,
+  });
+  const x2 = tf.randomNormal([b, 13, 13, 32]);
+  compare("Conv2D", `[${b},13,13,32] * [3,3,32,64] (Keras CNN conv 2)`, { x: x2, filter: f }, {
+    strides: [1, 1],
+    pad: "valid",
+    dataFormat: "NHWC",
+    dilations: [1, 1],
+  });
   compare("Sum", `[${b},26,26,32] over axes 0,1,2 (bias grad)`, { x: x1 }, {
     axis: [0, 1, 2],
     keepDims: false,
@@ -479,8 +492,53 @@ async function timeSpeedups(tiny: boolean, report: BenchReport): Promise<void> {
     dataFormat: "NHWC",
     dilations: [1, 1],
   });
-  tf.dispose([x1, y1, dy, f, a, g, bias, img, f1]);
+  tf.dispose([x1, y1, dy, f, a, g, bias, img, f1, w, x2]);
   timeAdam(reps, report);
+  timeGemmSteps(tiny, report);
+}
+
+/**
+ * One training step of each benchmark model with lib/kernels' GEMM paths off
+ * (XNNPACK and the direct loops, as before gemm.ts) and on, alternating.
+ */
+function timeGemmSteps(tiny: boolean, report: BenchReport): void {
+  const b = tiny ? 16 : 128;
+  for (const name of MODEL_NAMES) {
+    const model = buildModel({ name, seed: 0, init: "torch" });
+    const opt = tf.train.adam(1e-3);
+    const xs = tf.randomUniform([b, 28, 28, 1]);
+    const ys = tf.tidy(() => tf.oneHot(tf.randomUniform([b], 0, 10, "int32") as tf.Tensor1D, 10));
+    const step = () =>
+      opt.minimize(
+        () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor),
+        true,
+      )!;
+    const per = tiny ? 1 : name === "mlp" ? 40 : name === "small_cnn" ? 12 : 4;
+    const runs: [number[], number[]] = [[], []];
+    for (let r = 0; r < (tiny ? 1 : 5); r++) {
+      for (const on of [false, true]) {
+        useGemm(on);
+        step().dispose(); // the other path's first call
+        const t0 = performance.now();
+        for (let i = 0; i < per; i++) {
+          const loss = step();
+          loss.dataSync();
+          loss.dispose();
+        }
+        runs[on ? 1 : 0].push((performance.now() - t0) / per);
+      }
+    }
+    useGemm(true);
+    report.speedups.push({
+      kernel: `${name} training step`,
+      shape: `batch ${b}, GEMM paths off → on`,
+      stockMs: median(runs[0]),
+      oursMs: median(runs[1]),
+    });
+    tf.dispose([xs, ys]);
+    model.dispose();
+    opt.dispose();
+  }
 }
 
 /** One Adam step for the MLP's 101,770 parameters: tfjs's op-by-op update against AdamUpdate. */
@@ -832,7 +890,8 @@ export function formatReport(r: BenchReport): string {
   ]));
   if (r.speedups.length) {
     out.push(
-      "\nWASM kernels replaced by lib/kernels (median ms; Conv2DBackpropFilter is new, not replaced)",
+      "\nWASM kernels replaced by lib/kernels (median ms; Conv2DBackpropFilter is new, not " +
+        'replaced; a training step\'s "stock" is lib/kernels with the GEMM paths off)',
     );
     out.push(table([
       ["kernel", "case", "stock", "ours", "speedup"],

@@ -80,6 +80,9 @@ export interface WasmKernelPath {
 
 /** lib/kernels' SIMD loops (the cases they take; everything else runs tfjs's own kernels). */
 const SIMD_KERNELS = [
+  "BatchMatMul, _FusedMatMul (GEMM, float32)",
+  "Conv2D, Conv2DBackpropFilter (GEMM, 4+ input channels)",
+  "Conv2DBackpropInput (GEMM and scatter, input channels a multiple of 4)",
   "AdamUpdate",
   "Add (per-channel bias)",
   "MaxPoolGrad (2x2/2, channels of 4)",
@@ -90,7 +93,8 @@ const SIMD_KERNELS = [
 
 /**
  * Where lib/kernels' SIMD loops run on the active WASM backend, and on how many
- * threads; the last row is tfjs's XNNPACK kernels (matMul, convolutions).
+ * threads; the last row is tfjs's XNNPACK kernels (the matMul and convolution cases our
+ * GEMM leaves to them).
  */
 export function wasmKernelPaths(backend: unknown): WasmKernelPath[] {
   const simd = wasmHeapMemory(backend) ? "simd" : "javascript";
@@ -101,7 +105,7 @@ export function wasmKernelPaths(backend: unknown): WasmKernelPath[] {
       threads: kernelThreads(),
     } as WasmKernelPath)),
     {
-      kernel: "XNNPACK (tfjs's matMul, convolutions)",
+      kernel: "XNNPACK (tfjs's other matMul and convolution cases)",
       path: "simd",
       threads: runtime?.threads ?? 1,
     },
