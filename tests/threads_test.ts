@@ -18,6 +18,7 @@ interface ProbeOutput {
     runtime: {
       build: string;
       threads: number;
+      xnnpackThreads: number;
       sharedMemory: boolean;
       fallback: string;
       kernelHelper: string;
@@ -67,9 +68,10 @@ Deno.test({
     "and three training steps of each benchmark model exactly as the single-threaded build",
   ignore: CORES < 2,
   async fn() {
-    const [single, threaded] = await Promise.all([
+    const [single, threaded, xnn2] = await Promise.all([
       runProbe({ TFJS_WASM_THREADS: "1" }),
       runProbe({ TFJS_WASM_THREADS: "2" }),
+      runProbe({ TFJS_WASM_THREADS: "2", TFJS_XNNPACK_THREADS: "2" }),
     ]);
     assert.equal(single.wasm.runtime.build, "simd");
     assert.equal(single.wasm.threads, 1);
@@ -81,19 +83,26 @@ Deno.test({
     assert.equal(threaded.wasm.runtime.kernelHelper, "running");
     for (const k of threaded.wasm.kernels) {
       assert.equal(k.path, "simd", k.kernel);
-      assert.equal(k.threads, 2, k.kernel);
+      // XNNPACK's pool keeps one thread unless TFJS_XNNPACK_THREADS asks for more.
+      assert.equal(k.threads, k.kernel.startsWith("XNNPACK") ? 1 : 2, k.kernel);
     }
+    assert.equal(threaded.wasm.runtime.xnnpackThreads, 1);
+    assert.equal(xnn2.wasm.runtime.xnnpackThreads, 2);
     for (const k of single.wasm.kernels) assert.equal(k.threads, 1, k.kernel);
     const names = Object.keys(single.results);
     assert.deepEqual(Object.keys(threaded.results), names);
     for (const m of ["mlp", "small_cnn", "keras_cnn"]) {
       assert.ok(names.some((n) => n.startsWith(`${m} `)), `${m} trained`);
     }
-    for (const name of names) {
-      const a = single.results[name], b = threaded.results[name];
-      assert.equal(b.length, a.length, name);
-      const bad = a.findIndex((v, i) => !Object.is(v, b[i]));
-      assert.equal(bad, -1, `${name}[${bad}]: single-threaded ${a[bad]}, threaded ${b[bad]}`);
+    for (
+      const [label, other] of [["threaded", threaded], ["XNNPACK on 2 threads", xnn2]] as const
+    ) {
+      for (const name of names) {
+        const a = single.results[name], b = other.results[name];
+        assert.equal(b.length, a.length, name);
+        const bad = a.findIndex((v, i) => !Object.is(v, b[i]));
+        assert.equal(bad, -1, `${name}[${bad}]: single-threaded ${a[bad]}, ${label} ${b[bad]}`);
+      }
     }
   },
 });

@@ -27,8 +27,11 @@
  *
  * The single-threaded build is the default ({@linkcode DEFAULT_WASM_THREADS}, chosen
  * by measurement); `TFJS_WASM_THREADS=2` (or `initBackend({ wasmThreads: 2 })`) asks for
- * the threaded one; `TFJS_KERNEL_THREADS=1` keeps the threaded build but
- * runs lib/kernels' own loops on one thread (no helper). Workers (the replicas of `fitDataset`) start it
+ * the threaded one, whose shared heap lets lib/kernels split its loops (GEMM, convolutions,
+ * pooling gradients, Adam) with a helper thread; XNNPACK's own pool then keeps one thread
+ * ({@linkcode DEFAULT_XNNPACK_THREADS}; `TFJS_XNNPACK_THREADS=2` gives it two).
+ * `TFJS_KERNEL_THREADS=1` keeps the threaded build but runs lib/kernels' own loops on one
+ * thread (no helper). Workers (the replicas of `fitDataset`) start it
  * single-threaded too: threads in every replica would oversubscribe the cores.
  *
  * @example
@@ -56,8 +59,10 @@ export { wasmHeapMemory };
 export interface WasmRuntime {
   /** Which of the package's builds runs. */
   build: "threaded-simd" | "simd" | "plain";
-  /** Threads inside each op (1 without the threaded build). */
+  /** Threads inside each op: lib/kernels' and XNNPACK's, the larger (1 without the threaded build). */
   threads: number;
+  /** Threads of XNNPACK's pool, which runs the tfjs kernels lib/kernels does not replace. */
+  xnnpackThreads: number;
   /** Whether the heap is a `SharedArrayBuffer` (the threaded build). */
   sharedMemory: boolean;
   /** Why the threaded build is not running; empty when it is. */
@@ -107,7 +112,7 @@ export function wasmKernelPaths(backend: unknown): WasmKernelPath[] {
     {
       kernel: "XNNPACK (tfjs's other matMul and convolution cases)",
       path: "simd",
-      threads: runtime?.threads ?? 1,
+      threads: runtime?.xnnpackThreads ?? 1,
     },
   ];
 }
@@ -314,6 +319,14 @@ function checkThreaded(): string {
  */
 export const DEFAULT_WASM_THREADS = 1;
 
+/**
+ * XNNPACK's threads in the threaded build unless `TFJS_XNNPACK_THREADS` says otherwise: one.
+ * The large products and convolutions run in lib/kernels (GEMM, split with its own helper
+ * thread); what is left to XNNPACK is small element-wise and pooling work, where its pool's
+ * second thread spin-waits after every op and takes the core the helper needs.
+ */
+export const DEFAULT_XNNPACK_THREADS = 1;
+
 /** Why this process should not start the threaded build, or "" to try it. */
 function threadedRefusal(threads: number): string {
   if (threads <= 1) {
@@ -343,11 +356,15 @@ export async function startWasm(threads?: number, timeoutMs = 10_000): Promise<s
     (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_WASM_THREADS);
   let fallback = threadedRefusal(wanted);
   let helperNote = "";
+  const xnnFromEnv = Number(Deno.env.get("TFJS_XNNPACK_THREADS") ?? NaN);
+  const xnnpack = Number.isInteger(xnnFromEnv) && xnnFromEnv > 0
+    ? Math.min(xnnFromEnv, wanted)
+    : DEFAULT_XNNPACK_THREADS;
   if (!fallback) {
     const factory = tf.engine().registryFactory["wasm"];
     try {
       const ok = await quietly(() =>
-        withThreadedGlobals(wanted, timeoutMs, () => tf.setBackend("wasm"))
+        withThreadedGlobals(xnnpack, timeoutMs, () => tf.setBackend("wasm"))
       );
       if (!ok.value) {
         fallback = `the threaded build did not start (${ok.warning || "no reason given"})`;
@@ -392,7 +409,8 @@ export async function startWasm(threads?: number, timeoutMs = 10_000): Promise<s
     : 1;
   runtime = {
     build: threaded ? "threaded-simd" : simd ? "simd" : "plain",
-    threads: count,
+    threads: Math.max(count, kernelThreads()),
+    xnnpackThreads: count,
     sharedMemory: wasmHeapMemory(tf.backend())?.buffer instanceof SharedArrayBuffer,
     fallback,
     kernelHelper: threaded ? helperNote || "running" : "none (single-threaded build)",
