@@ -623,7 +623,12 @@ async function timeThreads(
   const configs: Record<string, string>[] = [
     { TFJS_WASM_THREADS: "1" },
     { TFJS_WASM_THREADS: String(threads) },
-    { TFJS_WASM_THREADS: String(threads), TFJS_KERNEL_THREADS: "1" },
+    // XNNPACK's pool on every thread, lib/kernels on one (how tfjs alone would thread).
+    {
+      TFJS_WASM_THREADS: String(threads),
+      TFJS_KERNEL_THREADS: "1",
+      TFJS_XNNPACK_THREADS: String(threads),
+    },
   ];
   for (const env of tiny ? configs : [...configs, ...configs]) {
     log(`wasm ops and steps with ${JSON.stringify(env)}`);
@@ -824,6 +829,45 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((v, c) => v.padEnd(widths[c])).join("  ")).join("\n");
 }
 
+/** Per model: samples/s of each way to use the cores, the fastest, and its ratio to PyTorch. */
+export function bestConfigurations(
+  r: BenchReport,
+): {
+  model: string;
+  configs: { label: string; samplesPerSec: number }[];
+  best: string;
+  ratio?: number;
+}[] {
+  const batch = r.mode === "tiny" ? 16 : 128;
+  const torch = new Map(r.torch.map((t) => [t.model, t.samplesPerSec]));
+  const threads = r.threads?.builds.at(-1)?.threads ?? 2;
+  return MODEL_NAMES.flatMap((model) => {
+    const rows = r.training.filter((t) => t.backend === "wasm" && t.model === model);
+    const here = rows.find((t) => t.replicas === 0);
+    if (!here) return [];
+    const step = r.threads?.steps.find((s) => s.model === model);
+    const configs = [
+      { label: "this thread", samplesPerSec: here.samplesPerSec },
+      {
+        label: `${threads} threads in ops`,
+        samplesPerSec: step ? batch / (step.msN / 1000) : NaN,
+      },
+      ...[1, 2].map((n) => ({
+        label: `${n} Worker${n > 1 ? "s" : ""}`,
+        samplesPerSec: rows.find((t) => t.replicas === n)?.samplesPerSec ?? NaN,
+      })),
+    ];
+    const top = configs.reduce((a, b) => (b.samplesPerSec > a.samplesPerSec ? b : a));
+    const ref = torch.get(model);
+    return [{
+      model,
+      configs,
+      best: top.label,
+      ratio: ref ? top.samplesPerSec / ref : undefined,
+    }];
+  });
+}
+
 /** The text tables of a report. */
 export function formatReport(r: BenchReport): string {
   const torch = new Map(r.torch.map((t) => [t.model, t]));
@@ -860,6 +904,22 @@ export function formatReport(r: BenchReport): string {
       ];
     }),
   ]));
+  const choices = bestConfigurations(r);
+  if (choices.length) {
+    out.push(
+      "\nTwo cores, per model: which way uses them best (samples/s; threads in ops from the " +
+        "threads section's steps, which leave out batch assembly)",
+    );
+    out.push(table([
+      ["model", ...choices[0].configs.map((c) => c.label), "best", "vs PyTorch"],
+      ...choices.map((c) => [
+        c.model,
+        ...c.configs.map((x) => fmt(x.samplesPerSec)),
+        c.best,
+        c.ratio === undefined ? "-" : fmt(c.ratio, 2),
+      ]),
+    ]));
+  }
   if (r.torch.length) {
     out.push(
       "\nPyTorch reference (same run, same training samples; the faster of a run before and " +
@@ -922,7 +982,7 @@ export function formatReport(r: BenchReport): string {
       o.msXnn === undefined ? "-" : fmt(o.msXnn, 2),
     ];
     out.push(table([
-      ["op or step", "shape", "1 thread", `${n} threads`, "speedup", `${n}t, own loops 1t`],
+      ["op or step", "shape", "1 thread", `${n} threads`, "speedup", `XNNPACK ${n}t, own 1t`],
       ...r.threads.ops.map((o) => row(o.op, o.shape, o)),
       ...r.threads.steps.map((o) => row("training step", o.model, o)),
     ]));
