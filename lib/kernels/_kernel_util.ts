@@ -87,3 +87,31 @@ export function replaceKernel(config: tf.KernelConfig): tf.KernelConfig | undefi
 export function pair(v: number | [number, number] | number[]): [number, number] {
   return typeof v === "number" ? [v, v] : [v[0], v[1]];
 }
+
+/**
+ * An NHWC float32 tensor on the heap copied into the middle of a zeroed `height` ×
+ * `width` one, `top` rows and `left` columns in (a new tensor the caller frees), or
+ * `x` itself when nothing pads.
+ */
+export function padNhwc(
+  heap: HeapBackend,
+  x: Info,
+  top: number,
+  left: number,
+  height: number,
+  width: number,
+): Info {
+  const [b, h, w, c] = x.shape;
+  if (height === h && width === w) return x;
+  const out = heap.makeOutput([b, height, width, c], "float32");
+  const dst = heap.typedArrayFromHeap(out) as Float32Array;
+  const src = heap.typedArrayFromHeap(x) as Float32Array;
+  dst.fill(0);
+  for (let n = 0; n < b; n++) {
+    for (let r = 0; r < h; r++) {
+      const from = (n * h + r) * w * c;
+      dst.set(src.subarray(from, from + w * c), ((n * height + r + top) * width + left) * c);
+    }
+  }
+  return out;
+}

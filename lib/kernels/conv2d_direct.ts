@@ -35,7 +35,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { callKernel, type HeapBackend, type Info, pair, release } from "./_kernel_util.ts";
+import { callKernel, type HeapBackend, type Info, padNhwc, pair, release } from "./_kernel_util.ts";
 import {
   assemble,
   backendMemory,
@@ -265,22 +265,9 @@ function padded(
   info: tf.backend_util.Conv2DInfo,
 ): { input: Info; height: number; width: number; temp?: Info } {
   const { top, bottom, left, right } = info.padInfo;
-  const [b, h, w, c] = x.shape;
-  if (top === 0 && bottom === 0 && left === 0 && right === 0) {
-    return { input: x, height: h, width: w };
-  }
-  const height = h + top + bottom, width = w + left + right;
-  const temp = backend.makeOutput([b, height, width, c], "float32");
-  const dst = backend.typedArrayFromHeap(temp) as Float32Array;
-  const src = backend.typedArrayFromHeap(x) as Float32Array;
-  dst.fill(0);
-  for (let n = 0; n < b; n++) {
-    for (let r = 0; r < h; r++) {
-      const from = (n * h + r) * w * c;
-      dst.set(src.subarray(from, from + w * c), ((n * height + r + top) * width + left) * c);
-    }
-  }
-  return { input: temp, height, width, temp };
+  const height = x.shape[1] + top + bottom, width = x.shape[2] + left + right;
+  const input = padNhwc(backend, x, top, left, height, width);
+  return { input, height, width, temp: input === x ? undefined : input };
 }
 
 /**

@@ -31,7 +31,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { HeapBackend, Info } from "./_kernel_util.ts";
+import { type HeapBackend, type Info, padNhwc } from "./_kernel_util.ts";
 import { backendMemory } from "./_wasm.ts";
 import { col2im, gemm, gemmEnabled } from "./gemm.ts";
 import { splitAt } from "./_parallel.ts";
@@ -125,23 +125,44 @@ function tables(heap: HeapBackend, l: Layout): { pix: Info; tap: Info } {
 /** x zero-padded to l.hp × l.wp (a new buffer the caller frees), or x itself. */
 function padInput(heap: HeapBackend, x: Info, l: Layout): Info {
   const { top, left } = l.info.padInfo;
-  const [b, h, w, c] = x.shape;
-  if (l.hp === h && l.wp === w) return x;
-  const out = heap.makeOutput([b, l.hp, l.wp, c], "float32");
-  const dst = heap.typedArrayFromHeap(out) as Float32Array;
-  const src = heap.typedArrayFromHeap(x) as Float32Array;
-  dst.fill(0);
-  for (let n = 0; n < b; n++) {
-    for (let r = 0; r < h; r++) {
-      const from = (n * h + r) * w * c;
-      dst.set(src.subarray(from, from + w * c), ((n * l.hp + r + top) * l.wp + left) * c);
-    }
-  }
-  return out;
+  return padNhwc(heap, x, top, left, l.hp, l.wp);
 }
 
 function free(heap: HeapBackend, keep: Info, ...infos: Info[]): void {
   for (const t of infos) if (t !== keep) heap.disposeData(t.dataId);
+}
+
+/**
+ * P·R (`transposed` false: pixels × taps times R = taps × o) or Pᵀ·R (true: taps ×
+ * pixels times R = pixels × o), P read from x through the tables; a new tensor of `shape`.
+ */
+function patchProduct(
+  heap: HeapBackend,
+  l: Layout,
+  x: Info,
+  r: Info,
+  transposed: boolean,
+  shape: number[],
+): Info {
+  const out = heap.makeOutput(shape, "float32");
+  const xp = padInput(heap, x, l);
+  const { pix, tap } = tables(heap, l);
+  const at = (t: Info) => heap.getMemoryOffset(t.dataId);
+  const o = l.info.outChannels;
+  const [rows, cols] = transposed ? [tap, pix] : [pix, tap];
+  const [m, k] = transposed ? [l.taps, l.pixels] : [l.pixels, l.taps];
+  gemm(
+    heap,
+    l.memory,
+    { offset: at(xp), rowTable: at(rows), colTable: at(cols) },
+    { offset: at(r), rowStride: o * 4, colStride: 4 },
+    at(out),
+    m,
+    o,
+    k,
+  );
+  free(heap, x, xp, pix, tap);
+  return out;
 }
 
 /** `Conv2D` (NHWC, float32) as P·W; undefined where it does not apply. */
@@ -152,25 +173,7 @@ export function gemmConv2D(
   attrs: ConvAttrs,
 ): Info | undefined {
   const l = layout(backend, x.shape, filter.shape, attrs, [x.dtype, filter.dtype]);
-  if (!l) return undefined;
-  const heap = backend as HeapBackend;
-  const out = heap.makeOutput(l.info.outShape, "float32");
-  const xp = padInput(heap, x, l);
-  const { pix, tap } = tables(heap, l);
-  const at = (t: Info) => heap.getMemoryOffset(t.dataId);
-  const o = l.info.outChannels;
-  gemm(
-    heap,
-    l.memory,
-    { offset: at(xp), rowTable: at(pix), colTable: at(tap) },
-    { offset: at(filter), rowStride: o * 4, colStride: 4 },
-    at(out),
-    l.pixels,
-    o,
-    l.taps,
-  );
-  free(heap, x, xp, pix, tap);
-  return out;
+  return l && patchProduct(backend as HeapBackend, l, x, filter, false, l.info.outShape);
 }
 
 /** `Conv2DBackpropFilter` (NHWC, float32) as Pᵀ·dY; undefined where it does not apply. */
@@ -182,24 +185,7 @@ export function gemmFilterGrad(
 ): Info | undefined {
   const l = layout(backend, x.shape, attrs.filterShape, attrs, [x.dtype, dy.dtype]);
   if (!l || dy.shape.join() !== l.info.outShape.join()) return undefined;
-  const heap = backend as HeapBackend;
-  const out = heap.makeOutput(attrs.filterShape, "float32");
-  const xp = padInput(heap, x, l);
-  const { pix, tap } = tables(heap, l);
-  const at = (t: Info) => heap.getMemoryOffset(t.dataId);
-  const o = l.info.outChannels;
-  gemm(
-    heap,
-    l.memory,
-    { offset: at(xp), rowTable: at(tap), colTable: at(pix) },
-    { offset: at(dy), rowStride: o * 4, colStride: 4 },
-    at(out),
-    l.taps,
-    o,
-    l.pixels,
-  );
-  free(heap, x, xp, pix, tap);
-  return out;
+  return patchProduct(backend as HeapBackend, l, x, dy, true, attrs.filterShape);
 }
 
 /**
