@@ -170,6 +170,31 @@ v1.kernels.ResourceApplyAdam = ([g, p1, p2], op) => {
   return [tf.clone(x)];
 };
 
+/** The optimizer each `iterations` increment op counts for. */
+const counted = new WeakMap<v1.Operation, tf.Optimizer>();
+
+/**
+ * TensorFlow's `apply_gradients` ends with `iterations.assign_add(1)`, an op of
+ * the graph, so a traced training step advances `optimizer.iterations` at every
+ * call. tfjs keeps the count as a number (`iterations`, set by
+ * `incrementIterations`): this stateful op calls that when it runs.
+ */
+function incrementIterations(opt: tf.Optimizer): void {
+  const g = v1.getDefaultGraph();
+  const op = g.addOp("OptimizerIterationsAssignAdd", [], {}, [{ dtype: "int32", shape: [] }], {
+    name: "iter/AssignAddVariableOp",
+  });
+  op.stateful = true;
+  g.statefulOps.push(op);
+  counted.set(op, opt);
+}
+
+v1.kernels.OptimizerIterationsAssignAdd = (_inputs, op) => {
+  const opt = counted.get(op)! as unknown as { incrementIterations(): void; iterations: number };
+  opt.incrementIterations();
+  return [tf.scalar(opt.iterations, "int32")];
+};
+
 /** Builds the update ops of `opt` for `grads` in the current (function) graph. */
 export function applyGradientsSymbolic(opt: tf.Optimizer, grads: Grads): void {
   // tfjs's `instanceof` on optimizers is duck-typed (any optimizer passes): use the class name.
@@ -183,6 +208,7 @@ export function applyGradientsSymbolic(opt: tf.Optimizer, grads: Grads): void {
         `tf.train.sgd, tf.train.momentum or tf.train.adam there, or call it outside tfFunction`,
     );
   }
+  incrementIterations(opt);
 }
 
 /**

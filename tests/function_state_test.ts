@@ -85,7 +85,14 @@ function regression(
   makeOpt: () => tf.Optimizer,
   traced: boolean,
   steps: number,
-): { w: number[]; b: number[]; losses: number[]; traceCount: number; leaked: number } {
+): {
+  w: number[];
+  b: number[];
+  losses: number[];
+  traceCount: number;
+  leaked: number;
+  iterations: number;
+} {
   const xs = tf.tensor([[1, 2], [2, 1], [3, 0], [0, 3], [1, 1]]);
   const ys = tf.tensor([[5], [4], [3], [6], [3]]); // y = x1 + 2 x2
   const w = tf.variable(tf.zeros([2, 1]));
@@ -115,6 +122,7 @@ function regression(
     losses,
     traceCount: traced ? (step as ReturnType<typeof tfFunction>).traceCount : 0,
     leaked,
+    iterations: opt.iterations,
   };
   if (traced) (step as ReturnType<typeof tfFunction>).dispose();
   opt.dispose();
@@ -139,6 +147,13 @@ for (
       assert.ok(Math.abs(p - [...traced.w, ...traced.b][i]) <= 1e-5)
     );
     assert.ok(traced.losses.at(-1)! < traced.losses[0] / 10, "it trains");
+  });
+
+  Deno.test(`tf.function: optimizer.iterations advances once per call of a traced train_step (${label}; TF: apply_gradients runs iterations.assign_add(1) in the graph)`, () => {
+    const eager = regression(make, false, 7);
+    const traced = regression(make, true, 7);
+    assert.equal(eager.iterations, 7);
+    assert.equal(traced.iterations, 7);
   });
 }
 
