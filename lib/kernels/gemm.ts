@@ -1,27 +1,31 @@
 /**
- * A matrix product of our own on the WASM heap: `C = op(A) · op(B)` for
- * float32, either operand transposed or not, on one or two threads.
+ * A matrix product of our own on the WASM heap: `C = A · B` for float32, on
+ * one or two threads, with transposes and convolution patches read in place.
  *
- * The shape is the classic one (GotoBLAS, BLIS): both operands are copied
- * ("packed") into panels, `A` into panels of {@linkcode MR} rows and `B` into
- * panels of {@linkcode NR} columns, each panel stored k-major so that the inner
- * loop reads both with unit stride; then a micro-kernel keeps an MR×NR block of
- * `C` in twelve 128-bit registers and adds one rank-1 product per step of `k`
- * (one splat of an `A` element times two vectors of a `B` row). With relaxed
- * SIMD (`f32x4.relaxed_madd`, a fused multiply-add on x86 with FMA) that is 12
- * multiply-adds for 8 loads. `k` is cut into blocks of {@linkcode KC} so that
- * a `B` panel stays in L1 and the packed `A` block in L2; blocks after the
- * first add onto `C`.
+ * The shape is the classic one (GotoBLAS, BLIS), cut down:
  *
- * Packing is where transposes go: a transposed operand is read with the other
- * stride, so `xᵀ·dy` and `dy·Wᵀ` (every dense layer's backward pass) cost the
- * same as a plain product. tfjs-backend-wasm 4.22.0 runs those through a naive
- * loop, and even its plain (XNNPACK) path packs the weights again at every call.
+ * - `k` is cut into equal blocks no deeper than {@linkcode KC};
+ * - `B`'s block is copied ("packed") into panels of {@linkcode NR} columns,
+ *   k-major, so that one step of `k` reads eight consecutive floats;
+ * - a micro-kernel keeps an {@linkcode MR}×NR block of `C` in twelve 128-bit
+ *   registers and adds one rank-1 product per step of `k`: MR splats of `A`
+ *   elements times the two vectors of `B`'s row, 12 multiply-adds for 8 loads
+ *   (`f32x4.relaxed_madd`, one fused multiply-add on x86, where the engine has
+ *   relaxed SIMD; a multiply and an add otherwise); blocks after the first add
+ *   onto `C`.
  *
- * With tfjs's threaded build the row panels are split between this thread
- * and lib/kernels' helper thread (`_parallel.ts`); each element of `C` is
- * computed by the same instructions in the same order either way, so the
- * result does not depend on the thread count.
+ * `A` is never copied: its element (i, k) is read at `rowTable[i] + colTable[k]`,
+ * two small tables of byte offsets. A plain matrix has `i·rowStride` and
+ * `k·colStride` there, a transposed one the strides swapped, and a convolution's
+ * patch matrix ("im2col") the offsets of each output pixel and each filter tap
+ * in the image (`conv2d_gemm.ts`), so the patches are never built either.
+ * tfjs-backend-wasm 4.22.0, by contrast, runs a transposed product through a
+ * naive loop, and packs the weights anew at every call of its plain one.
+ *
+ * With tfjs's threaded build the row panels are split between this thread and
+ * lib/kernels' helper thread (`_parallel.ts`); each element of `C` is computed
+ * by the same instructions in the same order either way, so the result does
+ * not depend on the thread count.
  *
  * @example
  * ```ts
@@ -72,7 +76,7 @@ const add = (local: number, bytes: number): number[] => [
  * of int32 byte offsets: strides, transposes and im2col are all just tables).
  * `ldc` is C's row stride in bytes; `acc` ≠ 0 adds onto C instead of overwriting it.
  */
-export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
+function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
   const [A, ROWTAB, KTAB, BP, C, KCP, LDC, MP, NP, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [I, J, K, PB, PC, PR, TP, T] = [10, 11, 12, 13, 14, 15, 16, 17];
   const rowBase = (r: number) => 18 + r; // MR i32 locals
@@ -181,7 +185,7 @@ export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
  * (strides in bytes) into panels of r rows, k-major: dst[(q/r)·kc·r + k·r + q%r];
  * rows p..pPad of the last panel are zeros.
  */
-export const PACK = (() => {
+const PACK = (() => {
   const [SRC, DST, P, PPAD, KCP, SP, SK, R] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [Q, K, S, D, STEP] = [8, 9, 10, 11, 12];
   // d = dst + ((q / r)·kc·r + q % r)·4
