@@ -15,15 +15,26 @@ preprocessor instead records an error output on that cell (ename
 "KernelDied"), skips the cells after it, and lets nbconvert write the
 notebook, so that the report names the cell.
 
+`HTMLToo`, a postprocessor, then exports the executed notebook to HTML
+beside it in the same process: the page a second `jupyter nbconvert --to html`
+of the written notebook would make, without starting Python and importing
+nbconvert again (about a second per notebook). When that export fails, the
+executed notebook is still there and stderr says "HTML export failed: ...".
+
 Used by tools/report.ts:
   PYTHONPATH=tools jupyter nbconvert --to notebook \
     --Exporter.preprocessors deno_execute.DenoExecutePreprocessor \
-    --DenoExecutePreprocessor.enabled=True ...
+    --DenoExecutePreprocessor.enabled=True \
+    --NbConvertApp.postprocessor_class=deno_execute.HTMLToo ...
 """
+import os
 import queue
+import sys
+import traceback
 
 from nbclient.exceptions import CellExecutionComplete, DeadKernelError
 from nbformat.v4 import new_output
+from nbconvert.postprocessors import PostProcessorBase
 from nbconvert.preprocessors import ExecutePreprocessor
 
 try:
@@ -102,3 +113,22 @@ class DenoExecutePreprocessor(ExecutePreprocessor):
                 answered = True
         # The kernel_info reply on the shell channel is skipped by nbclient's reply
         # poller, which only looks for the execute_reply of the cell it runs.
+
+
+class HTMLToo(PostProcessorBase):
+    """Exports the written notebook to `<name>.html` beside it, as `jupyter nbconvert --to html`."""
+
+    def postprocess(self, input):
+        """Runs a second, fresh NbConvertApp (its own config, no preprocessors) in this process."""
+        from nbconvert.nbconvertapp import NbConvertApp
+
+        input = os.fspath(input)
+        name = os.path.splitext(os.path.basename(input))[0]
+        app = NbConvertApp()
+        try:
+            app.initialize(["--to", "html", "--output-dir", os.path.dirname(input) or ".",
+                            "--output", name, input])
+            app.convert_notebooks()
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - reported, the notebook stays
+            traceback.print_exc()
+            print(f"HTML export failed: {type(e).__name__}: {e}", file=sys.stderr)

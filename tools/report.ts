@@ -25,8 +25,9 @@
  * Each notebook is executed headless (`nbconvert --to notebook` with the
  * execute preprocessor of `tools/deno_execute.py`, errors allowed, cwd
  * `notebooks/`, `NO_COLOR=1`) and the executed notebook is then exported to
- * HTML, so that every error output can be found and named while the report
- * still shows how far it got. `deno_execute.py` is nbconvert's
+ * HTML (by `deno_execute.py`'s postprocessor, in the same nbconvert process),
+ * so that every error output can be found and named while the report still
+ * shows how far it got. `deno_execute.py` is nbconvert's
  * `ExecutePreprocessor` plus one fix: Deno 2.9's kernel can send a cell's
  * last outputs after the cell's "idle" status, which plain nbconvert drops.
  *
@@ -350,6 +351,7 @@ export async function executeNotebook(notebook: string, opts: {
       "--Exporter.preprocessors",
       "deno_execute.DenoExecutePreprocessor",
       "--DenoExecutePreprocessor.enabled=True",
+      "--NbConvertApp.postprocessor_class=deno_execute.HTMLToo",
       "--DenoExecutePreprocessor.allow_errors=True",
       "--DenoExecutePreprocessor.kernel_name=deno",
       `--DenoExecutePreprocessor.timeout=${timeout}`,
@@ -379,22 +381,15 @@ export async function executeNotebook(notebook: string, opts: {
     result.errors = findCellErrors(nb);
     if (result.errors.length) result.status = "error";
     Object.assign(result, summarizeOutputs(nb));
-    const conv = await run("jupyter", [
-      "nbconvert",
-      "--to",
-      "html",
-      "--output-dir",
-      work,
-      "--output",
-      name,
-      executed,
-    ], { cwd: notebookDir, env });
-    if (conv.code !== 0) {
+    let page: string;
+    try {
+      page = await Deno.readTextFile(join(work, `${name}.html`)); // deno_execute.HTMLToo's export
+    } catch {
       result.status = "failed";
-      result.message = `HTML export failed: ${nbconvertFailure(conv.stderr)}`;
+      result.message = htmlExportFailure(exec.stderr);
       return result;
     }
-    const math = typesetMath(await Deno.readTextFile(join(work, `${name}.html`)));
+    const math = typesetMath(page);
     result.formulas = math.count;
     if (math.errors.length) result.mathErrors = math.errors;
     const bytes = new TextEncoder().encode(math.html);
@@ -415,6 +410,12 @@ function pythonPath(): string {
   const tools = join(ROOT, "tools");
   const old = Deno.env.get("PYTHONPATH");
   return old ? `${tools}:${old}` : tools;
+}
+
+/** Why `deno_execute.HTMLToo` wrote no HTML, from nbconvert's stderr. */
+function htmlExportFailure(stderr: string): string {
+  const said = stripAnsi(stderr).split("\n").filter((l) => l.startsWith("HTML export failed: "));
+  return (said.pop() ?? `HTML export failed: ${nbconvertFailure(stderr)}`).slice(0, 500);
 }
 
 /** The useful part of nbconvert's stderr: the exception, without the Python traceback. */
