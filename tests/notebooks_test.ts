@@ -152,6 +152,44 @@ Deno.test({
 
 Deno.test({
   name:
+    "notebooks: outputs the Deno kernel sends after a cell's idle status stay in that cell, first, middle and last (issue 14)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nb-late-" });
+  try {
+    // Deno 2.9.6 sends most of these lines, and the result, after the cell's idle status.
+    const cell = (n: number) =>
+      `for (let i = 0; i < 100; i++) console.log("c${n} " + i);\n"done-${n}"`;
+    await Deno.writeTextFile(
+      join(dir, "late.ipynb"),
+      JSON.stringify(denoNotebook([cell(1), cell(2), cell(3)])),
+    );
+    const r = await executeNotebook("late.ipynb", {
+      notebookDir: dir,
+      outDir: dir,
+      quick: true,
+      keepExecuted: true,
+    });
+    assert.equal(r.status, "ok", describeFailure(r).join("\n"));
+    const nb = JSON.parse(await Deno.readTextFile(r.executed!));
+    nb.cells.forEach((c: { outputs: Record<string, unknown>[] }, k: number) => {
+      const n = k + 1;
+      const printed = c.outputs.filter((o) => o.output_type === "stream")
+        .map((o) => [o.text].flat().join("")).join("");
+      const want = Array.from({ length: 100 }, (_, i) => `c${n} ${i}\n`).join("");
+      assert.equal(printed, want, `cell ${n}: its 100 lines, in order, and no other cell's`);
+      const results = c.outputs.filter((o) => o.output_type === "execute_result")
+        .map((o) => [(o.data as Record<string, unknown>)["text/plain"]].flat().join(""));
+      assert.deepEqual(results, [`"done-${n}"`], `cell ${n}: its result`);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
     "report --jobs 2: two notebooks run at once (each waits for the other), both reports and the index are written, lines in notebook order, an erroring notebook is named",
   sanitizeOps: false,
   sanitizeResources: false,
