@@ -511,33 +511,34 @@ export function defaultJobs(count: number): number {
 }
 
 /**
- * Seconds each notebook took on the project's 2-core machine (`deno task
- * report --jobs 2`, README "Figures measured"): the start order when the
+ * Seconds each notebook took on the project's 2-core machine, two at a time
+ * (`deno task report --out DIR` and `QUICK=1 deno task report --out DIR`, with
+ * other work on the machine, load average about 6): the start order when the
  * output folder holds no earlier run in the same mode.
  */
 export const TYPICAL_SECONDS: Readonly<Record<"quick" | "full", Readonly<Record<string, number>>>> =
   {
     quick: {
-      "00_quickstart": 16,
-      "01_tensors_and_eager": 8,
-      "02_graphs_and_sessions": 8,
-      "03_tf_function": 8,
-      "04_variables_and_gradient_tape": 12,
-      "05_first_vision_model": 30,
-      "06_three_ways_to_build": 25,
-      "07_evaluate_save_load": 45,
-      "08_ecosystem": 19,
+      "00_quickstart": 17,
+      "01_tensors_and_eager": 6,
+      "02_graphs_and_sessions": 6,
+      "03_tf_function": 6,
+      "04_variables_and_gradient_tape": 10,
+      "05_first_vision_model": 37,
+      "06_three_ways_to_build": 21,
+      "07_evaluate_save_load": 51,
+      "08_ecosystem": 16,
     },
     full: {
-      "00_quickstart": 96,
-      "01_tensors_and_eager": 20,
-      "02_graphs_and_sessions": 30,
-      "03_tf_function": 20,
-      "04_variables_and_gradient_tape": 60,
-      "05_first_vision_model": 150,
-      "06_three_ways_to_build": 120,
-      "07_evaluate_save_load": 300,
-      "08_ecosystem": 100,
+      "00_quickstart": 122,
+      "01_tensors_and_eager": 11,
+      "02_graphs_and_sessions": 8,
+      "03_tf_function": 7,
+      "04_variables_and_gradient_tape": 37,
+      "05_first_vision_model": 304,
+      "06_three_ways_to_build": 215,
+      "07_evaluate_save_load": 460,
+      "08_ecosystem": 59,
     },
   };
 
