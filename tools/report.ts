@@ -1,11 +1,20 @@
 /**
- * `deno task report [--out DIR] [names...]`: executes the notebooks in
+ * `deno task report [--out DIR] [--jobs N] [names...]`: executes the notebooks in
  * `notebooks/` with Deno's Jupyter kernel through `jupyter nbconvert`, and
  * writes `reports/<notebook>.html` plus `reports/index.html` (a page linking
  * each report with its status, run time, headline results and figure count).
  * Exits non-zero when a cell errors, naming the notebook and the cell (a cell
  * that ends the kernel, e.g. with `Deno.exit()`, is named too). `QUICK=1`
  * selects quick mode. `--help` lists the options; unknown options are refused.
+ *
+ * Notebooks run `--jobs N` at a time, each in its own kernel (default: one per
+ * core, {@linkcode defaultJobs}). tfjs's WASM backend runs one thread per
+ * kernel then (`TFJS_WASM_THREADS=1`), so two kernels on two cores do not
+ * oversubscribe them; the longest notebooks start first ({@linkcode startOrder},
+ * from the durations the output folder's `index.json` recorded, else
+ * {@linkcode TYPICAL_SECONDS}); the log lines, the results and the index come in
+ * the notebooks' order whatever order they finish in. Each run has its own
+ * temporary folder and every file is written atomically.
  *
  * Formulas in Markdown cells are typeset to SVG at export time
  * (`typeset_math.ts`): a report needs no MathJax to load.
@@ -16,8 +25,9 @@
  * Each notebook is executed headless (`nbconvert --to notebook` with the
  * execute preprocessor of `tools/deno_execute.py`, errors allowed, cwd
  * `notebooks/`, `NO_COLOR=1`) and the executed notebook is then exported to
- * HTML, so that every error output can be found and named while the report
- * still shows how far it got. `deno_execute.py` is nbconvert's
+ * HTML (by `deno_execute.py`'s postprocessor, in the same nbconvert process),
+ * so that every error output can be found and named while the report still
+ * shows how far it got. `deno_execute.py` is nbconvert's
  * `ExecutePreprocessor` plus one fix: Deno 2.9's kernel can send a cell's
  * last outputs after the cell's "idle" status, which plain nbconvert drops.
  *
@@ -106,6 +116,15 @@ export interface ReportOptions {
   log?: (line: string) => void;
   /** Write index.html (default true). */
   index?: boolean;
+  /**
+   * Notebooks executed at once, each in its own kernel (default
+   * {@linkcode defaultJobs}: one per core). Above 1 each kernel runs tfjs's
+   * WASM backend on one thread (`TFJS_WASM_THREADS=1`), and the longest
+   * notebooks start first.
+   */
+  jobs?: number;
+  /** Where the notebooks are (default notebooks/). */
+  notebookDir?: string;
 }
 
 interface RunResult {
@@ -299,6 +318,8 @@ export async function executeNotebook(notebook: string, opts: {
   notebookDir?: string;
   /** Keep the executed notebook beside the report (tests compare its outputs). */
   keepExecuted?: boolean;
+  /** Environment variables for the kernel, over this process's. */
+  env?: Record<string, string>;
 } = {}): Promise<NotebookResult> {
   const notebookDir = opts.notebookDir ?? NOTEBOOK_DIR;
   const outDir = opts.outDir ?? REPORT_DIR;
@@ -306,7 +327,7 @@ export async function executeNotebook(notebook: string, opts: {
   const html = join(outDir, `${name}.html`);
   await Deno.mkdir(outDir, { recursive: true });
   const work = await Deno.makeTempDir({ prefix: "report-" });
-  const env: Record<string, string> = { NO_COLOR: "1" };
+  const env: Record<string, string> = { ...opts.env, NO_COLOR: "1" };
   if (opts.quick !== undefined) env.QUICK = opts.quick ? "1" : "0";
   const timeout = opts.cellTimeoutS ??
     (Number(Deno.env.get("REPORT_CELL_TIMEOUT")) || 1800);
@@ -330,6 +351,7 @@ export async function executeNotebook(notebook: string, opts: {
       "--Exporter.preprocessors",
       "deno_execute.DenoExecutePreprocessor",
       "--DenoExecutePreprocessor.enabled=True",
+      "--NbConvertApp.postprocessor_class=deno_execute.HTMLToo",
       "--DenoExecutePreprocessor.allow_errors=True",
       "--DenoExecutePreprocessor.kernel_name=deno",
       `--DenoExecutePreprocessor.timeout=${timeout}`,
@@ -359,22 +381,15 @@ export async function executeNotebook(notebook: string, opts: {
     result.errors = findCellErrors(nb);
     if (result.errors.length) result.status = "error";
     Object.assign(result, summarizeOutputs(nb));
-    const conv = await run("jupyter", [
-      "nbconvert",
-      "--to",
-      "html",
-      "--output-dir",
-      work,
-      "--output",
-      name,
-      executed,
-    ], { cwd: notebookDir, env });
-    if (conv.code !== 0) {
+    let page: string;
+    try {
+      page = await Deno.readTextFile(join(work, `${name}.html`)); // deno_execute.HTMLToo's export
+    } catch {
       result.status = "failed";
-      result.message = `HTML export failed: ${nbconvertFailure(conv.stderr)}`;
+      result.message = htmlExportFailure(exec.stderr);
       return result;
     }
-    const math = typesetMath(await Deno.readTextFile(join(work, `${name}.html`)));
+    const math = typesetMath(page);
     result.formulas = math.count;
     if (math.errors.length) result.mathErrors = math.errors;
     const bytes = new TextEncoder().encode(math.html);
@@ -395,6 +410,12 @@ function pythonPath(): string {
   const tools = join(ROOT, "tools");
   const old = Deno.env.get("PYTHONPATH");
   return old ? `${tools}:${old}` : tools;
+}
+
+/** Why `deno_execute.HTMLToo` wrote no HTML, from nbconvert's stderr. */
+function htmlExportFailure(stderr: string): string {
+  const said = stripAnsi(stderr).split("\n").filter((l) => l.startsWith("HTML export failed: "));
+  return (said.pop() ?? `HTML export failed: ${nbconvertFailure(stderr)}`).slice(0, 500);
 }
 
 /** The useful part of nbconvert's stderr: the exception, without the Python traceback. */
@@ -479,35 +500,167 @@ export async function mergeResults(
   return [...kept, ...results].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Executes the notebooks and writes the reports and the index. */
+/**
+ * Notebooks run at once when `--jobs` is not given: one per core
+ * (`navigator.hardwareConcurrency`), at most `count`, at least 1. Each
+ * notebook's kernel runs tfjs's WASM backend on one thread, so this keeps every
+ * core busy without two kernels sharing one.
+ */
+export function defaultJobs(count: number): number {
+  return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, count));
+}
+
+/**
+ * Seconds each notebook took on the project's 2-core machine, two at a time
+ * (`deno task report --out DIR` and `QUICK=1 deno task report --out DIR`, with
+ * other work on the machine, load average about 6): the start order when the
+ * output folder holds no earlier run in the same mode.
+ */
+export const TYPICAL_SECONDS: Readonly<Record<"quick" | "full", Readonly<Record<string, number>>>> =
+  {
+    quick: {
+      "00_quickstart": 17,
+      "01_tensors_and_eager": 6,
+      "02_graphs_and_sessions": 6,
+      "03_tf_function": 6,
+      "04_variables_and_gradient_tape": 10,
+      "05_first_vision_model": 37,
+      "06_three_ways_to_build": 21,
+      "07_evaluate_save_load": 51,
+      "08_ecosystem": 16,
+    },
+    full: {
+      "00_quickstart": 122,
+      "01_tensors_and_eager": 11,
+      "02_graphs_and_sessions": 8,
+      "03_tf_function": 7,
+      "04_variables_and_gradient_tape": 37,
+      "05_first_vision_model": 304,
+      "06_three_ways_to_build": 215,
+      "07_evaluate_save_load": 460,
+      "08_ecosystem": 59,
+    },
+  };
+
+/**
+ * The order to start `notebooks` in when several run at once: longest
+ * expected first (`seconds`, by name without `.ipynb`), so that a long
+ * notebook does not start last and run alone; notebooks with no estimate
+ * first of all (nothing says they are short), ties in the given order.
+ */
+export function startOrder(notebooks: string[], seconds: Record<string, number>): string[] {
+  const expected = (nb: string) => seconds[nb.replace(/\.ipynb$/, "")] ?? Infinity;
+  return notebooks.map((nb, i) => ({ nb, i, s: expected(nb) }))
+    .sort((a, b) => (b.s - a.s) || (a.i - b.i))
+    .map((e) => e.nb);
+}
+
+/**
+ * Expected seconds per notebook: {@linkcode TYPICAL_SECONDS} for the mode,
+ * replaced by what `<outDir>/index.json` recorded of an earlier run in the
+ * same mode.
+ */
+export async function expectedSeconds(
+  outDir: string,
+  mode: "quick" | "full",
+): Promise<Record<string, number>> {
+  const seconds: Record<string, number> = { ...TYPICAL_SECONDS[mode] };
+  try {
+    const old = JSON.parse(await Deno.readTextFile(join(outDir, "index.json")));
+    for (const r of Array.isArray(old) ? old as Partial<NotebookResult>[] : []) {
+      if (r?.mode === mode && typeof r.name === "string" && Number.isFinite(r.seconds)) {
+        seconds[r.name] = r.seconds!;
+      }
+    }
+  } catch {
+    // no earlier run here
+  }
+  return seconds;
+}
+
+/**
+ * Executes the notebooks and writes the reports and the index. With `jobs`
+ * above 1 the notebooks run that many at once (longest expected first, see
+ * {@linkcode startOrder}); the log lines and the results come in the
+ * notebooks' order all the same, each notebook's lines once it is done.
+ */
 export async function runReports(opts: ReportOptions = {}): Promise<NotebookResult[]> {
   const log = opts.log ?? ((l: string) => console.log(l));
   const quick = opts.quick ?? envQuick();
   const outDir = opts.outDir ?? REPORT_DIR;
-  const notebooks = await listNotebooks(opts.names ?? []);
-  if (notebooks.length === 0) throw new ReportSetupError(`no notebooks in ${NOTEBOOK_DIR}`);
-  const version = await checkNbconvert();
-  await ensureKernelspec(log);
-  log(`nbconvert ${version}; ${notebooks.length} notebook(s), ${quick ? "quick" : "full"} mode`);
-  const results: NotebookResult[] = [];
-  for (const nb of notebooks) {
-    log(`executing ${nb} ...`);
-    const r = await executeNotebook(nb, { outDir, quick, cellTimeoutS: opts.cellTimeoutS });
-    results.push(r);
-    log(
-      `  ${r.status} in ${r.seconds.toFixed(1)} s` +
-        (r.htmlBytes ? `, ${r.html} (${(r.htmlBytes / 1e6).toFixed(2)} MB)` : ""),
+  const notebookDir = opts.notebookDir ?? NOTEBOOK_DIR;
+  if (opts.jobs !== undefined && !(Number.isInteger(opts.jobs) && opts.jobs >= 1)) {
+    throw new ReportUsageError(
+      `jobs must be a whole number of notebooks to run at once, 1 or more (got ${opts.jobs})`,
     );
-    for (const line of describeFailure(r)) log(`  ${line}`);
-    for (const e of r.mathErrors ?? []) log(`  formula not typeset: ${e}`);
   }
+  const notebooks = await listNotebooks(opts.names ?? [], notebookDir);
+  if (notebooks.length === 0) throw new ReportSetupError(`no notebooks in ${notebookDir}`);
+  const jobs = Math.min(opts.jobs ?? defaultJobs(notebooks.length), notebooks.length);
+  const kernelspec = findDenoKernelspec().catch(() => null); // read-only: beside the next check
+  const version = await checkNbconvert();
+  if (!(await kernelspec)) await ensureKernelspec(log);
+  log(
+    `nbconvert ${version}; ${notebooks.length} notebook(s), ${quick ? "quick" : "full"} mode` +
+      (jobs > 1 ? `, ${jobs} at a time` : ""),
+  );
+  // One WASM thread per kernel when kernels share the cores.
+  const env: Record<string, string> = jobs > 1 ? { TFJS_WASM_THREADS: "1" } : {};
+  const order = jobs > 1
+    ? startOrder(notebooks, await expectedSeconds(outDir, quick ? "quick" : "full"))
+    : notebooks;
+  const results: (NotebookResult | undefined)[] = notebooks.map(() => undefined);
+  const started = notebooks.map(() => false);
+  let shown = 0;
+  let announced = -1;
+  // The lines of each notebook in the notebooks' order, as soon as they can be.
+  const show = () => {
+    for (; shown < notebooks.length; shown++) {
+      if (started[shown] && announced < shown) {
+        log(`executing ${notebooks[shown]} ...`);
+        announced = shown;
+      }
+      const r = results[shown];
+      if (!r) return;
+      log(
+        `  ${r.status} in ${r.seconds.toFixed(1)} s` +
+          (r.htmlBytes ? `, ${r.html} (${(r.htmlBytes / 1e6).toFixed(2)} MB)` : ""),
+      );
+      for (const line of describeFailure(r)) log(`  ${line}`);
+      for (const e of r.mathErrors ?? []) log(`  formula not typeset: ${e}`);
+    }
+  };
+  const queue = [...order];
+  const thrown: unknown[] = [];
+  const worker = async () => {
+    for (let nb = queue.shift(); nb !== undefined && !thrown.length; nb = queue.shift()) {
+      const i = notebooks.indexOf(nb);
+      started[i] = true;
+      show();
+      try {
+        results[i] = await executeNotebook(nb, {
+          outDir,
+          quick,
+          cellTimeoutS: opts.cellTimeoutS,
+          notebookDir,
+          env,
+        });
+      } catch (error) {
+        thrown.push(error); // let the running notebooks finish, start no more
+      }
+      show();
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  if (thrown.length) throw thrown[0];
+  const done = results as NotebookResult[];
   if (opts.index !== false) {
-    const all = await mergeResults(outDir, results);
+    const all = await mergeResults(outDir, done);
     await writeFileAtomic(join(outDir, "index.json"), JSON.stringify(all, null, 1) + "\n");
     await writeFileAtomic(join(outDir, "index.html"), indexHtml(all, quick));
     log(`index: ${join(outDir, "index.html")}`);
   }
-  return results;
+  return done;
 }
 
 /** Thrown for a command line the report does not understand; the message says what to type. */
@@ -519,7 +672,7 @@ export class ReportUsageError extends Error {
 }
 
 /** `deno task report --help`. */
-export const USAGE = `Usage: deno task report [--out DIR] [--] [NOTEBOOK...]
+export const USAGE = `Usage: deno task report [--out DIR] [--jobs N] [--] [NOTEBOOK...]
 
 Executes the notebooks (all, or those named: "05", "05_first_vision_model",
 "notebooks/05_first_vision_model.ipynb") with Deno's Jupyter kernel and writes
@@ -527,6 +680,11 @@ an HTML report of each plus index.html into reports/ (or DIR).
 
 Options:
   --out DIR, --out=DIR  write the reports into DIR instead of reports/
+  --jobs N, --jobs=N    run N notebooks at once, each in its own kernel (default:
+                        one per core, here ${defaultJobs(Infinity)}); above 1, each kernel runs
+                        tfjs's WASM backend on one thread (TFJS_WASM_THREADS=1)
+                        and the longest notebooks (as the last run in DIR
+                        recorded) start first; lines still come in notebook order
   -h, --help            show this help
   --                    end of options
 
@@ -537,9 +695,10 @@ Exit status: 0 all ran cleanly, 1 a notebook failed, 2 bad usage or setup.`;
 /** The command line split into options and notebook names; throws {@linkcode ReportUsageError}. */
 export function parseReportArgs(
   args: string[],
-): { names: string[]; outDir?: string; help: boolean } {
+): { names: string[]; outDir?: string; jobs?: number; help: boolean } {
   const names: string[] = [];
   let outDir: string | undefined;
+  let jobs: number | undefined;
   let help = false;
   let options = true;
   for (let i = 0; i < args.length; i++) {
@@ -554,6 +713,17 @@ export function parseReportArgs(
         throw new ReportUsageError("--out needs a folder: --out DIR");
       }
       outDir = value;
+    } else if (options && (a === "--jobs" || a.startsWith("--jobs="))) {
+      const value = a === "--jobs" ? args[++i] : a.slice("--jobs=".length);
+      if (value === undefined || value === "") {
+        throw new ReportUsageError("--jobs needs a number of notebooks to run at once: --jobs N");
+      }
+      if (!/^[1-9][0-9]*$/.test(value)) {
+        throw new ReportUsageError(
+          `--jobs needs a whole number of notebooks to run at once, 1 or more: got "${value}"`,
+        );
+      }
+      jobs = Number(value);
     } else if (a.startsWith("-")) {
       throw new ReportUsageError(
         `unknown option "${a}"${options ? "" : " (after --)"}: notebook names do not begin ` +
@@ -563,7 +733,7 @@ export function parseReportArgs(
       names.push(a);
     }
   }
-  return { names, outDir, help };
+  return { names, outDir, jobs, help };
 }
 
 if (import.meta.main) {
@@ -573,7 +743,7 @@ if (import.meta.main) {
       console.log(USAGE);
       Deno.exit(0);
     }
-    const results = await runReports({ names: cli.names, outDir: cli.outDir });
+    const results = await runReports({ names: cli.names, outDir: cli.outDir, jobs: cli.jobs });
     const bad = results.filter((r) => r.status !== "ok");
     if (bad.length) {
       console.error(`\n${bad.length} notebook(s) failed:`);
