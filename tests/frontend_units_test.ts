@@ -144,11 +144,13 @@ Deno.test("report: options are separated from names; unknown options and dash na
   assert.deepEqual(parseReportArgs(["05", "07"]), {
     names: ["05", "07"],
     outDir: undefined,
+    jobs: undefined,
     help: false,
   });
-  assert.deepEqual(parseReportArgs(["--out", "/tmp/r", "01"]), {
+  assert.deepEqual(parseReportArgs(["--out", "/tmp/r", "01", "--jobs", "2"]), {
     names: ["01"],
     outDir: "/tmp/r",
+    jobs: 2,
     help: false,
   });
   assert.deepEqual(parseReportArgs(["--out=/tmp/r"]).outDir, "/tmp/r");

@@ -42,10 +42,11 @@ try:
 except ImportError:  # newer nbclient: the helper lives in jupyter_core
     from jupyter_core.utils import ensure_async
 
-# Seconds to keep listening for stragglers after the kernel_info round trip of the last
-# cell. After any other cell there is no wait: a straggler of a finished cell that comes
-# later is routed to it while the next cells run (`_route`), so only after the last one
-# would it be lost (0.15 s after each of a chapter's 25-40 cells was 4-6 s of idle kernel).
+# Seconds to keep listening for stragglers after the kernel_info round trip of every cell.
+# A straggler that comes later still is routed to its cell while the next cells run
+# (`_route`). Waiting after the last cell only (4-6 s less idle kernel per chapter) lost the
+# late half of a cell's output under load (tests/notebooks_test.ts, issue 14), so every
+# cell waits.
 GRACE = 0.15
 
 
@@ -91,20 +92,10 @@ class DenoExecutePreprocessor(ExecutePreprocessor):
                     self.process_message(msg, cell, cell_index)
                 except CellExecutionComplete:
                     self._done_cells[parent_msg_id] = (cell, cell_index)
-                    await self._collect_late(GRACE if cell_index >= self._last_run() else 0)
+                    await self._collect_late(GRACE)
                     return
             else:
                 self._route(msg, self._done_cells)
-
-    def _last_run(self):
-        """Index of the last cell nbclient will execute (code, not blank, not skipped)."""
-        if getattr(self, "_last_of", None) is not self.nb:
-            self._last_of = self.nb
-            runs = [i for i, c in enumerate(self.nb.cells)
-                    if c.cell_type == "code" and c.source.strip()
-                    and self.skip_cells_with_tag not in c.get("metadata", {}).get("tags", [])]
-            self._last_index = runs[-1] if runs else -1
-        return self._last_index
 
     async def _collect_late(self, grace):
         """Send kernel_info; route late messages of finished cells until it is answered,
