@@ -747,6 +747,34 @@ async function runTorchSeeds(
   }
 }
 
+/** Printed under the training table when accuracies are means over seeds. */
+export const ACCURACY_NOTE =
+  "Δ acc ±: two standard errors of the difference of the means over seeds. One-epoch " +
+  "accuracy moves by about half a point (sd) from seed to seed, so a Δ inside its ± is seed " +
+  "noise: with the same initial weights, batches and dropout masks, tfjs and PyTorch give the " +
+  "same losses step for step and the same accuracy.";
+
+/** Sample variance over the number of samples: the squared standard error of a mean. */
+function squaredStandardError(xs: number[]): number {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1) / xs.length;
+}
+
+/**
+ * Points of accuracy of ours above (+) or below PyTorch's; with several seeds on both sides,
+ * "−0.6 ±0.8": ± two standard errors of the difference of the two means.
+ */
+export function accuracyDeltaText(
+  ours: { testAcc?: number; testAccs?: number[] },
+  ref: { testAcc: number; testAccs?: number[] },
+): string {
+  const delta = fmt((ours.testAcc! - ref.testAcc) * 100, 1);
+  const a = ours.testAccs ?? [], b = ref.testAccs ?? [];
+  if (a.length < 2 || b.length < 2) return delta;
+  const se = Math.sqrt(squaredStandardError(a) + squaredStandardError(b));
+  return `${delta} ±${fmt(2 * se * 100, 1)}`;
+}
+
 /** "83.0%", or with several seeds "83.0% (82.4–83.6)": the mean and the range. */
 function accuracyText(mean: number, all?: number[]): string {
   const range = all && all.length > 1
@@ -796,12 +824,13 @@ export function formatReport(r: BenchReport): string {
         fmt(t.samplesPerSec),
         t.testAcc === undefined ? "-" : accuracyText(t.testAcc, t.testAccs),
         // Points of test accuracy above (+) or below PyTorch's after the same samples.
-        t.testAcc === undefined || !ref ? "-" : fmt((t.testAcc - ref.testAcc) * 100, 1),
+        t.testAcc === undefined || !ref ? "-" : accuracyDeltaText(t, ref),
         ref ? fmt(t.samplesPerSec / ref.samplesPerSec, 2) : "-",
         t.note ?? "",
       ];
     }),
   ]));
+  if (r.training.some((t) => (t.testAccs?.length ?? 0) > 1)) out.push(ACCURACY_NOTE);
   if (r.torch.length) {
     out.push(
       "\nPyTorch reference (same run, same training samples; the faster of a run before and " +
