@@ -751,9 +751,10 @@ async function runTorchSeeds(
 export const ACCURACY_NOTE =
   "Δ acc ±: two standard errors of the difference of the means over seeds (from these seeds' " +
   "own spread, itself rough with few seeds). The Keras CNN's one-epoch accuracy varies by " +
-  "about 0.8 points (sd over 20 seeds, both sides), so 3 seeds resolve about ±1.3 points; use " +
-  "--seeds 20 for ±0.5. With the same initial weights, batches and dropout masks, tfjs and " +
-  "PyTorch give the same losses step for step (to 2e-4 after 50 steps) and the same accuracy.";
+  "about 0.7 points from seed to seed (sd over 20 seeds: 0.65 tfjs, 0.77 PyTorch), so 3 seeds " +
+  "resolve about ±1.1 points and --seeds 20 about ±0.45. With the same initial weights, " +
+  "batches and dropout masks, tfjs and PyTorch give the same losses step for step (to 2e-4 " +
+  "after 50 steps) and the same accuracy.";
 
 /** Sample variance over the number of samples: the squared standard error of a mean. */
 function squaredStandardError(xs: number[]): number {
