@@ -4,7 +4,7 @@
  * `--compare` must read two reports back.
  */
 import { strict as assert } from "node:assert";
-import type { BenchReport } from "../tools/bench.ts";
+import { accuracyDeltaText, type BenchReport, formatReport } from "../tools/bench.ts";
 
 const bench = new URL("../tools/bench.ts", import.meta.url).pathname;
 
@@ -157,4 +157,31 @@ Deno.test("torch_reference.py (PyTorch's reference): first line says what it cha
   assert.equal(r.warmup_samples, 256);
   assert.equal(r.chunks.length, 3);
   assert.ok(r.samples_per_s > 0 && r.acc_1ep >= 0 && r.acc_1ep <= 1);
+});
+
+Deno.test("bench: Δ accuracy over seeds carries ± two standard errors of the difference of the means", () => {
+  // Closed form: sample variances 1e-4 on both sides over 3 seeds, so the difference of the
+  // means has standard error √(2·1e-4/3) = 0.816 points; Δ = 83 − 85 = −2 points.
+  const ours = { testAcc: 0.83, testAccs: [0.82, 0.83, 0.84] };
+  const ref = { testAcc: 0.85, testAccs: [0.84, 0.85, 0.86] };
+  assert.equal(accuracyDeltaText(ours, ref), "-2.0 ±1.6");
+  // One seed on either side: no spread to speak of, the plain difference.
+  assert.equal(accuracyDeltaText({ testAcc: 0.83 }, ref), "-2.0");
+  const report = {
+    mode: "tiny",
+    host: { cpus: 2, deno: "2", tfjs: "4", load: [0, 0, 0] },
+    training: [{ backend: "wasm", model: "keras_cnn", replicas: 0, steps: 3, batch: 128 }],
+    torch: [{ model: "keras_cnn", samplesPerSec: 1, runtime: "pytorch", ...ref }],
+    kernels: [],
+    speedups: [],
+    profiles: [],
+    functions: [],
+    data: [],
+    torchMatmul: [],
+    skipped: [],
+  } as unknown as BenchReport;
+  Object.assign(report.training[0], { samplesPerSec: 1, repeats: [1], ...ours });
+  const text = formatReport(report);
+  assert.match(text, /-2\.0 ±1\.6/);
+  assert.match(text, /Δ acc ±: two standard errors/);
 });

@@ -251,6 +251,28 @@ Deno.test("benchmark models: dropout draws a new mask each batch, reproducibly f
   x.dispose();
 });
 
+Deno.test(
+  "benchmark models: models of different seeds draw no initial weights from a shared stream (tf.random seeds: one seed, one sequence)",
+  () => {
+    // With PyTorch's initialisation every weight is bound·(2u − 1), u = the seeded stream's
+    // draws; the first draws of each weight identify its stream.
+    const fanIns = [9, 9, 288, 288, 1600, 1600]; // Keras CNN: kernel, bias of each layer
+    const streams = new Map<string, string>();
+    for (const seed of [0, 1, 2, 3]) {
+      const model = buildModel({ name: "keras_cnn", seed, init: "torch" });
+      model.getWeights().forEach((w, i) => {
+        const b = 1 / Math.sqrt(fanIns[i]);
+        const u = Array.from(w.dataSync().slice(0, 8), (x) => ((x + b) / (2 * b)).toFixed(4));
+        const key = u.join(",");
+        const where = `seed ${seed} weight ${i} (${model.weights[i].name})`;
+        assert.ok(!streams.has(key), `${where} repeats the draws of ${streams.get(key)}`);
+        streams.set(key, where);
+      });
+      model.dispose();
+    }
+  },
+);
+
 Deno.test("benchmark models: PyTorch's initialisation is uniform in ±1/√fan_in", () => {
   const model = buildModel({ name: "small_cnn", seed: 2, init: "torch" });
   const fanIns = [25, 25, 200, 200, 256, 256]; // kernel, bias of each layer with weights

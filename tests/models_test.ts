@@ -263,6 +263,41 @@ Deno.test("seededDropout: Keras Dropout on disk, reproducible masks that change 
   assert.equal(tf.memory().numTensors, before);
 });
 
+Deno.test(
+  "keras.layers.Dropout(seed): the n-th training mask comes from (seed, n), a stream no other seed uses (Keras SeedGenerator)",
+  () => {
+    const before = tf.memory().numTensors;
+    const masks = (seed: number, calls: number) => {
+      const layer = seededDropout({ rate: 0.5, seed });
+      return Array.from(
+        { length: calls },
+        () =>
+          tf.tidy(() =>
+            Array.from((layer.apply(tf.ones([1, 256]), { training: true }) as tf.Tensor).dataSync())
+          ),
+      );
+    };
+    const three = masks(3, 3), four = masks(4, 3);
+    // Keras counts calls apart from the seed: the layer seeded 4 does not replay the layer
+    // seeded 3 one batch later (seed + n made call n of seed 4 equal call n + 1 of seed 3).
+    for (let n = 0; n + 1 < 3; n++) {
+      assert.notDeepEqual(four[n], three[n + 1], `seed 4 call ${n} repeats seed 3 call ${n + 1}`);
+    }
+    // Nor does a mask repeat the draws of an initializer seeded with another integer: the
+    // units kept by call 1 of seed 3 are not those where randomUniform(seed 4) >= rate.
+    const u = tf.tidy(() => Array.from(tf.randomUniform([256], 0, 1, "float32", 4).dataSync()));
+    assert.notDeepEqual(three[1], u.map((x) => x >= 0.5 ? 2 : 0), "mask = another seed's draws");
+    // Still a dropout mask: about half the units kept, each scaled by 1/(1 − rate).
+    for (const m of [...three, ...four]) {
+      const kept = m.filter((v) => v === 2).length;
+      assert.equal(kept + m.filter((v) => v === 0).length, 256);
+      assert.ok(kept > 96 && kept < 160, `${kept} of 256 kept at rate 0.5`);
+    }
+    assert.deepEqual(masks(3, 3), three, "the same seed gives the same masks");
+    assert.equal(tf.memory().numTensors, before);
+  },
+);
+
 Deno.test("summary: Keras' rows and totals, as text and as an HTML table", () => {
   const m = cnn({ seed: 1 });
   const s = summary(m);

@@ -810,6 +810,36 @@ async function runTorchSeeds(
   }
 }
 
+/** Printed under the training table when accuracies are means over seeds. */
+export const ACCURACY_NOTE =
+  "Δ acc ±: two standard errors of the difference of the means over seeds (from these seeds' " +
+  "own spread, itself rough with few seeds). The Keras CNN's one-epoch accuracy varies by " +
+  "about 0.7 points from seed to seed (sd over 20 seeds: 0.65 tfjs, 0.77 PyTorch), so 3 seeds " +
+  "resolve about ±1.1 points and --seeds 20 about ±0.45. With the same initial weights, " +
+  "batches and dropout masks, tfjs and PyTorch give the same losses step for step (to 2e-4 " +
+  "after 50 steps) and the same accuracy.";
+
+/** Sample variance over the number of samples: the squared standard error of a mean. */
+function squaredStandardError(xs: number[]): number {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1) / xs.length;
+}
+
+/**
+ * Points of accuracy of ours above (+) or below PyTorch's; with several seeds on both sides,
+ * "−0.6 ±0.8": ± two standard errors of the difference of the two means.
+ */
+export function accuracyDeltaText(
+  ours: { testAcc?: number; testAccs?: number[] },
+  ref: { testAcc: number; testAccs?: number[] },
+): string {
+  const delta = fmt((ours.testAcc! - ref.testAcc) * 100, 1);
+  const a = ours.testAccs ?? [], b = ref.testAccs ?? [];
+  if (a.length < 2 || b.length < 2) return delta;
+  const se = Math.sqrt(squaredStandardError(a) + squaredStandardError(b));
+  return `${delta} ±${fmt(2 * se * 100, 1)}`;
+}
+
 /** "83.0%", or with several seeds "83.0% (82.4–83.6)": the mean and the range. */
 function accuracyText(mean: number, all?: number[]): string {
   const range = all && all.length > 1
@@ -898,12 +928,13 @@ export function formatReport(r: BenchReport): string {
         fmt(t.samplesPerSec),
         t.testAcc === undefined ? "-" : accuracyText(t.testAcc, t.testAccs),
         // Points of test accuracy above (+) or below PyTorch's after the same samples.
-        t.testAcc === undefined || !ref ? "-" : fmt((t.testAcc - ref.testAcc) * 100, 1),
+        t.testAcc === undefined || !ref ? "-" : accuracyDeltaText(t, ref),
         ref ? fmt(t.samplesPerSec / ref.samplesPerSec, 2) : "-",
         t.note ?? "",
       ];
     }),
   ]));
+  if (r.training.some((t) => (t.testAccs?.length ?? 0) > 1)) out.push(ACCURACY_NOTE);
   const choices = bestConfigurations(r);
   if (choices.length) {
     out.push(

@@ -31,7 +31,10 @@ export type ModelName = typeof MODEL_NAMES[number];
 /** A serialisable description of a model (what a Worker receives). */
 export interface ModelSpec {
   name: ModelName;
-  /** Seed of the weight initialisers (same seed, same initial weights). Default 0. */
+  /**
+   * Seed of the weight initialisers and the dropout masks (same seed, same initial weights
+   * and masks; different seeds share no random stream). Default 0.
+   */
   seed?: number;
   /**
    * How weights start. `"keras"` (default): Glorot-uniform kernels, zero biases,
@@ -40,6 +43,9 @@ export interface ModelSpec {
    */
   init?: "keras" | "torch";
 }
+
+/** Integer seeds each model seed owns (see {@linkcode buildModel}). */
+const SEEDS_PER_MODEL = 16;
 
 /** Thrown for a spec that names no known model. */
 export class ModelSpecError extends Error {
@@ -51,7 +57,10 @@ export class ModelSpecError extends Error {
 
 /** Build the model a {@linkcode ModelSpec} describes (not compiled). */
 export function buildModel(spec: ModelSpec): tf.Sequential {
-  let seed = spec.seed ?? 0;
+  // Each model seed owns the 16 integer seeds 16·seed … 16·seed + 15 (the Keras CNN uses 7):
+  // with seed, seed + 1, … the model seeded 1 drew its first kernel from the stream of the
+  // first bias of the model seeded 0, so "the mean over seeds" averaged related runs.
+  let seed = (spec.seed ?? 0) * SEEDS_PER_MODEL;
   if (spec.init !== undefined && spec.init !== "keras" && spec.init !== "torch") {
     throw new ModelSpecError(
       `model spec init ${JSON.stringify(spec.init)}: use "keras" or "torch"`,

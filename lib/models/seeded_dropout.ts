@@ -5,8 +5,13 @@
  * `tf.layers.dropout({ rate, seed })` in TensorFlow.js passes the same seed to
  * the random generator on every call, so a seeded Dropout drops the SAME units
  * for every batch (a fixed pruning, not dropout). This layer counts its
- * training calls and uses `seed + call`, so two runs with the same seed see
- * the same sequence of masks, and consecutive batches see different ones.
+ * training calls and draws the n-th mask from the stream named by the pair
+ * `(seed, n)`, as Keras' `SeedGenerator` does (it advances a counter kept
+ * apart from the seed): two runs with the same seed see the same sequence of
+ * masks, consecutive batches see different ones, and no mask repeats the
+ * draws of another seed. (An earlier version used the integer `seed + n`: the
+ * layer seeded 4 then replayed, one batch later, the masks of the layer seeded
+ * 3, and its second mask was the draws of any initializer seeded 5.)
  * Without a seed it behaves like the stock layer.
  *
  * It serializes as a plain Keras `Dropout` (same class name, same config), so
@@ -30,7 +35,7 @@ import * as tf from "@tensorflow/tfjs";
 export interface SeededDropoutArgs {
   /** Fraction of the inputs to drop, in [0, 1). */
   rate: number;
-  /** Base seed; the n-th training call uses `seed + n`. Unseeded when omitted. */
+  /** Base seed; the n-th training call draws from the pair `(seed, n)`. Unseeded when omitted. */
   seed?: number;
   /** Layer name. */
   name?: string;
@@ -57,7 +62,9 @@ export class SeededDropout extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (kwargs["training"] !== true || this.rate === 0) return x;
-    const seed = this.seed === undefined ? undefined : this.seed + this.#calls++;
+    // A string seed names its own stream (tfjs hashes it): "4:1" is neither the
+    // integer seed 5 of an initializer nor "5:0", the first mask of seed 5.
+    const seed = this.seed === undefined ? undefined : `${this.seed}:${this.#calls++}`;
     return tf.dropout(x, this.rate, undefined, seed);
   }
 
