@@ -115,3 +115,26 @@ export function padNhwc(
   }
   return out;
 }
+
+/**
+ * The inverse of {@linkcode padNhwc}: `out` (NHWC, float32) gets the window of `padded`
+ * that starts `top` rows and `left` columns in.
+ */
+export function cropNhwc(
+  heap: HeapBackend,
+  padded: Info,
+  out: Info,
+  top: number,
+  left: number,
+): void {
+  const [b, h, w, c] = out.shape;
+  const [, hp, wp] = padded.shape;
+  const src = heap.typedArrayFromHeap(padded) as Float32Array;
+  const dst = heap.typedArrayFromHeap(out) as Float32Array;
+  for (let n = 0; n < b; n++) {
+    for (let y = 0; y < h; y++) {
+      const from = ((n * hp + y + top) * wp + left) * c;
+      dst.set(src.subarray(from, from + w * c), (n * h + y) * w * c);
+    }
+  }
+}

@@ -35,7 +35,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { callKernel, type HeapBackend, type Info, padNhwc, pair, release } from "./_kernel_util.ts";
+import {
+  callKernel,
+  cropNhwc,
+  type HeapBackend,
+  type Info,
+  padNhwc,
+  pair,
+  release,
+} from "./_kernel_util.ts";
 import {
   assemble,
   backendMemory,
@@ -431,14 +439,7 @@ export function directInputGrad(
   release(backend, wt);
   if (!unpadded) {
     // Crop the padding away: dx[y, x] = padded[y + top, x + left].
-    const src = heap.typedArrayFromHeap(target) as Float32Array;
-    const dst = heap.typedArrayFromHeap(out) as Float32Array;
-    for (let n = 0; n < b; n++) {
-      for (let y = 0; y < h; y++) {
-        const from = ((n * hp + y + top) * wp + left) * c;
-        dst.set(src.subarray(from, from + w * c), (n * h + y) * w * c);
-      }
-    }
+    cropNhwc(heap, target, out, top, left);
     release(backend, target);
   }
   return out;

@@ -31,7 +31,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type HeapBackend, type Info, padNhwc } from "./_kernel_util.ts";
+import { cropNhwc, type HeapBackend, type Info, padNhwc } from "./_kernel_util.ts";
 import { backendMemory } from "./_wasm.ts";
 import { col2im, gemm, gemmEnabled } from "./gemm.ts";
 import { splitAt } from "./_parallel.ts";
@@ -227,17 +227,7 @@ export function gemmInputGrad(
   const perImage = info.outHeight * info.outWidth;
   const split = splitAt(b, l.pixels * l.taps) * perImage;
   col2im(l.memory, at(dp), at(target), at(pix), at(tap), l.pixels, l.taps, split);
-  if (padded) {
-    const { top, left } = info.padInfo;
-    const src = heap.typedArrayFromHeap(target) as Float32Array;
-    const dst = heap.typedArrayFromHeap(out) as Float32Array;
-    for (let n = 0; n < b; n++) {
-      for (let y = 0; y < h; y++) {
-        const from = ((n * hp + y + top) * wp + left) * c;
-        dst.set(src.subarray(from, from + w * c), (n * h + y) * w * c);
-      }
-    }
-  }
+  if (padded) cropNhwc(heap, target, out, info.padInfo.top, info.padInfo.left);
   free(heap, out, target, dp, pix, tap);
   return out;
 }
