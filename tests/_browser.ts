@@ -243,6 +243,17 @@ export async function checkPage(
   return last!;
 }
 
+/** Headless chromium, quiet: no sandbox, GPU, first-run page or background traffic. */
+export const CHROMIUM_HEADLESS_FLAGS: readonly string[] = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 /** Starts headless chromium with no network and a fresh profile; returns its DevTools URL. */
 export async function startChromium(
   binary: string,
@@ -250,13 +261,7 @@ export async function startChromium(
 ): Promise<{ proc: Deno.ChildProcess; url: string }> {
   const proc = new Deno.Command(binary, {
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
+      ...CHROMIUM_HEADLESS_FLAGS,
       "--disable-extensions",
       "--allow-file-access-from-files",
       // No network: every host resolves to nothing, and there is no proxy route out.

@@ -35,7 +35,7 @@ import {
   executeNotebook,
   listNotebooks,
 } from "../tools/report.ts";
-import { CHROMIUM, which } from "./_browser.ts";
+import { CHROMIUM, CHROMIUM_HEADLESS_FLAGS, which } from "./_browser.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SERVER = await which(["jupyter-notebook"]);
@@ -149,18 +149,24 @@ function launchChromium(profile: string): Promise<Browser> {
     executablePath: CHROME!,
     headless: true,
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
+      ...CHROMIUM_HEADLESS_FLAGS,
       `--user-data-dir=${profile}`,
       "--window-size=1280,900",
     ],
     defaultViewport: { width: 1280, height: 900 },
   });
+}
+
+/** Kernel > Restart, and wait until the fresh kernel is ready. */
+function restartKernel(page: Page): Promise<void> {
+  return page.evaluate(() =>
+    new Promise<void>((resolve) => {
+      // deno-lint-ignore no-explicit-any
+      const J = (globalThis as any).Jupyter;
+      J.notebook.events.one("kernel_ready.Kernel", () => resolve());
+      J.notebook.kernel.restart();
+    })
+  );
 }
 
 /** Opens a notebook and waits for its kernel; autosave off so nothing is written back. */
@@ -439,25 +445,11 @@ Deno.test({
       { timeout: 120_000, polling: 500 },
     );
     // Kernel > Restart brings a fresh kernel back.
-    await page.evaluate(() =>
-      new Promise<void>((resolve) => {
-        // deno-lint-ignore no-explicit-any
-        const J = (globalThis as any).Jupyter;
-        J.notebook.events.one("kernel_ready.Kernel", () => resolve());
-        J.notebook.kernel.restart();
-      })
-    );
+    await restartKernel(page);
     await run(IMPORT);
     assert.equal(await run("typeof kept"), '"undefined"', "the kernel's state is gone");
     await run("globalThis.kept = 1;");
-    await page.evaluate(() =>
-      new Promise<void>((resolve) => {
-        // deno-lint-ignore no-explicit-any
-        const J = (globalThis as any).Jupyter;
-        J.notebook.events.one("kernel_ready.Kernel", () => resolve());
-        J.notebook.kernel.restart();
-      })
-    );
+    await restartKernel(page);
     await run(IMPORT);
     assert.equal(await run("typeof kept"), '"undefined"', "Restart starts a fresh kernel");
     assert.equal(await run("2 + 2"), "4", "and it runs cells");

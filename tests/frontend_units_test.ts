@@ -17,6 +17,7 @@ import { DISPLAY, DisplayInputError } from "../lib/display/displayable.ts";
 import { drainWaitMs, installCellEndFlush, MAX_MS } from "../lib/display/_cell_end.ts";
 import { graphToSvg, titleWidth } from "../lib/v1/draw.ts";
 import { Graph } from "../lib/v1/graph.ts";
+import { FASHION_MNIST_CLASS_NAMES } from "../lib/data/mnist.ts";
 import { placeholder, relu } from "../lib/v1/ops.ts";
 import {
   indexHtml,
@@ -84,18 +85,7 @@ Deno.test("confusionMatrixPlot: axes grow their margins to fit class names (auto
 });
 
 Deno.test("imageGrid: columns are as wide as the longest caption line; wrong predictions on a second line", () => {
-  const names = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-  ];
+  const names = [...FASHION_MNIST_CLASS_NAMES];
   const grid = imageGrid(new Uint8Array(2 * 784), {
     labels: [9, 0],
     predictions: [0, 0],

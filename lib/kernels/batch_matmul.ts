@@ -153,7 +153,8 @@ export function gemmMatMulConfig(kernelName: "BatchMatMul" | "_FusedMatMul"): tf
       const heap = args.backend as unknown as HeapBackend;
       const backend = args.backend as tf.KernelBackend;
       let out = heap.makeOutput([...batchShape, m, n], "float32");
-      if (m * n > 0) {
+      if (m * n > 0 && k === 0) heap.typedArrayFromHeap(out).fill(0); // an empty sum
+      else if (m * n > 0) {
         const [ao, bo, co] = [a, b, out].map((t) => heap.getMemoryOffset(t.dataId));
         const batches = Math.max(na, nb);
         for (let i = 0; i < batches; i++) {
@@ -167,8 +168,7 @@ export function gemmMatMulConfig(kernelName: "BatchMatMul" | "_FusedMatMul"): tf
             rowStride: attrs.transposeB ? 4 : n * 4,
             colStride: attrs.transposeB ? k * 4 : 4,
           };
-          if (k === 0) heap.typedArrayFromHeap(out).fill(0);
-          else gemm(heap, memory, A, B, co + i * m * n * 4, m, n, k);
+          gemm(heap, memory, A, B, co + i * m * n * 4, m, n, k);
         }
       }
       if (bias) {

@@ -49,7 +49,7 @@ import {
   V128,
   type WasmFunction,
 } from "./_wasm.ts";
-import { type Rows, runParts } from "./_parallel.ts";
+import { once, type Rows, runParts } from "./_parallel.ts";
 
 /** Rows of `C` per micro-kernel block. */
 export const MR = 6;
@@ -181,35 +181,15 @@ function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
 }
 
 /**
- * `pack(src, dst, p, pPad, kc, sp, sk, r)`: the p×kc matrix X[q, k] = src[q·sp + k·sk]
- * (strides in bytes) into panels of r rows, k-major: dst[(q/r)·kc·r + k·r + q%r];
- * rows p..pPad of the last panel are zeros.
+ * `pack(src, dst, p, kc, sp, sk, r)`: the p×kc matrix X[q, k] = src[q·sp + k·sk]
+ * (strides in bytes) into panels of r rows, k-major: dst[(q/r)·kc·r + k·r + q%r].
  */
 const PACK = (() => {
-  const [SRC, DST, P, PPAD, KCP, SP, SK, R] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [Q, K, S, D, STEP] = [8, 9, 10, 11, 12];
-  // d = dst + ((q / r)·kc·r + q % r)·4
-  const rowStart = [
-    ...op.get(DST),
-    ...op.get(Q),
-    ...op.get(R),
-    0x6e, // i32.div_u
-    ...op.get(KCP),
-    ...op.i32Mul,
-    ...op.get(R),
-    ...op.i32Mul,
-    ...op.get(Q),
-    ...op.get(R),
-    0x70, // i32.rem_u
-    ...op.i32Add,
-    ...i32Const(4),
-    ...op.i32Mul,
-    ...op.i32Add,
-    ...op.set(D),
-  ];
+  const [SRC, DST, P, KCP, SP, SK, R] = [0, 1, 2, 3, 4, 5, 6];
+  const [Q, K, S, D, STEP] = [7, 8, 9, 10, 11];
   return {
     name: "pack",
-    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    params: [I32, I32, I32, I32, I32, I32, I32],
     locals: [I32, I32, I32, I32, I32],
     body: [
       [...op.get(R), ...i32Const(4), ...op.i32Mul, ...op.set(STEP)],
@@ -217,7 +197,10 @@ const PACK = (() => {
       op.block,
       op.loop,
       [...op.get(Q), ...op.get(P), ...op.i32GeU, ...op.brIf(1)],
-      rowStart,
+      // d = dst + ((q / r)·kc·r + q % r)·4, s = src + q·sp
+      [...op.get(DST), ...op.get(Q), ...op.get(R), 0x6e, /* i32.div_u */ ...op.get(KCP)],
+      [...op.i32Mul, ...op.get(R), ...op.i32Mul, ...op.get(Q), ...op.get(R), 0x70 /* rem_u */],
+      [...op.i32Add, ...i32Const(4), ...op.i32Mul, ...op.i32Add, ...op.set(D)],
       [...op.get(SRC), ...op.get(Q), ...op.get(SP), ...op.i32Mul, ...op.i32Add, ...op.set(S)],
       [...i32Const(0), ...op.set(K)],
       op.block,
@@ -226,23 +209,6 @@ const PACK = (() => {
       [...op.get(D), ...op.get(S), ...op.f32Load(0), ...op.f32Store(0)],
       [...op.get(D), ...op.get(STEP), ...op.i32Add, ...op.set(D)],
       [...op.get(S), ...op.get(SK), ...op.i32Add, ...op.set(S)],
-      [...op.get(K), ...i32Const(1), ...op.i32Add, ...op.set(K), ...op.br(0)],
-      op.end,
-      op.end,
-      [...op.get(Q), ...i32Const(1), ...op.i32Add, ...op.set(Q), ...op.br(0)],
-      op.end,
-      op.end,
-      // Padding rows: zeros.
-      op.block,
-      op.loop,
-      [...op.get(Q), ...op.get(PPAD), ...op.i32GeU, ...op.brIf(1)],
-      rowStart,
-      [...i32Const(0), ...op.set(K)],
-      op.block,
-      op.loop,
-      [...op.get(K), ...op.get(KCP), ...op.i32GeU, ...op.brIf(1)],
-      [...op.get(D), ...op.f32(0), ...op.f32Store(0)],
-      [...op.get(D), ...op.get(STEP), ...op.i32Add, ...op.set(D)],
       [...op.get(K), ...i32Const(1), ...op.i32Add, ...op.set(K), ...op.br(0)],
       op.end,
       op.end,
@@ -386,9 +352,9 @@ export function gemm(
     }
     // The rows after the whole panels: their own table, padded with row 0, and their
     // own C (tailPanels·MR × nPad), copied out at the end.
-    const tailTab = alloc(Math.max(tailPanels * MR, 1), "int32");
-    const tailC = alloc(Math.max(tailPanels * MR * nPad, 1), "float32");
-    {
+    const tailTab = tailPanels ? alloc(tailPanels * MR, "int32") : 0;
+    const tailC = tailPanels ? alloc(tailPanels * MR * nPad, "float32") : 0;
+    if (tailPanels) {
       const from = ints(rowTab, m), tt = ints(tailTab, tailPanels * MR);
       for (let r = 0; r < tailPanels * MR; r++) tt[r] = r < tailRows ? from[mFull * MR + r] : 0;
     }
@@ -396,18 +362,18 @@ export function gemm(
     const split = m * n * k >= GEMM_SPLIT_MIN && mFull > 1 ? Math.ceil(mFull / 2) : mFull;
     for (let k0 = 0; k0 < k; k0 += kc) {
       const kb = Math.min(kc, k - k0);
-      pack(b.offset + k0 * b.rowStride, bp, n, nPad, kb, b.colStride, b.rowStride, NR);
+      // B's last panel's columns past n are zeros.
+      if (nPad > n) {
+        new Float32Array(memory.buffer, bp + (nPanels - 1) * kb * NR * 4, kb * NR).fill(0);
+      }
+      pack(b.offset + k0 * b.rowStride, bp, n, kb, b.colStride, b.rowStride, NR);
       const acc = k0 > 0 ? 1 : 0, kt = kTab + k0 * 4;
       const part = (i0: number, i1: number): Rows => ({
-        base: [a.offset, rowTab + i0 * MR * 4, kt, bp, c + i0 * MR * ldc, kb, ldc, i1 - i0],
-        stepN: [0, 0, 0, 0, 0, 0, 0, 0],
-        stepY: [0, 0, 0, 0, 0, 0, 0, 0],
-        n: 1,
+        ...once([a.offset, rowTab + i0 * MR * 4, kt, bp, c + i0 * MR * ldc, kb, ldc, i1 - i0]
+          .concat([nPanels, acc])),
         y: i1 > i0 ? 1 : 0,
       });
-      const parts: [Rows, Rows] = [part(0, split), part(split, mFull)];
-      for (const p of parts) p.base.push(nPanels, acc), p.stepN.push(0, 0), p.stepY.push(0, 0);
-      runParts(bytes, memory, ex, "tiles", parts);
+      runParts(bytes, memory, ex, "tiles", [part(0, split), part(split, mFull)]);
       if (tailPanels) {
         tiles(a.offset, tailTab, kt, bp, tailC, kb, tailLdc, tailPanels, nPanels, acc);
       }
