@@ -6,6 +6,12 @@
  * - `Max`, `Min` (reductions): the gradient is shared equally between tied
  *   extrema, as TensorFlow's `reduce_max` gradient does (tfjs gives each tie
  *   the whole gradient).
+ * - `Relu`: TensorFlow's `ReluGrad(dy, x) = dy · (x > 0)`, one kernel where the
+ *   backend has one (lib/kernels on WASM), so 0 where x is NaN (tfjs's
+ *   `dy · step(x)` gives NaN there); `ReluGrad`'s own gradient is TF's
+ *   (`ReluGrad(g, x)` for dy, zeros for x).
+ * - `Greater`: not differentiable, as in TensorFlow (zero gradients instead of
+ *   tfjs's error), so a mask such as `cast(x > 0)` can sit in a differentiated function.
  * - `MaxPoolGrad`, `AvgPoolGrad`, `Conv2DBackpropFilter`: gradients of the
  *   backward kernels themselves, which tfjs lacks, so that second derivatives
  *   flow through pooling and convolution (TensorFlow's `MaxPoolGradGrad`,
@@ -77,7 +83,43 @@ function atWindowMaxima(
   return tf.sum(picked, 0) as tf.Tensor4D;
 }
 
+/**
+ * TensorFlow's `ReluGrad`: `dy · (x > 0 ? 1 : 0)` (NaN in x gives 0), as one kernel
+ * where the active backend registers one, else composed of tfjs ops.
+ */
+export function reluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (
+    dy.dtype === "float32" && x.dtype === "float32" && tf.getKernel("ReluGrad", tf.getBackend())
+  ) {
+    return tf.engine().runKernel("ReluGrad", { dy, x }) as tf.Tensor;
+  }
+  return tf.mul(dy, tf.cast(tf.greater(x, 0), dy.dtype));
+}
+
 const configs: tf.GradConfig[] = [
+  {
+    kernelName: "Relu",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved) => ({ x: () => reluGrad(dy as tf.Tensor, saved[0]) }),
+  },
+  {
+    // ReluGrad is linear in dy with a mask that is piecewise constant in x (TF's _ReluGradGrad).
+    kernelName: "ReluGrad",
+    inputsToSave: ["x"],
+    gradFunc: (g, saved) => ({
+      dy: () => reluGrad(g as tf.Tensor, saved[0]),
+      x: () => tf.zerosLike(saved[0]),
+    }),
+  },
+  {
+    // TF: ops.NotDifferentiable("Greater").
+    kernelName: "Greater",
+    inputsToSave: ["a", "b"],
+    gradFunc: (_dy, saved) => ({
+      a: () => tf.zerosLike(saved[0]),
+      b: () => tf.zerosLike(saved[1]),
+    }),
+  },
   {
     kernelName: "Abs",
     inputsToSave: ["x"],

@@ -17,6 +17,9 @@
  * inside each op) when it starts and passes a check, else single-threaded with
  * the reason in the report (`kernels/wasm_threads.ts`).
  *
+ * Importing this module also registers TensorFlow's gradients where tfjs's
+ * differ (`_tf_gradients.ts`), so that every backend it starts differentiates alike.
+ *
  * @example Pick the best backend and show why
  * ```ts
  * import { initBackend } from "./backend.ts";
@@ -30,6 +33,7 @@ import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { createRequire } from "node:module";
+import "./_tf_gradients.ts";
 import { installKernels } from "./kernels/mod.ts";
 import { webGpuSyncReadSupported } from "./kernels/webgpu_guard.ts";
 import {

@@ -118,6 +118,10 @@ tf.tidy(() => {
   keep("sum 0,1,2", big.sum([0, 1, 2]));
   keep("sum 3", big.sum(3));
   keep("bias add", tf.add(big, T([32])));
+  keep("relu and its gradient (TF's ReluGrad)", [
+    tf.relu(big),
+    tf.grad((v: tf.Tensor) => tf.relu(v).mul(big).sum())(big),
+  ]);
   keep("bias add reversed", tf.add(T([1, 1, 1, 32]), big));
   keep("identity, cast", [
     tf.clone(big),

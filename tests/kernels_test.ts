@@ -612,6 +612,55 @@ Deno.test("Add of a per-channel bias on wasm equals cpu (either operand order, f
   assertClose(await on("wasm", net), await on("cpu", net), "conv bias gradient");
 });
 
+Deno.test("tf.nn.relu and its gradient on wasm equal cpu; the gradient is TF's ReluGrad, dy·(x > 0): 0 where x is NaN (relu_op_functor.h), relu(NaN) is NaN", async () => {
+  const rand = mulberry32(43);
+  // Sizes below and above the split threshold, and not multiples of 4 (the JavaScript tail).
+  for (const size of [7, 4 * 1000 + 3, 128 * 26 * 26 * 32 / 16 + 2]) {
+    const v = randArray(rand, size), dy = randArray(rand, size);
+    v[0] = NaN, v[1] = -0, v[2] = Infinity, v[3] = -Infinity;
+    if (size > 5) v[size - 1] = NaN, v[size - 2] = 0;
+    const run = () => [
+      tf.relu(T(v, [size])),
+      tf.grad((x: tf.Tensor) => tf.relu(x).mul(T(dy, [size])).sum())(T(v, [size])),
+    ];
+    const got = await on("wasm", run), want = await on("cpu", run);
+    got.values.forEach((g, k) =>
+      assert.deepEqual(Array.from(g), Array.from(want.values[k]), `size ${size} (${k})`)
+    );
+    const [relu, grad] = got.values;
+    assert.ok(
+      Number.isNaN(relu[0]) && relu[1] === 0 && !Object.is(relu[1], -0),
+      "relu(NaN), relu(-0)",
+    );
+    assert.equal(relu[2], Infinity);
+    assert.equal(relu[3], 0);
+    // dy · 0 (−0 where dy < 0, as TF's multiply by the mask gives).
+    assert.equal(grad[0], dy[0] * 0, "the gradient at x = NaN is 0, as TF's ReluGrad");
+    assert.equal(grad[1], dy[1] * 0, "the gradient at x = -0 is 0");
+    assert.equal(grad[2], dy[2], "the gradient at x = +inf passes dy");
+    for (let i = 4; i < size - 2; i++) assert.equal(grad[i], dy[i] * (v[i] > 0 ? 1 : 0), `[${i}]`);
+  }
+  // int32 relu goes to the stock kernel.
+  const ints = () => [tf.relu(tf.tensor1d([-3, 0, 5], "int32"))];
+  assert.deepEqual(Array.from((await on("wasm", ints)).values[0]), [0, 0, 5]);
+});
+
+Deno.test("tf.math.greater is not differentiable (TF: ops.NotDifferentiable): a mask cast(x > 0) in a differentiated function gives x's other paths only", async () => {
+  for (const backend of ["cpu", "wasm"] as const) {
+    const run = () => [
+      tf.grad((x: tf.Tensor) => tf.mul(x, tf.cast(tf.greater(x, 0), "float32")).sum())(
+        tf.tensor1d([-2, 0, 3]),
+      ),
+      tf.grad((x: tf.Tensor) => tf.cast(tf.greater(x, tf.scalar(1)), "float32").sum())(
+        tf.tensor1d([0, 2]),
+      ),
+    ];
+    const { values } = await on(backend, run);
+    assert.deepEqual(Array.from(values[0]), [0, 0, 1], `${backend}: d/dx x·[x > 0]`);
+    assert.deepEqual(Array.from(values[1]), [0, 0], `${backend}: d/dx [x > 1]`);
+  }
+});
+
 Deno.test("direct Conv2D and filter gradient (few input channels) on wasm equal cpu", async () => {
   const rand = mulberry32(51);
   const cases: { x: number[]; f: number[]; pad: Pad | number; strides?: number }[] = [

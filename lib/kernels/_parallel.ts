@@ -2,15 +2,19 @@
  * lib/kernels' SIMD loops on two cores: a helper thread on the WASM heap.
  *
  * With tfjs's threaded build the heap is a shared `WebAssembly.Memory`, so a
- * second thread can run the same assembled loops on it in place. The kernels
- * describe their work as two {@linkcode Rows} parts (calls of one exported
- * function whose arguments step with the batch index `n` and the row `y`);
- * {@linkcode runParts} runs the first on this thread and the second on the
- * helper at the same time, or both here, in order, when there is no helper
- * (single-threaded build, or `TFJS_WASM_THREADS=1`). A kernel splits its work
- * the same way whether or not a helper runs, so results do not depend on the
- * thread count. The helper is a `node:worker_threads` Worker (`unref`'d, so it
- * never keeps a script alive) that sleeps in `Atomics.wait` between jobs.
+ * second thread can run the same assembled loops on it in place. A kernel
+ * describes its work as a list of independent {@linkcode Rows} parts (calls of
+ * one exported function whose arguments step with the batch index `n` and the
+ * row `y`); {@linkcode runParts} lets this thread and the helper take parts
+ * from the list until none is left, or runs them all here, in order, when there
+ * is no helper (single-threaded build, or `TFJS_WASM_THREADS=1`). A part
+ * computes the same numbers whichever thread runs it, so results do not depend
+ * on the thread count; and a helper that starts late (its core busy with
+ * something else) takes fewer parts instead of holding this thread up.
+ *
+ * The helper is a `node:worker_threads` Worker (`unref`'d, so it never keeps a
+ * script alive). After a job it spins for the next one a little while (see
+ * {@linkcode setKernelHelperSpin}), then sleeps in `Atomics.wait`.
  *
  * @example
  * ```ts
@@ -20,8 +24,8 @@
  *
  * @module
  */
-import { Worker } from "node:worker_threads";
-import { sharedBytes } from "./_wasm.ts";
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import { moduleOf } from "./_wasm.ts";
 
 /** Calls `fn(...base + n·stepN + y·stepY)` for n in [0, n), y in [0, y). */
 export interface Rows {
@@ -34,7 +38,7 @@ export interface Rows {
 
 /**
  * Work (output elements) from which a kernel splits: below it, handing half to
- * the helper (tens of microseconds to wake it) costs more than it saves.
+ * the helper costs more than it saves.
  */
 export const SPLIT_MIN = 1 << 16;
 
@@ -43,16 +47,58 @@ export function splitAt(n: number, work: number): number {
   return work >= SPLIT_MIN ? Math.ceil(n / 2) : n;
 }
 
-const MAX_ARGS = 32;
-const STAGING = 1 << 20;
-// ctrl: job seq, done seq, module id, function index, n, y, argc, bytes to load, error
-const [SEQ, DONE, MOD, FN, N, Y, ARGC, LOAD, ERROR, READY] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+/** One call of `fn(...args)` as {@linkcode Rows}, or none when `run` is false (an empty part). */
+export function once(args: number[], run = true): Rows {
+  return { base: args, stepN: args.map(() => 0), stepY: args.map(() => 0), n: 1, y: run ? 1 : 0 };
+}
+
+/**
+ * `units` of work in `count` nearly equal parts (fewer when there are fewer units):
+ * `part(u0, u1)` describes units [u0, u1).
+ */
+export function chunks(
+  units: number,
+  count: number,
+  part: (u0: number, u1: number) => Rows,
+): Rows[] {
+  const n = Math.max(1, Math.min(count, units));
+  return Array.from(
+    { length: n },
+    (_, i) => part(Math.floor(units * i / n), Math.floor(units * (i + 1) / n)),
+  );
+}
+
+/** The shared control block and job layout (the helper, `_kernel_worker.ts`, reads the same). */
+export const LAYOUT = {
+  MAX_ARGS: 16,
+  MAX_PARTS: 64,
+  // ctrl (Int32Array) slots: job sequence, module id, function index, argument count,
+  // part count, claim word (job tag | next part), parts finished, error, ready, spin (µs).
+  SEQ: 0,
+  MOD: 1,
+  FN: 2,
+  ARGC: 3,
+  PARTS: 4,
+  CLAIM: 5,
+  FINISHED: 6,
+  ERROR: 7,
+  READY: 8,
+  SPIN: 9,
+  /** A claim word: the job's tag in the high bits, the next unclaimed part in the low 20. */
+  claim: (seq: number, next: number): number => ((seq & 0x7ff) << 20) | next,
+  /** Float64 slots per part: base, stepN, stepY (MAX_ARGS each), n, y. */
+  partSize: (maxArgs: number): number => 3 * maxArgs + 2,
+} as const;
+const { MAX_ARGS, MAX_PARTS, SEQ, MOD, FN, ARGC, PARTS, CLAIM, FINISHED, ERROR, READY, SPIN } =
+  LAYOUT;
+const PART = LAYOUT.partSize(MAX_ARGS);
+const CLOSED = 0xfffff;
 
 interface Helper {
   memory: WebAssembly.Memory;
   ctrl: Int32Array;
-  args: Float64Array;
-  staging: Uint8Array;
+  jobs: Float64Array;
+  port: MessagePort;
   modules: Map<Uint8Array, number>;
   seq: number;
 }
@@ -60,6 +106,20 @@ interface Helper {
 let helper: Helper | undefined;
 let helperFailed = "";
 let paused = false;
+let spinMicros = 1000;
+
+/**
+ * How long the helper thread spins for its next job before it sleeps, in µs
+ * (default 1000; like OpenMP's `KMP_BLOCKTIME`). A sleeping thread takes tens to
+ * hundreds of microseconds to wake; the jobs of a training step come closer
+ * together than that. Returns the previous value.
+ */
+export function setKernelHelperSpin(micros: number): number {
+  const was = spinMicros;
+  spinMicros = Math.max(0, Math.round(micros));
+  if (helper) Atomics.store(helper.ctrl, SPIN, spinMicros);
+  return was;
+}
 
 /**
  * Pause (or resume) the helper: the loops then run on this thread, split the
@@ -83,10 +143,13 @@ export async function startKernelHelper(memory: WebAssembly.Memory): Promise<str
   if (!(memory.buffer instanceof SharedArrayBuffer)) return "the heap is not shared";
   try {
     const ctrl = new Int32Array(new SharedArrayBuffer(16 * 4));
-    const args = new Float64Array(new SharedArrayBuffer(3 * MAX_ARGS * 8));
-    const staging = new Uint8Array(new SharedArrayBuffer(STAGING));
+    ctrl[SPIN] = spinMicros;
+    const jobs = new Float64Array(new SharedArrayBuffer(MAX_PARTS * PART * 8));
+    // Compiled modules go to the helper through this port (it reads them synchronously).
+    const { port1: port, port2 } = new MessageChannel();
     const worker = new Worker(new URL("./_kernel_worker.ts", import.meta.url), {
-      workerData: { memory, ctrl: ctrl.buffer, args: args.buffer, staging: staging.buffer },
+      workerData: { memory, ctrl: ctrl.buffer, jobs: jobs.buffer, port: port2 },
+      transferList: [port2],
     });
     worker.unref();
     worker.on("error", (e: Error) => {
@@ -103,20 +166,12 @@ export async function startKernelHelper(memory: WebAssembly.Memory): Promise<str
       await new Promise((r) => setTimeout(r, 2));
     }
     if (helperFailed) return helperFailed;
-    helper = { memory, ctrl, args, staging, modules: new Map(), seq: 0 };
+    port.unref();
+    helper = { memory, ctrl, jobs, port, modules: new Map(), seq: 0 };
     return "";
   } catch (e) {
     return `no kernel helper thread: ${(e as Error).message}`;
   }
-}
-
-function startHelper(memory: WebAssembly.Memory): Helper | undefined {
-  return helper?.memory === memory && !helperFailed && !paused ? helper : undefined;
-}
-
-/** One call of `fn(...args)`, as {@linkcode Rows}. */
-export function once(args: number[]): Rows {
-  return { base: args, stepN: args.map(() => 0), stepY: args.map(() => 0), n: 1, y: 1 };
 }
 
 function each(fn: (...a: number[]) => void, rows: Rows): void {
@@ -131,63 +186,88 @@ function each(fn: (...a: number[]) => void, rows: Rows): void {
   }
 }
 
-/** Wait until the helper has finished job `seq` (it sets DONE); throws if it failed. */
-function waitFor(h: Helper, seq: number): void {
-  const t0 = performance.now();
-  while (Atomics.load(h.ctrl, DONE) !== seq) {
-    Atomics.wait(h.ctrl, DONE, Atomics.load(h.ctrl, DONE), 50);
-    if (helperFailed || performance.now() - t0 > 60_000) {
-      helperFailed ||= "the kernel helper thread stopped answering";
-      throw new Error(`lib/kernels: ${helperFailed}`);
-    }
-  }
-  if (h.ctrl[ERROR]) {
-    helperFailed = "a loop failed on the kernel helper thread";
-    throw new Error(`lib/kernels: ${helperFailed}`);
-  }
-}
-
 /**
- * Run `parts[0]` here and `parts[1]` on the helper thread, or both here in
- * order. `exports` is `bytes` instantiated on `memory` (see `instantiate`).
+ * Run `parts` (independent calls of `exports[name]`, where `exports` is `bytes`
+ * instantiated on `memory`; see `instantiate`): here and on the helper thread,
+ * each thread taking the next part until none is left; or all here, in order.
  */
 export function runParts(
   bytes: Uint8Array,
   memory: WebAssembly.Memory,
   exports: WebAssembly.Exports,
   name: string,
-  parts: [Rows, Rows],
+  parts: Rows[],
 ): void {
   const fn = exports[name] as (...a: number[]) => void;
-  const h = startHelper(memory);
-  if (!h || parts[1].n * parts[1].y === 0) {
-    for (const p of parts) each(fn, p);
+  const work = parts.filter((p) => p.n * p.y > 0);
+  const h = helper?.memory === memory && !helperFailed && !paused ? helper : undefined;
+  if (!h || work.length < 2) {
+    for (const p of work) each(fn, p);
     return;
   }
-  const [, job] = parts;
-  if (job.base.length > MAX_ARGS) throw new Error(`runParts: more than ${MAX_ARGS} arguments`);
+  if (work.length > MAX_PARTS) throw new Error(`runParts: more than ${MAX_PARTS} parts`);
+  const argc = work[0].base.length;
+  if (argc > MAX_ARGS) throw new Error(`runParts: more than ${MAX_ARGS} arguments`);
   let id = h.modules.get(bytes);
-  const load = id === undefined;
-  if (load) {
-    const code = sharedBytes(bytes);
-    if (code.length > STAGING) throw new Error(`runParts: a module over ${STAGING} bytes`);
-    h.staging.set(code);
-    id = h.modules.size;
-    h.modules.set(bytes, id);
-    h.ctrl[LOAD] = code.length;
-  } else h.ctrl[LOAD] = 0;
-  h.ctrl[MOD] = id!;
-  h.ctrl[FN] = Object.keys(exports).indexOf(name);
-  [h.ctrl[N], h.ctrl[Y], h.ctrl[ARGC]] = [job.n, job.y, job.base.length];
-  h.args.set(job.base, 0);
-  h.args.set(job.stepN, MAX_ARGS);
-  h.args.set(job.stepY, 2 * MAX_ARGS);
-  const seq = ++h.seq;
-  Atomics.store(h.ctrl, SEQ, seq);
-  Atomics.notify(h.ctrl, SEQ);
+  if (id === undefined) {
+    // The module compiled (and optimised) here, not its bytes: see moduleOf.
+    h.modules.set(bytes, id = h.modules.size);
+    h.port.postMessage({ id, module: moduleOf(exports) });
+  }
+  work.forEach((p, i) => {
+    const at = i * PART;
+    h.jobs.set(p.base, at);
+    h.jobs.set(p.stepN, at + MAX_ARGS);
+    h.jobs.set(p.stepY, at + 2 * MAX_ARGS);
+    [h.jobs[at + 3 * MAX_ARGS], h.jobs[at + 3 * MAX_ARGS + 1]] = [p.n, p.y];
+  });
+  const c = h.ctrl, seq = ++h.seq;
+  [c[MOD], c[FN], c[ARGC], c[PARTS], c[ERROR]] = [
+    id,
+    Object.keys(exports).indexOf(name),
+    argc,
+    work.length,
+    0,
+  ];
+  Atomics.store(c, FINISHED, 0);
+  Atomics.store(c, CLAIM, LAYOUT.claim(seq, 0));
+  Atomics.store(c, SEQ, seq);
+  Atomics.notify(c, SEQ);
+  let failed: unknown;
   try {
-    each(fn, parts[0]);
-  } finally {
-    waitFor(h, seq);
+    while (true) {
+      const cur = Atomics.load(c, CLAIM), i = cur & CLOSED;
+      if (i >= work.length) break;
+      if (Atomics.compareExchange(c, CLAIM, cur, cur + 1) !== cur) continue;
+      try {
+        each(fn, work[i]);
+      } finally {
+        Atomics.add(c, FINISHED, 1);
+      }
+    }
+  } catch (e) {
+    failed = e;
+  }
+  closeJob(c, seq, work.length);
+  if (failed) throw failed;
+  if (c[ERROR]) {
+    helperFailed = "a loop failed on the kernel helper thread";
+    throw new Error(`lib/kernels: ${helperFailed}`);
+  }
+}
+
+/** Close job `seq` (the helper can claim no more of its parts), then wait for those it took. */
+function closeJob(c: Int32Array, seq: number, parts: number): void {
+  const claimed = Math.min(Atomics.exchange(c, CLAIM, LAYOUT.claim(seq, CLOSED)) & CLOSED, parts);
+  const t0 = performance.now();
+  let done: number;
+  // Spin first: the helper's last part usually ends within microseconds of ours.
+  while ((done = Atomics.load(c, FINISHED)) < claimed) {
+    if (performance.now() - t0 < 2) continue;
+    Atomics.wait(c, FINISHED, done, 50);
+    if (helperFailed || performance.now() - t0 > 60_000) {
+      helperFailed ||= "the kernel helper thread stopped answering";
+      throw new Error(`lib/kernels: ${helperFailed}`);
+    }
   }
 }

@@ -78,6 +78,12 @@ export const simd = {
   load32Splat: (offset = 0): number[] => [0xfd, ...uleb(9), 2, ...uleb(offset)],
   /** `v128.const 0`. */
   zero: [0xfd, ...uleb(12), ...new Array(16).fill(0)],
+  /** `v128.const` with `value` in all four float32 lanes. */
+  f32Splat: (value: number): number[] => [
+    0xfd,
+    ...uleb(12),
+    ...new Uint8Array(new Float32Array([value, value, value, value]).buffer),
+  ],
   splat: [0xfd, ...uleb(19)],
   gt: [0xfd, ...uleb(68)],
   and: [0xfd, ...uleb(78)],
@@ -88,6 +94,8 @@ export const simd = {
   add: [0xfd, ...uleb(228)],
   mul: [0xfd, ...uleb(230)],
   div: [0xfd, ...uleb(231)],
+  /** `f32x4.max`: NaN where either lane is NaN; max(−0, +0) is +0. */
+  max: [0xfd, ...uleb(233)],
   /**
    * Relaxed SIMD `f32x4.relaxed_madd` (a·b + c; one fused multiply-add where the CPU has
    * one). Check {@linkcode relaxedSimd} before using it.
@@ -197,6 +205,18 @@ export function backendMemory(backend: unknown): WebAssembly.Memory | undefined 
 }
 
 const instances = new WeakMap<WebAssembly.Memory, Map<Uint8Array, WebAssembly.Exports>>();
+const modules = new WeakMap<WebAssembly.Exports, WebAssembly.Module>();
+
+/**
+ * The compiled module behind exports from {@linkcode instantiate}: another thread
+ * instantiates it (not the bytes) so that it runs the code V8 has already
+ * optimised here, not a baseline compile of its own.
+ */
+export function moduleOf(exports: WebAssembly.Exports): WebAssembly.Module {
+  const module = modules.get(exports);
+  if (!module) throw new Error("moduleOf: these exports were not made by instantiate()");
+  return module;
+}
 
 /** Instantiate `bytes` on `memory` once per memory; later calls return the same exports. */
 export function instantiate(bytes: Uint8Array, memory: WebAssembly.Memory): WebAssembly.Exports {
@@ -210,6 +230,7 @@ export function instantiate(bytes: Uint8Array, memory: WebAssembly.Memory): WebA
     const module = new WebAssembly.Module(code as Uint8Array<ArrayBuffer>);
     exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
     byBytes.set(bytes, exports);
+    modules.set(exports, module);
   }
   return exports;
 }

@@ -22,7 +22,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd } from "./_wasm.ts";
-import { once, runParts, SPLIT_MIN } from "./_parallel.ts";
+import { chunks, once, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 // Params: a, bias, out (byte offsets), rows, row bytes (c·4, a multiple of 16).
 const [A, BIAS, OUT, ROWS, CB] = [0, 1, 2, 3, 4];
@@ -78,12 +78,16 @@ export function biasAddConfig(stock: tf.KernelConfig): tf.KernelConfig {
       const c = x.shape[x.shape.length - 1];
       const rows = tf.util.sizeFromShape(x.shape) / c;
       const [xp, bp, op] = [x, bias, out].map((t) => heap.getMemoryOffset(t.dataId));
-      // Large tensors: the rows in two halves on two threads (element-wise: the same numbers).
-      const r0 = rows * c >= SPLIT_MIN ? Math.ceil(rows / 2) : rows, rb = c * 4;
-      runParts(BIAS_WASM, memory, instantiate(BIAS_WASM, memory), "biasAdd", [
-        once([xp, bp, op, r0, rb]),
-        once([xp + r0 * rb, bp, op + r0 * rb, rows - r0, rb]),
-      ]);
+      // Large tensors: the rows in parts two threads share (element-wise: the same numbers).
+      const rb = c * 4;
+      const part = (r0: number, r1: number) => once([xp + r0 * rb, bp, op + r0 * rb, r1 - r0, rb]);
+      runParts(
+        BIAS_WASM,
+        memory,
+        instantiate(BIAS_WASM, memory),
+        "biasAdd",
+        chunks(rows, rows * c >= SPLIT_MIN ? 8 : 1, part),
+      );
       return out;
     },
   };

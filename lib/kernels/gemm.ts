@@ -49,7 +49,7 @@ import {
   V128,
   type WasmFunction,
 } from "./_wasm.ts";
-import { once, type Rows, runParts } from "./_parallel.ts";
+import { chunks, once, type Rows, runParts } from "./_parallel.ts";
 
 /** Rows of `C` per micro-kernel block. */
 export const MR = 6;
@@ -306,6 +306,13 @@ export function gemmEnabled(): boolean {
 
 /** Work (multiply-adds) from which the row panels are split between two threads. */
 export const GEMM_SPLIT_MIN = 1 << 18;
+/**
+ * Parts the row panels of one block of k are split into: up to 32 (fine enough that a
+ * late thread takes fewer), each at least 2¹⁶ multiply-adds (a few microseconds).
+ */
+function gemmParts(m: number, n: number, kb: number): number {
+  return m * n * kb >= GEMM_SPLIT_MIN ? Math.max(2, Math.min(32, (m * n * kb) >> 16)) : 1;
+}
 
 /**
  * C (m×n, row-major at byte offset `c`) = A (m×k) · B (k×n). A is read in place
@@ -359,7 +366,6 @@ export function gemm(
       for (let r = 0; r < tailPanels * MR; r++) tt[r] = r < tailRows ? from[mFull * MR + r] : 0;
     }
     const ldc = n * 4, tailLdc = nPad * 4;
-    const split = m * n * k >= GEMM_SPLIT_MIN && mFull > 1 ? Math.ceil(mFull / 2) : mFull;
     for (let k0 = 0; k0 < k; k0 += kc) {
       const kb = Math.min(kc, k - k0);
       // B's last panel's columns past n are zeros.
@@ -368,12 +374,14 @@ export function gemm(
       }
       pack(b.offset + k0 * b.rowStride, bp, n, kb, b.colStride, b.rowStride, NR);
       const acc = k0 > 0 ? 1 : 0, kt = kTab + k0 * 4;
-      const part = (i0: number, i1: number): Rows => ({
-        ...once([a.offset, rowTab + i0 * MR * 4, kt, bp, c + i0 * MR * ldc, kb, ldc, i1 - i0]
-          .concat([nPanels, acc])),
-        y: i1 > i0 ? 1 : 0,
-      });
-      runParts(bytes, memory, ex, "tiles", [part(0, split), part(split, mFull)]);
+      const part = (i0: number, i1: number): Rows =>
+        once(
+          [a.offset, rowTab + i0 * MR * 4, kt, bp, c + i0 * MR * ldc, kb, ldc, i1 - i0]
+            .concat([nPanels, acc]),
+          i1 > i0,
+        );
+      // Row panels in parts two threads share (each part writes its own rows of C).
+      runParts(bytes, memory, ex, "tiles", chunks(mFull, gemmParts(m, n, kb), part));
       if (tailPanels) {
         tiles(a.offset, tailTab, kt, bp, tailC, kb, tailLdc, tailPanels, nPanels, acc);
       }

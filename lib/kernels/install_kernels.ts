@@ -47,6 +47,7 @@ import { installWebGpuGuard } from "./webgpu_guard.ts";
 import { installFusedAdam } from "./adam_update.ts";
 import { biasAddConfig } from "./bias_add.ts";
 import { directConv2DConfig } from "./conv2d_direct.ts";
+import { reluConfig, reluGradConfig } from "./relu.ts";
 
 let stockMaxPoolGrad: tf.KernelConfig | undefined;
 let stockSum: tf.KernelConfig | undefined;
@@ -54,6 +55,7 @@ let stockIdentity: tf.KernelConfig | undefined;
 let stockCast: tf.KernelConfig | undefined;
 let stockAdd: tf.KernelConfig | undefined;
 let stockConv2D: tf.KernelConfig | undefined;
+let stockRelu: tf.KernelConfig | undefined;
 
 /** Register the kernels that `backend` lacks or runs slowly. Idempotent. */
 export function installKernels(backend: BackendName): void {
@@ -74,6 +76,9 @@ export function installKernels(backend: BackendName): void {
     if (stockAdd) replaceKernel(biasAddConfig(stockAdd));
     if (!stockConv2D) stockConv2D = tf.getKernel("Conv2D", "wasm");
     if (stockConv2D) replaceKernel(directConv2DConfig(stockConv2D));
+    if (!stockRelu) stockRelu = tf.getKernel("Relu", "wasm");
+    if (stockRelu) replaceKernel(reluConfig(stockRelu));
+    replaceKernel(reluGradConfig());
     installFusedAdam();
   } else if (backend === "webgpu") {
     installWebGpuGuard();

@@ -28,6 +28,7 @@ export { gemmConv2D, gemmFilterGrad, gemmInputGrad } from "./conv2d_gemm.ts";
 export { maxPoolGradConfig, maxPoolGradInto } from "./max_pool_grad.ts";
 export { leadingAxesSumConfig } from "./sum.ts";
 export { biasAddConfig } from "./bias_add.ts";
+export { reluConfig, reluGradConfig } from "./relu.ts";
 export { directConv2DConfig, directFilterGrad, directInputGrad } from "./conv2d_direct.ts";
 export {
   type AdamUpdateAttrs,
