@@ -22,6 +22,11 @@
  *   creates one throws {@linkcode VariableCreationError} (TensorFlow's
  *   "tf.function only supports singleton tf.Variables created on the first call").
  * - Arguments are flattened: tensors inside arrays and records are inputs.
+ *   A `tf.Variable` argument is keyed by its `VariableSpec` (shape, dtype,
+ *   trainable, and an alias id: `f(v, v)` and `f(v, w)` trace apart), so
+ *   another Variable of the same spec reuses the trace, and the graph reads
+ *   and assigns the Variable passed at each call (not the one traced with;
+ *   a Variable both passed and captured by the closure is treated as passed).
  *   Other values key the cache: primitives by value (`NaN`, `-0`, `null`,
  *   `undefined` kept apart), functions and objects by identity.
  * - AutoGraph runs first (`{ autograph: false }` turns it off): `if`/`else`,
@@ -237,6 +242,13 @@ export interface ConcreteFunction {
 interface Concrete extends ConcreteFunction {
   readonly key: string;
   readonly structure: Structure;
+  /** The Variables passed to the trace (its ops name them): stand-ins for a call's Variables. */
+  readonly vars: tf.Variable[];
+}
+
+/** The trace's Variable arguments → those of a call (same alias ids, so same length). */
+function bindVariables(cf: Concrete, vars: tf.Variable[]): Map<tf.Variable, tf.Variable> {
+  return new Map(cf.vars.map((v, i) => [v, vars[i]]));
 }
 
 /** What a traced function returns when called: its result with graph tensors made eager. */
@@ -285,10 +297,12 @@ const isRecord = (x: unknown): x is Record<string, unknown> => {
   return proto === Object.prototype || proto === null;
 };
 
-/** Flattened arguments: tensor leaves (with paths), a cache key and a readable signature. */
+/** Flattened arguments: tensor leaves (with paths), variables, a cache key. */
 interface Flat {
   leaves: Leaf[];
   paths: string[];
+  /** The `tf.Variable`s, each once, in order of first appearance (TF's alias ids). */
+  vars: tf.Variable[];
   /** Structure, dtypes, ranks and non-tensor values: what must match exactly. */
   key: string;
 }
@@ -311,7 +325,6 @@ function primitiveKey(x: unknown): string {
       return `<${String(x)}#${identity(x as unknown as object)}>`;
     default:
       if (x === null) return "null";
-      if (x instanceof tf.Variable) return `<Variable ${x.name}>`;
       return `<${(x as object).constructor?.name ?? "object"}#${identity(x as object)}>`;
   }
 }
@@ -320,8 +333,16 @@ function primitiveKey(x: unknown): string {
 function flattenArgs(args: unknown[], name: string): Flat {
   const leaves: Leaf[] = [];
   const paths: string[] = [];
+  const vars: tf.Variable[] = [];
   const seen = new Set<object>();
   const walk = (x: unknown, path: string): string => {
+    if (x instanceof tf.Variable) {
+      if (x.isDisposed) {
+        throw new DisposedTensorError(`${name}: ${path} is a disposed tf.Variable`);
+      }
+      if (!vars.includes(x)) vars.push(x);
+      return variableSpec(x, vars.indexOf(x));
+    }
     if (isLeaf(x)) {
       if (x instanceof tf.Tensor && x.isDisposed) {
         throw new DisposedTensorError(
@@ -347,7 +368,17 @@ function flattenArgs(args: unknown[], name: string): Flat {
     return primitiveKey(x);
   };
   const key = args.map((a, i) => walk(a, `argument ${i}`)).join(", ");
-  return { leaves, paths, key };
+  return { leaves, paths, vars, key };
+}
+
+/**
+ * A Variable argument's trace type (TF's `VariableSpec`): shape, dtype,
+ * trainable, and an alias id numbering the call's distinct variables, so that
+ * `f(v, v)` and `f(v, w)` trace apart but `f(w, w)` reuses `f(v, v)`'s trace.
+ */
+function variableSpec(v: tf.Variable, aliasId: number): string {
+  return `VariableSpec(shape=${formatShape(v.shape)}, dtype=${v.dtype}, ` +
+    `trainable=${v.trainable}, alias_id=${aliasId})`;
 }
 
 /** Replaces the tensor leaves of `args` (in flattening order) by `next()`. */
@@ -367,7 +398,12 @@ function specOf(leaf: Leaf): TensorSpec {
 
 function readable(args: unknown[], specs: TensorSpec[]): string {
   let i = 0;
+  const vars: tf.Variable[] = [];
   const walk = (x: unknown): string => {
+    if (x instanceof tf.Variable) {
+      if (!vars.includes(x)) vars.push(x);
+      return variableSpec(x, vars.indexOf(x));
+    }
     if (isLeaf(x)) {
       const s = specs[i++];
       return `${s.dtype}${formatShape(s.shape)}`;
@@ -411,6 +447,9 @@ function rebuild(s: Structure, value: (t: SymbolicTensor) => unknown): unknown {
 
 // ---------------------------------------------------------------- nested calls
 
+/** For a nested call: the callee's traced Variable arguments → the caller's Variables. */
+const callBindings = new WeakMap<Operation, Map<tf.Variable, tf.Variable>>();
+
 /** A traced function called while another is traced: a call of its graph (TF's `PartitionedCall`). */
 kernels.PartitionedCall = (inputs, op, ctx) => {
   const g = op.callee!;
@@ -422,8 +461,15 @@ kernels.PartitionedCall = (inputs, op, ctx) => {
   }
   // Inputs after the arguments are the reads of captured variables (for gradients only).
   const feeds = new Map(g.inputs.map((p, i) => [p, inputs[i]]));
-  const outs = execute([...g.outputs, ...g.statefulOps], feeds, ctx, `${op.name}/`);
-  return outs.slice(0, g.outputs.length) as tf.Tensor[];
+  const caller = ctx.bound;
+  const binding = [...callBindings.get(op) ?? []].map(([v, w]) => [v, ctx.variable(w)] as const);
+  ctx.bound = new Map([...caller, ...binding]);
+  try {
+    const outs = execute([...g.outputs, ...g.statefulOps], feeds, ctx, `${op.name}/`);
+    return outs.slice(0, g.outputs.length) as tf.Tensor[];
+  } finally {
+    ctx.bound = caller;
+  }
 };
 
 /**
@@ -480,9 +526,16 @@ gradFns.PartitionedCall = (op, dys) => {
   return gradients(g.outputs.map((t) => map.get(t)!), op.inputs, dys);
 };
 
-function callOp(cf: Concrete, inputs: SymbolicTensor[], name: string): Operation {
+function callOp(
+  cf: Concrete,
+  inputs: SymbolicTensor[],
+  vars: tf.Variable[],
+  name: string,
+): Operation {
   const outer = getDefaultGraph(); // inputs of enclosing graphs are captured by addOp
   const g = cf.graph;
+  const binding = bindVariables(cf, vars);
+  const callerOf = (v: tf.Variable) => binding.get(v) ?? v;
   const specs = g.outputs.map((t) => ({
     dtype: t.dtype,
     shape: [...t.shape],
@@ -490,12 +543,13 @@ function callOp(cf: Concrete, inputs: SymbolicTensor[], name: string): Operation
   }));
   // The callee's variables are read here too, as extra inputs: a tape around the call
   // sees them, and the gradient of the call reaches them.
-  const reads = calleeVariables(g).map((v) => readVariable(v));
+  const reads = calleeVariables(g).map((v) => readVariable(callerOf(v)));
   const op = outer.addOp("PartitionedCall", [...inputs, ...reads], { f: name }, specs, { name });
   op.callee = g;
+  callBindings.set(op, binding);
   const effects = g.operations.filter((o) => o.variable !== undefined);
   for (const o of effects) {
-    outer.sequence(op, o.type === "ReadVariableOp" ? "read" : "write", o.variable);
+    outer.sequence(op, o.type === "ReadVariableOp" ? "read" : "write", callerOf(o.variable!));
   }
   if (g.statefulOps.length > 0) {
     op.stateful = true;
@@ -620,7 +674,12 @@ export function tfFunction<A extends unknown[], R>(
     });
   };
 
-  const trace = (args: unknown[], key: string, specs: TensorSpec[]): Concrete => {
+  const trace = (
+    args: unknown[],
+    key: string,
+    specs: TensorSpec[],
+    vars: tf.Variable[],
+  ): Concrete => {
     traceCount++;
     const graph = new Graph();
     graph.autoControlDeps = true;
@@ -682,6 +741,7 @@ export function tfFunction<A extends unknown[], R>(
         }
       });
       const ctx = new RunContext(new Map());
+      ctx.bound = bindVariables(cf, flat.vars); // the Variables of this call, not the trace's
       let results: tf.Tensor[];
       try {
         results = tf.tidy(() => {
@@ -703,7 +763,16 @@ export function tfFunction<A extends unknown[], R>(
         return r;
       });
     };
-    return { signature: sig, graph, inputSpecs: specs, call, key, structure: structure! };
+    const cf: Concrete = {
+      signature: sig,
+      graph,
+      inputSpecs: specs,
+      call,
+      key,
+      structure: structure!,
+      vars,
+    };
+    return cf;
   };
 
   const remember = (key: string, cf: Concrete): void => {
@@ -754,7 +823,7 @@ export function tfFunction<A extends unknown[], R>(
     }
     const prev = cache.get(flat.key)?.at(-1);
     if (opts.reduceRetracing && prev && !signature) specs = generalise(specs, prev.inputSpecs);
-    const cf = trace(args, flat.key, specs);
+    const cf = trace(args, flat.key, specs, flat.vars);
     remember(flat.key, cf);
     return { cf, traced: true };
   };
@@ -789,10 +858,9 @@ export function tfFunction<A extends unknown[], R>(
       // Called while another function is traced: traced as its own function, called by an op.
       if (inFunctionGraph()) {
         const { cf } = concrete(bound);
-        const leaves = flattenArgs(bound, name).leaves.map((l) =>
-          toSymbolic(l as tf.Tensor | SymbolicTensor)
-        );
-        const op = callOp(cf, leaves, name.replace(/[^\w/.-]/g, "_"));
+        const flat = flattenArgs(bound, name);
+        const leaves = flat.leaves.map((l) => toSymbolic(l as tf.Tensor | SymbolicTensor));
+        const op = callOp(cf, leaves, flat.vars, name.replace(/[^\w/.-]/g, "_"));
         const outs = new Map(cf.graph.outputs.map((o, i) => [o, op.outputs[i]]));
         return rebuild(cf.structure, (t) => outs.get(t)) as Eager<R>;
       }

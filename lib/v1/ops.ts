@@ -627,7 +627,7 @@ export const kernels: Record<string, Kernel> = {
   Placeholder: (_, op, ctx) => [ctx.missingFeed(op)],
   Const: (_, op) => [op.value!],
   // A snapshot (shares the data): a later assign does not change what was read.
-  ReadVariableOp: (_, op) => [tf.clone(op.variable!)],
+  ReadVariableOp: (_, op, ctx) => [tf.clone(ctx.variable(op.variable!))],
   Identity: one((x) => x),
   AddV2: one(tf.add),
   Sub: one(tf.sub),

@@ -97,7 +97,18 @@ export class RunContext {
   /** Old variable values, freed when the run ends. */
   readonly garbage: tf.Tensor[] = [];
 
+  /**
+   * `tf.Variable`s passed as arguments of a traced function: the variable the
+   * trace saw → the one this call passed (TF's `VariableSpec` placeholders).
+   */
+  bound = new Map<tf.Variable, tf.Variable>();
+
   constructor(readonly variables: Map<Operation, tf.Tensor>) {}
+
+  /** The variable that `v`, as traced, stands for in this run. */
+  variable(v: tf.Variable): tf.Variable {
+    return this.bound.get(v) ?? v;
+  }
 
   missingFeed(op: Operation): never {
     const t = op.output;
