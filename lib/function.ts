@@ -40,8 +40,11 @@
  *
  * Inside the function, use tensor methods (`a.square().sum()`, `x.matMul(w)`)
  * or `v1` ops: they work on the symbolic tensors. The common `tf.*` ops
- * (`tf.add`, `tf.mul`, `tf.matMul`, `tf.relu`, `tf.sum`, `tf.reshape`, ...,
- * `tf.losses.softmaxCrossEntropy`) do too; others raise a `GraphError`.
+ * (`tf.add`, `tf.mul`, `tf.matMul`, `tf.relu`, `tf.sum`, `tf.reshape`,
+ * `tf.maximum`, `tf.pow`, `tf.where`, `tf.concat`, `tf.stack`, `tf.gather`,
+ * `tf.oneHot`, `tf.clipByValue`, ..., `tf.losses.softmaxCrossEntropy`,
+ * `tf.losses.meanSquaredError`; the list is in `v1/_kernel_dispatch.ts`) do
+ * too, with gradients; others raise a `GraphError`.
  * Closed-over `tf.Tensor`s become constants; closed-over `tf.Variable`s are
  * read at every call (`x.mul(w)`, `tf.mul(x, w)`, AutoGraph's `x * w`).
  *

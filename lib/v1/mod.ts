@@ -101,6 +101,30 @@ export {
   notEqual,
 } from "./ops.ts";
 export { broadcastGradientArgs, reduceSumAxes, stopGradient } from "./ops.ts";
+export {
+  ceil,
+  clipByValue,
+  concat,
+  cos,
+  floor,
+  gatherV2,
+  maximum,
+  minimum,
+  pad,
+  pow,
+  reciprocal,
+  reduceMin,
+  round,
+  rsqrt,
+  sin,
+  slice,
+  softplus,
+  squaredDifference,
+  stack,
+  tile,
+  unsortedSegmentSum,
+  where,
+} from "./math_array_ops.ts";
 export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
 export {
   execute,
