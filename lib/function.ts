@@ -98,6 +98,7 @@ import {
   Graph,
   GraphError,
   kernels,
+  neededOps,
   Operation,
   placeholder,
   print,
@@ -109,6 +110,7 @@ import {
   toSymbolic,
 } from "./v1/mod.ts";
 import { inFunctionGraph } from "./v1/resource_variables.ts";
+import { gradThrough } from "./v1/control_flow.ts";
 import "./_traced_optimizers.ts";
 
 /**
@@ -453,8 +455,8 @@ function rebuild(s: Structure, value: (t: SymbolicTensor) => unknown): unknown {
 /** For a nested call: the callee's traced Variable arguments → the caller's Variables. */
 const callBindings = new WeakMap<Operation, Map<tf.Variable, tf.Variable>>();
 
-/** A traced function called while another is traced: a call of its graph (TF's `PartitionedCall`). */
-kernels.PartitionedCall = (inputs, op, ctx) => {
+/** Runs `run` with the callee's Variable arguments bound to those of the call `op`. */
+function inCallee<T>(op: Operation, ctx: RunContext, run: (g: Graph) => T): T {
   const g = op.callee!;
   if (g.disposed) {
     throw new GraphError(
@@ -462,24 +464,72 @@ kernels.PartitionedCall = (inputs, op, ctx) => {
         `cache); call the outer function's dispose() so that it traces again`,
     );
   }
-  // Inputs after the arguments are the reads of captured variables (for gradients only).
-  const feeds = new Map(g.inputs.map((p, i) => [p, inputs[i]]));
   const caller = ctx.bound;
   const binding = [...callBindings.get(op) ?? []].map(([v, w]) => [v, ctx.variable(w)] as const);
   ctx.bound = new Map([...caller, ...binding]);
   try {
-    const outs = execute([...g.outputs, ...g.statefulOps], feeds, ctx, `${op.name}/`);
-    return outs.slice(0, g.outputs.length) as tf.Tensor[];
+    return run(g);
   } finally {
     ctx.bound = caller;
   }
-};
+}
+
+/** A traced function called while another is traced: a call of its graph (TF's `PartitionedCall`). */
+kernels.PartitionedCall = (inputs, op, ctx) =>
+  inCallee(op, ctx, (g) => {
+    // Inputs after the arguments are the reads of captured variables (for gradients only).
+    const feeds = new Map(g.inputs.map((p, i) => [p, inputs[i]]));
+    const outs = execute([...g.outputs, ...g.statefulOps], feeds, ctx, `${op.name}/`);
+    return outs.slice(0, g.outputs.length) as tf.Tensor[];
+  });
 
 /**
- * The gradient of a nested call: the callee's ops are copied into the calling
- * graph (side effects left out: they already ran) and differentiated there
- * with `v1.gradients`, as TensorFlow differentiates a `PartitionedCall`.
+ * The gradient of a call of a function with `cond`/`whileLoop` inside (a
+ * `PartitionedCallGrad` op): at run time the callee runs again on a tape, its
+ * variables' reads fed from the call's read inputs, and is differentiated
+ * there, as the gradients of `If` and `While` are (so it has no gradient itself).
  */
+kernels.PartitionedCallGrad = (inputs, op, ctx) =>
+  inCallee(op, ctx, (g) => {
+    const n = op.attrs.num_inputs as number;
+    const vars = calleeVariables(g);
+    return gradThrough(inputs.slice(0, n), op.attrs.wrt as number[], inputs.slice(n), (vals) => {
+      const feeds = new Map(g.inputs.map((p, i) => [p, vals[i]]));
+      for (const o of g.operations) {
+        if (o.type === "ReadVariableOp") {
+          feeds.set(o.output, vals[g.inputs.length + vars.indexOf(o.variable!)]);
+        }
+      }
+      return execute(g.outputs, feeds, ctx, `${op.name}/`) as tf.Tensor[];
+    });
+  });
+
+function callGradAtRunTime(op: Operation, dys: SymbolicTensor[]): (SymbolicTensor | null)[] {
+  const g = op.callee!;
+  const feeds = new Map<SymbolicTensor, tf.Tensor>(g.inputs.map((p) => [p, undefined!]));
+  for (const o of g.operations) if (o.type === "ReadVariableOp") feeds.set(o.output, undefined!);
+  const effect = neededOps(g.outputs, feeds).find((o) => o.stateful);
+  if (effect) {
+    throw new GraphError(
+      `cannot differentiate through the nested traced function ${op.attrs.f}: its result ` +
+        `depends on ${effect.name} (${effect.type}), a side effect that would run again; ` +
+        `return a value computed without it, or call its JavaScript function directly`,
+    );
+  }
+  const wrt = op.inputs.flatMap((t, i) => t.dtype === "float32" ? [i] : []);
+  const specs = wrt.map((i) => ({ dtype: "float32" as DType, shape: [...op.inputs[i].shape] }));
+  const grad = getDefaultGraph().addOp(
+    "PartitionedCallGrad",
+    [...op.inputs, ...dys],
+    { f: op.attrs.f, num_inputs: op.inputs.length, wrt },
+    specs,
+    { name: `${op.name}Grad` },
+  );
+  grad.callee = g;
+  callBindings.set(grad, callBindings.get(op)!);
+  return op.inputs.map((_, i) => wrt.includes(i) ? grad.outputs[wrt.indexOf(i)] : null);
+}
+
 /** The variables a callee graph reads (its own ops, in order): implicit inputs of a call. */
 function calleeVariables(g: Graph): tf.Variable[] {
   return [
@@ -489,20 +539,21 @@ function calleeVariables(g: Graph): tf.Variable[] {
   ];
 }
 
+/**
+ * The gradient of a nested call: the callee's ops are copied into the calling
+ * graph (side effects left out: they already ran) and differentiated there
+ * with `v1.gradients`, as TensorFlow differentiates a `PartitionedCall`; a
+ * callee with `cond`/`whileLoop` inside is differentiated at run time instead.
+ */
 gradFns.PartitionedCall = (op, dys) => {
   const g = op.callee!;
+  if (g.operations.some((o) => o.subgraphs)) return callGradAtRunTime(op, dys);
   const map = new Map<SymbolicTensor, SymbolicTensor>();
   g.inputs.forEach((p, i) => map.set(p, op.inputs[i]));
   const vars = calleeVariables(g);
   const into = getDefaultGraph();
   for (const o of g.operations) {
     if (o.type === "Placeholder" && map.has(o.output)) continue;
-    if (o.subgraphs) {
-      throw new GraphError(
-        `cannot differentiate through the nested traced function ${op.attrs.f}: it contains ` +
-          `${o.type} (cond/whileLoop); call its JavaScript function directly instead`,
-      );
-    }
     if (o.type === "Print") {
       map.set(o.output, map.get(o.inputs[0])!);
       continue;

@@ -345,7 +345,7 @@ kernels.While = (inputs, op, ctx: RunContext) =>
  * {@linkcode GradientTape}, then takes the gradients of its float outputs,
  * seeded with `dys`, with respect to those inputs (zeros where unconnected).
  */
-function gradThrough(
+export function gradThrough(
   values: tf.Tensor[],
   wrt: number[],
   dys: tf.Tensor[],
