@@ -58,7 +58,7 @@ Deno.test("tf.function: the guides' examples trace with their tf.* ops as graph 
   tf.dispose(xs);
 });
 
-Deno.test("tf.function: common tf.* ops (concat, stack, slice, pad, tile, gather, oneHot, clipByValue, minimum, squaredDifference, floor, ceil, round, rsqrt, reciprocal, sin, cos, softplus, min, losses.meanSquaredError) are graph ops run at every call, matching eager", () => {
+Deno.test("tf.function: common tf.* ops (concat, stack, split, unstack, slice, pad, tile, reverse, gather, oneHot, clipByValue, minimum, squaredDifference, floor, ceil, round, rsqrt, reciprocal, sin, cos, softplus, elu, leakyRelu, min, losses.meanSquaredError) are graph ops run at every call, matching eager", () => {
   const xs = [tf.tensor([[1, -2, 0.5], [3, 0, -1.5]]), tf.tensor([[-4, 2.5, 1], [0.25, 7, -1]])];
   const idx = tf.tensor1d([1, 1, 0], "int32");
   const cases: [string, (x: tf.Tensor) => tf.Tensor, string][] = [
@@ -92,6 +92,13 @@ Deno.test("tf.function: common tf.* ops (concat, stack, slice, pad, tile, gather
     ["tf.sin", (x) => tf.sin(x), "Sin"],
     ["tf.cos", (x) => tf.cos(x), "Cos"],
     ["tf.softplus", (x) => tf.softplus(x), "Softplus"],
+    ["tf.elu", (x) => tf.elu(x), "Elu"],
+    ["tf.leakyRelu", (x) => tf.leakyRelu(x, 0.1), "LeakyRelu"],
+    ["tf.reverse", (x) => tf.reverse(x, 1), "ReverseV2"],
+    ["tf.reverse (all axes)", (x) => tf.reverse(x), "ReverseV2"],
+    ["tf.split", (x) => tf.split(x, [1, -1], 1)[1], "Slice"],
+    ["tf.split in equal parts", (x) => tf.split(x, 3, 1)[2], "Slice"],
+    ["tf.unstack", (x) => tf.unstack(x, 1)[2], "Slice"],
     ["tf.min", (x) => tf.min(x, 1), "Max"],
     [
       "tf.losses.meanSquaredError",
@@ -140,6 +147,11 @@ Deno.test("tf.function: a GradientTape inside the trace differentiates these ops
     ["tf.sin", (x) => tf.sin(x)],
     ["tf.cos", (x) => tf.cos(x)],
     ["tf.softplus", (x) => tf.softplus(x)],
+    ["tf.elu", (x) => tf.elu(x)],
+    ["tf.leakyRelu", (x) => tf.leakyRelu(x, 0.1)],
+    ["tf.reverse", (x) => tf.mul(tf.reverse(x, 1), tf.tensor([1, 2, 3]))],
+    ["tf.split", (x) => tf.split(x, [1, 2], 1)[1]],
+    ["tf.unstack", (x) => tf.mul(tf.unstack(x)[1], 3)],
     ["tf.min", (x) => tf.min(x, 1)],
     ["tf.losses.meanSquaredError", (x) => tf.losses.meanSquaredError(tf.zerosLike(x), x)],
   ];

@@ -11,8 +11,8 @@
  *   ExpandDims ArgMax Identity Equal Less Greater LessEqual GreaterEqual NotEqual
  *   LogicalAnd LogicalOr LogicalNot FloorDiv Mod Sign ZerosLike OnesLike AddN`, and
  *   (`math_array_ops.ts`) `Maximum Minimum Pow SquaredDifference Floor Ceil Round
- *   Rsqrt Reciprocal Sin Cos Softplus Min ClipByValue Select Concat Pack Tile
- *   PadV2 Slice GatherV2 OneHot`;
+ *   Rsqrt Reciprocal Sin Cos Softplus Elu LeakyRelu Min ClipByValue Select Concat
+ *   Pack Unpack SplitV Reverse Tile PadV2 Slice GatherV2 OneHot`;
  * - `tf.losses.softmaxCrossEntropy` and `tf.losses.meanSquaredError` (without
  *   weights) build their graph forms;
  * - any other kernel given one throws a {@linkcode GraphError} (never an eager
@@ -54,7 +54,7 @@ type Attrs = Record<string, unknown>;
 const axis = (a: unknown): number | number[] | null => (a ?? null) as number | number[] | null;
 
 /** tfjs kernel name → the v1 op that builds it in a graph. */
-const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor> = {
+const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | SymbolicTensor[]> = {
   Add: ({ a, b }) => ops.add(a, b),
   Sub: ({ a, b }) => ops.sub(a, b),
   Multiply: ({ a, b }) => ops.mul(a, b),
@@ -112,6 +112,23 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor> = {
   Sin: ({ x }) => more.sin(x),
   Cos: ({ x }) => more.cos(x),
   Softplus: ({ x }) => more.softplus(x),
+  Elu: ({ x }) => more.elu(x),
+  LeakyRelu: ({ x }, { alpha }) => more.leakyRelu(x, alpha as number),
+  Reverse: ({ x }, { dims }) => {
+    const s = ops.toSymbolic(x); // tfjs passes the axes as given: none means all
+    return more.reverse(s, dims == null ? s.shape.map((_, i) => i) : [dims as number].flat());
+  },
+  Unpack: ({ value }, { axis }) => more.unstack(value, axis as number),
+  SplitV: ({ x }, { numOrSizeSplits, axis }) => {
+    const s = ops.toSymbolic(x);
+    const a = (axis as number) < 0 ? (axis as number) + s.rank : axis as number;
+    const n = numOrSizeSplits as number | number[];
+    const d = s.shape[a];
+    if (d === null) unsupported("tf.split along a dimension of unknown size");
+    if (!Array.isArray(n)) return more.split(s, Array(n).fill(d! / n), a);
+    const rest = d! - n.filter((k) => k !== -1).reduce((p, k) => p + k, 0); // one -1: the rest
+    return more.split(s, n.map((k) => k === -1 ? rest : k), a);
+  },
   Min: ({ x }, a) => more.reduceMin(x, axis(a.axis), !!a.keepDims),
   ClipByValue: ({ x }, a) =>
     more.clipByValue(x, a.clipValueMin as number, a.clipValueMax as number),

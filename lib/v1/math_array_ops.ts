@@ -2,9 +2,10 @@
  * More graph ops, each with its kernel and gradient (TensorFlow's `math_ops`
  * and `array_ops`): what the tfjs functions `tf.maximum`, `tf.minimum`,
  * `tf.pow`, `tf.squaredDifference`, `tf.where`, `tf.concat`, `tf.stack`,
- * `tf.slice`, `tf.pad`, `tf.tile`, `tf.gather`, `tf.oneHot`, `tf.clipByValue`,
- * `tf.floor`, `tf.ceil`, `tf.round`, `tf.rsqrt`, `tf.reciprocal`, `tf.sin`,
- * `tf.cos`, `tf.softplus` and `tf.min` become inside a traced function
+ * `tf.split`, `tf.unstack`, `tf.slice`, `tf.pad`, `tf.tile`, `tf.reverse`,
+ * `tf.gather`, `tf.clipByValue`, `tf.floor`, `tf.ceil`, `tf.round`,
+ * `tf.rsqrt`, `tf.reciprocal`, `tf.sin`, `tf.cos`, `tf.softplus`, `tf.elu`,
+ * `tf.leakyRelu` and `tf.min` become inside a traced function
  * (`_kernel_dispatch.ts`). Gradients follow TensorFlow's `math_grad.py` and
  * `array_grad.py`: `Maximum`/`Minimum` send the gradient to `a` where
  * `a >= b` (`a <= b`), else to `b`; `Floor`, `Ceil` and `Round` have none;
@@ -30,6 +31,7 @@ import * as tf from "@tensorflow/tfjs";
 import { GraphError, type Shape, ShapeError, type SymbolicTensor } from "./graph.ts";
 import type { TensorLike } from "./graph.ts";
 import {
+  add,
   addOp,
   binary,
   broadcastShapes,
@@ -38,6 +40,7 @@ import {
   greaterEqual,
   type Kernel,
   kernels,
+  less,
   lessEqual,
   log,
   mul,
@@ -122,6 +125,16 @@ export const cos = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat(
 /** `log(1 + exp(x))` (`Softplus`). */
 export const softplus = (x: TensorLike, name?: string): SymbolicTensor =>
   unaryFloat("Softplus", x, name);
+
+/** `x` where `x > 0`, else `alpha·x` (`LeakyRelu`). */
+export function leakyRelu(x: TensorLike, alpha = 0.2, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  requireFloat("LeakyRelu", sx);
+  return addOp("LeakyRelu", [sx], { alpha }, [{ dtype: sx.dtype, shape: [...sx.shape] }], name)
+    .output;
+}
+/** `x` where `x > 0`, else `exp(x) - 1` (`Elu`). */
+export const elu = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Elu", x, name);
 
 /** Minimum over `axis` (all axes when omitted): `-max(-x)`. */
 export function reduceMin(
@@ -219,6 +232,41 @@ export function pad(x: TensorLike, paddings: [number, number][], value = 0): Sym
   return addOp("PadV2", [sx], { paddings, value }, [{ dtype: sx.dtype, shape }]).output;
 }
 
+/** `x` with the order of its elements reversed along `axes` (`ReverseV2`). */
+export function reverse(x: TensorLike, axes: number[], name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  const dims = axes.map((a) => axisOf(sx, a, "ReverseV2"));
+  return addOp("ReverseV2", [sx], { axis: dims }, [{ dtype: sx.dtype, shape: [...sx.shape] }], name)
+    .output;
+}
+
+/** `x` cut along `axis` into pieces of `sizes` (TF's `SplitV`, built from `Slice`s). */
+export function split(x: TensorLike, sizes: number[], axis = 0): SymbolicTensor[] {
+  const sx = toSymbolic(x);
+  const a = axisOf(sx, axis, "SplitV");
+  let at = 0;
+  return sizes.map((n) => {
+    const piece = slice(
+      sx,
+      sx.shape.map((_, i) => i === a ? at : 0),
+      sx.shape.map((_, i) => i === a ? n : -1),
+    );
+    at += n;
+    return piece;
+  });
+}
+
+/** The slices of `x` along `axis`, that axis removed (TF's `Unpack`, built from `Slice`s). */
+export function unstack(x: TensorLike, axis = 0): SymbolicTensor[] {
+  const sx = toSymbolic(x);
+  const a = axisOf(sx, axis, "Unpack");
+  const n = known(sx, a, "Unpack");
+  const rest = sx.shape.filter((_, i) => i !== a);
+  return split(sx, Array(n).fill(1), a).map((piece) =>
+    reshape(piece, rest.some((d) => d === null) ? [-1] : rest as number[])
+  );
+}
+
 /** Repeats `x` `reps[i]` times along axis `i` (`Tile`). */
 export function tile(x: TensorLike, reps: number[], name?: string): SymbolicTensor {
   const sx = toSymbolic(x);
@@ -273,6 +321,9 @@ Object.assign(
     Sin: one(tf.sin),
     Cos: one(tf.cos),
     Softplus: one(tf.softplus),
+    Elu: one(tf.elu),
+    LeakyRelu: ([x], op) => [tf.leakyRelu(x, op.attrs.alpha as number)],
+    ReverseV2: ([x], op) => [tf.reverse(x, op.attrs.axis as number[])],
     SelectV2: ([c, a, b]) => [tf.where(c, a, b)],
     ConcatV2: (xs, op) => [tf.concat(xs, op.attrs.axis as number)],
     Slice: ([x], op) => [tf.slice(x, op.attrs.begin as number[], op.attrs.size as number[])],
@@ -337,6 +388,12 @@ Object.assign(
     Sin: ({ inputs: [x] }, [dy]) => [mul(dy, cos(x))],
     Cos: ({ inputs: [x] }, [dy]) => [neg(mul(dy, sin(x)))],
     Softplus: ({ inputs: [x] }, [dy]) => [mul(dy, sigmoid(x))],
+    // TF's EluGrad: dy·(y + 1) where y < 0, else dy; LeakyReluGrad: dy where x > 0, else alpha·dy.
+    Elu: ({ output: y }, [dy]) => [where(less(y, 0), mul(dy, add(y, 1)), dy)],
+    LeakyRelu: (op, [dy]) => [
+      where(greater(op.inputs[0], 0), dy, mul(dy, op.attrs.alpha as number)),
+    ],
+    ReverseV2: (op, [dy]) => [reverse(dy, op.attrs.axis as number[])],
     SelectV2: ({ inputs: [c, a, b] }, [dy]) => {
       const zero = zerosLike(dy);
       return [null, unbroadcast(where(c, dy, zero), a), unbroadcast(where(c, zero, dy), b)];
