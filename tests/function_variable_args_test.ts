@@ -143,3 +143,19 @@ Deno.test("tf.function: tf.memory is flat across calls alternating Variable argu
   f.dispose();
   tf.dispose([v, w, x]);
 });
+
+Deno.test("tf.function: a GradientTape around the call differentiates with respect to the Variable passed, as the guide's add(v, 1.0) (one trace for two Variables)", () => {
+  const f = tfFunction((a: tf.Variable, b: tf.Tensor) => a.square().mul(b));
+  const [v, w] = [tf.variable(tf.scalar(1)), tf.variable(tf.scalar(4))];
+  const b = tf.scalar(3);
+  for (const [u, expected] of [[v, 6], [w, 24]] as const) { // d(3u²)/du = 6u
+    const tape = new GradientTape();
+    const y = tape.record(() => f(u, b));
+    const g = tape.gradient(y, u) as tf.Tensor;
+    assert.deepEqual(value(g), [expected]);
+    tf.dispose([y, g]);
+  }
+  assert.equal(f.traceCount, 1);
+  f.dispose();
+  tf.dispose([v, w, b]);
+});
