@@ -486,7 +486,8 @@ kernels.PartitionedCall = (inputs, op, ctx) =>
 /**
  * The gradient of a call of a function with `cond`/`whileLoop` inside (a
  * `PartitionedCallGrad` op): at run time the callee runs again on a tape, its
- * variables' reads fed from the call's read inputs, and is differentiated
+ * variables' reads (also those in its branches and loops) giving the call's
+ * read inputs, and is differentiated
  * there, as the gradients of `If` and `While` are (so it has no gradient itself).
  */
 kernels.PartitionedCallGrad = (inputs, op, ctx) =>
@@ -495,12 +496,12 @@ kernels.PartitionedCallGrad = (inputs, op, ctx) =>
     const vars = calleeVariables(g);
     return gradThrough(inputs.slice(0, n), op.attrs.wrt as number[], inputs.slice(n), (vals) => {
       const feeds = new Map(g.inputs.map((p, i) => [p, vals[i]]));
-      for (const o of g.operations) {
-        if (o.type === "ReadVariableOp") {
-          feeds.set(o.output, vals[g.inputs.length + vars.indexOf(o.variable!)]);
-        }
+      const reads = vals.slice(g.inputs.length, g.inputs.length + vars.length);
+      for (const o of g.operations) { // fed: no write before a read runs again
+        if (o.type === "ReadVariableOp") feeds.set(o.output, reads[vars.indexOf(o.variable!)]);
       }
-      return execute(g.outputs, feeds, ctx, `${op.name}/`) as tf.Tensor[];
+      return ctx.withFedReads(vars, reads, () =>
+        execute(g.outputs, feeds, ctx, `${op.name}/`)) as tf.Tensor[];
     });
   });
 

@@ -1,4 +1,5 @@
-// Gradients through a tf.function called inside another one when it holds control flow,
+// Gradients through control flow in traced functions: Variables read inside a cond branch or a
+// loop body, and a tf.function called inside another one when it holds control flow,
 // written from TensorFlow's guide "Better performance with tf.function" (a Function is like a
 // core op: "you can compute gradients", also of Functions used inside other Functions) and
 // "Introduction to gradients and automatic differentiation" (control flow is differentiated
@@ -118,4 +119,50 @@ Deno.test("tf.function: tf.memory is flat across calls differentiating through a
   grads.dispose();
   inner.dispose();
   x.dispose();
+});
+
+Deno.test("tf.function: tape.gradient reaches a Variable read inside a tf.cond branch (TF2 makes its handle an input of If): 2·x·w on the branch taken, zero from the other", () => {
+  const w = tf.variable(tf.scalar(3));
+  const f = tfFunction((x: tf.Tensor) => {
+    const tape = new GradientTape();
+    const y = tape.record(() => {
+      if (x.greater(0)) return x.mul(w).mul(w);
+      return x.neg();
+    });
+    return tape.gradient(y, [w]) as tf.Tensor[];
+  }, { scope: { w, GradientTape } });
+  for (const [x0, dw] of [[2, 12], [-2, 0]]) {
+    const x = tf.scalar(x0);
+    const [g] = f(x);
+    assert.deepEqual(value(g), [dw]);
+    tf.dispose([x, g]);
+  }
+  assert.equal(f.traceCount, 1);
+  f.dispose();
+  w.dispose();
+});
+
+Deno.test("tf.function: tape.gradient reaches a Variable read inside a tf.while_loop body: d(x·w³)/dw = 3·x·w², also through a nested tf.function", () => {
+  const w = tf.variable(tf.scalar(3));
+  const cube = (x: tf.Tensor) =>
+    v1.whileLoop(
+      (i) => v1.less(i, 3),
+      (i, v) => [v1.add(i, 1), v1.mul(v, w)],
+      [v1.constant(0, "int32"), x as unknown as v1.SymbolicTensor],
+    )[1] as unknown as tf.Tensor;
+  const nested = tfFunction(cube, { autograph: false });
+  for (const body of [cube, (x: tf.Tensor) => nested(x) as tf.Tensor]) {
+    const f = tfFunction((x: tf.Tensor) => {
+      const tape = new GradientTape();
+      const y = tape.record(() => body(x));
+      return tape.gradient(y, [w]) as tf.Tensor[];
+    }, { autograph: false });
+    const x = tf.scalar(2);
+    const [g] = f(x);
+    assert.deepEqual(value(g), [3 * 2 * 9]);
+    tf.dispose([x, g]);
+    f.dispose();
+  }
+  nested.dispose();
+  w.dispose();
 });

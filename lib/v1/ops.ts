@@ -636,7 +636,10 @@ export const kernels: Record<string, Kernel> = {
   Placeholder: (_, op, ctx) => [ctx.missingFeed(op)],
   Const: (_, op) => [op.value!],
   // A snapshot (shares the data): a later assign does not change what was read.
-  ReadVariableOp: (_, op, ctx) => [tf.clone(ctx.variable(op.variable!))],
+  ReadVariableOp: (_, op, ctx) => {
+    const v = ctx.variable(op.variable!);
+    return [tf.clone(ctx.fedReads.get(v) ?? v)];
+  },
   Identity: one((x) => x),
   AddV2: one(tf.add),
   Sub: one(tf.sub),
