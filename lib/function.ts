@@ -487,8 +487,8 @@ kernels.PartitionedCall = (inputs, op, ctx) =>
  * The gradient of a call of a function with `cond`/`whileLoop` inside (a
  * `PartitionedCallGrad` op): at run time the callee runs again on a tape, its
  * variables' reads (also those in its branches and loops) giving the call's
- * read inputs, and is differentiated
- * there, as the gradients of `If` and `While` are (so it has no gradient itself).
+ * read inputs, and is differentiated there, as the gradients of `If` and
+ * `While` are (so it has no gradient itself).
  */
 kernels.PartitionedCallGrad = (inputs, op, ctx) =>
   inCallee(op, ctx, (g) => {
@@ -505,6 +505,7 @@ kernels.PartitionedCallGrad = (inputs, op, ctx) =>
     });
   });
 
+/** Adds the `PartitionedCallGrad` op of the call `op`: the gradients of its float inputs. */
 function callGradAtRunTime(op: Operation, dys: SymbolicTensor[]): (SymbolicTensor | null)[] {
   const g = op.callee!;
   const feeds = new Map<SymbolicTensor, tf.Tensor>(g.inputs.map((p) => [p, undefined!]));
