@@ -138,8 +138,9 @@ function applyAdam(opt: tf.AdamOptimizer, grads: Grads): void {
   assignVariable(s.accBeta2, v1.mul(read(s.accBeta2), s.beta2));
 }
 
-v1.kernels.ResourceApplyAdam = ([g, p1, p2], op) => {
-  const { s, x, m, u } = adamTargets.get(op)!;
+v1.kernels.ResourceApplyAdam = ([g, p1, p2], op, ctx) => {
+  const { s, m, u } = adamTargets.get(op)!;
+  const x = ctx.variable(adamTargets.get(op)!.x); // a Variable argument: this call's
   const fused = tf.getBackend() === "wasm" && tf.getKernel("AdamUpdate", "wasm") !== undefined &&
     x.dtype === "float32" && g.dtype === "float32";
   let next: tf.Tensor[];

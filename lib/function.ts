@@ -22,6 +22,11 @@
  *   creates one throws {@linkcode VariableCreationError} (TensorFlow's
  *   "tf.function only supports singleton tf.Variables created on the first call").
  * - Arguments are flattened: tensors inside arrays and records are inputs.
+ *   A `tf.Variable` argument is keyed by its `VariableSpec` (shape, dtype,
+ *   trainable, and an alias id: `f(v, v)` and `f(v, w)` trace apart), so
+ *   another Variable of the same spec reuses the trace, and the graph reads
+ *   and assigns the Variable passed at each call (not the one traced with;
+ *   a Variable both passed and captured by the closure is treated as passed).
  *   Other values key the cache: primitives by value (`NaN`, `-0`, `null`,
  *   `undefined` kept apart), functions and objects by identity.
  * - AutoGraph runs first (`{ autograph: false }` turns it off): `if`/`else`,
@@ -35,8 +40,11 @@
  *
  * Inside the function, use tensor methods (`a.square().sum()`, `x.matMul(w)`)
  * or `v1` ops: they work on the symbolic tensors. The common `tf.*` ops
- * (`tf.add`, `tf.mul`, `tf.matMul`, `tf.relu`, `tf.sum`, `tf.reshape`, ...,
- * `tf.losses.softmaxCrossEntropy`) do too; others raise a `GraphError`.
+ * (`tf.add`, `tf.mul`, `tf.matMul`, `tf.relu`, `tf.sum`, `tf.reshape`,
+ * `tf.maximum`, `tf.pow`, `tf.where`, `tf.concat`, `tf.stack`, `tf.gather`,
+ * `tf.oneHot`, `tf.clipByValue`, ..., `tf.losses.softmaxCrossEntropy`,
+ * `tf.losses.meanSquaredError`; the list is in `v1/_kernel_dispatch.ts`) do
+ * too, with gradients; others raise a `GraphError`.
  * Closed-over `tf.Tensor`s become constants; closed-over `tf.Variable`s are
  * read at every call (`x.mul(w)`, `tf.mul(x, w)`, AutoGraph's `x * w`).
  *
@@ -90,6 +98,7 @@ import {
   Graph,
   GraphError,
   kernels,
+  neededOps,
   Operation,
   placeholder,
   print,
@@ -101,6 +110,7 @@ import {
   toSymbolic,
 } from "./v1/mod.ts";
 import { inFunctionGraph } from "./v1/resource_variables.ts";
+import { gradThrough } from "./v1/control_flow.ts";
 import "./_traced_optimizers.ts";
 
 /**
@@ -237,6 +247,13 @@ export interface ConcreteFunction {
 interface Concrete extends ConcreteFunction {
   readonly key: string;
   readonly structure: Structure;
+  /** The Variables passed to the trace (its ops name them): stand-ins for a call's Variables. */
+  readonly vars: tf.Variable[];
+}
+
+/** The trace's Variable arguments → those of a call (same alias ids, so same length). */
+function bindVariables(cf: Concrete, vars: tf.Variable[]): Map<tf.Variable, tf.Variable> {
+  return new Map(cf.vars.map((v, i) => [v, vars[i]]));
 }
 
 /** What a traced function returns when called: its result with graph tensors made eager. */
@@ -285,10 +302,12 @@ const isRecord = (x: unknown): x is Record<string, unknown> => {
   return proto === Object.prototype || proto === null;
 };
 
-/** Flattened arguments: tensor leaves (with paths), a cache key and a readable signature. */
+/** Flattened arguments: tensor leaves (with paths), variables, a cache key. */
 interface Flat {
   leaves: Leaf[];
   paths: string[];
+  /** The `tf.Variable`s, each once, in order of first appearance (TF's alias ids). */
+  vars: tf.Variable[];
   /** Structure, dtypes, ranks and non-tensor values: what must match exactly. */
   key: string;
 }
@@ -311,7 +330,6 @@ function primitiveKey(x: unknown): string {
       return `<${String(x)}#${identity(x as unknown as object)}>`;
     default:
       if (x === null) return "null";
-      if (x instanceof tf.Variable) return `<Variable ${x.name}>`;
       return `<${(x as object).constructor?.name ?? "object"}#${identity(x as object)}>`;
   }
 }
@@ -320,8 +338,16 @@ function primitiveKey(x: unknown): string {
 function flattenArgs(args: unknown[], name: string): Flat {
   const leaves: Leaf[] = [];
   const paths: string[] = [];
+  const vars: tf.Variable[] = [];
   const seen = new Set<object>();
   const walk = (x: unknown, path: string): string => {
+    if (x instanceof tf.Variable) {
+      if (x.isDisposed) {
+        throw new DisposedTensorError(`${name}: ${path} is a disposed tf.Variable`);
+      }
+      if (!vars.includes(x)) vars.push(x);
+      return variableSpec(x, vars.indexOf(x));
+    }
     if (isLeaf(x)) {
       if (x instanceof tf.Tensor && x.isDisposed) {
         throw new DisposedTensorError(
@@ -347,7 +373,17 @@ function flattenArgs(args: unknown[], name: string): Flat {
     return primitiveKey(x);
   };
   const key = args.map((a, i) => walk(a, `argument ${i}`)).join(", ");
-  return { leaves, paths, key };
+  return { leaves, paths, vars, key };
+}
+
+/**
+ * A Variable argument's trace type (TF's `VariableSpec`): shape, dtype,
+ * trainable, and an alias id numbering the call's distinct variables, so that
+ * `f(v, v)` and `f(v, w)` trace apart but `f(w, w)` reuses `f(v, v)`'s trace.
+ */
+function variableSpec(v: tf.Variable, aliasId: number): string {
+  return `VariableSpec(shape=${formatShape(v.shape)}, dtype=${v.dtype}, ` +
+    `trainable=${v.trainable}, alias_id=${aliasId})`;
 }
 
 /** Replaces the tensor leaves of `args` (in flattening order) by `next()`. */
@@ -367,7 +403,12 @@ function specOf(leaf: Leaf): TensorSpec {
 
 function readable(args: unknown[], specs: TensorSpec[]): string {
   let i = 0;
+  const vars: tf.Variable[] = [];
   const walk = (x: unknown): string => {
+    if (x instanceof tf.Variable) {
+      if (!vars.includes(x)) vars.push(x);
+      return variableSpec(x, vars.indexOf(x));
+    }
     if (isLeaf(x)) {
       const s = specs[i++];
       return `${s.dtype}${formatShape(s.shape)}`;
@@ -411,8 +452,11 @@ function rebuild(s: Structure, value: (t: SymbolicTensor) => unknown): unknown {
 
 // ---------------------------------------------------------------- nested calls
 
-/** A traced function called while another is traced: a call of its graph (TF's `PartitionedCall`). */
-kernels.PartitionedCall = (inputs, op, ctx) => {
+/** For a nested call: the callee's traced Variable arguments → the caller's Variables. */
+const callBindings = new WeakMap<Operation, Map<tf.Variable, tf.Variable>>();
+
+/** Runs `run` with the callee's Variable arguments bound to those of the call `op`. */
+function inCallee<T>(op: Operation, ctx: RunContext, run: (g: Graph) => T): T {
   const g = op.callee!;
   if (g.disposed) {
     throw new GraphError(
@@ -420,17 +464,74 @@ kernels.PartitionedCall = (inputs, op, ctx) => {
         `cache); call the outer function's dispose() so that it traces again`,
     );
   }
-  // Inputs after the arguments are the reads of captured variables (for gradients only).
-  const feeds = new Map(g.inputs.map((p, i) => [p, inputs[i]]));
-  const outs = execute([...g.outputs, ...g.statefulOps], feeds, ctx, `${op.name}/`);
-  return outs.slice(0, g.outputs.length) as tf.Tensor[];
-};
+  const caller = ctx.bound;
+  const binding = [...callBindings.get(op) ?? []].map(([v, w]) => [v, ctx.variable(w)] as const);
+  ctx.bound = new Map([...caller, ...binding]);
+  try {
+    return run(g);
+  } finally {
+    ctx.bound = caller;
+  }
+}
+
+/** A traced function called while another is traced: a call of its graph (TF's `PartitionedCall`). */
+kernels.PartitionedCall = (inputs, op, ctx) =>
+  inCallee(op, ctx, (g) => {
+    // Inputs after the arguments are the reads of captured variables (for gradients only).
+    const feeds = new Map(g.inputs.map((p, i) => [p, inputs[i]]));
+    const outs = execute([...g.outputs, ...g.statefulOps], feeds, ctx, `${op.name}/`);
+    return outs.slice(0, g.outputs.length) as tf.Tensor[];
+  });
 
 /**
- * The gradient of a nested call: the callee's ops are copied into the calling
- * graph (side effects left out: they already ran) and differentiated there
- * with `v1.gradients`, as TensorFlow differentiates a `PartitionedCall`.
+ * The gradient of a call of a function with `cond`/`whileLoop` inside (a
+ * `PartitionedCallGrad` op): at run time the callee runs again on a tape, its
+ * variables' reads (also those in its branches and loops) giving the call's
+ * read inputs, and is differentiated there, as the gradients of `If` and
+ * `While` are (so it has no gradient itself).
  */
+kernels.PartitionedCallGrad = (inputs, op, ctx) =>
+  inCallee(op, ctx, (g) => {
+    const n = op.attrs.num_inputs as number;
+    const vars = calleeVariables(g);
+    return gradThrough(inputs.slice(0, n), op.attrs.wrt as number[], inputs.slice(n), (vals) => {
+      const feeds = new Map(g.inputs.map((p, i) => [p, vals[i]]));
+      const reads = vals.slice(g.inputs.length, g.inputs.length + vars.length);
+      for (const o of g.operations) { // fed: no write before a read runs again
+        if (o.type === "ReadVariableOp") feeds.set(o.output, reads[vars.indexOf(o.variable!)]);
+      }
+      return ctx.withFedReads(vars, reads, () =>
+        execute(g.outputs, feeds, ctx, `${op.name}/`)) as tf.Tensor[];
+    });
+  });
+
+/** Adds the `PartitionedCallGrad` op of the call `op`: the gradients of its float inputs. */
+function callGradAtRunTime(op: Operation, dys: SymbolicTensor[]): (SymbolicTensor | null)[] {
+  const g = op.callee!;
+  const feeds = new Map<SymbolicTensor, tf.Tensor>(g.inputs.map((p) => [p, undefined!]));
+  for (const o of g.operations) if (o.type === "ReadVariableOp") feeds.set(o.output, undefined!);
+  const effect = neededOps(g.outputs, feeds).find((o) => o.stateful);
+  if (effect) {
+    throw new GraphError(
+      `cannot differentiate through the nested traced function ${op.attrs.f}: its result ` +
+        `depends on ${effect.name} (${effect.type}), a side effect that would run again; ` +
+        `return a value computed without it, or call its JavaScript function directly`,
+    );
+  }
+  const wrt = op.inputs.flatMap((t, i) => t.dtype === "float32" ? [i] : []);
+  const specs = wrt.map((i) => ({ dtype: "float32" as DType, shape: [...op.inputs[i].shape] }));
+  const grad = getDefaultGraph().addOp(
+    "PartitionedCallGrad",
+    [...op.inputs, ...dys],
+    { f: op.attrs.f, num_inputs: op.inputs.length, wrt },
+    specs,
+    { name: `${op.name}Grad` },
+  );
+  grad.callee = g;
+  callBindings.set(grad, callBindings.get(op)!);
+  return op.inputs.map((_, i) => wrt.includes(i) ? grad.outputs[wrt.indexOf(i)] : null);
+}
+
 /** The variables a callee graph reads (its own ops, in order): implicit inputs of a call. */
 function calleeVariables(g: Graph): tf.Variable[] {
   return [
@@ -440,20 +541,21 @@ function calleeVariables(g: Graph): tf.Variable[] {
   ];
 }
 
+/**
+ * The gradient of a nested call: the callee's ops are copied into the calling
+ * graph (side effects left out: they already ran) and differentiated there
+ * with `v1.gradients`, as TensorFlow differentiates a `PartitionedCall`; a
+ * callee with `cond`/`whileLoop` inside is differentiated at run time instead.
+ */
 gradFns.PartitionedCall = (op, dys) => {
   const g = op.callee!;
+  if (g.operations.some((o) => o.subgraphs)) return callGradAtRunTime(op, dys);
   const map = new Map<SymbolicTensor, SymbolicTensor>();
   g.inputs.forEach((p, i) => map.set(p, op.inputs[i]));
   const vars = calleeVariables(g);
   const into = getDefaultGraph();
   for (const o of g.operations) {
     if (o.type === "Placeholder" && map.has(o.output)) continue;
-    if (o.subgraphs) {
-      throw new GraphError(
-        `cannot differentiate through the nested traced function ${op.attrs.f}: it contains ` +
-          `${o.type} (cond/whileLoop); call its JavaScript function directly instead`,
-      );
-    }
     if (o.type === "Print") {
       map.set(o.output, map.get(o.inputs[0])!);
       continue;
@@ -480,9 +582,16 @@ gradFns.PartitionedCall = (op, dys) => {
   return gradients(g.outputs.map((t) => map.get(t)!), op.inputs, dys);
 };
 
-function callOp(cf: Concrete, inputs: SymbolicTensor[], name: string): Operation {
+function callOp(
+  cf: Concrete,
+  inputs: SymbolicTensor[],
+  vars: tf.Variable[],
+  name: string,
+): Operation {
   const outer = getDefaultGraph(); // inputs of enclosing graphs are captured by addOp
   const g = cf.graph;
+  const binding = bindVariables(cf, vars);
+  const callerOf = (v: tf.Variable) => binding.get(v) ?? v;
   const specs = g.outputs.map((t) => ({
     dtype: t.dtype,
     shape: [...t.shape],
@@ -490,12 +599,13 @@ function callOp(cf: Concrete, inputs: SymbolicTensor[], name: string): Operation
   }));
   // The callee's variables are read here too, as extra inputs: a tape around the call
   // sees them, and the gradient of the call reaches them.
-  const reads = calleeVariables(g).map((v) => readVariable(v));
+  const reads = calleeVariables(g).map((v) => readVariable(callerOf(v)));
   const op = outer.addOp("PartitionedCall", [...inputs, ...reads], { f: name }, specs, { name });
   op.callee = g;
+  callBindings.set(op, binding);
   const effects = g.operations.filter((o) => o.variable !== undefined);
   for (const o of effects) {
-    outer.sequence(op, o.type === "ReadVariableOp" ? "read" : "write", o.variable);
+    outer.sequence(op, o.type === "ReadVariableOp" ? "read" : "write", callerOf(o.variable!));
   }
   if (g.statefulOps.length > 0) {
     op.stateful = true;
@@ -620,7 +730,12 @@ export function tfFunction<A extends unknown[], R>(
     });
   };
 
-  const trace = (args: unknown[], key: string, specs: TensorSpec[]): Concrete => {
+  const trace = (
+    args: unknown[],
+    key: string,
+    specs: TensorSpec[],
+    vars: tf.Variable[],
+  ): Concrete => {
     traceCount++;
     const graph = new Graph();
     graph.autoControlDeps = true;
@@ -682,6 +797,7 @@ export function tfFunction<A extends unknown[], R>(
         }
       });
       const ctx = new RunContext(new Map());
+      ctx.bound = bindVariables(cf, flat.vars); // the Variables of this call, not the trace's
       let results: tf.Tensor[];
       try {
         results = tf.tidy(() => {
@@ -703,7 +819,16 @@ export function tfFunction<A extends unknown[], R>(
         return r;
       });
     };
-    return { signature: sig, graph, inputSpecs: specs, call, key, structure: structure! };
+    const cf: Concrete = {
+      signature: sig,
+      graph,
+      inputSpecs: specs,
+      call,
+      key,
+      structure: structure!,
+      vars,
+    };
+    return cf;
   };
 
   const remember = (key: string, cf: Concrete): void => {
@@ -754,7 +879,7 @@ export function tfFunction<A extends unknown[], R>(
     }
     const prev = cache.get(flat.key)?.at(-1);
     if (opts.reduceRetracing && prev && !signature) specs = generalise(specs, prev.inputSpecs);
-    const cf = trace(args, flat.key, specs);
+    const cf = trace(args, flat.key, specs, flat.vars);
     remember(flat.key, cf);
     return { cf, traced: true };
   };
@@ -789,10 +914,9 @@ export function tfFunction<A extends unknown[], R>(
       // Called while another function is traced: traced as its own function, called by an op.
       if (inFunctionGraph()) {
         const { cf } = concrete(bound);
-        const leaves = flattenArgs(bound, name).leaves.map((l) =>
-          toSymbolic(l as tf.Tensor | SymbolicTensor)
-        );
-        const op = callOp(cf, leaves, name.replace(/[^\w/.-]/g, "_"));
+        const flat = flattenArgs(bound, name);
+        const leaves = flat.leaves.map((l) => toSymbolic(l as tf.Tensor | SymbolicTensor));
+        const op = callOp(cf, leaves, flat.vars, name.replace(/[^\w/.-]/g, "_"));
         const outs = new Map(cf.graph.outputs.map((o, i) => [o, op.outputs[i]]));
         return rebuild(cf.structure, (t) => outs.get(t)) as Eager<R>;
       }

@@ -9,7 +9,12 @@
  *   becomes a `ReadVariableOp`), for the kernels that v1 has ops for: `Add Sub Multiply RealDiv BatchMatMul Square Sqrt Exp Log Neg
  *   Abs Relu Sigmoid Tanh Softmax Sum Mean Max Reshape Transpose Cast
  *   ExpandDims ArgMax Identity Equal Less Greater LessEqual GreaterEqual NotEqual
- *   LogicalAnd LogicalOr LogicalNot FloorDiv Mod Sign ZerosLike OnesLike AddN`;
+ *   LogicalAnd LogicalOr LogicalNot FloorDiv Mod Sign ZerosLike OnesLike AddN`, and
+ *   (`math_array_ops.ts`) `Maximum Minimum Pow SquaredDifference Floor Ceil Round
+ *   Rsqrt Reciprocal Sin Cos Softplus Elu LeakyRelu Min ClipByValue Select Concat
+ *   Pack Unpack SplitV Reverse Tile PadV2 Slice GatherV2 OneHot`;
+ * - `tf.losses.softmaxCrossEntropy` and `tf.losses.meanSquaredError` (without
+ *   weights) build their graph forms;
  * - any other kernel given one throws a {@linkcode GraphError} (never an eager
  *   result computed once, at trace time, from the variable's value then);
  * - ops whose inputs are all plain eager tensors still run eagerly while
@@ -42,13 +47,14 @@ import {
   type TensorLike,
 } from "./graph.ts";
 import * as ops from "./ops.ts";
+import * as more from "./math_array_ops.ts";
 
 type In = Record<string, TensorLike>;
 type Attrs = Record<string, unknown>;
 const axis = (a: unknown): number | number[] | null => (a ?? null) as number | number[] | null;
 
 /** tfjs kernel name → the v1 op that builds it in a graph. */
-const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor> = {
+const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | SymbolicTensor[]> = {
   Add: ({ a, b }) => ops.add(a, b),
   Sub: ({ a, b }) => ops.sub(a, b),
   Multiply: ({ a, b }) => ops.mul(a, b),
@@ -93,6 +99,65 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor> = {
   ZerosLike: ({ x }) => ops.zerosLike(x),
   OnesLike: ({ x }) => ops.onesLike(x),
   AddN: (xs) => ops.addN(Object.values(xs).map((x) => ops.toSymbolic(x))),
+  // math_array_ops.ts: the ops of TF's guides' tf.function examples and other common ones.
+  Maximum: ({ a, b }) => more.maximum(a, b),
+  Minimum: ({ a, b }) => more.minimum(a, b),
+  Pow: ({ a, b }) => more.pow(a, b),
+  SquaredDifference: ({ a, b }) => more.squaredDifference(a, b),
+  Floor: ({ x }) => more.floor(x),
+  Ceil: ({ x }) => more.ceil(x),
+  Round: ({ x }) => more.round(x),
+  Rsqrt: ({ x }) => more.rsqrt(x),
+  Reciprocal: ({ x }) => more.reciprocal(x),
+  Sin: ({ x }) => more.sin(x),
+  Cos: ({ x }) => more.cos(x),
+  Softplus: ({ x }) => more.softplus(x),
+  Elu: ({ x }) => more.elu(x),
+  LeakyRelu: ({ x }, { alpha }) => more.leakyRelu(x, alpha as number),
+  Reverse: ({ x }, { dims }) => {
+    const s = ops.toSymbolic(x); // tfjs passes the axes as given: none means all
+    return more.reverse(s, dims == null ? s.shape.map((_, i) => i) : [dims as number].flat());
+  },
+  Unpack: ({ value }, { axis }) => more.unstack(value, axis as number),
+  SplitV: ({ x }, { numOrSizeSplits, axis }) => {
+    const s = ops.toSymbolic(x);
+    const a = (axis as number) < 0 ? (axis as number) + s.rank : axis as number;
+    const n = numOrSizeSplits as number | number[];
+    const d = s.shape[a];
+    if (d === null) unsupported("tf.split along a dimension of unknown size");
+    if (!Array.isArray(n)) return more.split(s, Array(n).fill(d! / n), a);
+    const rest = d! - n.filter((k) => k !== -1).reduce((p, k) => p + k, 0); // one -1: the rest
+    return more.split(s, n.map((k) => k === -1 ? rest : k), a);
+  },
+  Min: ({ x }, a) => more.reduceMin(x, axis(a.axis), !!a.keepDims),
+  ClipByValue: ({ x }, a) =>
+    more.clipByValue(x, a.clipValueMin as number, a.clipValueMax as number),
+  Select: ({ condition, t, e }) => more.where(condition, t, e),
+  Concat: (xs, { axis }) => more.concat(Object.values(xs), axis as number),
+  Pack: (xs, { axis }) => more.stack(Object.values(xs), axis as number),
+  Tile: ({ x }, { reps }) => more.tile(x, reps as number[]),
+  PadV2: ({ x }, a) => more.pad(x, a.paddings as [number, number][], a.constantValue as number),
+  Slice: ({ x }, { begin, size }) => {
+    const s = ops.toSymbolic(x); // tfjs passes begin and size as given: numbers or short lists
+    const b = [begin as number | number[]].flat();
+    const n = [(size ?? []) as number | number[]].flat();
+    const rank = s.rank;
+    return more.slice(
+      s,
+      Array.from({ length: rank }, (_, i) => b[i] ?? 0),
+      Array.from({ length: rank }, (_, i) => n[i] ?? -1),
+    );
+  },
+  GatherV2: ({ x, indices }, { axis, batchDims }) => {
+    if (batchDims) unsupported("tf.gather with batchDims");
+    return more.gatherV2(x, indices, axis as number);
+  },
+  OneHot: ({ indices }, { depth, onValue, offValue, dtype }) => {
+    let y = ops.oneHot(indices, depth as number); // float32 ones and zeros
+    const [on, off] = [onValue as number, offValue as number];
+    if (on !== 1 || off !== 0) y = ops.add(ops.mul(y, on - off), off);
+    return dtype === "float32" ? y : ops.cast(y, dtype as DType);
+  },
 };
 
 function unsupported(what: string): never {
@@ -186,4 +251,28 @@ const eagerSoftmaxCrossEntropy = tf.losses.softmaxCrossEntropy;
   if (reduction === tf.Reduction.NONE) return perExample;
   if (reduction === tf.Reduction.SUM) return ops.reduceSum(perExample);
   return ops.reduceMean(perExample); // MEAN and SUM_BY_NONZERO_WEIGHTS without weights
+};
+
+// tf.losses.meanSquaredError(labels, predictions): the regression loss (its eager form ends
+// with a count of the elements, which a graph tensor of unknown shape has no number for).
+const eagerMeanSquaredError = tf.losses.meanSquaredError;
+(tf.losses as { meanSquaredError: unknown }).meanSquaredError = (
+  labels: TensorLike,
+  predictions: TensorLike,
+  weights?: unknown,
+  reduction: tf.Reduction = tf.Reduction.SUM_BY_NONZERO_WEIGHTS,
+): unknown => {
+  if (![labels, predictions, weights].some(isGraphInput)) {
+    return eagerMeanSquaredError(
+      labels as tf.Tensor,
+      predictions as tf.Tensor,
+      weights as tf.Tensor,
+      reduction,
+    );
+  }
+  if (weights != null) unsupported("tf.losses.meanSquaredError with weights");
+  const perElement = more.squaredDifference(labels, predictions);
+  if (reduction === tf.Reduction.NONE) return perElement;
+  if (reduction === tf.Reduction.SUM) return ops.reduceSum(perElement);
+  return ops.reduceMean(perElement); // MEAN and SUM_BY_NONZERO_WEIGHTS without weights
 };

@@ -60,7 +60,7 @@ import {
   SymbolicTensor,
   type TensorLike,
 } from "./graph.ts";
-import { kernels, placeholder, toSymbolic } from "./ops.ts";
+import { kernels, placeholder, readVariable, toSymbolic } from "./ops.ts";
 import { execute, type RunContext } from "./session.ts";
 import { gradFns } from "./gradients.ts";
 import { GradientTape } from "../tape.ts";
@@ -101,6 +101,29 @@ function disposingOnError<T>(graphs: Graph[], check: () => T): T {
 /** The tensors of enclosing graphs that any of `subgraphs` captured (op inputs, in order). */
 function capturedInputs(subgraphs: Graph[]): SymbolicTensor[] {
   return [...new Set(subgraphs.flatMap((g) => [...g.captures.keys()]))];
+}
+
+/**
+ * The eager `tf.Variable`s the sub-graphs of each control-flow op read: read
+ * again in the enclosing graph as the op's last inputs, as TF2 makes a
+ * variable's handle an input of `If`/`While`, so that gradients reach them
+ * (a gradient re-runs the op with the reads giving those inputs' values).
+ */
+const variableReads = new WeakMap<Operation, tf.Variable[]>();
+
+/** Reads, in `outer`, of the variables `subgraphs` read (to append to the op's inputs). */
+function readsOf(
+  outer: Graph,
+  subgraphs: Graph[],
+): { vars: tf.Variable[]; reads: SymbolicTensor[] } {
+  const vars = [
+    ...new Set(
+      subgraphs.flatMap((g) =>
+        g.operations.filter((o) => o.type === "ReadVariableOp").map((o) => o.variable!)
+      ),
+    ),
+  ];
+  return { vars, reads: outer.asDefault(() => vars.map((v) => readVariable(v))) };
 }
 
 /** Feeds for a sub-graph's capture placeholders, from the values of its op's inputs `opInputs`. */
@@ -191,8 +214,11 @@ export function cond<T extends TensorLike | TensorLike[]>(
     else_branch: `${name}_false`,
     Tout: specs.map((s) => s.dtype),
   };
-  const op = outer.addOp("If", [p, ...capturedInputs([thenG, elseG])], attrs, specs, { name });
+  const { vars, reads } = readsOf(outer, [thenG, elseG]);
+  const inputs = [p, ...capturedInputs([thenG, elseG]), ...reads];
+  const op = outer.addOp("If", inputs, attrs, specs, { name });
   op.subgraphs = { then: thenG, else: elseG };
+  variableReads.set(op, vars);
   markStateful(op, [thenG, elseG]);
   return (single ? op.outputs[0] : op.outputs) as T extends unknown[] ? SymbolicTensor[]
     : SymbolicTensor;
@@ -256,10 +282,11 @@ export function whileLoop(
     maximum_iterations: max ?? -1,
   };
   const specs = vars.map((v) => ({ dtype: v.dtype, shape: [...v.shape] }));
-  const op = outer.addOp("While", [...vars, ...capturedInputs([condG, bodyG])], attrs, specs, {
-    name,
-  });
+  const { vars: read, reads } = readsOf(outer, [condG, bodyG]);
+  const inputs = [...vars, ...capturedInputs([condG, bodyG]), ...reads];
+  const op = outer.addOp("While", inputs, attrs, specs, { name });
   op.subgraphs = { cond: condG, body: bodyG };
+  variableReads.set(op, read);
   markStateful(op, [condG, bodyG]);
   return op.outputs;
 }
@@ -345,7 +372,7 @@ kernels.While = (inputs, op, ctx: RunContext) =>
  * {@linkcode GradientTape}, then takes the gradients of its float outputs,
  * seeded with `dys`, with respect to those inputs (zeros where unconnected).
  */
-function gradThrough(
+export function gradThrough(
   values: tf.Tensor[],
   wrt: number[],
   dys: tf.Tensor[],
@@ -391,6 +418,7 @@ function controlFlowGrad(op: Operation, dys: SymbolicTensor[]): (SymbolicTensor 
     name: `${op.type}Grad`,
   });
   gradOp.subgraphs = op.subgraphs;
+  variableReads.set(gradOp, variableReads.get(op) ?? []);
   return op.inputs.map((_, i) => {
     const k = wrt.indexOf(i);
     return k < 0 ? null : gradOp.outputs[k];
@@ -399,6 +427,12 @@ function controlFlowGrad(op: Operation, dys: SymbolicTensor[]): (SymbolicTensor 
 
 gradFns.If = controlFlowGrad;
 gradFns.While = controlFlowGrad;
+
+/** Runs `forward` with the reads of `op`'s variables giving the values of its read inputs. */
+function readingInputs<T>(op: Operation, vals: tf.Tensor[], ctx: RunContext, forward: () => T): T {
+  const vars = variableReads.get(op) ?? [];
+  return ctx.withFedReads(vars, vals.slice(vals.length - vars.length), forward);
+}
 
 kernels.IfGrad = (inputs, op, ctx: RunContext) => {
   const n = op.attrs.num_inputs as number;
@@ -411,12 +445,13 @@ kernels.IfGrad = (inputs, op, ctx: RunContext) => {
     op.attrs.wrt as number[],
     inputs.slice(n),
     (vals) =>
-      execute(
-        g.outputs,
-        captureFeeds(g, opInputs, vals),
-        ctx,
-        `${op.name}/${taken}/`,
-      ) as tf.Tensor[],
+      readingInputs(op, vals, ctx, () =>
+        execute(
+          g.outputs,
+          captureFeeds(g, opInputs, vals),
+          ctx,
+          `${op.name}/${taken}/`,
+        ) as tf.Tensor[]),
   );
 };
 
@@ -429,14 +464,15 @@ kernels.WhileGrad = (inputs, op, ctx: RunContext) => {
     op.attrs.wrt as number[],
     inputs.slice(n),
     (vals) =>
-      runWhile(
-        op.subgraphs!,
-        opInputs,
-        vals,
-        numVars,
-        op.attrs.maximum_iterations as number,
-        ctx,
-        op.name,
-      ),
+      readingInputs(op, vals, ctx, () =>
+        runWhile(
+          op.subgraphs!,
+          opInputs,
+          vals,
+          numVars,
+          op.attrs.maximum_iterations as number,
+          ctx,
+          op.name,
+        )),
   );
 };

@@ -101,6 +101,35 @@ export {
   notEqual,
 } from "./ops.ts";
 export { broadcastGradientArgs, reduceSumAxes, stopGradient } from "./ops.ts";
+export {
+  ceil,
+  clipByValue,
+  concat,
+  cos,
+  elu,
+  floor,
+  gatherV2,
+  leakyRelu,
+  maximum,
+  minimum,
+  pad,
+  pow,
+  reciprocal,
+  reduceMin,
+  reverse,
+  round,
+  rsqrt,
+  sin,
+  slice,
+  softplus,
+  split,
+  squaredDifference,
+  stack,
+  tile,
+  unsortedSegmentSum,
+  unstack,
+  where,
+} from "./math_array_ops.ts";
 export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
 export {
   execute,

@@ -66,7 +66,7 @@ const RANK_FIXED = new Set([
 ]);
 
 /** Adds an op to the right graph; `spec` gives its outputs' dtypes and shapes. */
-function addOp(
+export function addOp(
   type: string,
   inputs: SymbolicTensor[],
   attrs: Record<string, AttrValue>,
@@ -92,7 +92,7 @@ export function toSymbolic(x: TensorLike, dtype?: DType): SymbolicTensor {
  * Converts a pair, giving plain numbers the dtype of the other operand; a
  * constant goes into the other operand's graph (TF1: an op goes to its inputs' graph).
  */
-function pair(a: TensorLike, b: TensorLike): [SymbolicTensor, SymbolicTensor] {
+export function pair(a: TensorLike, b: TensorLike): [SymbolicTensor, SymbolicTensor] {
   const sa = a instanceof SymbolicTensor ? a : undefined;
   const sb = b instanceof SymbolicTensor ? b : undefined;
   const home = (sa ?? sb)?.graph;
@@ -103,7 +103,8 @@ function pair(a: TensorLike, b: TensorLike): [SymbolicTensor, SymbolicTensor] {
   return home && !getDefaultGraph().isWithin(home) ? home.asDefault(convert) : convert();
 }
 
-function sameDType(opName: string, a: SymbolicTensor, b: SymbolicTensor): void {
+/** Throws a DTypeError unless `a` and `b` have one dtype (TensorFlow does not cast implicitly). */
+export function sameDType(opName: string, a: SymbolicTensor, b: SymbolicTensor): void {
   if (a.dtype !== b.dtype) {
     throw new DTypeError(
       `${opName}: ${a.toString()} is ${a.dtype} but ${b.toString()} is ${b.dtype}; ` +
@@ -112,7 +113,8 @@ function sameDType(opName: string, a: SymbolicTensor, b: SymbolicTensor): void {
   }
 }
 
-function requireFloat(opName: string, x: SymbolicTensor): void {
+/** Throws a DTypeError unless `x` is float32. */
+export function requireFloat(opName: string, x: SymbolicTensor): void {
   if (x.dtype !== "float32") {
     throw new DTypeError(
       `${opName} needs float32 input but ${x.toString()} is ${x.dtype}: cast it first`,
@@ -227,7 +229,14 @@ function unary(type: string, x: TensorLike, name?: string): SymbolicTensor {
   return addOp(type, [sx], {}, [{ dtype: sx.dtype, shape: [...sx.shape] }], name).output;
 }
 
-function binary(type: string, a: TensorLike, b: TensorLike, name?: string, outDType?: DType) {
+/** An elementwise op of two broadcast operands of one dtype (`outDType`: the result's, if other). */
+export function binary(
+  type: string,
+  a: TensorLike,
+  b: TensorLike,
+  name?: string,
+  outDType?: DType,
+): SymbolicTensor {
   const [sa, sb] = pair(a, b);
   sameDType(type, sa, sb);
   const shape = broadcastShapes(`${name ?? type}`, sa.shape, sb.shape);
@@ -627,7 +636,10 @@ export const kernels: Record<string, Kernel> = {
   Placeholder: (_, op, ctx) => [ctx.missingFeed(op)],
   Const: (_, op) => [op.value!],
   // A snapshot (shares the data): a later assign does not change what was read.
-  ReadVariableOp: (_, op) => [tf.clone(op.variable!)],
+  ReadVariableOp: (_, op, ctx) => {
+    const v = ctx.variable(op.variable!);
+    return [tf.clone(ctx.fedReads.get(v) ?? v)];
+  },
   Identity: one((x) => x),
   AddV2: one(tf.add),
   Sub: one(tf.sub),

@@ -129,8 +129,7 @@ export function assignNow(v: tf.Variable, value: tf.Tensor): void {
   eagerAssign.call(v, value);
 }
 
-function update(op: Operation, next: tf.Tensor): tf.Tensor[] {
-  const v = op.variable!;
+function update(v: tf.Variable, op: Operation, next: tf.Tensor): tf.Tensor[] {
   if (!tf.util.arraysEqual(next.shape, v.shape)) {
     throw new ShapeError(
       `${op.name}: cannot update variable "${v.name}" with shape [${v.shape}] using a tensor ` +
@@ -141,9 +140,16 @@ function update(op: Operation, next: tf.Tensor): tf.Tensor[] {
   return [tf.clone(v)];
 }
 
-kernels.AssignVariableOp = ([value], op) => update(op, value);
-kernels.AssignAddVariableOp = ([value], op) => update(op, tf.add(op.variable!, value));
-kernels.AssignSubVariableOp = ([value], op) => update(op, tf.sub(op.variable!, value));
+// A variable passed as an argument of a traced function: the one of this call (`ctx.variable`).
+kernels.AssignVariableOp = ([value], op, ctx) => update(ctx.variable(op.variable!), op, value);
+kernels.AssignAddVariableOp = ([value], op, ctx) => {
+  const v = ctx.variable(op.variable!);
+  return update(v, op, tf.add(v, value));
+};
+kernels.AssignSubVariableOp = ([value], op, ctx) => {
+  const v = ctx.variable(op.variable!);
+  return update(v, op, tf.sub(v, value));
+};
 
 // In a traced function (or with a graph tensor), `v.assign(x)` is an op of the graph.
 tf.Variable.prototype.assign = function (this: tf.Variable, value: tf.Tensor): void {

@@ -97,7 +97,39 @@ export class RunContext {
   /** Old variable values, freed when the run ends. */
   readonly garbage: tf.Tensor[] = [];
 
+  /**
+   * `tf.Variable`s passed as arguments of a traced function: the variable the
+   * trace saw → the one this call passed (TF's `VariableSpec` placeholders).
+   */
+  bound = new Map<tf.Variable, tf.Variable>();
+
   constructor(readonly variables: Map<Operation, tf.Tensor>) {}
+
+  /**
+   * Values that reads of a variable give instead of its value, while a
+   * gradient re-runs a sub-graph on a tape (so that the tape sees the reads
+   * as the inputs it differentiates with respect to).
+   */
+  fedReads = new Map<tf.Variable, tf.Tensor>();
+
+  /** The variable that `v`, as traced, stands for in this run. */
+  variable(v: tf.Variable): tf.Variable {
+    return this.bound.get(v) ?? v;
+  }
+
+  /** Runs `fn` with reads of `vars` (as traced) giving `values` (see {@linkcode fedReads}). */
+  withFedReads<T>(vars: tf.Variable[], values: tf.Tensor[], fn: () => T): T {
+    const outer = this.fedReads;
+    this.fedReads = new Map([
+      ...outer,
+      ...vars.map((v, i) => [this.variable(v), values[i]] as const),
+    ]);
+    try {
+      return fn();
+    } finally {
+      this.fedReads = outer;
+    }
+  }
 
   missingFeed(op: Operation): never {
     const t = op.output;

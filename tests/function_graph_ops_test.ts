@@ -1,0 +1,214 @@
+// tfjs's functional ops inside traced functions, written from TensorFlow's guides "Better
+// performance with tf.function" and "Introduction to graphs and tf.function" (every TensorFlow
+// op called while tracing is deferred into the graph) and the gradients of math_grad.py and
+// array_grad.py. Each op is checked against the same op run eagerly.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+import { tensorSpec, tfFunction } from "../lib/function.ts";
+import { GradientTape } from "../lib/tape.ts";
+
+await initBackend();
+
+const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataSync());
+const opTypes = (f: { concreteFunctions: { graph: { operations: { type: string }[] } }[] }) =>
+  f.concreteFunctions.flatMap((cf) => cf.graph.operations.map((op) => op.type));
+
+/** Calls `f` traced on two inputs (one trace) and eagerly; asserts equal values and a graph op `type`. */
+function sameAsEager(
+  label: string,
+  fn: (x: tf.Tensor) => tf.Tensor,
+  type: string,
+  xs: tf.Tensor[],
+) {
+  const f = tfFunction(fn, { autograph: false });
+  for (const x of xs) {
+    const traced = f(x) as tf.Tensor;
+    const eager = tf.tidy(() => fn(x));
+    assert.deepEqual(traced.shape, eager.shape, label);
+    assert.equal(traced.dtype, eager.dtype, label);
+    assert.deepEqual(value(traced), value(eager), label);
+    tf.dispose([traced, eager]);
+  }
+  assert.equal(f.traceCount, 1, `${label}: one trace`);
+  assert.ok(opTypes(f).includes(type), `${label}: a ${type} op in ${opTypes(f)}`);
+  f.dispose();
+}
+
+Deno.test("tf.function: the guides' examples trace with their tf.* ops as graph ops — my_relu (tf.maximum), get_MSE (tf.pow, tf.mean), next_collatz (tf.where) — and match eager", () => {
+  const xs = [tf.tensor([5.5, -1, 0]), tf.tensor([-3, 3, 2])];
+  sameAsEager("my_relu", (x) => tf.maximum(0, x), "Maximum", xs);
+  sameAsEager("get_MSE", (x) => tf.mean(tf.pow(tf.sub(x, tf.tensor([1, 2, 3])), 2)), "Pow", xs);
+  // input_signature=(tf.TensorSpec(shape=[3], dtype=tf.int32),): tfjs's tf.where broadcasts
+  // its operands' static shapes before its kernel runs, so here the length must be known.
+  const collatz = (x: tf.Tensor) =>
+    tf.where(tf.equal(tf.mod(x, 2), 0), tf.floorDiv(x, 2), tf.add(tf.mul(x, 3), 1));
+  const f = tfFunction(collatz, { inputSignature: [tensorSpec([3], "int32")] });
+  for (
+    const x of [tf.tensor([1, 2, 3], undefined, "int32"), tf.tensor([7, 8, 9], undefined, "int32")]
+  ) {
+    const r = f(x) as tf.Tensor;
+    const eager = tf.tidy(() => collatz(x));
+    assert.deepEqual(value(r), value(eager));
+    tf.dispose([r, x, eager]);
+  }
+  assert.equal(f.traceCount, 1);
+  assert.ok(opTypes(f).includes("SelectV2"));
+  f.dispose();
+  tf.dispose(xs);
+});
+
+Deno.test("tf.function: common tf.* ops (concat, stack, split, unstack, slice, pad, tile, reverse, gather, oneHot, clipByValue, minimum, squaredDifference, floor, ceil, round, rsqrt, reciprocal, sin, cos, softplus, elu, leakyRelu, min, losses.meanSquaredError) are graph ops run at every call, matching eager", () => {
+  const xs = [tf.tensor([[1, -2, 0.5], [3, 0, -1.5]]), tf.tensor([[-4, 2.5, 1], [0.25, 7, -1]])];
+  const idx = tf.tensor1d([1, 1, 0], "int32");
+  const cases: [string, (x: tf.Tensor) => tf.Tensor, string][] = [
+    ["tf.concat", (x) => tf.concat([x, tf.square(x)], 1), "ConcatV2"],
+    ["tf.concat axis -1", (x) => tf.concat([x, x], -1), "ConcatV2"],
+    ["tf.stack", (x) => tf.stack([x, tf.sin(x)], 1), "ConcatV2"],
+    ["tf.slice", (x) => tf.slice(x, [0, 1], [2, 2]), "Slice"],
+    ["tf.slice to the end", (x) => tf.slice(x, 1), "Slice"],
+    ["tf.pad", (x) => tf.pad(x, [[1, 0], [0, 2]], 5), "PadV2"],
+    ["tf.tile", (x) => tf.tile(x, [2, 3]), "Tile"],
+    ["tf.gather rows", (x) => tf.gather(x, idx), "GatherV2"],
+    [
+      "tf.gather axis 1",
+      (x) => tf.gather(x, tf.tensor2d([[2, 0], [1, 1]], undefined, "int32"), 1),
+      "GatherV2",
+    ],
+    ["tf.oneHot", (x) => tf.oneHot(tf.reshape(tf.cast(tf.abs(x), "int32"), [-1]), 8), "OneHot"],
+    [
+      "tf.oneHot on/off values",
+      (x) => tf.oneHot(tf.reshape(tf.cast(tf.abs(x), "int32"), [-1]), 8, 2, -1),
+      "OneHot",
+    ],
+    ["tf.clipByValue", (x) => tf.clipByValue(x, -1, 1), "Minimum"],
+    ["tf.minimum", (x) => tf.minimum(x, tf.tensor([0, 1, 2])), "Minimum"],
+    ["tf.squaredDifference", (x) => tf.squaredDifference(x, 1), "SquaredDifference"],
+    ["tf.floor", (x) => tf.floor(x), "Floor"],
+    ["tf.ceil", (x) => tf.ceil(x), "Ceil"],
+    ["tf.round", (x) => tf.round(x), "Round"],
+    ["tf.rsqrt", (x) => tf.rsqrt(tf.abs(x)), "Rsqrt"],
+    ["tf.reciprocal", (x) => tf.reciprocal(x), "Reciprocal"],
+    ["tf.sin", (x) => tf.sin(x), "Sin"],
+    ["tf.cos", (x) => tf.cos(x), "Cos"],
+    ["tf.softplus", (x) => tf.softplus(x), "Softplus"],
+    ["tf.elu", (x) => tf.elu(x), "Elu"],
+    ["tf.leakyRelu", (x) => tf.leakyRelu(x, 0.1), "LeakyRelu"],
+    ["tf.reverse", (x) => tf.reverse(x, 1), "ReverseV2"],
+    ["tf.reverse (all axes)", (x) => tf.reverse(x), "ReverseV2"],
+    ["tf.split", (x) => tf.split(x, [1, -1], 1)[1], "Slice"],
+    ["tf.split in equal parts", (x) => tf.split(x, 3, 1)[2], "Slice"],
+    ["tf.unstack", (x) => tf.unstack(x, 1)[2], "Slice"],
+    ["tf.min", (x) => tf.min(x, 1), "Max"],
+    [
+      "tf.losses.meanSquaredError",
+      (x) => tf.losses.meanSquaredError(x, tf.onesLike(x)),
+      "SquaredDifference",
+    ],
+  ];
+  for (const [label, fn, type] of cases) sameAsEager(label, fn, type, xs);
+  tf.dispose([...xs, idx]);
+});
+
+Deno.test("tf.function: a GradientTape inside the trace differentiates these ops as the eager tape does (TF's math_grad/array_grad: ties of maximum/minimum and clipByValue's bounds pass the gradient)", () => {
+  // Ties and bounds on purpose: 0 for maximum(x, 0), 0.5 for minimum(x, 0.5), ±1 for clipByValue.
+  const x = tf.tensor([[1, -2, 0.5], [3, 0, -1]]);
+  const x0 = x.clone();
+  const idx = tf.tensor1d([2, 0, 2], "int32");
+  // The eager reference of a gather is a product with one-hot rows: the wasm backend has no
+  // UnsortedSegmentSum kernel for tfjs's own gather gradient.
+  const rows = (i: number[], n: number) => tf.oneHot(tf.tensor1d(i, "int32"), n).cast("float32");
+  const cases: [string, (x: tf.Tensor) => tf.Tensor, ((x: tf.Tensor) => tf.Tensor)?][] = [
+    ["tf.maximum", (x) => tf.maximum(x, 0)],
+    ["tf.minimum", (x) => tf.minimum(x, 0.5)],
+    ["tf.pow (base)", (x) => tf.pow(x, 3)],
+    ["tf.pow (exponent)", (x) => tf.pow(tf.tensor([[2, 0.5, 1], [3, -2, 4]]), x)],
+    ["tf.squaredDifference", (x) => tf.squaredDifference(tf.tensor([1, 0, 2]), x)],
+    // The condition from a constant: tfjs's eager tape cannot pass a comparison.
+    ["tf.where", (x) => tf.where(tf.greater(x0, 0), x, tf.mul(x, 3))],
+    ["tf.concat", (x) => tf.concat([x, tf.square(x)], 1)],
+    ["tf.stack", (x) => tf.stack([x, tf.mul(x, 2)], 1)],
+    ["tf.slice", (x) => tf.slice(x, [0, 1], [2, 2])],
+    ["tf.pad", (x) => tf.pad(x, [[1, 0], [0, 2]], 5)],
+    ["tf.tile", (x) => tf.tile(x, [2, 3])],
+    [
+      "tf.gather rows (repeated)",
+      (x) => tf.gather(x, tf.tensor1d([1, 1, 0], "int32")),
+      (x) => tf.matMul(rows([1, 1, 0], 2), x),
+    ],
+    [
+      "tf.gather axis 1",
+      (x) => tf.gather(x, idx, 1),
+      (x) => tf.matMul(x, rows([2, 0, 2], 3), false, true),
+    ],
+    ["tf.clipByValue", (x) => tf.clipByValue(x, -1, 1)],
+    ["tf.rsqrt", (x) => tf.rsqrt(tf.add(tf.abs(x), 1))],
+    ["tf.reciprocal", (x) => tf.reciprocal(tf.add(x, 5))],
+    ["tf.sin", (x) => tf.sin(x)],
+    ["tf.cos", (x) => tf.cos(x)],
+    ["tf.softplus", (x) => tf.softplus(x)],
+    ["tf.elu", (x) => tf.elu(x)],
+    ["tf.leakyRelu", (x) => tf.leakyRelu(x, 0.1)],
+    ["tf.reverse", (x) => tf.mul(tf.reverse(x, 1), tf.tensor([1, 2, 3]))],
+    ["tf.split", (x) => tf.split(x, [1, 2], 1)[1]],
+    ["tf.unstack", (x) => tf.mul(tf.unstack(x)[1], 3)],
+    ["tf.min", (x) => tf.min(x, 1)],
+    ["tf.losses.meanSquaredError", (x) => tf.losses.meanSquaredError(tf.zerosLike(x), x)],
+  ];
+  for (const [label, fn, reference] of cases) {
+    // A non-uniform upstream gradient: the loss squares the op's result.
+    const lossOf = (g: (t: tf.Tensor) => tf.Tensor) => (t: tf.Tensor) => tf.sum(tf.square(g(t)));
+    const loss = lossOf(fn);
+    const traced = tfFunction((t: tf.Tensor) => {
+      const tape = new GradientTape();
+      tape.watch(t);
+      const y = tape.record(() => loss(t));
+      return tape.gradient(y, t) as tf.Tensor;
+    }, { autograph: false });
+    const got = traced(x) as tf.Tensor;
+    const want = tf.tidy(() => tf.grad(lossOf(reference ?? fn))(x));
+    const [g, w] = [value(got), value(want)];
+    const close = (v: number, i: number) =>
+      Math.abs(v - w[i]) <= 1e-5 * (1 + Math.abs(w[i])) || (Number.isNaN(v) && Number.isNaN(w[i]));
+    assert.ok(g.length === w.length && g.every(close), `${label}: ${g} vs ${w}`);
+    tf.dispose([got, want]);
+    traced.dispose();
+  }
+  tf.dispose([x, x0, idx]);
+});
+
+Deno.test("tf.function: Floor, Ceil and Round have no gradient in a trace (TF registers None for them), so tape.gradient gives null", () => {
+  for (const op of [tf.floor, tf.ceil, tf.round]) {
+    const f = tfFunction((t: tf.Tensor) => {
+      const tape = new GradientTape();
+      tape.watch(t);
+      const y = tape.record(() => tf.sum(op(t)));
+      return [y, tape.gradient(y, t)];
+    }, { autograph: false });
+    const [y, g] = f(tf.tensor([1.5, -0.5])) as unknown as [tf.Tensor, null];
+    assert.equal(g, null);
+    tf.dispose(y);
+    f.dispose();
+  }
+});
+
+Deno.test("tf.function: tf.memory is flat across calls of traced functions using these ops, and across calls that fail", () => {
+  const x = tf.tensor([[1, -2], [3, 4]]);
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => tf.sum(tf.concat([tf.maximum(t, 0), tf.gather(t, [1, 0])], 0)));
+    return tape.gradient(y, t) as tf.Tensor;
+  }, { autograph: false });
+  const failing = tfFunction((t: tf.Tensor) => tf.cumsum(tf.maximum(t, 0)), { autograph: false });
+  tf.dispose(f(x));
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    tf.dispose(f(x));
+    assert.throws(() => failing(x), /the tfjs kernel Cumsum is not supported/);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  f.dispose();
+  failing.dispose();
+  x.dispose();
+});
