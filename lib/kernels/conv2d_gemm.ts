@@ -34,7 +34,6 @@ import * as tf from "@tensorflow/tfjs";
 import { cropNhwc, type HeapBackend, type Info, padNhwc } from "./_kernel_util.ts";
 import { backendMemory } from "./_wasm.ts";
 import { col2im, gemm, gemmEnabled } from "./gemm.ts";
-import { splitAt } from "./_parallel.ts";
 
 /**
  * Input channels from which the filter gradient goes through the GEMM; below, the
@@ -223,10 +222,9 @@ export function gemmInputGrad(
     l.taps,
     o,
   );
-  // Images write disjoint parts of dx: the second half of the batch on the helper thread.
+  // Images write disjoint parts of dx: parts of whole images, shared by two threads.
   const perImage = info.outHeight * info.outWidth;
-  const split = splitAt(b, l.pixels * l.taps) * perImage;
-  col2im(l.memory, at(dp), at(target), at(pix), at(tap), l.pixels, l.taps, split);
+  col2im(l.memory, at(dp), at(target), at(pix), at(tap), l.pixels, l.taps, perImage);
   if (padded) cropNhwc(heap, target, out, info.padInfo.top, info.padInfo.left);
   free(heap, out, target, dp, pix, tap);
   return out;

@@ -49,7 +49,7 @@ import {
   V128,
   type WasmFunction,
 } from "./_wasm.ts";
-import { chunks, once, type Rows, runParts } from "./_parallel.ts";
+import { chunks, once, type Rows, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 /** Rows of `C` per micro-kernel block. */
 export const MR = 6;
@@ -400,9 +400,9 @@ export function gemm(
 
 /**
  * dst[qTab[q] + kTab[j]] += src[q·k + j] (src p×k row-major; k and each run of
- * kTab a multiple of 4 floats), rows [0, split) here and [split, p) on the helper
- * thread when there is one: the caller picks `split` so that the two halves
- * write disjoint parts of dst.
+ * kTab a multiple of 4 floats), in parts of whole groups of `group` rows that two
+ * threads share when there is a helper: the caller picks `group` (an image's
+ * patches) so that different groups write disjoint parts of dst.
  */
 export function col2im(
   memory: WebAssembly.Memory,
@@ -412,15 +412,14 @@ export function col2im(
   kTab: number,
   p: number,
   k: number,
-  split = p,
+  group = p,
 ): void {
   const bytes = gemmModule();
-  const part = (q0: number, q1: number): Rows => ({
-    base: [src + q0 * k * 4, dst, qTab + q0 * 4, kTab, q1 - q0, k],
-    stepN: [0, 0, 0, 0, 0, 0],
-    stepY: [0, 0, 0, 0, 0, 0],
-    n: 1,
-    y: q1 > q0 ? 1 : 0,
-  });
-  runParts(bytes, memory, instantiate(bytes, memory), "col2im", [part(0, split), part(split, p)]);
+  const part = (g0: number, g1: number): Rows => {
+    const [q0, q1] = [g0 * group, Math.min(p, g1 * group)];
+    return once([src + q0 * k * 4, dst, qTab + q0 * 4, kTab, q1 - q0, k], q1 > q0);
+  };
+  const groups = Math.ceil(p / group);
+  const parts = p * k >= SPLIT_MIN ? Math.min(16, groups) : 1;
+  runParts(bytes, memory, instantiate(bytes, memory), "col2im", chunks(groups, parts, part));
 }

@@ -126,6 +126,20 @@ function maxPoolGrad2x2Simd(
   ]);
 }
 
+/** Zero the cells of `dx` (NHWC) below and right of the 2x2 windows (odd heights and widths). */
+function zeroUncovered(dx: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight: h, inWidth: w, inChannels: c, outHeight, outWidth } = info;
+  for (let b = 0; b < batchSize; b++) {
+    const image = b * h * w * c;
+    if (2 * outWidth < w) {
+      for (let y = 0; y < h; y++) {
+        dx.fill(0, image + (y * w + 2 * outWidth) * c, image + (y + 1) * w * c);
+      }
+    }
+    if (2 * outHeight < h) dx.fill(0, image + 2 * outHeight * w * c, image + h * w * c);
+  }
+}
+
 /** Whether {@linkcode maxPoolGrad2x2Simd} handles this pool. */
 function isPlain2x2(info: tf.backend_util.Conv2DInfo): boolean {
   return info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 &&
@@ -246,12 +260,15 @@ export function maxPoolGradConfig(fallback?: tf.KernelConfig): tf.KernelConfig {
       const out = backend.makeOutput(input.shape, "float32");
       // Views after the allocation: growing the heap detaches older views.
       const dx = backend.typedArrayFromHeap(out) as Float32Array;
-      dx.fill(0);
       const memory = backendMemory(backend);
       if (memory && info.inChannels % 4 === 0 && isPlain2x2(info)) {
+        // The windows write every cell they cover; zero only the last row and column
+        // that an odd size leaves out.
+        zeroUncovered(dx, info);
         maxPoolGrad2x2Simd(backend, memory, input, dy, out, info);
         return out;
       }
+      dx.fill(0);
       maxPoolGradInto(
         backend.typedArrayFromHeap(input) as Float32Array,
         backend.typedArrayFromHeap(dy) as Float32Array,
