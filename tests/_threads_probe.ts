@@ -118,6 +118,7 @@ tf.tidy(() => {
   keep("sum 0,1,2", big.sum([0, 1, 2]));
   keep("sum 3", big.sum(3));
   keep("bias add", tf.add(big, T([32])));
+  keep("maxPool 2x2/2", tf.maxPool(big as tf.Tensor4D, 2, 2, "valid"));
   keep("relu and its gradient (TF's ReluGrad)", [
     tf.relu(big),
     tf.grad((v: tf.Tensor) => tf.relu(v).mul(big).sum())(big),

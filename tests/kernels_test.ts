@@ -645,6 +645,38 @@ Deno.test("tf.nn.relu and its gradient on wasm equal cpu; the gradient is TF's R
   assert.deepEqual(Array.from((await on("wasm", ints)).values[0]), [0, 0, 5]);
 });
 
+Deno.test("tf.nn.max_pool 2x2/2 on wasm equals cpu (odd sizes, ties, NaN never wins: a window of NaN gives -inf), other pools through the stock kernel", async () => {
+  const rand = mulberry32(47);
+  const cases: [number[], number, number, "valid" | "same"][] = [
+    [[3, 8, 8, 4], 2, 2, "valid"],
+    [[2, 11, 9, 8], 2, 2, "valid"], // odd sizes: the last row and column are left out
+    [[64, 26, 26, 8], 2, 2, "valid"], // large: parts on two threads
+    [[2, 6, 6, 3], 2, 2, "valid"], // 3 channels: the stock kernel
+    [[2, 7, 7, 4], 3, 2, "same"], // another pool: the stock kernel
+  ];
+  for (const [shape, size, stride, pad] of cases) {
+    const count = shape.reduce((p, q) => p * q, 1);
+    const v = randArray(rand, count).map((x) => Math.round(x * 4) / 4); // ties
+    if (pad === "valid" && shape[3] % 4 === 0) {
+      // One window with NaN first, one all NaN, one with -0 and 0.
+      const c = shape[3], row = shape[2] * c;
+      [v[0], v[c], v[row], v[row + c]] = [NaN, 1, -2, 3];
+      [v[2 * c], v[3 * c], v[row + 2 * c], v[row + 3 * c]] = [NaN, NaN, NaN, NaN];
+      [v[4 * c], v[5 * c], v[row + 4 * c], v[row + 5 * c]] = [-0, 0, -Infinity, -1];
+    }
+    const run = () => [tf.maxPool(T(v, shape) as tf.Tensor4D, size, stride, pad)];
+    const got = await on("wasm", run), want = await on("cpu", run);
+    assert.deepEqual(got.shapes, want.shapes, `${shape}: shapes`);
+    if (pad === "valid" && shape[3] % 4 === 0) {
+      assert.deepEqual(Array.from(got.values[0]), Array.from(want.values[0]), `${shape}`);
+      const c = shape[3];
+      assert.equal(got.values[0][0], 3, "NaN first in its window does not win");
+      assert.equal(got.values[0][c], -Infinity, "a window of NaN gives -inf");
+      assert.ok(Object.is(got.values[0][2 * c], -0), "±0 tie: the first (−0) wins, as on cpu");
+    } else assertClose(got, want, `${shape} ${size}/${stride} ${pad}`);
+  }
+});
+
 Deno.test("tf.math.greater is not differentiable (TF: ops.NotDifferentiable): a mask cast(x > 0) in a differentiated function gives x's other paths only", async () => {
   for (const backend of ["cpu", "wasm"] as const) {
     const run = () => [

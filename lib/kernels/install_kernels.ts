@@ -48,6 +48,7 @@ import { installFusedAdam } from "./adam_update.ts";
 import { biasAddConfig } from "./bias_add.ts";
 import { directConv2DConfig } from "./conv2d_direct.ts";
 import { reluConfig, reluGradConfig } from "./relu.ts";
+import { maxPoolConfig } from "./max_pool.ts";
 
 let stockMaxPoolGrad: tf.KernelConfig | undefined;
 let stockSum: tf.KernelConfig | undefined;
@@ -56,6 +57,7 @@ let stockCast: tf.KernelConfig | undefined;
 let stockAdd: tf.KernelConfig | undefined;
 let stockConv2D: tf.KernelConfig | undefined;
 let stockRelu: tf.KernelConfig | undefined;
+let stockMaxPool: tf.KernelConfig | undefined;
 
 /** Register the kernels that `backend` lacks or runs slowly. Idempotent. */
 export function installKernels(backend: BackendName): void {
@@ -79,6 +81,8 @@ export function installKernels(backend: BackendName): void {
     if (!stockRelu) stockRelu = tf.getKernel("Relu", "wasm");
     if (stockRelu) replaceKernel(reluConfig(stockRelu));
     replaceKernel(reluGradConfig());
+    if (!stockMaxPool) stockMaxPool = tf.getKernel("MaxPool", "wasm");
+    if (stockMaxPool) replaceKernel(maxPoolConfig(stockMaxPool));
     installFusedAdam();
   } else if (backend === "webgpu") {
     installWebGpuGuard();
