@@ -12,10 +12,10 @@
  * synchronously: in Deno (no 2D `OffscreenCanvas`) `dataSync()` on a WebGPU
  * tensor throws, and TF1 sessions and other code here use it.
  *
- * WASM starts single-threaded by default (measured faster for the chapters);
- * with `TFJS_WASM_THREADS=2` it starts tfjs's threaded SIMD build (threads
- * inside each op) when it starts and passes a check, else single-threaded with
- * the reason in the report (`kernels/wasm_threads.ts`).
+ * On two cores or more, WASM starts tfjs's threaded SIMD build (threads inside
+ * each op) when it starts and passes a check, else single-threaded with the
+ * reason in the report; `TFJS_WASM_THREADS=1` asks for one thread
+ * (`kernels/wasm_threads.ts`).
  *
  * Importing this module also registers TensorFlow's gradients where tfjs's
  * differ (`_tf_gradients.ts`), so that every backend it starts differentiates alike.
@@ -96,9 +96,9 @@ export interface InitBackendOptions {
   timeoutMs?: number;
   /**
    * Threads inside each WASM op, used when WASM first starts in this process (later calls
-   * report what runs). Default: the `TFJS_WASM_THREADS` environment variable, else 1
-   * (tfjs's single-threaded build, which runs the chapters faster; measured in
-   * `kernels/wasm_threads.ts`); 2 or more starts the threaded build.
+   * report what runs). Default: the `TFJS_WASM_THREADS` environment variable, else 2 on
+   * two cores or more (measured faster; `kernels/wasm_threads.ts`), else 1. 2 or more
+   * starts tfjs's threaded build, 1 its single-threaded one.
    */
   wasmThreads?: number;
 }

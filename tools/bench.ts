@@ -21,7 +21,7 @@
  * deno task bench --compare a.json b.json   # ratios b/a of every figure
  * deno task bench --out DIR            # write DIR/bench.json and DIR/bench.html
  * deno task bench --help
- * TFJS_WASM_THREADS=2 deno task bench  # WASM rows on the threaded build (default: one thread)
+ * TFJS_WASM_THREADS=1 deno task bench  # WASM rows on one thread (default: two, on two cores)
  * ```
  *
  * @module
@@ -66,7 +66,7 @@ export interface SpeedupRow {
 export interface TrainRow {
   backend: string;
   model: ModelName;
-  /** Workers (mirrored training); 0 = this thread. */
+  /** Workers (mirrored training); 0 = this process (its threads in the note). */
   replicas: number;
   steps: number;
   batch: number;
@@ -219,7 +219,7 @@ function accuracy(model: tf.LayersModel, d: Bytes): number {
   return correct / d.count;
 }
 
-/** Train `steps` batches in this thread; samples/s per chunk of the steps, then test accuracy. */
+/** Train `steps` batches in this process; samples/s per chunk of the steps, then test accuracy. */
 async function trainHere(
   backend: BackendName,
   name: ModelName,
@@ -868,19 +868,16 @@ export function bestConfigurations(
   best: string;
   ratio?: number;
 }[] {
-  const batch = r.mode === "tiny" ? 16 : 128;
   const torch = new Map(r.torch.map((t) => [t.model, t.samplesPerSec]));
-  const threads = r.threads?.builds.at(-1)?.threads ?? 2;
   return MODEL_NAMES.flatMap((model) => {
     const rows = r.training.filter((t) => t.backend === "wasm" && t.model === model);
     const here = rows.find((t) => t.replicas === 0);
     if (!here) return [];
-    const step = r.threads?.steps.find((s) => s.model === model);
+    const threads = here.note?.match(/^(\d+) thread/)?.[1] ?? "?";
     const configs = [
-      { label: "this thread", samplesPerSec: here.samplesPerSec },
       {
-        label: `${threads} threads in ops`,
-        samplesPerSec: step ? batch / (step.msN / 1000) : NaN,
+        label: `this process (${threads} thread${threads === "1" ? "" : "s"} in ops)`,
+        samplesPerSec: here.samplesPerSec,
       },
       ...[1, 2].map((n) => ({
         label: `${n} Worker${n > 1 ? "s" : ""}`,
@@ -923,7 +920,7 @@ export function formatReport(r: BenchReport): string {
       return [
         t.backend,
         t.model,
-        t.replicas === 0 ? "this thread" : `${t.replicas} Workers`,
+        t.replicas === 0 ? "this process" : `${t.replicas} Workers`,
         String(t.steps),
         fmt(t.samplesPerSec),
         t.testAcc === undefined ? "-" : accuracyText(t.testAcc, t.testAccs),
@@ -938,8 +935,8 @@ export function formatReport(r: BenchReport): string {
   const choices = bestConfigurations(r);
   if (choices.length) {
     out.push(
-      "\nTwo cores, per model: which way uses them best (samples/s; threads in ops from the " +
-        "threads section's steps, which leave out batch assembly)",
+      "\nTwo cores, per model: which way uses them best (samples/s of the training rows above, " +
+        "batch assembly included)",
     );
     out.push(table([
       ["model", ...choices[0].configs.map((c) => c.label), "best", "vs PyTorch"],

@@ -25,10 +25,10 @@
  * {@linkcode wasmRuntime} (threads, shared memory) and
  * {@linkcode wasmHeapMemory} (the memory they run on) instead of guessing.
  *
- * The single-threaded build is the default ({@linkcode DEFAULT_WASM_THREADS}, chosen
- * by measurement); `TFJS_WASM_THREADS=2` (or `initBackend({ wasmThreads: 2 })`) asks for
- * the threaded one, whose shared heap lets lib/kernels split its loops (GEMM, convolutions,
- * pooling gradients, Adam) with a helper thread; XNNPACK's own pool then keeps one thread
+ * The threaded build is the default on two cores or more ({@linkcode defaultWasmThreads},
+ * chosen by measurement; `TFJS_WASM_THREADS=1` or `initBackend({ wasmThreads: 1 })` asks
+ * for the single-threaded one). Its shared heap lets lib/kernels split its loops (GEMM,
+ * convolutions, pooling, ReLU, bias add, Adam) with a helper thread; XNNPACK's own pool keeps one thread
  * ({@linkcode DEFAULT_XNNPACK_THREADS}; `TFJS_XNNPACK_THREADS=2` gives it two).
  * `TFJS_KERNEL_THREADS=1` keeps the threaded build but runs lib/kernels' own loops on one
  * thread (no helper). Workers (the replicas of `fitDataset`) start it
@@ -311,13 +311,16 @@ function checkThreaded(): string {
 }
 
 /**
- * Threads inside each op unless `TFJS_WASM_THREADS` or `wasmThreads` says otherwise: one.
- * Measured on two cores (README, "Figures measured"): the threaded build makes large
- * convolutions and matrix products up to 1.95x faster (the Keras CNN's training step 1.47x at
- * batch 128), but the chapters run slower with it (notebook 05 in quick mode 34.8 s against
- * 26.4 s, 00 16.4 s against 13.1 s): their many small ops wait on XNNPACK's thread pool.
+ * Threads inside each op unless `TFJS_WASM_THREADS` or `wasmThreads` says otherwise: two
+ * where there are two cores or more (this thread and lib/kernels' helper), else one.
+ * Measured on two cores (README, "Figures measured"): training steps 1.41x (MLP), 1.55x
+ * (small CNN) and 1.72x (Keras CNN) faster, and the chapters no slower (notebook 05 in quick
+ * mode 22.4–22.8 s against 23.7–24.6 s, 00 12.1–12.9 s against 12.3–12.5 s).
+ * `deno task report` running notebooks side by side starts each kernel on one thread.
  */
-export const DEFAULT_WASM_THREADS = 1;
+export function defaultWasmThreads(): number {
+  return (navigator.hardwareConcurrency ?? 1) >= 2 ? 2 : 1;
+}
 
 /**
  * XNNPACK's threads in the threaded build unless `TFJS_XNNPACK_THREADS` says otherwise: one.
@@ -330,7 +333,7 @@ export const DEFAULT_XNNPACK_THREADS = 1;
 /** Why this process should not start the threaded build, or "" to try it. */
 function threadedRefusal(threads: number): string {
   if (threads <= 1) {
-    return "one thread (the default; TFJS_WASM_THREADS=2 or wasmThreads: 2 asks for threads)";
+    return "one thread (asked for, or one core here)";
   }
   if (tf.engine().registry["wasm"]) {
     return "WASM was already started (tf.setBackend before initBackend)";
@@ -353,7 +356,7 @@ export async function startWasm(threads?: number, timeoutMs = 10_000): Promise<s
   const t0 = performance.now();
   const fromEnv = Number(Deno.env.get("TFJS_WASM_THREADS") ?? NaN);
   const wanted = threads ??
-    (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_WASM_THREADS);
+    (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : defaultWasmThreads());
   let fallback = threadedRefusal(wanted);
   let helperNote = "";
   const xnnFromEnv = Number(Deno.env.get("TFJS_XNNPACK_THREADS") ?? NaN);
