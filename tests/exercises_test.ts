@@ -232,6 +232,24 @@ Deno.test("exercise checks: running every solution leaves no tensor behind", asy
   assert.equal(tf.memory().numTensors - before, 0);
 });
 
+Deno.test("exercise checks: a missing answer or a plain function fails the check and leaves no tensor behind", () => {
+  const wrongAnswers = [
+    () => ex.checkRetracingPredict(() => undefined),
+    () => ex.checkSteadyPredict(() => undefined),
+    // A plain function (no traceCount, no dispose): said so, not a TypeError from disposing it.
+    () => ex.checkRetracingPredict((w) => ((x: tf.Tensor) => x.matMul(w)) as never),
+    () => ex.checkAddBias(() => undefined),
+  ];
+  for (const check of wrongAnswers) check(); // first use
+  const before = tf.memory().numTensors;
+  for (const check of wrongAnswers) {
+    const r = check();
+    assert.equal(r.passed, false, r.message);
+    assert.doesNotMatch(r.message, /TypeError/);
+  }
+  assert.equal(tf.memory().numTensors - before, 0);
+});
+
 Deno.test("exercise results display as HTML with the verdict and as text", () => {
   const r = fail("9.9", "It is <wrong>.", "do it right.");
   const bundle = (r as unknown as Record<symbol, () => Record<string, string>>)

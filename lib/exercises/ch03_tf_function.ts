@@ -29,12 +29,13 @@ const BATCHES = [1, 32, 100, 7];
 /** Calls `predict` on batches of 1, 32, 100 and 7 rows of 4 features; checks the values. */
 function traces(exercise: string, make: (w: tf.Tensor) => Traced | undefined): number {
   const w = tf.randomNormal([4, 3], 0, 1, "float32", 3);
-  const predict = answered(
-    make(w),
-    "your function",
-    "return tfFunction((x: tf.Tensor) => x.matMul(w).softmax(), ...).",
-  );
+  let predict: Traced | undefined;
   try {
+    predict = answered(
+      make(w),
+      "your function",
+      "return tfFunction((x: tf.Tensor) => x.matMul(w).softmax(), ...).",
+    );
     if (typeof predict.traceCount !== "number") {
       throw new Wrong(
         "You returned a plain function, not a tfFunction: it never traces.",
@@ -44,7 +45,7 @@ function traces(exercise: string, make: (w: tf.Tensor) => Traced | undefined): n
     for (const batch of BATCHES) {
       tf.tidy(() => {
         const x = tf.randomNormal([batch, 4], 0, 1, "float32", batch);
-        const y = predict(x) as tf.Tensor;
+        const y = predict!(x) as tf.Tensor;
         const want = x.matMul(w).softmax();
         if (
           !(y instanceof tf.Tensor) || JSON.stringify(y.shape) !== JSON.stringify(want.shape) ||
@@ -60,7 +61,8 @@ function traces(exercise: string, make: (w: tf.Tensor) => Traced | undefined): n
     void exercise;
     return predict.traceCount;
   } finally {
-    predict.dispose();
+    // No answer, or a plain function: nothing to dispose but w.
+    if (typeof predict?.dispose === "function") predict.dispose();
     w.dispose();
   }
 }
