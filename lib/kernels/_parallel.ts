@@ -37,7 +37,7 @@ export interface Rows {
 }
 
 /**
- * Work (output elements) from which a kernel splits: below it, handing half to
+ * Work (output elements) from which a kernel splits: below it, sharing it with
  * the helper costs more than it saves.
  */
 export const SPLIT_MIN = 1 << 16;

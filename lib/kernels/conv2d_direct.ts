@@ -283,8 +283,8 @@ function padded(
  * input row (zero-padded first if need be), the two of `mid` (each moving with
  * the output row's byte offset where `moving` says 1), then output width, input
  * row bytes, filter height, filter width × channels and input pixel bytes. The
- * second half of the batch runs on the helper thread when there is one
- * (`_parallel.ts`), with `midSecond` in place of `mid` if given.
+ * batch goes in two parts that the two threads share when there is a helper
+ * (`_parallel.ts`), the second with `midSecond` in place of `mid` if given.
  */
 function eachRow(
   heap: HeapBackend,
@@ -358,8 +358,8 @@ export function directFilterGrad(
   if (!p || dy.shape.join() !== p.info.outShape.join()) return undefined;
   const heap = backend as unknown as HeapBackend;
   const out = heap.makeOutput(attrs.filterShape, "float32");
-  // The second half of the batch sums into its own buffer (on the helper thread when there
-  // is one), added at the end: the same numbers on one thread or two.
+  // The second half of the batch sums into its own buffer (whichever thread runs it),
+  // added at the end: the same numbers on one thread or two.
   const { batchSize, outHeight, outWidth, outChannels } = p.info;
   const split = splitAt(batchSize, batchSize * outHeight * outWidth * outChannels) < batchSize;
   const second = split ? heap.makeOutput(attrs.filterShape, "float32") : out;
@@ -422,7 +422,7 @@ export function directInputGrad(
   const wt = callKernel("Transpose", "wasm", backend, { x: filter }, { perm: [0, 1, 3, 2] });
   const dyp = heap.getMemoryOffset(dy.dataId), wtp = heap.getMemoryOffset(wt.dataId);
   const dxp = heap.getMemoryOffset(target.dataId);
-  // One call per dy row; images split between two threads (their dx never overlap).
+  // One call per dy row; the images in two parts the threads share (their dx never overlap).
   const dyRow = outWidth * o * 4, dxRow = wp * c * 4;
   const rows = (n0: number, n: number): Rows => ({
     base: [dyp + n0 * outHeight * dyRow, wtp, dxp + n0 * hp * dxRow, outWidth, dxRow, fh, fw, o],

@@ -106,7 +106,7 @@ function maxPoolGrad2x2Simd(
   const xp = backend.getMemoryOffset(x.dataId), dxp = backend.getMemoryOffset(dx.dataId);
   const dyp = backend.getMemoryOffset(dy.dataId);
   const rowBytes = inWidth * C * 4, dyRow = outWidth * C * 4;
-  // One call per output row; images split between two threads (they write disjoint rows).
+  // One call per output row; the images in two parts the threads share (disjoint rows).
   const rows = (b0: number, n: number): Rows => ({
     base: [
       xp + b0 * inHeight * rowBytes,
