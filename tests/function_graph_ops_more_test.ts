@@ -69,6 +69,16 @@ function flatMemory(fn: (x: tf.Tensor) => tf.Tensor | tf.Tensor[], x: tf.Tensor)
   f.dispose();
 }
 
+/** Asserts `f(x)` (no gradient) leaves tf.memory flat across three more calls. */
+function sameMemory(fn: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): void {
+  const f = tfFunction(fn, { autograph: false });
+  tf.dispose(f(x) as tf.Tensor);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(f(x) as tf.Tensor);
+  assert.equal(tf.memory().numTensors, before);
+  f.dispose();
+}
+
 const xs =
   () => [tf.tensor([[1, -2, 0.5], [3, 0, -1.5]]), tf.tensor([[-4, 2.5, 1], [0.25, 7, -1]])];
 
@@ -76,6 +86,7 @@ Deno.test("tf.function: tf.argMin is an ArgMin graph op (tf.math.argmin: the ind
   const x = xs();
   sameAsEager((t) => tf.argMin(t, 1), "ArgMin", x);
   sameAsEager((t) => tf.argMin(t), "ArgMin", [tf.tensor([[2, 1, 1], [0, 5, 0]]), ...x]);
+  sameMemory((t) => tf.argMin(t, 1), x[0]);
   tf.dispose(x);
 });
 
@@ -85,6 +96,7 @@ Deno.test("tf.function: tf.all and tf.any are All and Any graph ops (tf.math.red
   sameAsEager((t) => tf.any(tf.greater(t, 2), 0, true), "Any", x);
   sameAsEager((t) => tf.all(tf.less(t, 10)), "All", x);
   sameAsEager((t) => tf.any(tf.equal(t, 7)), "Any", x);
+  sameMemory((t) => tf.stack([tf.all(tf.greater(t, 0), 1), tf.any(tf.greater(t, 0), 1)]), x[0]);
   tf.dispose(x);
 });
 
@@ -177,4 +189,30 @@ Deno.test("tf.function: tf.prod is a Prod graph op (tf.math.reduce_prod over axe
   f.dispose();
   flatMemory((t) => tf.prod(t, [0, 1]), z);
   tf.dispose([...x, z, one]);
+});
+
+Deno.test("tf.function: tf.customGrad inside a trace builds its forward ops and takes its gradFunc as the gradient (TF's tf.custom_gradient in a tf.function)", () => {
+  // y = x² forward, but a gradient of 10·dy: the tape must use gradFunc, not d(x²)/dx.
+  const custom = tf.customGrad((x, save) => {
+    (save as tf.GradSaveFunc)([x as tf.Tensor]);
+    return { value: tf.square(x as tf.Tensor), gradFunc: (dy: tf.Tensor) => [tf.mul(dy, 10)] };
+  });
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => tf.sum(custom(t) as tf.Tensor));
+    return [y, tape.gradient(y, t)] as tf.Tensor[];
+  }, { autograph: false });
+  const x = tf.tensor([1, -2, 3]);
+  const [y, g] = f(x) as tf.Tensor[];
+  assert.deepEqual(value(y), [14]);
+  assert.deepEqual(value(g), [10, 10, 10]);
+  const eager = tf.tidy(() => value(tf.grad((t) => tf.sum(custom(t) as tf.Tensor))(x)));
+  assert.deepEqual(value(g), eager);
+  tf.dispose([y, g]);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(f(x) as tf.Tensor[]);
+  assert.equal(tf.memory().numTensors, before);
+  f.dispose();
+  x.dispose();
 });
