@@ -216,3 +216,24 @@ Deno.test("tf.function: tf.customGrad inside a trace builds its forward ops and 
   f.dispose();
   x.dispose();
 });
+
+Deno.test("tf.function: in a trace d|x|/dx is sign(x), 0 at x = 0 (TF's _AbsGrad), and tf.sign's gradient is zeros, not None (TF's _SignGrad)", () => {
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape({ persistent: true });
+    tape.watch(t);
+    const a = tape.record(() => tf.sum(tf.abs(t)));
+    const s = tape.record(() => tf.sum(tf.sign(t)));
+    return [tape.gradient(a, t), tape.gradient(s, t)] as tf.Tensor[];
+  }, { autograph: false });
+  const x = tf.tensor([-2, 0, 3]);
+  const [da, ds] = f(x) as tf.Tensor[];
+  assert.deepEqual(value(da), [-1, 0, 1]);
+  assert.ok(ds !== null, "a zeros gradient, not null");
+  assert.deepEqual(value(ds), [0, 0, 0]);
+  tf.dispose([da, ds]);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(f(x) as tf.Tensor[]);
+  assert.equal(tf.memory().numTensors, before);
+  f.dispose();
+  x.dispose();
+});
