@@ -42,7 +42,8 @@
  * or `v1` ops: they work on the symbolic tensors. The common `tf.*` ops
  * (`tf.add`, `tf.mul`, `tf.matMul`, `tf.relu`, `tf.sum`, `tf.reshape`,
  * `tf.maximum`, `tf.pow`, `tf.where`, `tf.concat`, `tf.stack`, `tf.gather`,
- * `tf.oneHot`, `tf.clipByValue`, ..., `tf.losses.softmaxCrossEntropy`,
+ * `tf.oneHot`, `tf.clipByValue`, `tf.softmax`, `tf.logSoftmax`, `tf.prod`,
+ * `tf.cumsum`, `tf.all`, `tf.any`, `tf.atan2`, `tf.argMin`, ..., `tf.losses.softmaxCrossEntropy`,
  * `tf.losses.meanSquaredError`; the list is in `v1/_kernel_dispatch.ts`) do
  * too, with gradients; others raise a `GraphError`.
  * Closed-over `tf.Tensor`s become constants; closed-over `tf.Variable`s are

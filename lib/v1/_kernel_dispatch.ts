@@ -12,7 +12,11 @@
  *   LogicalAnd LogicalOr LogicalNot FloorDiv Mod Sign ZerosLike OnesLike AddN`, and
  *   (`math_array_ops.ts`) `Maximum Minimum Pow SquaredDifference Floor Ceil Round
  *   Rsqrt Reciprocal Sin Cos Softplus Elu LeakyRelu Min ClipByValue Select Concat
- *   Pack Unpack SplitV Reverse Tile PadV2 Slice GatherV2 OneHot`;
+ *   Pack Unpack SplitV Reverse Tile PadV2 Slice GatherV2 OneHot Prod All Any Cumsum
+ *   Atan2 ArgMin`;
+ * - an op with a custom gradient (`tf.customGrad`, e.g. `tf.logSoftmax`) builds
+ *   its forward ops and takes its gradient function as the graph gradient
+ *   (TF's `tf.custom_gradient`);
  * - `tf.losses.softmaxCrossEntropy` and `tf.losses.meanSquaredError` (without
  *   weights) build their graph forms;
  * - any other kernel given one throws a {@linkcode GraphError} (never an eager
@@ -130,6 +134,12 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
     return more.split(s, n.map((k) => k === -1 ? rest : k), a);
   },
   Min: ({ x }, a) => more.reduceMin(x, axis(a.axis), !!a.keepDims),
+  Prod: ({ x }, a) => more.reduceProd(x, axis(a.axis), !!a.keepDims),
+  All: ({ x }, a) => more.reduceAll(x, axis(a.axis), !!a.keepDims),
+  Any: ({ x }, a) => more.reduceAny(x, axis(a.axis), !!a.keepDims),
+  Cumsum: ({ x }, a) => more.cumsum(x, a.axis as number, !!a.exclusive, !!a.reverse),
+  Atan2: ({ a, b }) => more.atan2(a, b),
+  ArgMin: ({ x }, { axis }) => more.argMin(x, axis as number),
   ClipByValue: ({ x }, a) =>
     more.clipByValue(x, a.clipValueMin as number, a.clipValueMax as number),
   Select: ({ condition, t, e }) => more.where(condition, t, e),
@@ -216,13 +226,25 @@ engine.runKernel = (name, inputs, attrs = {}) => {
 const eagerEndScope = engine.endScope.bind(engine);
 engine.endScope = (result) => eagerEndScope(result instanceof SymbolicTensor ? null : result);
 
-// Ops with a custom gradient (tf.logSoftmax, tf.losses.*) cannot take graph tensors.
+// tf.customGrad(f) on graph tensors (tf.logSoftmax is one): f's forward ops go into the graph and
+// its gradFunc, run on graph tensors, becomes the gradient (TF's tf.custom_gradient).
+type CustomGradFn = (...a: unknown[]) => {
+  value: TensorLike;
+  gradFunc: (dy: unknown, saved: unknown[]) => unknown;
+};
 const eagerCustomGrad = engine.customGrad.bind(engine);
 engine.customGrad = (f) => {
   const run = eagerCustomGrad(f);
   return (...args) => {
-    if (args.some(isGraphInput)) unsupported("an op with a custom gradient (e.g. tf.logSoftmax)");
-    return run(...args);
+    if (!args.some(isGraphInput)) return run(...args);
+    const xs = args.map((x) => ops.toSymbolic(x as TensorLike));
+    let saved: unknown[] = [];
+    const { value, gradFunc } = (f as CustomGradFn)(...xs, (ts: unknown[]) => saved = ts);
+    return more.customGradient(
+      ops.toSymbolic(value),
+      xs,
+      (dy) => [gradFunc(dy, saved)].flat() as SymbolicTensor[],
+    );
   };
 };
 

@@ -166,7 +166,7 @@ export const gradFns: Record<string, GradFn | null> = {
   ArgMax: null,
   StopGradient: null,
   BroadcastGradientArgs: null,
-  Sign: null,
+  Sign: ({ inputs: [x] }) => [zerosLike(x)], // TF's _SignGrad: zeros, not None
   Equal: null,
   Less: null,
   Greater: null,

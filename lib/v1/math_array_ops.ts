@@ -5,11 +5,16 @@
  * `tf.split`, `tf.unstack`, `tf.slice`, `tf.pad`, `tf.tile`, `tf.reverse`,
  * `tf.gather`, `tf.clipByValue`, `tf.floor`, `tf.ceil`, `tf.round`,
  * `tf.rsqrt`, `tf.reciprocal`, `tf.sin`, `tf.cos`, `tf.softplus`, `tf.elu`,
- * `tf.leakyRelu` and `tf.min` become inside a traced function
- * (`_kernel_dispatch.ts`). Gradients follow TensorFlow's `math_grad.py` and
- * `array_grad.py`: `Maximum`/`Minimum` send the gradient to `a` where
- * `a >= b` (`a <= b`), else to `b`; `Floor`, `Ceil` and `Round` have none;
- * `GatherV2` scatters it back with `UnsortedSegmentSum`.
+ * `tf.leakyRelu`, `tf.min`, `tf.prod`, `tf.all`, `tf.any`, `tf.cumsum`,
+ * `tf.atan2` and `tf.argMin` become inside a traced function
+ * (`_kernel_dispatch.ts`), and `customGradient` (TF's `tf.custom_gradient`,
+ * what `tf.customGrad` and `tf.logSoftmax` become). Gradients follow
+ * TensorFlow's `math_grad.py` and `array_grad.py`: `Maximum`/`Minimum` send
+ * the gradient to `a` where `a >= b` (`a <= b`), else to `b`; `Floor`, `Ceil`,
+ * `Round`, `ArgMin`, `All` and `Any` have none; `GatherV2` scatters it back
+ * with `UnsortedSegmentSum`; `Prod`'s is the product of the other elements
+ * (two exclusive `Cumprod`s, right with zeros); `Cumsum`'s is the cumsum of
+ * `dy` the other way.
  *
  * @example
  * ```ts
@@ -28,13 +33,21 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { GraphError, type Shape, ShapeError, type SymbolicTensor } from "./graph.ts";
+import {
+  DTypeError,
+  GraphError,
+  type Operation,
+  type Shape,
+  ShapeError,
+  type SymbolicTensor,
+} from "./graph.ts";
 import type { TensorLike } from "./graph.ts";
 import {
   add,
   addOp,
   binary,
   broadcastShapes,
+  div,
   expandDims,
   greater,
   greaterEqual,
@@ -46,11 +59,13 @@ import {
   mul,
   neg,
   pair,
+  reduce,
   reduceMax,
   reduceSum,
   requireFloat,
   reshape,
   sameDType,
+  shapeOf,
   sigmoid,
   square,
   sub,
@@ -304,6 +319,99 @@ export function unsortedSegmentSum(data: TensorLike, ids: TensorLike, n: number)
     .output;
 }
 
+/** `atan(a / b)` in the quadrant of the point `(b, a)`, broadcasting (`Atan2`). */
+export function atan2(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("Atan2", a, b, name);
+}
+
+/** Index of the smallest value along `axis` → int32 (`ArgMin`). */
+export function argMin(x: TensorLike, axis = 0, name?: string): SymbolicTensor {
+  const sx = toSymbolic(x);
+  const a = axisOf(sx, axis, "ArgMin");
+  const shape = sx.shape.filter((_, i) => i !== a);
+  return addOp("ArgMin", [sx], { axis: a }, [{ dtype: "int32", shape }], name).output;
+}
+
+/** Product over `axis` (all axes when omitted) — TF op `Prod`. */
+export function reduceProd(
+  x: TensorLike,
+  axis?: number | number[] | null,
+  keepDims = false,
+): SymbolicTensor {
+  return reduce("Prod", x, axis, keepDims);
+}
+
+function boolReduce(
+  type: string,
+  x: TensorLike,
+  axis?: number | number[] | null,
+  keepDims = false,
+) {
+  const sx = toSymbolic(x, "bool");
+  if (sx.dtype !== "bool") throw new DTypeError(`${type}: ${sx.toString()} must be bool`);
+  return reduce(type, sx, axis, keepDims);
+}
+/** Logical and over `axis` (all axes when omitted) of a bool tensor — TF op `All`. */
+export const reduceAll = (
+  x: TensorLike,
+  axis?: number | number[] | null,
+  keepDims = false,
+): SymbolicTensor => boolReduce("All", x, axis, keepDims);
+/** Logical or over `axis` (all axes when omitted) of a bool tensor — TF op `Any`. */
+export const reduceAny = (
+  x: TensorLike,
+  axis?: number | number[] | null,
+  keepDims = false,
+): SymbolicTensor => boolReduce("Any", x, axis, keepDims);
+
+function scan(type: string, x: TensorLike, axis: number, exclusive: boolean, reverse: boolean) {
+  const sx = toSymbolic(x);
+  const a = axisOf(sx, axis, type);
+  return addOp(type, [sx], { axis: a, exclusive, reverse }, [{
+    dtype: sx.dtype,
+    shape: [...sx.shape],
+  }]).output;
+}
+/**
+ * Running sums along `axis` (`Cumsum`): `exclusive` leaves out the element
+ * itself, `reverse` sums from the end.
+ */
+export const cumsum = (
+  x: TensorLike,
+  axis = 0,
+  exclusive = false,
+  reverse = false,
+): SymbolicTensor => scan("Cumsum", x, axis, exclusive, reverse);
+/** Running products along `axis` (`Cumprod`; as {@linkcode cumsum}). */
+export const cumprod = (
+  x: TensorLike,
+  axis = 0,
+  exclusive = false,
+  reverse = false,
+): SymbolicTensor => scan("Cumprod", x, axis, exclusive, reverse);
+
+/** The gradient functions of `CustomGradient` ops, by op. */
+const customGrads = new WeakMap<Operation, (dy: SymbolicTensor) => (SymbolicTensor | null)[]>();
+
+/**
+ * `value` (computed from `inputs`) whose gradient with respect to `inputs` is
+ * `grad(dy)` instead of the gradient of the ops that computed it (TF's
+ * `tf.custom_gradient`, an `IdentityN` with its gradient overridden).
+ */
+export function customGradient(
+  value: SymbolicTensor,
+  inputs: SymbolicTensor[],
+  grad: (dy: SymbolicTensor) => (SymbolicTensor | null)[],
+): SymbolicTensor {
+  const op = addOp("CustomGradient", [value, ...inputs], {}, [{
+    dtype: value.dtype,
+    shape: [...value.shape],
+    unknownRank: value.unknownRank,
+  }]);
+  customGrads.set(op, grad);
+  return op.output;
+}
+
 // ---------------------------------------------------------------- kernels
 
 Object.assign(
@@ -322,6 +430,18 @@ Object.assign(
     Cos: one(tf.cos),
     Softplus: one(tf.softplus),
     Elu: one(tf.elu),
+    Atan2: one(tf.atan2),
+    ArgMin: ([x], op) => [tf.argMin(x, op.attrs.axis as number)],
+    Prod: ([x], op) => [tf.prod(x, op.attrs.axis as number[], op.attrs.keep_dims as boolean)],
+    All: ([x], op) => [tf.all(x, op.attrs.axis as number[], op.attrs.keep_dims as boolean)],
+    Any: ([x], op) => [tf.any(x, op.attrs.axis as number[], op.attrs.keep_dims as boolean)],
+    Cumsum: ([x], { attrs: a }) => [
+      tf.cumsum(x, a.axis as number, a.exclusive as boolean, a.reverse as boolean),
+    ],
+    Cumprod: ([x], { attrs: a }) => [
+      tf.cumprod(x, a.axis as number, a.exclusive as boolean, a.reverse as boolean),
+    ],
+    CustomGradient: ([value]) => [value],
     LeakyRelu: ([x], op) => [tf.leakyRelu(x, op.attrs.alpha as number)],
     ReverseV2: ([x], op) => [tf.reverse(x, op.attrs.axis as number[])],
     SelectV2: ([c, a, b]) => [tf.where(c, a, b)],
@@ -361,6 +481,26 @@ const selectGrad =
 /** The gradient of `Slice` or of one `ConcatV2` input: `dy` padded back to `x`'s shape. */
 function padBack(dy: SymbolicTensor, x: SymbolicTensor, begin: number[], what: string) {
   return pad(dy, begin.map((b, i) => [b, known(x, i, what) - b - known(dy, i, what)]));
+}
+
+/**
+ * TF's `_ProdGrad`: each element's gradient is the product of the others in
+ * its reduction, `exclusive cumprod · reverse exclusive cumprod` over the
+ * reduced axes moved first and flattened, so zeros in the input are fine.
+ */
+function prodGrad(op: Operation, [dy]: SymbolicTensor[]): SymbolicTensor[] {
+  const x = op.inputs[0];
+  const what = "the gradient of Prod";
+  if (x.unknownRank) throw new GraphError(`${what}: the rank of ${x.toString()} is unknown`);
+  const axes = op.attrs.axis as number[];
+  const perm = [...axes, ...x.shape.map((_, i) => i).filter((i) => !axes.includes(i))];
+  const moved = transpose(x, perm);
+  const flat = reshape(moved, [axes.reduce((n, a) => n * known(x, a, what), 1), -1]);
+  const others = mul(cumprod(flat, 0, true), cumprod(flat, 0, true, true));
+  const back = transpose(reshape(others, shapeOf(moved)), perm.map((_, k) => perm.indexOf(k)));
+  let d = dy;
+  if (!op.attrs.keep_dims) { for (const a of axes) d = expandDims(d, a); }
+  return [mul(d, back)];
 }
 
 Object.assign(
@@ -457,5 +597,17 @@ Object.assign(
       return [transpose(summed, perm.map((_, k) => perm.indexOf(k))), null];
     },
     UnsortedSegmentSum: ({ inputs: [, ids] }, [dy]) => [gatherV2(dy, ids), null],
+    // TF's _Atan2Grad for atan2(y, x): dy·x / (x² + y²) to y, -dy·y / (x² + y²) to x.
+    Atan2: ({ inputs: [y, x] }, [dy]) => {
+      const d = div(dy, add(square(x), square(y)));
+      return [unbroadcast(mul(d, x), y), unbroadcast(neg(mul(d, y)), x)];
+    },
+    ArgMin: null,
+    All: null,
+    Any: null,
+    // TF's _CumsumGrad: the running sum of dy the other way, as exclusive as the op.
+    Cumsum: ({ attrs: a }, [dy]) => [cumsum(dy, a.axis as number, !!a.exclusive, !a.reverse)],
+    Prod: prodGrad,
+    CustomGradient: (op, [dy]) => [null, ...customGrads.get(op)!(dy)],
   } satisfies Record<string, GradFn | null>,
 );

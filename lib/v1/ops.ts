@@ -374,13 +374,14 @@ export function matMul(
   return addOp("MatMul", [sa, sb], attrs, [{ dtype: sa.dtype, shape: [m, n] }], name).output;
 }
 
-function reduce(
+/** A reduction `type` (`Sum`, `Max`, `Prod`, `All`, ...) over `axis` (all axes when omitted). */
+export function reduce(
   type: string,
   x: TensorLike,
   axis?: number | number[] | null,
   keepDims = false,
   name?: string,
-) {
+): SymbolicTensor {
   const sx = toSymbolic(x);
   const axes = normAxes(type, sx, axis);
   const shape = keepDims

@@ -1,0 +1,239 @@
+// More tfjs ops inside traced functions, written from TensorFlow's API docs (tf.math.cumsum,
+// tf.math.reduce_prod, tf.math.atan2, tf.nn.log_softmax, tf.math.argmin, tf.math.reduce_all/any)
+// and the gradients of math_grad.py and nn_grad.py (_CumsumGrad, _ProdGrad, _Atan2Grad,
+// _LogSoftmaxGrad). Each op traced equals the same op run eagerly, exactly; the gradient of a
+// GradientTape inside the trace equals the eager tape's, or TF's closed form.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+import { tfFunction } from "../lib/function.ts";
+import { GradientTape } from "../lib/tape.ts";
+
+await initBackend();
+
+const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataSync());
+const opTypes = (f: { concreteFunctions: { graph: { operations: { type: string }[] } }[] }) =>
+  f.concreteFunctions.flatMap((cf) => cf.graph.operations.map((op) => op.type));
+
+/** `fn` traced (once, for two inputs) equals `fn` run eagerly exactly, and builds a `type` op. */
+function sameAsEager(fn: (x: tf.Tensor) => tf.Tensor, type: string, xs: tf.Tensor[]): void {
+  const f = tfFunction(fn, { autograph: false });
+  for (const x of xs) {
+    const traced = f(x) as tf.Tensor;
+    const eager = tf.tidy(() => fn(x));
+    assert.deepEqual(traced.shape, eager.shape, type);
+    assert.equal(traced.dtype, eager.dtype, type);
+    assert.deepEqual(value(traced), value(eager), type);
+    tf.dispose([traced, eager]);
+  }
+  assert.equal(f.traceCount, 1, `${type}: one trace`);
+  assert.ok(opTypes(f).includes(type), `${type}: a ${type} op in ${opTypes(f)}`);
+  f.dispose();
+}
+
+/** The gradient of `sum(fn(x)²)` from a tape inside a trace. */
+function tracedGrad(fn: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): number[] {
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => tf.sum(tf.square(fn(t))));
+    return tape.gradient(y, t) as tf.Tensor;
+  }, { autograph: false });
+  const g = f(x) as tf.Tensor;
+  const v = value(g);
+  g.dispose();
+  f.dispose();
+  return v;
+}
+
+const eagerGrad = (fn: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): number[] =>
+  tf.tidy(() => value(tf.grad((t) => tf.sum(tf.square(fn(t))))(x)));
+
+function assertClose(got: number[], want: number[], label: string): void {
+  const close = (v: number, i: number) => Math.abs(v - want[i]) <= 1e-5 * (1 + Math.abs(want[i]));
+  assert.ok(got.length === want.length && got.every(close), `${label}: ${got} vs ${want}`);
+}
+
+/** Asserts `f(x)` leaves tf.memory flat across three more calls. */
+function flatMemory(fn: (x: tf.Tensor) => tf.Tensor | tf.Tensor[], x: tf.Tensor): void {
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => fn(t));
+    return [y, tape.gradient(tf.sum(y as tf.Tensor), t)] as tf.Tensor[];
+  }, { autograph: false });
+  tf.dispose(f(x) as tf.Tensor[]);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(f(x) as tf.Tensor[]);
+  assert.equal(tf.memory().numTensors, before);
+  f.dispose();
+}
+
+/** Asserts `f(x)` (no gradient) leaves tf.memory flat across three more calls. */
+function sameMemory(fn: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): void {
+  const f = tfFunction(fn, { autograph: false });
+  tf.dispose(f(x) as tf.Tensor);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(f(x) as tf.Tensor);
+  assert.equal(tf.memory().numTensors, before);
+  f.dispose();
+}
+
+const xs =
+  () => [tf.tensor([[1, -2, 0.5], [3, 0, -1.5]]), tf.tensor([[-4, 2.5, 1], [0.25, 7, -1]])];
+
+Deno.test("tf.function: tf.argMin is an ArgMin graph op (tf.math.argmin: the index of the smallest value, the first of ties) with no gradient", () => {
+  const x = xs();
+  sameAsEager((t) => tf.argMin(t, 1), "ArgMin", x);
+  sameAsEager((t) => tf.argMin(t), "ArgMin", [tf.tensor([[2, 1, 1], [0, 5, 0]]), ...x]);
+  sameMemory((t) => tf.argMin(t, 1), x[0]);
+  tf.dispose(x);
+});
+
+Deno.test("tf.function: tf.all and tf.any are All and Any graph ops (tf.math.reduce_all/reduce_any: logical and/or over axes, keepdims, all axes by default)", () => {
+  const x = xs();
+  sameAsEager((t) => tf.all(tf.greater(t, -2), 1), "All", x);
+  sameAsEager((t) => tf.any(tf.greater(t, 2), 0, true), "Any", x);
+  sameAsEager((t) => tf.all(tf.less(t, 10)), "All", x);
+  sameAsEager((t) => tf.any(tf.equal(t, 7)), "Any", x);
+  sameMemory((t) => tf.stack([tf.all(tf.greater(t, 0), 1), tf.any(tf.greater(t, 0), 1)]), x[0]);
+  tf.dispose(x);
+});
+
+Deno.test("tf.function: tf.atan2 is an Atan2 graph op (tf.math.atan2(y, x): the angle of the point (x, y), all four quadrants) and its gradient is TF's _Atan2Grad", () => {
+  const x = xs();
+  const other = tf.tensor([1, -1, -0.5]);
+  sameAsEager((t) => tf.atan2(t, other), "Atan2", x);
+  sameAsEager((t) => tf.atan2(other, t), "Atan2", x);
+  // Gradients to y and to a broadcast x, against the eager tape.
+  for (const fn of [(t: tf.Tensor) => tf.atan2(t, other), (t: tf.Tensor) => tf.atan2(other, t)]) {
+    assertClose(tracedGrad(fn, x[0]), eagerGrad(fn, x[0]), "atan2");
+  }
+  // _Atan2Grad's closed form: d atan2(y, x)/dy = x / (x² + y²), d/dx = -y / (x² + y²).
+  const y = tf.tensor([3]), xx = tf.tensor([4]);
+  assertClose(tracedGrad((t) => tf.mul(tf.atan2(t, xx), 0.5), y), [
+    2 * 0.5 * 0.5 * Math.atan2(3, 4) * 4 / 25,
+  ], "dy");
+  flatMemory((t) => tf.atan2(t, other), x[0]);
+  tf.dispose([...x, other, y, xx]);
+});
+
+Deno.test("tf.function: tf.logSoftmax traces (tf.nn.log_softmax: logits - log(reduce_sum(exp(logits)))), equals eager exactly, and its gradient is TF's _LogSoftmaxGrad (dy - sum(dy)·softmax)", () => {
+  const x = xs();
+  sameAsEager((t) => tf.logSoftmax(t), "CustomGradient", x);
+  sameAsEager((t) => tf.logSoftmax(tf.reshape(t, [-1])), "CustomGradient", x);
+  const fn = (t: tf.Tensor) => tf.mul(tf.logSoftmax(t), tf.tensor([1, 2, 3]));
+  for (const t of x) assertClose(tracedGrad(fn, t), eagerGrad(fn, t), "logSoftmax");
+  // Closed form: for y = logSoftmax(x) and L = sum(c·y), dL/dx = c - sum(c)·softmax(x).
+  const c = [1, 2, 3];
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => tf.sum(tf.mul(tf.logSoftmax(t), tf.tensor(c))));
+    return tape.gradient(y, t) as tf.Tensor;
+  }, { autograph: false });
+  const g = f(x[1]) as tf.Tensor;
+  const row = [-4, 2.5, 1], ez = row.map(Math.exp), s = ez.reduce((p, q) => p + q);
+  assertClose(value(g).slice(0, 3), c.map((ci, i) => ci - 6 * ez[i] / s), "closed form");
+  tf.dispose(g);
+  f.dispose();
+  flatMemory((t) => tf.logSoftmax(t), x[0]);
+  tf.dispose(x);
+});
+
+Deno.test("tf.function: tf.cumsum is a Cumsum graph op (tf.math.cumsum with exclusive and reverse) and its gradient is TF's _CumsumGrad (the cumsum of dy the other way)", () => {
+  const x = xs();
+  for (const [exclusive, reverse] of [[false, false], [true, false], [false, true], [true, true]]) {
+    for (const axis of [0, 1]) {
+      const fn = (t: tf.Tensor) => tf.cumsum(t, axis, exclusive, reverse);
+      sameAsEager(fn, "Cumsum", x);
+      // tfjs's eager Cumsum gradient fails off the last axis: there the reference runs the
+      // same cumsum on the last axis of the transpose.
+      const last = (t: tf.Tensor) =>
+        tf.transpose(tf.cumsum(tf.transpose(t), 1, exclusive, reverse));
+      const reference = axis === 0 ? last : fn;
+      const label = `cumsum axis ${axis} exclusive ${exclusive} reverse ${reverse}`;
+      assertClose(tracedGrad(fn, x[0]), eagerGrad(reference, x[0]), label);
+    }
+  }
+  flatMemory((t) => tf.cumsum(t, 1, true, true), x[0]);
+  tf.dispose(x);
+});
+
+Deno.test("tf.function: tf.prod is a Prod graph op (tf.math.reduce_prod over axes, keepdims) and its gradient is TF's _ProdGrad, the product of the other elements, right with zeros in the input", () => {
+  const x = xs();
+  sameAsEager((t) => tf.prod(t, 1), "Prod", x);
+  sameAsEager((t) => tf.prod(t, 0, true), "Prod", x);
+  sameAsEager((t) => tf.prod(t), "Prod", x);
+  // Without zeros the eager tape's prod/x gradient is right: compare with it.
+  for (const fn of [(t: tf.Tensor) => tf.prod(t, 1), (t: tf.Tensor) => tf.prod(t, 0, true)]) {
+    assertClose(tracedGrad(fn, x[1]), eagerGrad(fn, x[1]), "prod");
+  }
+  // With zeros: d prod/dx_i = the product of the others (one zero: nonzero only at the zero).
+  const z = tf.tensor([[2, 0, 3], [0, 5, 0], [1, 2, 4]]);
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape({ persistent: true });
+    tape.watch(t);
+    const y = tape.record(() => tf.sum(tf.prod(t, 1)));
+    const all = tape.record(() => tf.prod(t));
+    return [tape.gradient(y, t), tape.gradient(all, t)] as tf.Tensor[];
+  }, { autograph: false });
+  const [rows, whole] = f(z) as tf.Tensor[];
+  assert.deepEqual(value(rows), [0, 6, 0, 0, 0, 0, 8, 4, 2]);
+  assert.deepEqual(value(whole), Array(9).fill(0)); // two zeros or more: every other product is 0
+  tf.dispose([rows, whole]);
+  const one = tf.tensor([[2, 0], [3, 4]]);
+  const [, whole1] = f(one) as tf.Tensor[];
+  assert.deepEqual(value(whole1), [0, 24, 0, 0]);
+  tf.dispose([whole1]);
+  f.dispose();
+  flatMemory((t) => tf.prod(t, [0, 1]), z);
+  tf.dispose([...x, z, one]);
+});
+
+Deno.test("tf.function: tf.customGrad inside a trace builds its forward ops and takes its gradFunc as the gradient (TF's tf.custom_gradient in a tf.function)", () => {
+  // y = x² forward, but a gradient of 10·dy: the tape must use gradFunc, not d(x²)/dx.
+  const custom = tf.customGrad((x, save) => {
+    (save as tf.GradSaveFunc)([x as tf.Tensor]);
+    return { value: tf.square(x as tf.Tensor), gradFunc: (dy: tf.Tensor) => [tf.mul(dy, 10)] };
+  });
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => tf.sum(custom(t) as tf.Tensor));
+    return [y, tape.gradient(y, t)] as tf.Tensor[];
+  }, { autograph: false });
+  const x = tf.tensor([1, -2, 3]);
+  const [y, g] = f(x) as tf.Tensor[];
+  assert.deepEqual(value(y), [14]);
+  assert.deepEqual(value(g), [10, 10, 10]);
+  const eager = tf.tidy(() => value(tf.grad((t) => tf.sum(custom(t) as tf.Tensor))(x)));
+  assert.deepEqual(value(g), eager);
+  tf.dispose([y, g]);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(f(x) as tf.Tensor[]);
+  assert.equal(tf.memory().numTensors, before);
+  f.dispose();
+  x.dispose();
+});
+
+Deno.test("tf.function: in a trace d|x|/dx is sign(x), 0 at x = 0 (TF's _AbsGrad), and tf.sign's gradient is zeros, not None (TF's _SignGrad)", () => {
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape({ persistent: true });
+    tape.watch(t);
+    const a = tape.record(() => tf.sum(tf.abs(t)));
+    const s = tape.record(() => tf.sum(tf.sign(t)));
+    return [tape.gradient(a, t), tape.gradient(s, t)] as tf.Tensor[];
+  }, { autograph: false });
+  const x = tf.tensor([-2, 0, 3]);
+  const [da, ds] = f(x) as tf.Tensor[];
+  assert.deepEqual(value(da), [-1, 0, 1]);
+  assert.ok(ds !== null, "a zeros gradient, not null");
+  assert.deepEqual(value(ds), [0, 0, 0]);
+  tf.dispose([da, ds]);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(f(x) as tf.Tensor[]);
+  assert.equal(tf.memory().numTensors, before);
+  f.dispose();
+  x.dispose();
+});
