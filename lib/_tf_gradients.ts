@@ -10,6 +10,9 @@
  *   backend has one (lib/kernels on WASM), so 0 where x is NaN (tfjs's
  *   `dy · step(x)` gives NaN there); `ReluGrad`'s own gradient is TF's
  *   (`ReluGrad(g, x)` for dy, zeros for x).
+ * - `Cumsum`: TF's `_CumsumGrad`, the cumulative sum of dy the other way
+ *   (`reverse` flipped) along the same axis (tfjs's transposes it wrongly off
+ *   the last axis and fails with a shape error).
  * - `Greater`: not differentiable, as in TensorFlow (zero gradients instead of
  *   tfjs's error), so a mask such as `cast(x > 0)` can sit in a differentiated function.
  * - `MaxPoolGrad`, `AvgPoolGrad`, `Conv2DBackpropFilter`: gradients of the
@@ -110,6 +113,17 @@ const configs: tf.GradConfig[] = [
       dy: () => reluGrad(g as tf.Tensor, saved[0]),
       x: () => tf.zerosLike(saved[0]),
     }),
+  },
+  {
+    kernelName: "Cumsum",
+    gradFunc: (dy, _saved, attrs) => {
+      const { axis, exclusive, reverse } = attrs as {
+        axis: number;
+        exclusive: boolean;
+        reverse: boolean;
+      };
+      return { x: () => tf.cumsum(dy as tf.Tensor, axis, exclusive, !reverse) };
+    },
   },
   {
     // TF: ops.NotDifferentiable("Greater").

@@ -677,6 +677,38 @@ Deno.test("tf.nn.max_pool 2x2/2 on wasm equals cpu (odd sizes, ties, NaN never w
   }
 });
 
+Deno.test("tf.math.cumsum with a negative axis counts from the end, on cpu and wasm, and its gradient is TF's _CumsumGrad on any axis", async () => {
+  const x = [[1, 2, 3], [4, 5, 6]];
+  const w = [[1, 10, 100], [1000, 10000, 100000]];
+  for (const backend of ["cpu", "wasm"] as const) {
+    const run = () => [
+      tf.cumsum(tf.tensor2d(x), -1),
+      tf.cumsum(tf.tensor2d(x), -2, true, true),
+      // d/dx Σ w·cumsum(x, axis 0) = the reverse cumulative sum of w down axis 0.
+      tf.grad((t: tf.Tensor) => tf.cumsum(t, 0).mul(tf.tensor2d(w)).sum())(tf.tensor2d(x)),
+      tf.grad((t: tf.Tensor) => tf.cumsum(t, -1, true).mul(tf.tensor2d(w)).sum())(tf.tensor2d(x)),
+    ];
+    const { values } = await on(backend, run);
+    assert.deepEqual(Array.from(values[0]), [1, 3, 6, 4, 9, 15], `${backend}: axis -1`);
+    assert.deepEqual(
+      Array.from(values[1]),
+      [4, 5, 6, 0, 0, 0],
+      `${backend}: axis -2, exclusive, reverse`,
+    );
+    assert.deepEqual(
+      Array.from(values[2]),
+      [1001, 10010, 100100, 1000, 10000, 100000],
+      `${backend}: grad axis 0`,
+    );
+    // exclusive along the last axis: x_j feeds the outputs after it.
+    assert.deepEqual(
+      Array.from(values[3]),
+      [110, 100, 0, 110000, 100000, 0],
+      `${backend}: grad axis -1, exclusive`,
+    );
+  }
+});
+
 Deno.test("tf.math.greater is not differentiable (TF: ops.NotDifferentiable): a mask cast(x > 0) in a differentiated function gives x's other paths only", async () => {
   for (const backend of ["cpu", "wasm"] as const) {
     const run = () => [

@@ -49,6 +49,7 @@ import { biasAddConfig } from "./bias_add.ts";
 import { directConv2DConfig } from "./conv2d_direct.ts";
 import { reluConfig, reluGradConfig } from "./relu.ts";
 import { maxPoolConfig } from "./max_pool.ts";
+import { nonNegativeAxisConfig } from "./cumulative_axis.ts";
 
 let stockMaxPoolGrad: tf.KernelConfig | undefined;
 let stockSum: tf.KernelConfig | undefined;
@@ -58,9 +59,19 @@ let stockAdd: tf.KernelConfig | undefined;
 let stockConv2D: tf.KernelConfig | undefined;
 let stockRelu: tf.KernelConfig | undefined;
 let stockMaxPool: tf.KernelConfig | undefined;
+const stockCumulative = new Map<string, tf.KernelConfig>();
 
 /** Register the kernels that `backend` lacks or runs slowly. Idempotent. */
 export function installKernels(backend: BackendName): void {
+  for (const name of ["Cumsum", "Cumprod"]) {
+    const key = `${name}/${backend}`;
+    if (!stockCumulative.has(key)) {
+      const stock = tf.getKernel(name, backend);
+      if (stock) stockCumulative.set(key, stock);
+    }
+    const stock = stockCumulative.get(key);
+    if (stock) replaceKernel(nonNegativeAxisConfig(stock));
+  }
   if (backend === "wasm") {
     replaceKernel(conv2dBackpropFilterConfig("wasm"));
     replaceKernel(conv2dBackpropInputConfig("wasm"));

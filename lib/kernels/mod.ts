@@ -27,6 +27,7 @@ export { gemm, gemmEnabled, type Operand, type Strided, type Tabled, useGemm } f
 export { gemmConv2D, gemmFilterGrad, gemmInputGrad } from "./conv2d_gemm.ts";
 export { maxPoolGradConfig, maxPoolGradInto } from "./max_pool_grad.ts";
 export { maxPoolConfig } from "./max_pool.ts";
+export { nonNegativeAxisConfig } from "./cumulative_axis.ts";
 export { leadingAxesSumConfig } from "./sum.ts";
 export { biasAddConfig } from "./bias_add.ts";
 export { reluConfig, reluGradConfig } from "./relu.ts";
