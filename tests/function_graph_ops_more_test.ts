@@ -8,28 +8,13 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { tfFunction } from "../lib/function.ts";
 import { GradientTape } from "../lib/tape.ts";
+import { sameAsEager as sameAs, value } from "./_graph_ops.ts";
 
 await initBackend();
 
-const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataSync());
-const opTypes = (f: { concreteFunctions: { graph: { operations: { type: string }[] } }[] }) =>
-  f.concreteFunctions.flatMap((cf) => cf.graph.operations.map((op) => op.type));
-
 /** `fn` traced (once, for two inputs) equals `fn` run eagerly exactly, and builds a `type` op. */
-function sameAsEager(fn: (x: tf.Tensor) => tf.Tensor, type: string, xs: tf.Tensor[]): void {
-  const f = tfFunction(fn, { autograph: false });
-  for (const x of xs) {
-    const traced = f(x) as tf.Tensor;
-    const eager = tf.tidy(() => fn(x));
-    assert.deepEqual(traced.shape, eager.shape, type);
-    assert.equal(traced.dtype, eager.dtype, type);
-    assert.deepEqual(value(traced), value(eager), type);
-    tf.dispose([traced, eager]);
-  }
-  assert.equal(f.traceCount, 1, `${type}: one trace`);
-  assert.ok(opTypes(f).includes(type), `${type}: a ${type} op in ${opTypes(f)}`);
-  f.dispose();
-}
+const sameAsEager = (fn: (x: tf.Tensor) => tf.Tensor, type: string, xs: tf.Tensor[]): void =>
+  sameAs(type, fn, type, xs);
 
 /** The gradient of `sum(fn(x)²)` from a tape inside a trace. */
 function tracedGrad(fn: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): number[] {

@@ -7,33 +7,9 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { tensorSpec, tfFunction } from "../lib/function.ts";
 import { GradientTape } from "../lib/tape.ts";
+import { opTypes, sameAsEager, value } from "./_graph_ops.ts";
 
 await initBackend();
-
-const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataSync());
-const opTypes = (f: { concreteFunctions: { graph: { operations: { type: string }[] } }[] }) =>
-  f.concreteFunctions.flatMap((cf) => cf.graph.operations.map((op) => op.type));
-
-/** Calls `f` traced on two inputs (one trace) and eagerly; asserts equal values and a graph op `type`. */
-function sameAsEager(
-  label: string,
-  fn: (x: tf.Tensor) => tf.Tensor,
-  type: string,
-  xs: tf.Tensor[],
-) {
-  const f = tfFunction(fn, { autograph: false });
-  for (const x of xs) {
-    const traced = f(x) as tf.Tensor;
-    const eager = tf.tidy(() => fn(x));
-    assert.deepEqual(traced.shape, eager.shape, label);
-    assert.equal(traced.dtype, eager.dtype, label);
-    assert.deepEqual(value(traced), value(eager), label);
-    tf.dispose([traced, eager]);
-  }
-  assert.equal(f.traceCount, 1, `${label}: one trace`);
-  assert.ok(opTypes(f).includes(type), `${label}: a ${type} op in ${opTypes(f)}`);
-  f.dispose();
-}
 
 Deno.test("tf.function: the guides' examples trace with their tf.* ops as graph ops — my_relu (tf.maximum), get_MSE (tf.pow, tf.mean), next_collatz (tf.where) — and match eager", () => {
   const xs = [tf.tensor([5.5, -1, 0]), tf.tensor([-3, 3, 2])];

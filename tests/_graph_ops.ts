@@ -1,0 +1,38 @@
+/**
+ * Shared checks of the graph-op tests: a tfjs op traced by `tfFunction` against
+ * the same op run eagerly.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { tfFunction } from "../lib/function.ts";
+
+/** A tensor's values as a plain array. */
+export const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataSync());
+
+/** The op types of every concrete function of a traced function. */
+export const opTypes = (
+  f: { concreteFunctions: { graph: { operations: { type: string }[] } }[] },
+): string[] => f.concreteFunctions.flatMap((cf) => cf.graph.operations.map((op) => op.type));
+
+/** Calls `fn` traced on two inputs (one trace) and eagerly; asserts equal values and a graph op `type`. */
+export function sameAsEager(
+  label: string,
+  fn: (x: tf.Tensor) => tf.Tensor,
+  type: string,
+  xs: tf.Tensor[],
+): void {
+  const f = tfFunction(fn, { autograph: false });
+  for (const x of xs) {
+    const traced = f(x) as tf.Tensor;
+    const eager = tf.tidy(() => fn(x));
+    assert.deepEqual(traced.shape, eager.shape, label);
+    assert.equal(traced.dtype, eager.dtype, label);
+    assert.deepEqual(value(traced), value(eager), label);
+    tf.dispose([traced, eager]);
+  }
+  assert.equal(f.traceCount, 1, `${label}: one trace`);
+  assert.ok(opTypes(f).includes(type), `${label}: a ${type} op in ${opTypes(f)}`);
+  f.dispose();
+}
