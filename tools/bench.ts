@@ -200,6 +200,27 @@ function imagesAsFloats(d: Bytes): Float32Array {
   return f;
 }
 
+/** A batch of `b` random images and one-hot labels (for timing steps on no particular data). */
+function randomBatch(b: number): { xs: tf.Tensor; ys: tf.Tensor } {
+  return {
+    xs: tf.randomUniform([b, 28, 28, 1]),
+    ys: tf.tidy(() => tf.oneHot(tf.randomUniform([b], 0, 10, "int32") as tf.Tensor1D, 10)),
+  };
+}
+
+/** One training step of `model` on (xs, ys) with `opt`; returns the loss (the caller disposes it). */
+function trainingStep(
+  model: tf.LayersModel,
+  opt: tf.Optimizer,
+  xs: tf.Tensor,
+  ys: tf.Tensor,
+): tf.Scalar {
+  return opt.minimize(
+    () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor),
+    true,
+  )!;
+}
+
 function batchTensors(d: Bytes, idx: Uint32Array): { xs: tf.Tensor4D; ys: tf.Tensor2D } {
   const all = imagesAsFloats(d);
   const f = new Float32Array(idx.length * 784);
@@ -250,15 +271,9 @@ async function trainHere(
     // exactly the samples PyTorch's does.
     const spare = buildModel({ name, seed: seed + 1000, init: "torch" });
     const adam = tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
-    const xs = tf.randomUniform([batch, 28, 28, 1]);
-    const ys = tf.tidy(() =>
-      tf.oneHot(tf.randomUniform([batch], 0, 10, "int32") as tf.Tensor1D, 10)
-    );
+    const { xs, ys } = randomBatch(batch);
     for (const t0 = performance.now(); performance.now() - t0 < warmupMs;) {
-      const loss = adam.minimize(
-        () => tf.losses.softmaxCrossEntropy(ys, spare.apply(xs, { training: true }) as tf.Tensor),
-        true,
-      )!;
+      const loss = trainingStep(spare, adam, xs, ys);
       await loss.data();
       loss.dispose();
     }
@@ -277,10 +292,7 @@ async function trainHere(
     if (cursor + batch > order.length) cursor = 0;
     const { xs, ys } = batchTensors(data.train, order.subarray(cursor, cursor + batch));
     cursor += batch;
-    const loss = opt.minimize(
-      () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor),
-      true,
-    )!;
+    const loss = trainingStep(model, opt, xs, ys);
     await loss.data(); // wait for the step (WebGPU is asynchronous)
     tf.dispose([loss, xs, ys]);
   };
@@ -409,13 +421,9 @@ async function profileSteps(tiny: boolean, report: BenchReport): Promise<void> {
   for (const name of MODEL_NAMES) {
     const model = buildModel({ name, seed: 0 });
     const opt = tf.train.adam(1e-3);
-    const xs = tf.randomUniform([b, 28, 28, 1]);
-    const ys = tf.tidy(() => tf.oneHot(tf.randomUniform([b], 0, 10, "int32") as tf.Tensor1D, 10));
+    const { xs, ys } = randomBatch(b);
     const step = () => {
-      const loss = opt.minimize(
-        () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor),
-        true,
-      )!;
+      const loss = trainingStep(model, opt, xs, ys);
       loss.dataSync();
       loss.dispose();
     };
@@ -540,13 +548,8 @@ function timeGemmSteps(tiny: boolean, report: BenchReport): void {
   for (const name of MODEL_NAMES) {
     const model = buildModel({ name, seed: 0, init: "torch" });
     const opt = tf.train.adam(1e-3);
-    const xs = tf.randomUniform([b, 28, 28, 1]);
-    const ys = tf.tidy(() => tf.oneHot(tf.randomUniform([b], 0, 10, "int32") as tf.Tensor1D, 10));
-    const step = () =>
-      opt.minimize(
-        () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor),
-        true,
-      )!;
+    const { xs, ys } = randomBatch(b);
+    const step = () => trainingStep(model, opt, xs, ys);
     const per = tiny ? 1 : name === "mlp" ? 40 : name === "small_cnn" ? 12 : 4;
     const runs: [number[], number[]] = [[], []];
     for (let r = 0; r < (tiny ? 1 : 5); r++) {

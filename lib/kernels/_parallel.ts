@@ -68,6 +68,23 @@ export function chunks(
   );
 }
 
+/**
+ * An element-wise loop over `floats` float32 values (a multiple of 4) at each of
+ * `ptrs` (byte offsets) in `count` parts: calls `fn(...ptrs + offset, bytes, ...extra)`.
+ */
+export function floatParts(
+  ptrs: number[],
+  floats: number,
+  count: number,
+  extra: number[] = [],
+): Rows[] {
+  return chunks(
+    floats / 4,
+    count,
+    (g0, g1) => once([...ptrs.map((p) => p + g0 * 16), (g1 - g0) * 16, ...extra]),
+  );
+}
+
 /** The shared control block and job layout (the helper, `_kernel_worker.ts`, reads the same). */
 export const LAYOUT = {
   MAX_ARGS: 16,

@@ -31,7 +31,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, F32, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
-import { chunks, once, runParts, SPLIT_MIN } from "./_parallel.ts";
+import { floatParts, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 /** Attributes of the `AdamUpdate` kernel. */
 export interface AdamUpdateAttrs {
@@ -133,15 +133,8 @@ export function adamUpdateConfig(): tf.KernelConfig {
         // Very large variables in parts two threads share (element-wise: the same
         // numbers). Measured here, the MLP's 100,352-element kernel took 0.29 ms on one
         // thread and 0.34 ms split (waking the helper costs more than half the loop).
-        const part = (g0: number, g1: number) =>
-          once([...ptrs.map((p) => p + g0 * 16), (g1 - g0) * 16, ...consts]);
-        runParts(
-          ADAM_WASM,
-          memory,
-          instantiate(ADAM_WASM, memory),
-          "adam",
-          chunks(done / 4, done >= 4 * SPLIT_MIN ? 8 : 1, part),
-        );
+        const parts = floatParts(ptrs, done, done >= 4 * SPLIT_MIN ? 8 : 1, consts);
+        runParts(ADAM_WASM, memory, instantiate(ADAM_WASM, memory), "adam", parts);
       }
       // The rest (or everything, without the heap's memory) in JavaScript.
       // Views after the allocations: growing the heap detaches older views.

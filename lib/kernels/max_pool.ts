@@ -25,6 +25,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
 import { chunks, runParts, SPLIT_MIN } from "./_parallel.ts";
+import { isPlain2x2 } from "./max_pool_grad.ts";
 
 // Params: x, y (byte offsets of one image), output rows, windows per row, channel
 // bytes (C·4), input row bytes.
@@ -88,15 +89,6 @@ const MAX_POOL_WASM = assemble([{
   ],
 }]);
 
-/** Whether this kernel handles the pool: 2x2, stride 2, no padding, float32, C % 4 = 0. */
-function isPlain2x2(x: Info, info: tf.backend_util.Conv2DInfo): boolean {
-  return x.dtype === "float32" && info.inChannels % 4 === 0 && info.filterHeight === 2 &&
-    info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
-    info.dilationHeight === 1 && info.dilationWidth === 1 && info.padInfo.top === 0 &&
-    info.padInfo.left === 0 && info.outHeight === Math.floor(info.inHeight / 2) &&
-    info.outWidth === Math.floor(info.inWidth / 2);
-}
-
 /** The `MaxPool` kernel for WASM, falling back to `stock` for other pools. */
 export function maxPoolConfig(stock: tf.KernelConfig): tf.KernelConfig {
   return {
@@ -121,7 +113,9 @@ export function maxPoolConfig(stock: tf.KernelConfig): tf.KernelConfig {
         a.pad,
         a.dimRoundingMode,
       );
-      if (!isPlain2x2(x, info)) return stock.kernelFunc(args);
+      if (x.dtype !== "float32" || info.inChannels % 4 !== 0 || !isPlain2x2(info)) {
+        return stock.kernelFunc(args);
+      }
       const heap = args.backend as unknown as HeapBackend;
       const out = heap.makeOutput(info.outShape, "float32");
       const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;

@@ -140,8 +140,8 @@ function zeroUncovered(dx: Float32Array, info: tf.backend_util.Conv2DInfo): void
   }
 }
 
-/** Whether {@linkcode maxPoolGrad2x2Simd} handles this pool. */
-function isPlain2x2(info: tf.backend_util.Conv2DInfo): boolean {
+/** A 2x2 pool with stride 2 whose windows never leave the input (the SIMD loops' case). */
+export function isPlain2x2(info: tf.backend_util.Conv2DInfo): boolean {
   return info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 &&
     info.strideWidth === 2 && info.dilationHeight === 1 && info.dilationWidth === 1 &&
     info.padInfo.top === 0 && info.padInfo.left === 0 && 2 * info.outHeight <= info.inHeight &&

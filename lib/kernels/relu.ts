@@ -27,7 +27,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { HeapBackend, Info } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd } from "./_wasm.ts";
-import { chunks, once, runParts, SPLIT_MIN } from "./_parallel.ts";
+import { floatParts, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 // relu(x, out, bytes) and reluGrad(dy, x, out, bytes); bytes a multiple of 16.
 const [P0, P1, P2, P3] = [0, 1, 2, 3];
@@ -83,16 +83,9 @@ function elementwise(
   if (memory) {
     done = count - (count % 4);
     const ptrs = [...inputs, out].map((t) => heap.getMemoryOffset(t.dataId));
-    // Groups of four floats; large tensors in parts that two threads share.
-    const part = (g0: number, g1: number) =>
-      once([...ptrs.map((p) => p + g0 * 16), (g1 - g0) * 16]);
-    runParts(
-      RELU_WASM,
-      memory,
-      instantiate(RELU_WASM, memory),
-      name,
-      chunks(done / 4, done >= SPLIT_MIN ? 8 : 1, part),
-    );
+    // Large tensors in parts that two threads share.
+    const parts = floatParts(ptrs, done, done >= SPLIT_MIN ? 8 : 1);
+    runParts(RELU_WASM, memory, instantiate(RELU_WASM, memory), name, parts);
   }
   if (done < count) {
     // Views after the allocation: growing the heap detaches older views.

@@ -248,6 +248,13 @@ engine.customGrad = (f) => {
   };
 };
 
+/** A loss's per-element values reduced as `tf.losses` does without weights. */
+function reduceLoss(losses: SymbolicTensor, reduction: tf.Reduction): SymbolicTensor {
+  if (reduction === tf.Reduction.NONE) return losses;
+  if (reduction === tf.Reduction.SUM) return ops.reduceSum(losses);
+  return ops.reduceMean(losses); // MEAN and SUM_BY_NONZERO_WEIGHTS without weights
+}
+
 // tf.losses.softmaxCrossEntropy(labels, logits): what a training step writes.
 const eagerSoftmaxCrossEntropy = tf.losses.softmaxCrossEntropy;
 (tf.losses as { softmaxCrossEntropy: unknown }).softmaxCrossEntropy = (
@@ -269,10 +276,7 @@ const eagerSoftmaxCrossEntropy = tf.losses.softmaxCrossEntropy;
   if (weights != null || labelSmoothing !== 0) {
     unsupported("tf.losses.softmaxCrossEntropy with weights or labelSmoothing");
   }
-  const perExample = ops.softmaxCrossEntropyWithLogits(labels, logits);
-  if (reduction === tf.Reduction.NONE) return perExample;
-  if (reduction === tf.Reduction.SUM) return ops.reduceSum(perExample);
-  return ops.reduceMean(perExample); // MEAN and SUM_BY_NONZERO_WEIGHTS without weights
+  return reduceLoss(ops.softmaxCrossEntropyWithLogits(labels, logits), reduction);
 };
 
 // tf.losses.meanSquaredError(labels, predictions): the regression loss (its eager form ends
@@ -293,8 +297,5 @@ const eagerMeanSquaredError = tf.losses.meanSquaredError;
     );
   }
   if (weights != null) unsupported("tf.losses.meanSquaredError with weights");
-  const perElement = more.squaredDifference(labels, predictions);
-  if (reduction === tf.Reduction.NONE) return perElement;
-  if (reduction === tf.Reduction.SUM) return ops.reduceSum(perElement);
-  return ops.reduceMean(perElement); // MEAN and SUM_BY_NONZERO_WEIGHTS without weights
+  return reduceLoss(more.squaredDifference(labels, predictions), reduction);
 };
