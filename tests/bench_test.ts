@@ -5,6 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { accuracyDeltaText, type BenchReport, formatReport } from "../tools/bench.ts";
+import { untilSteady } from "../tools/_steady.ts";
 
 const bench = new URL("../tools/bench.ts", import.meta.url).pathname;
 
@@ -184,4 +185,23 @@ Deno.test("bench: Δ accuracy over seeds carries ± two standard errors of the d
   const text = formatReport(report);
   assert.match(text, /-2\.0 ±1\.6/);
   assert.match(text, /Δ acc ±: two standard errors/);
+});
+
+Deno.test("bench warm-up (untilSteady): stops once the step time stops improving, and says when it ran out of time instead", async () => {
+  const busy = (ms: number) => {
+    const t0 = performance.now();
+    while (performance.now() - t0 < ms);
+  };
+  const steady = await untilSteady(() => busy(1), { minMs: 200, maxMs: 10_000, windowMs: 40 });
+  assert.equal(steady.steady, true);
+  assert.ok(steady.steps >= 150, `${steady.steps} steps: it must warm up for at least minMs`);
+  assert.ok(steady.msPerStep >= 1, `${steady.msPerStep} ms per step`);
+  // A step that keeps getting faster (3% per window of 10 steps) is never steady.
+  let calls = 0;
+  const faster = await untilSteady(() => busy(4 * 0.97 ** (calls++ / 10)), {
+    minMs: 100,
+    maxMs: 600,
+    windowMs: 1,
+  });
+  assert.equal(faster.steady, false);
 });

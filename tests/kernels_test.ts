@@ -851,7 +851,7 @@ Deno.test("AdamUpdate split between two threads (a 263,900-element variable) on 
   });
 });
 
-Deno.test("tf.matMul on wasm through our GEMM equals cpu across panel edges (6 rows, 8 columns) and k blocks (384), every transpose, broadcast batches", async () => {
+Deno.test("tf.matMul on wasm through our GEMM equals cpu across panel edges (6 rows, 8 columns), k blocks (384) and splits along k, every transpose, broadcast batches", async () => {
   const rand = mulberry32(61);
   // m around the 6-row panels, n around the 8-column panels, k around the 384-deep blocks.
   const cases: [number, number, number][] = [
@@ -862,6 +862,9 @@ Deno.test("tf.matMul on wasm through our GEMM equals cpu across panel edges (6 r
     [128, 10, 784],
     [13, 16, 3],
     [5, 33, 769],
+    // Deep products with a small C are split along k: two shares, then four (SPLIT_K_DEPTH).
+    [45, 7, 2352],
+    [13, 9, 3100],
   ];
   for (const [i, [m, n, k]] of cases.entries()) {
     const ta = (i & 1) === 1, tb = (i & 2) === 2;
@@ -890,6 +893,8 @@ Deno.test("tf.conv2d on wasm through our GEMM (4+ input channels) equals cpu, wi
     { x: [2, 15, 14, 4], f: [3, 2, 4, 7], s: 2, d: 1, pad: "same" },
     { x: [1, 9, 10, 12], f: [2, 3, 12, 9], s: 1, d: 1, pad: [[0, 0], [2, 1], [0, 2], [0, 0]] },
     { x: [2, 11, 11, 4], f: [3, 3, 4, 5], s: 1, d: 2, pad: "valid" },
+    // More output channels than one block of k (384): the input gradient's other path.
+    { x: [2, 5, 5, 4], f: [2, 2, 4, 390], s: 1, d: 1, pad: "valid" },
   ];
   for (const c of cases) {
     const x = randArray(rand, c.x.reduce((a, b) => a * b));

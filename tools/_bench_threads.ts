@@ -13,6 +13,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { untilSteady } from "./_steady.ts";
 import { initBackend } from "../lib/backend.ts";
 import { buildModel, MODEL_NAMES } from "../lib/distribute/models.ts";
 
@@ -142,8 +143,9 @@ if (import.meta.main) {
       loss.dataSync();
       loss.dispose();
     };
-    // Warm-up by time too: the MLP's step needs hundreds of calls before V8 has optimised it.
-    timed(step, 1, tiny ? 1 : 10, tiny ? 0 : 1000);
+    // Warm-up until steady: the MLP's step needs hundreds of calls before V8 has optimised it.
+    if (tiny) step();
+    else await untilSteady(step, { minMs: 1000 });
     out.steps.push({ model: name, ms: timed(step, 0, tiny ? 1 : 10, tiny ? 0 : 2000) });
     tf.dispose([xs, ys]);
     model.dispose();

@@ -68,6 +68,13 @@ export const op = {
   f32Store: (offset = 0): number[] => [0x38, 2, ...uleb(offset)],
   f32: (value: number): number[] => [0x43, ...new Uint8Array(new Float32Array([value]).buffer)],
   i32GeU: [0x4f],
+  i32Ne: [0x47],
+  i32DivU: [0x6e],
+  i32RemU: [0x70],
+  /** `call` the module's function number `index` (its place in {@linkcode assemble}'s list). */
+  call: (index: number): number[] => [0x10, ...uleb(index)],
+  /** `memory.fill` (bulk memory): n bytes at d set to the low byte of v; takes d, v, n. */
+  memoryFill: [0xfc, ...uleb(11), 0x00],
 };
 
 /** SIMD instructions (prefix 0xfd); loads and stores take a byte offset. */

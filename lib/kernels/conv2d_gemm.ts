@@ -33,7 +33,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { cropNhwc, type HeapBackend, type Info, padNhwc } from "./_kernel_util.ts";
 import { backendMemory } from "./_wasm.ts";
-import { col2im, gemm, gemmEnabled } from "./gemm.ts";
+import { gemm, gemmEnabled, gemmScatter } from "./gemm.ts";
 
 /**
  * Input channels from which the filter gradient goes through the GEMM; below, the
@@ -208,24 +208,24 @@ export function gemmInputGrad(
   const out = heap.makeOutput(attrs.inputShape, "float32");
   const padded = hp !== h || wp !== w;
   const target = padded ? heap.makeOutput([b, hp, wp, c], "float32") : out;
-  (heap.typedArrayFromHeap(target) as Float32Array).fill(0);
-  const dp = heap.makeOutput([l.pixels, l.taps], "float32");
   const { pix, tap } = tables(heap, l);
   const at = (t: Info) => heap.getMemoryOffset(t.dataId);
-  gemm(
+  // dY·Wᵀ image by image, each image's patch gradient scattered while in cache (col2im).
+  gemmScatter(
     heap,
     l.memory,
     { offset: at(dy), rowStride: o * 4, colStride: 4 },
     { offset: at(filter), rowStride: 4, colStride: o * 4 },
-    at(dp),
     l.pixels,
     l.taps,
     o,
+    b,
+    at(target),
+    hp * wp * c * 4,
+    at(pix),
+    at(tap),
   );
-  // Images write disjoint parts of dx: parts of whole images, shared by two threads.
-  const perImage = info.outHeight * info.outWidth;
-  col2im(l.memory, at(dp), at(target), at(pix), at(tap), l.pixels, l.taps, perImage);
   if (padded) cropNhwc(heap, target, out, info.padInfo.top, info.padInfo.left);
-  free(heap, out, target, dp, pix, tap);
+  free(heap, out, target, pix, tap);
   return out;
 }

@@ -180,39 +180,83 @@ function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
   };
 }
 
+/** `for (i = 0; i < limit; i++) body` over two i32 locals. */
+const forRange = (i: number, limit: number, body: number[][]): number[][] => [
+  [...i32Const(0), ...op.set(i)],
+  op.block,
+  op.loop,
+  [...op.get(i), ...op.get(limit), ...op.i32GeU, ...op.brIf(1)],
+  ...body,
+  add(i, 1),
+  op.br(0),
+  op.end,
+  op.end,
+];
+
 /**
- * `pack(src, dst, p, kc, sp, sk, r)`: the p×kc matrix X[q, k] = src[q·sp + k·sk]
- * (strides in bytes) into panels of r rows, k-major: dst[(q/r)·kc·r + k·r + q%r].
+ * `pack(src, dst, p, kc, sp, sk)`: the p×kc matrix X[q, k] = src[q·sp + k·sk] (strides in
+ * bytes) into panels of NR rows, k-major: dst[(q/NR)·kc·NR + k·NR + q%NR]; the last panel's
+ * rows past p are zeros. Whole panels of a matrix whose q run is contiguous (sp = 4: a
+ * row-major B) copy two vectors per step of k; the rest goes one float at a time.
  */
 const PACK = (() => {
-  const [SRC, DST, P, KCP, SP, SK, R] = [0, 1, 2, 3, 4, 5, 6];
-  const [Q, K, S, D, STEP] = [7, 8, 9, 10, 11];
+  const [SRC, DST, P, KCP, SP, SK] = [0, 1, 2, 3, 4, 5];
+  const [Q, K, S, D, Q0, PP, W] = [6, 7, 8, 9, 10, 11, 12];
   return {
     name: "pack",
-    params: [I32, I32, I32, I32, I32, I32, I32],
-    locals: [I32, I32, I32, I32, I32],
+    params: [I32, I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32, I32, I32, I32],
     body: [
-      [...op.get(R), ...i32Const(4), ...op.i32Mul, ...op.set(STEP)],
-      [...i32Const(0), ...op.set(Q)],
+      // PP = ⌈p / NR⌉·NR; W = p / NR whole panels when sp = 4, else none.
+      [...op.get(P), ...i32Const(NR - 1), ...op.i32Add, ...i32Const(NR), ...op.i32DivU],
+      [...i32Const(NR), ...op.i32Mul, ...op.set(PP), ...i32Const(0), ...op.set(W)],
+      op.block,
+      [...op.get(SP), ...i32Const(4), ...op.i32Ne, ...op.brIf(0)],
+      [...op.get(P), ...i32Const(NR), ...op.i32DivU, ...op.set(W)],
+      ...forRange(Q, W, [
+        // d = dst + q·kc·NR·4, s = src + q·NR·4
+        [...op.get(DST), ...op.get(Q), ...op.get(KCP), ...op.i32Mul, ...i32Const(NR * 4)],
+        [...op.i32Mul, ...op.i32Add, ...op.set(D)],
+        [
+          ...op.get(SRC),
+          ...op.get(Q),
+          ...i32Const(NR * 4),
+          ...op.i32Mul,
+          ...op.i32Add,
+          ...op.set(S),
+        ],
+        ...forRange(K, KCP, [
+          [...op.get(D), ...op.get(S), ...simd.load(0), ...simd.store(0)],
+          [...op.get(D), ...op.get(S), ...simd.load(16), ...simd.store(16)],
+          add(D, NR * 4),
+          [...op.get(S), ...op.get(SK), ...op.i32Add, ...op.set(S)],
+        ]),
+      ]),
+      op.end,
+      // The other rows one float at a time, then the padding's zeros.
+      [...op.get(W), ...i32Const(NR), ...op.i32Mul, ...op.set(Q0)],
       op.block,
       op.loop,
-      [...op.get(Q), ...op.get(P), ...op.i32GeU, ...op.brIf(1)],
-      // d = dst + ((q / r)·kc·r + q % r)·4, s = src + q·sp
-      [...op.get(DST), ...op.get(Q), ...op.get(R), 0x6e, /* i32.div_u */ ...op.get(KCP)],
-      [...op.i32Mul, ...op.get(R), ...op.i32Mul, ...op.get(Q), ...op.get(R), 0x70 /* rem_u */],
+      [...op.get(Q0), ...op.get(PP), ...op.i32GeU, ...op.brIf(1)],
+      // d = dst + ((q / NR)·kc·NR + q % NR)·4, s = src + q·sp
+      [...op.get(DST), ...op.get(Q0), ...i32Const(NR), ...op.i32DivU, ...op.get(KCP)],
+      [...op.i32Mul, ...i32Const(NR), ...op.i32Mul, ...op.get(Q0), ...i32Const(NR), ...op.i32RemU],
       [...op.i32Add, ...i32Const(4), ...op.i32Mul, ...op.i32Add, ...op.set(D)],
-      [...op.get(SRC), ...op.get(Q), ...op.get(SP), ...op.i32Mul, ...op.i32Add, ...op.set(S)],
-      [...i32Const(0), ...op.set(K)],
+      [...op.get(SRC), ...op.get(Q0), ...op.get(SP), ...op.i32Mul, ...op.i32Add, ...op.set(S)],
       op.block,
-      op.loop,
-      [...op.get(K), ...op.get(KCP), ...op.i32GeU, ...op.brIf(1)],
-      [...op.get(D), ...op.get(S), ...op.f32Load(0), ...op.f32Store(0)],
-      [...op.get(D), ...op.get(STEP), ...op.i32Add, ...op.set(D)],
-      [...op.get(S), ...op.get(SK), ...op.i32Add, ...op.set(S)],
-      [...op.get(K), ...i32Const(1), ...op.i32Add, ...op.set(K), ...op.br(0)],
+      op.block,
+      [...op.get(Q0), ...op.get(P), ...op.i32GeU, ...op.brIf(0)],
+      ...forRange(K, KCP, [
+        [...op.get(D), ...op.get(S), ...op.f32Load(0), ...op.f32Store(0)],
+        add(D, NR * 4),
+        [...op.get(S), ...op.get(SK), ...op.i32Add, ...op.set(S)],
+      ]),
+      op.br(1),
       op.end,
+      ...forRange(K, KCP, [[...op.get(D), ...op.f32(0), ...op.f32Store(0)], add(D, NR * 4)]),
       op.end,
-      [...op.get(Q), ...i32Const(1), ...op.i32Add, ...op.set(Q), ...op.br(0)],
+      add(Q0, 1),
+      op.br(0),
       op.end,
       op.end,
     ],
@@ -220,41 +264,100 @@ const PACK = (() => {
 })();
 
 /**
- * `col2im(src, dst, qTab, kTab, p, k)`: dst[qTab[q] + kTab[j]] += src[q·k + j] for q < p,
- * j < k, four floats at a time (kTab's entries come in runs of four consecutive floats:
- * image channels a multiple of 4). The scatter that turns a patch gradient into an
- * image gradient.
+ * `col2im(src, dst, qTab, kTab, p, k, ls)`: dst[qTab[q] + kTab[j]] += src[q·ls/4 + j] for
+ * q < p, j < k, four floats at a time (kTab's entries come in runs of four consecutive
+ * floats: image channels a multiple of 4; `ls` is src's row stride in bytes). The scatter
+ * that turns a patch gradient into an image gradient.
  */
 const COL2IM = (() => {
-  const [SRC, DST, QTAB, KTAB, P, KP] = [0, 1, 2, 3, 4, 5];
-  const [Q, J, ROW, T, ADDR] = [6, 7, 8, 9, 10];
+  const [SRC, DST, QTAB, KTAB, P, KP, LS] = [0, 1, 2, 3, 4, 5, 6];
+  const [Q, J, ROW, T, ADDR, S] = [7, 8, 9, 10, 11, 12];
   const i32Load = (offset = 0) => [0x28, 2, offset];
   return {
     name: "col2im",
-    params: [I32, I32, I32, I32, I32, I32],
-    locals: [I32, I32, I32, I32, I32],
-    body: [
-      [...i32Const(0), ...op.set(Q)],
-      op.block,
-      op.loop,
-      [...op.get(Q), ...op.get(P), ...op.i32GeU, ...op.brIf(1)],
+    params: [I32, I32, I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32, I32, I32],
+    body: forRange(Q, P, [
       [...op.get(DST), ...op.get(QTAB), ...op.get(Q), ...i32Const(4), ...op.i32Mul, ...op.i32Add],
       [...i32Load(), ...op.i32Add, ...op.set(ROW), ...op.get(KTAB), ...op.set(T)],
+      [...op.get(SRC), ...op.get(Q), ...op.get(LS), ...op.i32Mul, ...op.i32Add, ...op.set(S)],
       [...i32Const(0), ...op.set(J)],
       op.block,
       op.loop,
       [...op.get(J), ...op.get(KP), ...op.i32GeU, ...op.brIf(1)],
       [...op.get(ROW), ...op.get(T), ...i32Load(), ...op.i32Add, ...op.tee(ADDR)],
-      [...op.get(ADDR), ...simd.load(0), ...op.get(SRC), ...simd.load(0), ...simd.add],
+      [...op.get(ADDR), ...simd.load(0), ...op.get(S), ...simd.load(0), ...simd.add],
       simd.store(0),
-      add(SRC, 16),
+      add(S, 16),
       add(T, 16),
-      [...op.get(J), ...i32Const(4), ...op.i32Add, ...op.set(J), ...op.br(0)],
+      add(J, 4),
+      op.br(0),
       op.end,
       op.end,
-      [...op.get(Q), ...i32Const(1), ...op.i32Add, ...op.set(Q), ...op.br(0)],
+    ]),
+  };
+})();
+
+/** Function numbers in the module (`call` targets): the order of {@linkcode gemmModule}'s list. */
+const [TILES, PACK_FN, COL2IM_FN] = [0, 1, 2];
+
+/**
+ * `range(a, rowTab, kTab, b, bRow, bCol, n, bp, c, k0, k1, kc, ldc, mPanels, nPanels)`:
+ * C (mPanels·MR × nPanels·NR, row stride ldc bytes) = A[:, k0:k1] · B[k0:k1, :] in blocks of
+ * kc, B (k×n, strides bRow and bCol in bytes) packed block by block into bp. One call is one
+ * thread's share of a product split along k.
+ */
+const RANGE = (() => {
+  const [A, ROWTAB, KTAB, B, BROW, BCOL, N, BP, C, K0, K1, KC, LDC, MP, NP] = [
+    ...Array(15).keys(),
+  ];
+  const [KK, KB] = [15, 16];
+  return {
+    name: "range",
+    params: Array(15).fill(I32),
+    locals: [I32, I32],
+    body: [
+      [...op.get(K0), ...op.set(KK)],
+      op.block,
+      op.loop,
+      [...op.get(KK), ...op.get(K1), ...op.i32GeU, ...op.brIf(1)],
+      // kb = min(kc, k1 − kk)
+      [...op.get(KC), ...op.get(K1), ...op.get(KK), ...op.i32Sub, ...op.tee(KB)],
+      [...op.get(KC), ...op.get(KB), ...op.i32LtU, 0x1b, /* select */ ...op.set(KB)],
+      [...op.get(B), ...op.get(KK), ...op.get(BROW), ...op.i32Mul, ...op.i32Add, ...op.get(BP)],
+      [...op.get(N), ...op.get(KB), ...op.get(BCOL), ...op.get(BROW), ...op.call(PACK_FN)],
+      [...op.get(A), ...op.get(ROWTAB), ...op.get(KTAB), ...op.get(KK), ...i32Const(4)],
+      [...op.i32Mul, ...op.i32Add, ...op.get(BP), ...op.get(C), ...op.get(KB), ...op.get(LDC)],
+      [...op.get(MP), ...op.get(NP), ...op.get(KK), ...op.get(K0), ...op.i32Ne],
+      op.call(TILES),
+      [...op.get(KK), ...op.get(KB), ...op.i32Add, ...op.set(KK), ...op.br(0)],
       op.end,
       op.end,
+    ],
+  };
+})();
+
+/**
+ * `scatter(a, rowTab, kTab, bp, s, k, ls, mPanels, nPanels, dst, qTab, tapTab, p, taps, z, zb)`:
+ * one image's patch gradient S = A · B (B packed in bp, one block of k) into the scratch s
+ * (row stride ls bytes), then scattered into dst (`col2im`) while it is still in cache;
+ * first the image's zb bytes of dst at z are zeroed.
+ */
+const SCATTER = (() => {
+  const [A, ROWTAB, KTAB, BP, S, K, LS, MP, NP, DST, QTAB, TAPTAB, P, TAPS, Z, ZB] = [
+    ...Array(16).keys(),
+  ];
+  return {
+    name: "scatter",
+    params: Array(16).fill(I32),
+    locals: [],
+    body: [
+      [...op.get(Z), ...i32Const(0), ...op.get(ZB), ...op.memoryFill],
+      [...op.get(A), ...op.get(ROWTAB), ...op.get(KTAB), ...op.get(BP), ...op.get(S)],
+      [...op.get(K), ...op.get(LS), ...op.get(MP), ...op.get(NP), ...i32Const(0)],
+      op.call(TILES),
+      [...op.get(S), ...op.get(DST), ...op.get(QTAB), ...op.get(TAPTAB), ...op.get(P)],
+      [...op.get(TAPS), ...op.get(LS), ...op.call(COL2IM_FN)],
     ],
   };
 })();
@@ -263,7 +366,7 @@ let gemmBytes: Uint8Array | undefined;
 
 /** The assembled module (relaxed multiply-adds where the engine validates them). */
 export function gemmModule(): Uint8Array {
-  return gemmBytes ??= assemble([tilesFunction(relaxedSimd()), PACK, COL2IM]);
+  return gemmBytes ??= assemble([tilesFunction(relaxedSimd()), PACK, COL2IM, RANGE, SCATTER]);
 }
 
 /** A matrix at a byte offset, with its row and column strides in bytes. */
@@ -315,10 +418,112 @@ function gemmParts(m: number, n: number, kb: number): number {
 }
 
 /**
+ * Depth from which a product with a small C (at most {@linkcode SPLIT_K_MAX_C} elements)
+ * is split along k: a convolution's filter gradient (taps × channels, summed over every
+ * pixel of the batch). Split by rows instead, its two threads would meet once per block
+ * of k and one would pack each block of B alone.
+ */
+export const SPLIT_K_DEPTH = 4 * KC;
+/** Most elements of C for a split along k (each share sums into a C of its own). */
+export const SPLIT_K_MAX_C = 1 << 16;
+
+/** Scratch on the heap for one product, returned to the backend by `free`. */
+function scratchOf(heap: HeapBackend) {
+  const taken: Info[] = [];
+  return {
+    alloc(count: number, dtype: "float32" | "int32"): number {
+      const t = heap.makeOutput([Math.max(1, count)], dtype);
+      taken.push(t);
+      return heap.getMemoryOffset(t.dataId);
+    },
+    free(): void {
+      for (const t of taken) heap.disposeData(t.dataId);
+    },
+  };
+}
+
+/**
+ * A's row table padded to `rows` entries with row 0 (so that whole panels read valid
+ * memory; their extra rows are never used), and its k table.
+ */
+function operandTables(
+  memory: WebAssembly.Memory,
+  a: Operand,
+  m: number,
+  k: number,
+  rows: number,
+  alloc: (count: number, dtype: "int32") => number,
+): { rowTab: number; kTab: number } {
+  const rowTab = alloc(rows, "int32");
+  const kTab = "colTable" in a ? a.colTable : alloc(k, "int32");
+  const rt = new Int32Array(memory.buffer, rowTab, rows).fill(0);
+  if ("rowTable" in a) rt.set(new Int32Array(memory.buffer, a.rowTable, m));
+  else for (let i = 0; i < m; i++) rt[i] = i * a.rowStride;
+  if (!("colTable" in a)) {
+    const kt = new Int32Array(memory.buffer, kTab, k);
+    for (let j = 0; j < k; j++) kt[j] = j * a.colStride;
+  }
+  return { rowTab, kTab };
+}
+
+/**
+ * C = A·B split along k into 2 or 4 shares that the threads take: each packs its own
+ * blocks of B and sums into a C of its own (`range`), and the shares are added here in a
+ * fixed order, so the result does not depend on the thread count.
+ */
+function gemmSplitK(
+  heap: HeapBackend,
+  memory: WebAssembly.Memory,
+  a: Operand,
+  b: Strided,
+  c: number,
+  m: number,
+  n: number,
+  k: number,
+): void {
+  const bytes = gemmModule();
+  const ex = instantiate(bytes, memory);
+  const mPanels = Math.ceil(m / MR), nPanels = Math.ceil(n / NR);
+  const [mPad, nPad] = [mPanels * MR, nPanels * NR];
+  const kc = Math.ceil(k / Math.ceil(k / KC));
+  const shares = k >= 2 * SPLIT_K_DEPTH ? 4 : 2;
+  const s = scratchOf(heap);
+  try {
+    const { rowTab, kTab } = operandTables(memory, a, m, k, mPad, s.alloc);
+    const outs = Array.from({ length: shares }, () => s.alloc(mPad * nPad, "float32"));
+    const bps = Array.from({ length: shares }, () => s.alloc(nPad * kc, "float32"));
+    const share = (i: number): Rows =>
+      once([a.offset, rowTab, kTab, b.offset, b.rowStride, b.colStride, n, bps[i], outs[i]].concat([
+        Math.floor(k * i / shares),
+        Math.floor(k * (i + 1) / shares),
+        kc,
+        nPad * 4,
+        mPanels,
+        nPanels,
+      ]));
+    runParts(bytes, memory, ex, "range", Array.from({ length: shares }, (_, i) => share(i)));
+    const f = new Float32Array(memory.buffer);
+    const parts = outs.map((o) => o / 4);
+    const dst = c / 4;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const at = i * nPad + j;
+        let sum = f[parts[0] + at];
+        for (let p = 1; p < shares; p++) sum = Math.fround(sum + f[parts[p] + at]);
+        f[dst + i * n + j] = sum;
+      }
+    }
+  } finally {
+    s.free();
+  }
+}
+
+/**
  * C (m×n, row-major at byte offset `c`) = A (m×k) · B (k×n). A is read in place
  * (a transpose is a swap of strides; a patch matrix is two tables); B is packed
  * into panels block by block of k. Scratch (B's panels, A's tables when A is
- * strided, and C's edge rows) is taken from and returned to the backend.
+ * strided, and C's edge rows) is taken from and returned to the backend. A deep
+ * product with a small C is split along k (see {@linkcode SPLIT_K_DEPTH}).
  */
 export function gemm(
   heap: HeapBackend,
@@ -330,6 +535,9 @@ export function gemm(
   n: number,
   k: number,
 ): void {
+  if (k >= SPLIT_K_DEPTH && m * n <= SPLIT_K_MAX_C) {
+    return gemmSplitK(heap, memory, a, b, c, m, n, k);
+  }
   const bytes = gemmModule();
   const ex = instantiate(bytes, memory);
   const pack = ex.pack as (...args: number[]) => void;
@@ -368,11 +576,7 @@ export function gemm(
     const ldc = n * 4, tailLdc = nPad * 4;
     for (let k0 = 0; k0 < k; k0 += kc) {
       const kb = Math.min(kc, k - k0);
-      // B's last panel's columns past n are zeros.
-      if (nPad > n) {
-        new Float32Array(memory.buffer, bp + (nPanels - 1) * kb * NR * 4, kb * NR).fill(0);
-      }
-      pack(b.offset + k0 * b.rowStride, bp, n, kb, b.colStride, b.rowStride, NR);
+      pack(b.offset + k0 * b.rowStride, bp, n, kb, b.colStride, b.rowStride);
       const acc = k0 > 0 ? 1 : 0, kt = kTab + k0 * 4;
       const part = (i0: number, i1: number): Rows =>
         once(
@@ -417,9 +621,68 @@ export function col2im(
   const bytes = gemmModule();
   const part = (g0: number, g1: number): Rows => {
     const [q0, q1] = [g0 * group, Math.min(p, g1 * group)];
-    return once([src + q0 * k * 4, dst, qTab + q0 * 4, kTab, q1 - q0, k], q1 > q0);
+    return once([src + q0 * k * 4, dst, qTab + q0 * 4, kTab, q1 - q0, k, k * 4], q1 > q0);
   };
   const groups = Math.ceil(p / group);
   const parts = p * k >= SPLIT_MIN ? Math.min(16, groups) : 1;
   runParts(bytes, memory, instantiate(bytes, memory), "col2im", chunks(groups, parts, part));
+}
+
+/**
+ * The input gradient's patch product scattered image by image: for each of `images`
+ * equal groups of A's rows (one image's dy pixels), P = A·B (that image's patch gradient,
+ * taps wide) goes into a scratch that stays in cache and is added straight into the
+ * image's part of `dst` (`col2im`: dst[qTab[q] + tapTab[j]] += P[q, j]), which is zeroed
+ * first (`imageBytes` per image). The patch gradient of the whole batch is never written
+ * out. Images go in parts the threads share, each part with a scratch of its own; each
+ * element gets the same sums in the same order as {@linkcode gemm} then
+ * {@linkcode col2im}, which run instead when k is deeper than one block.
+ */
+export function gemmScatter(
+  heap: HeapBackend,
+  memory: WebAssembly.Memory,
+  a: Strided,
+  b: Strided,
+  m: number,
+  n: number,
+  k: number,
+  images: number,
+  dst: number,
+  imageBytes: number,
+  qTab: number,
+  tapTab: number,
+): void {
+  const s = scratchOf(heap);
+  try {
+    const perImage = m / images;
+    if (k > KC || !Number.isInteger(perImage)) {
+      const dp = s.alloc(m * n, "float32");
+      new Uint8Array(memory.buffer, dst, images * imageBytes).fill(0);
+      gemm(heap, memory, a, b, dp, m, n, k);
+      col2im(memory, dp, dst, qTab, tapTab, m, n, perImage);
+      return;
+    }
+    const bytes = gemmModule();
+    const ex = instantiate(bytes, memory);
+    const mPanels = Math.ceil(perImage / MR), nPanels = Math.ceil(n / NR), nPad = nPanels * NR;
+    const count = Math.min(16, images);
+    const bp = s.alloc(nPad * k, "float32");
+    const { rowTab, kTab } = operandTables(memory, a, perImage, k, mPanels * MR, s.alloc);
+    const scratch = Array.from({ length: count }, () => s.alloc(mPanels * MR * nPad, "float32"));
+    (ex.pack as (...args: number[]) => void)(b.offset, bp, n, k, b.colStride, b.rowStride);
+    let index = 0;
+    const part = (i0: number, i1: number): Rows => ({
+      base: [a.offset + i0 * perImage * a.rowStride, rowTab, kTab, bp, scratch[index++], k]
+        .concat([nPad * 4, mPanels, nPanels, dst, qTab + i0 * perImage * 4, tapTab, perImage, n])
+        .concat([dst + i0 * imageBytes, imageBytes]),
+      stepN: [perImage * a.rowStride, 0, 0, 0, 0, 0, 0, 0, 0, 0, perImage * 4, 0, 0, 0]
+        .concat([imageBytes, 0]),
+      stepY: Array(16).fill(0),
+      n: i1 - i0,
+      y: 1,
+    });
+    runParts(bytes, memory, ex, "scatter", chunks(images, count, part));
+  } finally {
+    s.free();
+  }
 }
