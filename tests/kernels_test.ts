@@ -372,13 +372,17 @@ Deno.test({
   },
 });
 
-Deno.test("Sum on wasm equals cpu (leading axes reshaped to 2-D, and the rest)", async () => {
+Deno.test("Sum on wasm equals cpu (leading axes: column sums in runs, AvgPool, 2-D; and the rest)", async () => {
   const rand = mulberry32(9);
   const cases: [number[], number[], boolean][] = [
-    [[16, 13, 13, 8], [0, 1, 2], false], // a bias gradient: the 2-D path
+    [[16, 13, 13, 8], [0, 1, 2], false], // a bias gradient: column sums in 32 runs
     [[16, 13, 13, 8], [0, 1, 2], true],
-    [[32, 20, 9], [0, 1], false],
-    [[64, 80], [0], false], // one axis: stock kernel
+    [[64, 80], [0], false], // a dense layer's bias gradient
+    [[40, 2048], [0], false], // fewer rows than runs would allow: 32 runs of 1–2 rows
+    [[3, 4], [0], true], // one run
+    [[16, 13, 13, 3], [0, 1, 2], false], // 3 columns: AvgPool
+    [[32, 20, 9], [0, 1], false], // 9 columns: 2-D, stock kernel
+    [[64, 81], [0], false], // one axis, 81 columns: stock kernel
     [[16, 13, 13, 8], [1, 2], false], // not leading: stock kernel
     [[16, 13, 13, 8], [0, 1, 2, 3], false],
   ];

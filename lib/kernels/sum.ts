@@ -1,28 +1,108 @@
 /**
- * `Sum` over leading axes on WASM, reshaped to 2-D first.
+ * `Sum` over leading axes on WASM: a SIMD column sum of our own, split between
+ * two threads when the threaded build runs.
  *
  * tfjs-backend-wasm 4.22.0 reduces only innermost axes, so it transposes the
- * input first. Summing a conv layer's output gradient over batch, rows and
- * columns (the bias gradient, `[128, 26, 26, 32]` → `[32]`) takes a generic
- * 4-D transpose (about 11 ms). For that NHWC case this kernel averages each
- * image with the backend's (XNNPACK) `AvgPool` over the whole `H×W` window,
- * sums the small `[batch, C]` result and scales by `H·W` (about 0.5 ms; the
- * result differs from a plain sum by float32 rounding, ~1e-6 relative). Other
- * leading-axes sums are viewed as 2-D `[M, C]` first (a cheaper transpose);
- * other reductions go to the stock kernel unchanged.
+ * input first. Summing a layer's output gradient over the batch (and rows and
+ * columns: the bias gradient, `[128, 26, 26, 32]` → `[32]`) took a generic
+ * 4-D transpose (about 11 ms). Viewed as `[M, C]` (M the leading axes, C the
+ * rest), the sum goes down the columns four at a time, in up to 32 runs of
+ * rows that the threads share; each run sums into its own row of partial
+ * sums, and the runs are added in a fixed order, so the result does not depend
+ * on the thread count. C must be a multiple of 4; otherwise a 4-D bias
+ * gradient averages each image with the backend's (XNNPACK) `AvgPool` and
+ * scales by `H·W` (within float32 rounding of the sum), and other leading-axes
+ * sums are viewed as 2-D for the stock kernel's cheaper transpose. Other
+ * reductions go to the stock kernel unchanged.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { initBackend } from "../backend.ts"; // installs this kernel on WASM
  * await initBackend({ prefer: "wasm" });
- * tf.ones([4, 3, 2]).sum([0, 1]).print(); // [12, 12]
+ * tf.ones([4, 3, 4]).sum([0, 1]).print(); // [12, 12, 12, 12]
  * ```
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { callKernel, type Info, release } from "./_kernel_util.ts";
+import { callKernel, type HeapBackend, type Info, release } from "./_kernel_util.ts";
+import { assemble, backendMemory, I32, instantiate, op, simd } from "./_wasm.ts";
+import { chunks, once, runParts, SPLIT_MIN } from "./_parallel.ts";
+
+/**
+ * `columns(src, dst, rows, rowBytes)`: dst[j] = Σ_r src[r·rowBytes/4 + j] for j < rowBytes/4,
+ * four columns at a time, rows in order (rowBytes a multiple of 16).
+ */
+const COLUMNS_WASM = (() => {
+  const [SRC, DST, ROWS, RB] = [0, 1, 2, 3];
+  const [R, J] = [4, 5];
+  return assemble([{
+    name: "columns",
+    params: [I32, I32, I32, I32],
+    locals: [I32, I32],
+    body: [
+      [...op.get(DST), ...op.i32(0), ...op.get(RB), ...op.memoryFill],
+      [...op.i32(0), ...op.set(R)],
+      op.block,
+      op.loop,
+      [...op.get(R), ...op.get(ROWS), ...op.i32GeU, ...op.brIf(1)],
+      [...op.i32(0), ...op.set(J)],
+      op.block,
+      op.loop,
+      [...op.get(J), ...op.get(RB), ...op.i32GeU, ...op.brIf(1)],
+      [...op.get(DST), ...op.get(J), ...op.i32Add, ...op.get(DST), ...op.get(J), ...op.i32Add],
+      [...simd.load(), ...op.get(SRC), ...op.get(J), ...op.i32Add, ...simd.load(), ...simd.add],
+      simd.store(),
+      [...op.get(J), ...op.i32(16), ...op.i32Add, ...op.set(J), ...op.br(0)],
+      op.end,
+      op.end,
+      [...op.get(SRC), ...op.get(RB), ...op.i32Add, ...op.set(SRC)],
+      [...op.get(R), ...op.i32(1), ...op.i32Add, ...op.set(R), ...op.br(0)],
+      op.end,
+      op.end,
+    ],
+  }]);
+})();
+
+/**
+ * Σ over the rows of `x` viewed as [m, c] (c a multiple of 4) into a new tensor of `shape`;
+ * undefined without the heap's memory.
+ */
+function columnSum(
+  backend: unknown,
+  x: Info,
+  m: number,
+  c: number,
+  shape: number[],
+): Info | undefined {
+  const memory = backendMemory(backend);
+  if (!memory) return undefined;
+  const heap = backend as HeapBackend;
+  const runs = m * c >= SPLIT_MIN ? Math.min(32, m) : 1;
+  const partials = heap.makeOutput([runs, c], "float32");
+  const out = heap.makeOutput(shape, "float32");
+  const src = heap.getMemoryOffset(x.dataId), dst = heap.getMemoryOffset(partials.dataId);
+  let run = 0; // chunks() describes the runs in order: run i sums into row i of partials
+  const part = (r0: number, r1: number) =>
+    once([src + r0 * c * 4, dst + run++ * c * 4, r1 - r0, c * 4], r1 > r0);
+  runParts(
+    COLUMNS_WASM,
+    memory,
+    instantiate(COLUMNS_WASM, memory),
+    "columns",
+    chunks(m, runs, part),
+  );
+  const p = heap.typedArrayFromHeap(partials) as Float32Array;
+  const o = heap.typedArrayFromHeap(out) as Float32Array;
+  for (let j = 0; j < c; j++) {
+    let sum = p[j];
+    for (let r = 1; r < runs; r++) sum = Math.fround(sum + p[r * c + j]);
+    o[j] = sum;
+  }
+  heap.disposeData(partials.dataId);
+  return out;
+}
 
 /** The WASM `Sum` config wrapping `stock` (the kernel it replaces). */
 export function leadingAxesSumConfig(stock: tf.KernelConfig): tf.KernelConfig {
@@ -35,20 +115,25 @@ export function leadingAxesSumConfig(stock: tf.KernelConfig): tf.KernelConfig {
       const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
       const rank = x.shape.length;
       const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
-      const leading = axes.length >= 2 && axes.length < rank && axes.every((a, i) => a === i);
-      if (!leading) return stock.kernelFunc(args);
+      const leading = axes.length >= 1 && axes.length < rank && axes.every((a, i) => a === i);
+      if (!leading || x.shape.includes(0)) return stock.kernelFunc(args);
       const backend = args.backend as tf.KernelBackend;
-      if (x.dtype === "float32" && rank === 4 && axes.length === 3 && !x.shape.includes(0)) {
-        return viaAvgPool(stock, args, x, keepDims);
-      }
       const m = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
       const rest = x.shape.slice(axes.length);
       const c = rest.reduce((a, b) => a * b, 1);
-      const x2 = callKernel("Reshape", "wasm", backend, { x }, { shape: [m, c] });
-      const summed = sumAxis0(stock, args, x2);
       const shape = keepDims ? [...axes.map(() => 1), ...rest] : rest;
-      const out = callKernel("Reshape", "wasm", backend, { x: summed }, { shape });
-      release(backend, x2, summed);
+      const summed = x.dtype === "float32" && c % 4 === 0
+        ? columnSum(backend, x, m, c, shape)
+        : undefined;
+      if (summed) return summed;
+      if (axes.length === 1) return stock.kernelFunc(args);
+      if (x.dtype === "float32" && rank === 4 && axes.length === 3) {
+        return viaAvgPool(stock, args, x, keepDims);
+      }
+      const x2 = callKernel("Reshape", "wasm", backend, { x }, { shape: [m, c] });
+      const sum2 = sumAxis0(stock, args, x2);
+      const out = callKernel("Reshape", "wasm", backend, { x: sum2 }, { shape });
+      release(backend, x2, sum2);
       return out;
     },
   };
