@@ -16,6 +16,8 @@ import {
   gemmFilterGrad,
   gemmInputGrad,
   useGemm,
+  winogradConv2D,
+  winogradInputGrad,
 } from "../lib/kernels/mod.ts";
 
 type Pad = "same" | "valid" | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -965,4 +967,50 @@ Deno.test("the GEMM convolution paths apply where they should, and useGemm(false
     useGemm(true);
   }
   tf.dispose([x, f, dy, x3, f3, dy3]);
+});
+
+Deno.test("tf.conv2d with 3x3 filters at stride 1 on wasm (Winograd F(2x2, 3x3)) equals cpu, with its input and filter gradients: odd and even sizes, same/valid/explicit padding, one tile", async () => {
+  const rand = mulberry32(63);
+  const cases: { x: number[]; f: number[]; pad: Pad }[] = [
+    { x: [3, 13, 13, 32], f: [3, 3, 32, 64], pad: "valid" }, // 11x11: odd, last tiles cut
+    { x: [2, 12, 12, 8], f: [3, 3, 8, 12], pad: "valid" }, // 10x10: even
+    { x: [2, 7, 9, 4], f: [3, 3, 4, 8], pad: "same" }, // 7x9, padded inside the kernel
+    { x: [1, 3, 3, 4], f: [3, 3, 4, 4], pad: "valid" }, // one output, one tile
+    { x: [2, 6, 5, 8], f: [3, 3, 8, 4], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+  ];
+  for (const c of cases) {
+    const x = randArray(rand, c.x.reduce((a, b) => a * b));
+    const f = randArray(rand, c.f.reduce((a, b) => a * b));
+    const run = () => {
+      const xt = T(x, c.x) as tf.Tensor4D, ft = T(f, c.f) as tf.Tensor4D;
+      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, c.pad).square().sum()
+      )([xt, ft]);
+      return [tf.conv2d(xt, ft, 1, c.pad), value, ...grads];
+    };
+    assertClose(await on("wasm", run), await on("cpu", run), `winograd ${JSON.stringify(c)}`);
+  }
+  // Where it applies: 3x3, stride and dilation 1, channels in and out multiples of 4, NHWC.
+  await initBackend({ prefer: "wasm" });
+  const backend = tf.backend();
+  const attrs = { strides: 1, pad: "valid" };
+  const taken = (xs: number[], fs: number[], a: Record<string, unknown> = attrs) => {
+    const [x, f] = [tf.zeros(xs), tf.zeros(fs)];
+    const y = winogradConv2D(backend, x, f, a as never);
+    if (y) backend.disposeData(y.dataId);
+    tf.dispose([x, f]);
+    return y !== undefined;
+  };
+  assert.equal(taken([1, 9, 9, 8], [3, 3, 8, 8]), true);
+  assert.equal(taken([1, 9, 9, 8], [3, 3, 8, 8], { strides: 2, pad: "valid" }), false);
+  assert.equal(taken([1, 9, 9, 8], [3, 3, 8, 8], { ...attrs, dilations: 2 }), false);
+  assert.equal(taken([1, 9, 9, 8], [5, 5, 8, 8]), false);
+  assert.equal(taken([1, 9, 9, 3], [3, 3, 3, 8]), false);
+  assert.equal(taken([1, 9, 9, 8], [3, 3, 8, 6]), false);
+  assert.equal(taken([1, 8, 9, 9], [3, 3, 8, 8], { ...attrs, dataFormat: "NCHW" }), false);
+  const dy = tf.zeros([1, 7, 7, 8]), f = tf.zeros([3, 3, 8, 8]);
+  const dx = winogradInputGrad(backend, dy, f, { ...attrs, inputShape: [1, 9, 9, 8] });
+  assert.ok(dx, "the input gradient of an eligible convolution takes F(2x2, 3x3)");
+  backend.disposeData(dx.dataId);
+  tf.dispose([dy, f]);
 });

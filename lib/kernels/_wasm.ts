@@ -68,6 +68,7 @@ export const op = {
   f32Store: (offset = 0): number[] => [0x38, 2, ...uleb(offset)],
   f32: (value: number): number[] => [0x43, ...new Uint8Array(new Float32Array([value]).buffer)],
   i32GeU: [0x4f],
+  i32Eq: [0x46],
   i32Ne: [0x47],
   i32DivU: [0x6e],
   i32RemU: [0x70],
@@ -75,6 +76,8 @@ export const op = {
   call: (index: number): number[] => [0x10, ...uleb(index)],
   /** `memory.fill` (bulk memory): n bytes at d set to the low byte of v; takes d, v, n. */
   memoryFill: [0xfc, ...uleb(11), 0x00],
+  /** `memory.copy` (bulk memory): n bytes from s to d; takes d, s, n. */
+  memoryCopy: [0xfc, ...uleb(10), 0x00, 0x00],
 };
 
 /** SIMD instructions (prefix 0xfd); loads and stores take a byte offset. */
@@ -99,6 +102,7 @@ export const simd = {
   bitselect: [0xfd, ...uleb(82)],
   sqrt: [0xfd, ...uleb(227)],
   add: [0xfd, ...uleb(228)],
+  sub: [0xfd, ...uleb(229)],
   mul: [0xfd, ...uleb(230)],
   div: [0xfd, ...uleb(231)],
   /** `f32x4.max`: NaN where either lane is NaN; max(−0, +0) is +0. */

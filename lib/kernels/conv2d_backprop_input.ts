@@ -27,6 +27,7 @@ import { callKernel, type Info, release } from "./_kernel_util.ts";
 import { assertDyShape } from "./conv2d_backprop_filter.ts";
 import { directInputGrad } from "./conv2d_direct.ts";
 import { gemmInputGrad } from "./conv2d_gemm.ts";
+import { winogradInputGrad } from "./conv2d_winograd.ts";
 
 interface Attrs {
   strides: number | [number, number];
@@ -57,7 +58,8 @@ export function conv2dBackpropInputVia(
   );
   assertDyShape("Conv2DBackpropInput", dyIn.shape, info.outShape);
   if (backendName === "wasm") {
-    const fast = gemmInputGrad(backend, dyIn, filter, attrs) ??
+    const fast = winogradInputGrad(backend, dyIn, filter, attrs) ??
+      gemmInputGrad(backend, dyIn, filter, attrs) ??
       directInputGrad(backend, dyIn, filter, attrs);
     if (fast) return fast;
   }

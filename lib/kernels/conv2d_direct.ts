@@ -56,6 +56,7 @@ import {
 } from "./_wasm.ts";
 import { type Rows, runParts, splitAt } from "./_parallel.ts";
 import { gemmConv2D } from "./conv2d_gemm.ts";
+import { winogradConv2D } from "./conv2d_winograd.ts";
 
 /** Most output channels kept in registers (8 SIMD registers of 4). */
 const MAX_GROUPS = 8;
@@ -327,7 +328,8 @@ export function directConv2DConfig(stock: tf.KernelConfig): tf.KernelConfig {
       const { x, filter } = args.inputs as { x: Info; filter: Info };
       // The GEMM first: measured faster here for first layers too (5x5x1→8 at batch 128:
       // 1.1 against 3.2 ms; 3x3x1→32: 2.2 against 3.2 ms). These loops run when it is off.
-      const viaGemm = gemmConv2D(args.backend, x, filter, args.attrs as never);
+      const viaGemm = winogradConv2D(args.backend, x, filter, args.attrs as never) ??
+        gemmConv2D(args.backend, x, filter, args.attrs as never);
       if (viaGemm) return viaGemm;
       const p = filter.dtype === "float32"
         ? plan(args.backend, x, filter.shape, args.attrs as never, FORWARD_MAX_CHANNELS)

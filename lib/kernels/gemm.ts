@@ -76,7 +76,7 @@ const add = (local: number, bytes: number): number[] => [
  * of int32 byte offsets: strides, transposes and im2col are all just tables).
  * `ldc` is C's row stride in bytes; `acc` ≠ 0 adds onto C instead of overwriting it.
  */
-function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
+export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
   const [A, ROWTAB, KTAB, BP, C, KCP, LDC, MP, NP, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [I, J, K, PB, PC, PR, TP, T] = [10, 11, 12, 13, 14, 15, 16, 17];
   const rowBase = (r: number) => 18 + r; // MR i32 locals

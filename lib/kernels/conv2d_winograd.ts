@@ -1,0 +1,484 @@
+/**
+ * `Conv2D` with 3x3 filters and stride 1 on WASM by Winograd's minimal filtering
+ * F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", 2015): 16 multiplications for each 2x2 block of outputs instead of 36.
+ *
+ * The output is cut into 2x2 tiles; tile t reads the 4x4 window d of the input
+ * that starts at (2·ty, 2·tx). With
+ *
+ *     Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
+ *     G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
+ *     Aᵀ = [1 1 1 0; 0 1 −1 −1]
+ *
+ * the filter g of each (input, output) channel pair becomes U = G·g·Gᵀ and each
+ * window V = Bᵀ·d·B (4x4 each). For each of the 16 positions ξ of those 4x4
+ * matrices, the sum over input channels is one matrix product,
+ * M_ξ[tile, o] = Σ_c V_ξ[tile, c] · U_ξ[c, o], run by `gemm.ts`' micro-kernel;
+ * the 2x2 outputs of a tile are Aᵀ·M·A. The products do (16/36)·(tiles·4 / outputs)
+ * of the direct convolution's multiply-adds: 0.53 for the Keras MNIST CNN's second
+ * layer (13x13x32 → 11x11x64; an odd output wastes part of its last tiles).
+ *
+ * Everything for one image stays in cache: its windows' transform (V, 16 matrices
+ * of tiles × channels), the 16 products (M) and the output transform happen in one
+ * call of an assembled function, specialised to the layer's sizes so that every
+ * offset is a constant. Images go in parts that two threads share; a part keeps
+ * its own V and M. Each output gets the same operations in the same order on one
+ * thread or two. The results differ from the direct convolution's by float32
+ * rounding (the transforms add and subtract inputs before multiplying), as
+ * cuDNN's and oneDNN's Winograd paths differ from theirs.
+ *
+ * Where the output has an odd height or width, the last tiles reach one row or
+ * column past the input; those reads take the row or column before instead: they
+ * only feed the tile's outputs past the edge, which are never written.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { initBackend } from "../backend.ts"; // routes eligible WASM convolutions here
+ * await initBackend({ prefer: "wasm" });
+ * const y = tf.conv2d(tf.randomNormal([8, 13, 13, 32]), tf.randomNormal([3, 3, 32, 64]), 1, "valid");
+ * console.log(y.shape); // [8, 11, 11, 64]
+ * ```
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { HeapBackend, Info } from "./_kernel_util.ts";
+import {
+  assemble,
+  backendMemory,
+  I32,
+  instantiate,
+  op,
+  relaxedSimd,
+  simd,
+  V128,
+  type WasmFunction,
+} from "./_wasm.ts";
+import { gemmEnabled, KC, MR, NR, tilesFunction } from "./gemm.ts";
+import { chunks, type Rows, runParts } from "./_parallel.ts";
+
+/** Bᵀ (input transform), G (filter transform) and Aᵀ (output transform) of F(2x2, 3x3). */
+const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
+const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
+
+/** The sizes one assembled function is specialised to. */
+interface Shape {
+  /** Tiles down and across one image. */
+  th: number;
+  tw: number;
+  /** Input channels, output channels (multiples of 4). */
+  c: number;
+  o: number;
+  /** The input's height and width, and its zero padding above and to the left. */
+  inH: number;
+  inW: number;
+  top: number;
+  left: number;
+  /** The output's height and width (the padded input is 2 larger each way). */
+  outH: number;
+  outW: number;
+}
+
+/** Σ coefs[i]·v_i as SIMD code, given code that loads v_i (terms with coefficient 0 skipped). */
+function combination(coefs: number[], load: (i: number) => number[]): number[] {
+  const terms = coefs.flatMap((k, i) => (k === 0 ? [] : [{ k, i }]));
+  const out = terms[0].k > 0 ? load(terms[0].i) : [...simd.zero, ...load(terms[0].i), ...simd.sub];
+  for (const { k, i } of terms.slice(1)) out.push(...load(i), ...(k > 0 ? simd.add : simd.sub));
+  return out;
+}
+
+/** `for (i = 0; i < limit; i++) body`, with a constant limit. */
+const loop = (i: number, limit: number, body: number[][]): number[][] => [
+  [...op.i32(0), ...op.set(i)],
+  op.block,
+  op.loop,
+  [...op.get(i), ...op.i32(limit), ...op.i32GeU, ...op.brIf(1)],
+  ...body,
+  [...op.get(i), ...op.i32(1), ...op.i32Add, ...op.set(i), ...op.br(0)],
+  op.end,
+  op.end,
+];
+
+/** Whether the input must be copied into a zero-padded buffer first. */
+const padded = (s: Shape): boolean =>
+  s.top !== 0 || s.left !== 0 || s.inH !== s.outH + 2 || s.inW !== s.outW + 2;
+
+/**
+ * `image(x, y, v, m, bp, rowTab, kTab, pad)`: one image's convolution (x its input, y its
+ * output, v and m scratch for V and M, bp the packed U_ξ, the tables V's rows for `tiles`,
+ * pad a scratch for the zero-padded input where it needs one). Function 0 is `tiles`.
+ */
+function imageFunction(s: Shape): WasmFunction {
+  const [X, Y, V, M, BP, ROWTAB, KTAB, PAD] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [TY, TX, P, Q, CB, XI] = [8, 9, 10, 11, 12, 13];
+  const tiles = s.th * s.tw;
+  const mPanels = Math.ceil(tiles / MR), nPanels = Math.ceil(s.o / NR);
+  const pix = s.c * 4, xRow = (s.outW + 2) * pix, yPix = s.o * 4, yRow = s.outW * yPix;
+  // The image zero-padded into pad (which then stands for x): rows of inW pixels copied.
+  const padding: number[][] = padded(s)
+    ? [
+      [...op.get(PAD), ...op.i32(0), ...op.i32((s.outH + 2) * xRow), ...op.memoryFill],
+      ...loop(TY, s.inH, [
+        [...op.get(PAD), ...op.get(TY), ...op.i32(xRow), ...op.i32Mul, ...op.i32Add],
+        [...op.i32(s.top * xRow + s.left * pix), ...op.i32Add],
+        [...op.get(X), ...op.get(TY), ...op.i32(s.inW * pix), ...op.i32Mul, ...op.i32Add],
+        [...op.i32(s.inW * pix), ...op.memoryCopy],
+      ]),
+      [...op.get(PAD), ...op.set(X)],
+    ]
+    : [];
+  const vStride = mPanels * MR * pix, ldm = nPanels * NR * 4, mStride = mPanels * MR * ldm;
+  const bStride = nPanels * NR * pix;
+  // The window's row k and column l, where the last tile row/column may not reach row or
+  // column 3 (an odd output): then row/column 2 stands in (see the module comment).
+  const oddH = s.outH % 2 === 1, oddW = s.outW % 2 === 1;
+  // V = Bᵀ·d·B in two passes over 4 channels: T = Bᵀ·d column by column (the column's four
+  // values loaded once), then each row of T times B, stored to V_ξ (ξ = 4i + j).
+  const vec = (k: number) => 14 + k; // v128 locals: D0–D3, then T (16), or MJ and S
+  const T = (k: number, l: number) => vec(4 + 4 * k + l);
+  const inputTransform = (lastRow: boolean, lastCol: boolean): number[][] => [
+    ...[0, 1, 2, 3].flatMap((l) => [
+      ...[0, 1, 2, 3].map((k) => {
+        const [kk, ll] = [lastRow && k === 3 ? 2 : k, lastCol && l === 3 ? 2 : l];
+        return [...op.get(P), ...simd.load(kk * xRow + ll * pix), ...op.set(vec(k))];
+      }),
+      ...[0, 1, 2, 3].map((
+        k,
+      ) => [...combination(BT[k], (i) => op.get(vec(i))), ...op.set(T(k, l))]),
+    ]),
+    ...[0, 1, 2, 3].flatMap((i) =>
+      [0, 1, 2, 3].map((j) => [
+        ...op.get(Q),
+        ...combination(BT[j], (l) => op.get(T(i, l))),
+        ...simd.store((i * 4 + j) * vStride),
+      ])
+    ),
+  ];
+  // One tile's input transform for every group of 4 channels: p = x + (2ty·xRow + 2tx·pix) + cb,
+  // q = v + t·pix + cb.
+  const windows = (lastRow: boolean, lastCol: boolean): number[][] => [
+    [...op.i32(0), ...op.set(CB)],
+    op.block,
+    op.loop,
+    [...op.get(CB), ...op.i32(pix), ...op.i32GeU, ...op.brIf(1)],
+    [...op.get(X), ...op.get(TY), ...op.i32(2 * xRow), ...op.i32Mul, ...op.i32Add],
+    [...op.get(TX), ...op.i32(2 * pix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
+    op.set(P),
+    [...op.get(V), ...op.get(TY), ...op.i32(s.tw), ...op.i32Mul, ...op.get(TX), ...op.i32Add],
+    [...op.i32(pix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add, ...op.set(Q)],
+    ...inputTransform(lastRow, lastCol),
+    [...op.get(CB), ...op.i32(16), ...op.i32Add, ...op.set(CB), ...op.br(0)],
+    op.end,
+    op.end,
+  ];
+  // Each tile takes the variant for whether it is in the last row (of an odd height) and
+  // the last column (of an odd width).
+  const isLast = (t: number, n: number) => [...op.get(t), ...op.i32(n - 1), ...op.i32Eq];
+  const inputPass: number[][] = [];
+  for (const r of oddH ? [false, true] : [false]) {
+    for (const c of oddW ? [false, true] : [false]) {
+      inputPass.push(
+        op.block,
+        ...(oddH ? [[...isLast(TY, s.th), ...(r ? op.i32Eqz : []), ...op.brIf(0)]] : []),
+        ...(oddW ? [[...isLast(TX, s.tw), ...(c ? op.i32Eqz : []), ...op.brIf(0)]] : []),
+        ...windows(r, c),
+        op.end,
+      );
+    }
+  }
+  // Aᵀ·M·A in two passes: S = Aᵀ·M column by column (each M_ξ loaded once), then S·A.
+  const S = (a: number, j: number) => vec(4 + 4 * a + j);
+  const columnsOfS: number[][] = [0, 1, 2, 3].flatMap((j) => [
+    ...[0, 1, 2, 3].map((
+      i,
+    ) => [...op.get(P), ...simd.load((4 * i + j) * mStride), ...op.set(vec(i))]),
+    ...[0, 1].map((a) => [...combination(AT[a], (i) => op.get(vec(i))), ...op.set(S(a, j))]),
+  ]);
+  const outputTransform = (a: number, b: number) => combination(AT[b], (j) => op.get(S(a, j)));
+  // One tile's outputs: p = m + t·ldm + ob, q = y + 2ty·yRow + 2tx·yPix + ob; the second
+  // row/column only where it is inside the output.
+  const outputs: number[][] = [
+    [...op.i32(0), ...op.set(CB)],
+    op.block,
+    op.loop,
+    [...op.get(CB), ...op.i32(yPix), ...op.i32GeU, ...op.brIf(1)],
+    [...op.get(M), ...op.get(TY), ...op.i32(s.tw), ...op.i32Mul, ...op.get(TX), ...op.i32Add],
+    [...op.i32(ldm), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add, ...op.set(P)],
+    [...op.get(Y), ...op.get(TY), ...op.i32(2 * yRow), ...op.i32Mul, ...op.i32Add],
+    [...op.get(TX), ...op.i32(2 * yPix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
+    op.set(Q),
+    ...columnsOfS,
+    ...[0, 1].flatMap((a) =>
+      [0, 1].map((b) => {
+        const store = [...op.get(Q), ...outputTransform(a, b), ...simd.store(a * yRow + b * yPix)];
+        const edge = [
+          ...(a === 1 && oddH ? [[...isLast(TY, s.th), ...op.brIf(0)]] : []),
+          ...(b === 1 && oddW ? [[...isLast(TX, s.tw), ...op.brIf(0)]] : []),
+        ];
+        return edge.length ? [op.block, ...edge, store, op.end].flat() : store;
+      })
+    ),
+    [...op.get(CB), ...op.i32(16), ...op.i32Add, ...op.set(CB), ...op.br(0)],
+    op.end,
+    op.end,
+  ];
+  return {
+    name: "image",
+    params: Array(8).fill(I32),
+    locals: [...Array(6).fill(I32), ...Array(20).fill(V128)],
+    body: [
+      ...padding,
+      ...loop(TY, s.th, loop(TX, s.tw, inputPass)),
+      // The 16 products M_ξ = V_ξ · U_ξ (one block of k: c ≤ KC).
+      ...loop(XI, 16, [
+        [...op.get(V), ...op.get(XI), ...op.i32(vStride), ...op.i32Mul, ...op.i32Add],
+        [...op.get(ROWTAB), ...op.get(KTAB)],
+        [...op.get(BP), ...op.get(XI), ...op.i32(bStride), ...op.i32Mul, ...op.i32Add],
+        [...op.get(M), ...op.get(XI), ...op.i32(mStride), ...op.i32Mul, ...op.i32Add],
+        [...op.i32(s.c), ...op.i32(ldm), ...op.i32(mPanels), ...op.i32(nPanels), ...op.i32(0)],
+        op.call(0),
+      ]),
+      ...loop(TY, s.th, loop(TX, s.tw, outputs)),
+    ],
+  };
+}
+
+const modules = new Map<string, Uint8Array>();
+
+/** The module for `s` (`tiles`, then `image`), assembled once per shape. */
+function moduleFor(s: Shape): Uint8Array {
+  const key = JSON.stringify(s);
+  let bytes = modules.get(key);
+  if (!bytes) modules.set(key, bytes = assemble([tilesFunction(relaxedSimd()), imageFunction(s)]));
+  return bytes;
+}
+
+/**
+ * U_ξ = (G·g·Gᵀ)_ξ for every (c, o), packed as `tiles` reads B: panels of NR output
+ * channels. `w(k, ci, oi)` is the filter's tap k (row-major 3x3) from input channel ci to
+ * output channel oi.
+ */
+function packFilter(
+  w: (k: number, ci: number, oi: number) => number,
+  c: number,
+  o: number,
+  dst: Float32Array,
+): void {
+  const nPanels = Math.ceil(o / NR), stride = nPanels * NR * c;
+  dst.fill(0);
+  const g = new Float64Array(9), gg = new Float64Array(12);
+  for (let ci = 0; ci < c; ci++) {
+    for (let oi = 0; oi < o; oi++) {
+      for (let k = 0; k < 9; k++) g[k] = w(k, ci, oi);
+      for (let i = 0; i < 4; i++) { // gg = G·g (4x3)
+        for (let l = 0; l < 3; l++) {
+          gg[i * 3 + l] = G[i][0] * g[l] + G[i][1] * g[3 + l] + G[i][2] * g[6 + l];
+        }
+      }
+      const at = Math.floor(oi / NR) * NR * c + ci * NR + (oi % NR);
+      for (let i = 0; i < 4; i++) { // U = gg·Gᵀ (4x4)
+        for (let j = 0; j < 4; j++) {
+          const u = gg[i * 3] * G[j][0] + gg[i * 3 + 1] * G[j][1] + gg[i * 3 + 2] * G[j][2];
+          dst[(i * 4 + j) * stride + at] = u;
+        }
+      }
+    }
+  }
+}
+
+interface ConvAttrs {
+  strides: number | number[];
+  pad: unknown;
+  dataFormat?: string;
+  dilations?: number | number[];
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
+
+/**
+ * The stride-1 3x3 convolution of NHWC `x` (c channels, zero-padded by `top` and `left`,
+ * and below and right as far as needed) to `outH × outW × o`, by F(2x2, 3x3), with the
+ * filter's tap k from channel ci to channel oi at `tap(k, ci, oi)` of `filter`.
+ */
+function convolve(
+  heap: HeapBackend,
+  memory: WebAssembly.Memory,
+  x: Info,
+  o: number,
+  top: number,
+  left: number,
+  outH: number,
+  outW: number,
+  filter: Info,
+  tap: (k: number, ci: number, oi: number) => number,
+): Info {
+  const [batch, inH, inW, c] = x.shape;
+  const s: Shape = {
+    th: Math.ceil(outH / 2),
+    tw: Math.ceil(outW / 2),
+    c,
+    o,
+    inH,
+    inW,
+    top,
+    left,
+    outH,
+    outW,
+  };
+  const bytes = moduleFor(s);
+  const ex = instantiate(bytes, memory);
+  const tiles = s.th * s.tw;
+  const mPanels = Math.ceil(tiles / MR), nPanels = Math.ceil(o / NR);
+  const out = heap.makeOutput([batch, outH, outW, o], "float32");
+  const parts = Math.min(16, batch);
+  const taken: Info[] = [];
+  const alloc = (count: number, dtype: "float32" | "int32") => {
+    const t = heap.makeOutput([Math.max(1, count)], dtype);
+    taken.push(t);
+    return heap.getMemoryOffset(t.dataId);
+  };
+  try {
+    const bp = alloc(16 * nPanels * NR * c, "float32");
+    const rowTab = alloc(mPanels * MR, "int32"), kTab = alloc(c, "int32");
+    const padBytes = padded(s) ? (outH + 2) * (outW + 2) * c : 0;
+    const scratch = Array.from({ length: parts }, () => ({
+      v: alloc(16 * mPanels * MR * c, "float32"),
+      m: alloc(16 * mPanels * MR * nPanels * NR, "float32"),
+      pad: alloc(padBytes, "float32"),
+    }));
+    const rt = new Int32Array(memory.buffer, rowTab, mPanels * MR);
+    for (let r = 0; r < rt.length; r++) rt[r] = r < tiles ? r * c * 4 : 0;
+    const kt = new Int32Array(memory.buffer, kTab, c);
+    for (let j = 0; j < c; j++) kt[j] = j * 4;
+    // Views after the allocations: growing a heap that is not shared detaches older views.
+    const wv = heap.typedArrayFromHeap(filter) as Float32Array;
+    const w = (k: number, ci: number, oi: number) => wv[tap(k, ci, oi)];
+    packFilter(w, c, o, new Float32Array(memory.buffer, bp, 16 * nPanels * NR * c));
+    const [xAt, yAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(out.dataId)];
+    const [xImage, yImage] = [inH * inW * c * 4, outH * outW * o * 4];
+    let index = 0; // chunks() describes the parts in order: part i uses scratch i
+    const part = (n0: number, n1: number): Rows => {
+      const { v, m, pad } = scratch[index++];
+      return {
+        base: [xAt + n0 * xImage, yAt + n0 * yImage, v, m, bp, rowTab, kTab, pad],
+        stepN: [xImage, yImage, 0, 0, 0, 0, 0, 0],
+        stepY: [0, 0, 0, 0, 0, 0, 0, 0],
+        n: n1 - n0,
+        y: 1,
+      };
+    };
+    runParts(bytes, memory, ex, "image", chunks(batch, parts, part));
+  } finally {
+    for (const t of taken) heap.disposeData(t.dataId);
+  }
+  return out;
+}
+
+interface ConvAttrs {
+  strides: number | number[];
+  pad: unknown;
+  dataFormat?: string;
+  dilations?: number | number[];
+  dimRoundingMode?: "floor" | "round" | "ceil";
+}
+
+/**
+ * The convolution's geometry where F(2x2, 3x3) applies: WASM heap, the GEMM paths on,
+ * float32 NHWC, a 3x3 filter, stride and dilation 1, channels multiples of 4 (`k`, the
+ * depth of the products, at most KC). Undefined elsewhere.
+ */
+function eligible(
+  backend: unknown,
+  xShape: number[],
+  filterShape: number[],
+  dtypes: tf.DataType[],
+  attrs: ConvAttrs,
+  k: number,
+): { memory: WebAssembly.Memory; info: tf.backend_util.Conv2DInfo } | undefined {
+  const memory = backendMemory(backend);
+  const [fh, fw, c, o] = filterShape;
+  if (
+    !memory || !gemmEnabled() || dtypes.some((d) => d !== "float32") || xShape.length !== 4 ||
+    (attrs.dataFormat ?? "NHWC") !== "NHWC" || fh !== 3 || fw !== 3 || xShape[3] !== c ||
+    c % 4 !== 0 || o % 4 !== 0 || k > KC
+  ) return undefined;
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number],
+    (attrs.dilations ?? 1) as [number, number],
+    attrs.pad as "valid",
+    attrs.dimRoundingMode,
+  );
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
+  if (strideHeight !== 1 || strideWidth !== 1 || dilationHeight !== 1 || dilationWidth !== 1) {
+    return undefined;
+  }
+  const { batchSize, inHeight, inWidth, outHeight, outWidth } = info;
+  // Pads of 0–2 (any "same" or "valid"): the input gradient's padding 2 − pad is then ≥ 0.
+  const pads = [padInfo.top, padInfo.left, padInfo.bottom, padInfo.right];
+  if (batchSize * outHeight * outWidth === 0 || pads.some((p) => p < 0 || p > 2)) {
+    return undefined;
+  }
+  const big = Math.max(inHeight + 4, outHeight + 2) * Math.max(inWidth + 4, outWidth + 2);
+  if (batchSize * big * Math.max(c, o) * 4 >= 2 ** 31) return undefined;
+  return { memory, info };
+}
+
+/** `Conv2D` by F(2x2, 3x3) where it applies ({@linkcode eligible}); undefined elsewhere. */
+export function winogradConv2D(
+  backend: unknown,
+  x: Info,
+  filter: Info,
+  attrs: ConvAttrs,
+): Info | undefined {
+  const [, , c, o] = filter.shape;
+  const e = eligible(backend, x.shape, filter.shape, [x.dtype, filter.dtype], attrs, c);
+  if (!e) return undefined;
+  const heap = backend as HeapBackend;
+  const { padInfo, outHeight, outWidth } = e.info;
+  return convolve(
+    heap,
+    e.memory,
+    x,
+    o,
+    padInfo.top,
+    padInfo.left,
+    outHeight,
+    outWidth,
+    filter,
+    (k, ci, oi) => (k * c + ci) * o + oi,
+  );
+}
+
+/**
+ * `Conv2DBackpropInput` by F(2x2, 3x3) where the forward convolution qualifies: the input
+ * gradient of a stride-1 convolution is the convolution of dy, padded by 2 − top above and
+ * 2 − left to the left, with the filter turned by 180° and its channel axes swapped
+ * (dx[y, x, c] = Σ_{i, j, o} dy[y + top − i, x + left − j, o] · W[i, j, c, o]).
+ */
+export function winogradInputGrad(
+  backend: unknown,
+  dy: Info,
+  filter: Info,
+  attrs: ConvAttrs & { inputShape: number[] },
+): Info | undefined {
+  const [, , c, o] = filter.shape;
+  const e = eligible(backend, attrs.inputShape, filter.shape, [dy.dtype, filter.dtype], attrs, o);
+  if (!e || dy.shape.join() !== e.info.outShape.join()) return undefined;
+  const heap = backend as HeapBackend;
+  const { padInfo, inHeight, inWidth } = e.info;
+  return convolve(
+    heap,
+    e.memory,
+    dy,
+    c,
+    2 - padInfo.top,
+    2 - padInfo.left,
+    inHeight,
+    inWidth,
+    filter,
+    (k, ci, oi) => ((8 - k) * c + oi) * o + ci,
+  );
+}
