@@ -17,6 +17,7 @@ import {
   gemmInputGrad,
   useGemm,
   winogradConv2D,
+  winogradFilterGrad,
   winogradInputGrad,
 } from "../lib/kernels/mod.ts";
 
@@ -1011,6 +1012,10 @@ Deno.test("tf.conv2d with 3x3 filters at stride 1 on wasm (Winograd F(2x2, 3x3))
   const dy = tf.zeros([1, 7, 7, 8]), f = tf.zeros([3, 3, 8, 8]);
   const dx = winogradInputGrad(backend, dy, f, { ...attrs, inputShape: [1, 9, 9, 8] });
   assert.ok(dx, "the input gradient of an eligible convolution takes F(2x2, 3x3)");
+  const x = tf.zeros([1, 9, 9, 8]);
+  const dw = winogradFilterGrad(backend, x, dy, { ...attrs, filterShape: [3, 3, 8, 8] });
+  assert.ok(dw, "and so does its filter gradient");
   backend.disposeData(dx.dataId);
-  tf.dispose([dy, f]);
+  backend.disposeData(dw.dataId);
+  tf.dispose([dy, f, x]);
 });

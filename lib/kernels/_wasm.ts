@@ -69,6 +69,8 @@ export const op = {
   f32: (value: number): number[] => [0x43, ...new Uint8Array(new Float32Array([value]).buffer)],
   i32GeU: [0x4f],
   i32Eq: [0x46],
+  i32And: [0x71],
+  i32ShrU: [0x76],
   i32Ne: [0x47],
   i32DivU: [0x6e],
   i32RemU: [0x70],

@@ -30,6 +30,7 @@ import * as tf from "@tensorflow/tfjs";
 import { callKernel, type HeapBackend, type Info, release } from "./_kernel_util.ts";
 import { directFilterGrad } from "./conv2d_direct.ts";
 import { GEMM_MIN_CHANNELS, gemmFilterGrad } from "./conv2d_gemm.ts";
+import { winogradFilterGrad } from "./conv2d_winograd.ts";
 
 interface Attrs {
   strides: number | [number, number];
@@ -103,8 +104,11 @@ export function conv2dBackpropFilterVia(
   const right = filterWidth - 1 + (outWidth - 1) * strideWidth + 1 - left - inWidth;
 
   if (backendName === "wasm") {
-    // Few input channels: the direct loops; more: Pᵀ·dY through our GEMM (conv2d_gemm.ts).
-    const fast = (inChannels >= GEMM_MIN_CHANNELS ? gemmFilterGrad(backend, x, dy, attrs) : null) ??
+    // Few input channels: the direct loops; more: 3x3 stride-1 filters by Winograd's F(2x2, 3x3)
+    // (conv2d_winograd.ts), others Pᵀ·dY through our GEMM (conv2d_gemm.ts).
+    const many = inChannels >= GEMM_MIN_CHANNELS;
+    const fast = (many ? winogradFilterGrad(backend, x, dy, attrs) : null) ??
+      (many ? gemmFilterGrad(backend, x, dy, attrs) : null) ??
       directFilterGrad(backend, x, dy, attrs);
     if (fast) return fast;
   }

@@ -1,7 +1,8 @@
 /**
- * `Conv2D` with 3x3 filters and stride 1 on WASM by Winograd's minimal filtering
- * F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
- * Networks", 2015): 16 multiplications for each 2x2 block of outputs instead of 36.
+ * `Conv2D` with 3x3 filters and stride 1 on WASM, and its input and filter
+ * gradients, by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", 2015): 16 multiplications for
+ * each 2x2 block of outputs instead of 36.
  *
  * The output is cut into 2x2 tiles; tile t reads the 4x4 window d of the input
  * that starts at (2·ty, 2·tx). With
@@ -17,6 +18,11 @@
  * the 2x2 outputs of a tile are Aᵀ·M·A. The products do (16/36)·(tiles·4 / outputs)
  * of the direct convolution's multiply-adds: 0.53 for the Keras MNIST CNN's second
  * layer (13x13x32 → 11x11x64; an odd output wastes part of its last tiles).
+ *
+ * The input gradient is the same kind of convolution, of dy with the filter
+ * turned by 180° and its channel axes swapped. The filter gradient is summed in
+ * the transformed domain, dU_ξ = Σ_tiles V_ξᵀ · dM_ξ with dM = A·dy·Aᵀ the
+ * transform of each tile's output gradient, then dW = Gᵀ·dU·G.
  *
  * Everything for one image stays in cache: its windows' transform (V, 16 matrices
  * of tiles × channels), the 16 products (M) and the output transform happen in one
@@ -109,8 +115,13 @@ const padded = (s: Shape): boolean =>
  * `image(x, y, v, m, bp, rowTab, kTab, pad)`: one image's convolution (x its input, y its
  * output, v and m scratch for V and M, bp the packed U_ξ, the tables V's rows for `tiles`,
  * pad a scratch for the zero-padded input where it needs one). Function 0 is `tiles`.
+ *
+ * With `filter` set, `filterImage(x, dy, v, dm, du, rowTab, kTab, pad)` instead adds one
+ * image's share of the filter gradient in the transformed domain to du: the 16 products
+ * dU_ξ += V_ξᵀ · dM_ξ, where dM = A·dy·Aᵀ of each tile's 2x2 output gradient (packed
+ * into dm as `tiles` reads B) and the tables read V_ξ transposed.
  */
-function imageFunction(s: Shape): WasmFunction {
+function imageFunction(s: Shape, filter = false): WasmFunction {
   const [X, Y, V, M, BP, ROWTAB, KTAB, PAD] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [TY, TX, P, Q, CB, XI] = [8, 9, 10, 11, 12, 13];
   const tiles = s.th * s.tw;
@@ -131,6 +142,9 @@ function imageFunction(s: Shape): WasmFunction {
     : [];
   const vStride = mPanels * MR * pix, ldm = nPanels * NR * 4, mStride = mPanels * MR * ldm;
   const bStride = nPanels * NR * pix;
+  // The filter gradient's dM_ξ (tiles × o, packed in panels of NR) and dU_ξ (c × o).
+  const dmStride = nPanels * NR * tiles * 4, cPanels = Math.ceil(s.c / MR);
+  const duStride = cPanels * MR * ldm;
   // The window's row k and column l, where the last tile row/column may not reach row or
   // column 3 (an odd output): then row/column 2 stands in (see the module comment).
   const oddH = s.outH % 2 === 1, oddW = s.outW % 2 === 1;
@@ -224,6 +238,77 @@ function imageFunction(s: Shape): WasmFunction {
     op.end,
     op.end,
   ];
+  // dM = A·dy·Aᵀ of one tile, four channels at a time: p = dm + (ob / 32)·tiles·32 + t·32 +
+  // ob % 32 (panels of NR = 8 channels), q = dy + 2ty·yRow + 2tx·yPix + ob. Outputs past an
+  // odd edge have no gradient: zeros.
+  const gradients = (lastRow: boolean, lastCol: boolean): number[][] => [
+    [...op.i32(0), ...op.set(CB)],
+    op.block,
+    op.loop,
+    [...op.get(CB), ...op.i32(yPix), ...op.i32GeU, ...op.brIf(1)],
+    [...op.get(TY), ...op.i32(s.tw), ...op.i32Mul, ...op.get(TX), ...op.i32Add, ...op.i32(32)],
+    [...op.i32Mul, ...op.get(M), ...op.i32Add, ...op.get(CB), ...op.i32(5), ...op.i32ShrU],
+    [...op.i32(tiles * 32), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32(31)],
+    [...op.i32And, ...op.i32Add, ...op.set(P)],
+    [...op.get(Y), ...op.get(TY), ...op.i32(2 * yRow), ...op.i32Mul, ...op.i32Add],
+    [...op.get(TX), ...op.i32(2 * yPix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
+    op.set(Q),
+    ...[0, 1].flatMap((a) =>
+      [0, 1].map((b) =>
+        (a === 1 && lastRow) || (b === 1 && lastCol)
+          ? [...simd.zero, ...op.set(vec(2 * a + b))]
+          : [...op.get(Q), ...simd.load(a * yRow + b * yPix), ...op.set(vec(2 * a + b))]
+      )
+    ),
+    ...[0, 1, 2, 3].flatMap((i) =>
+      [0, 1, 2, 3].map((j) => {
+        const coefs = [0, 1].flatMap((a) => [0, 1].map((b) => AT[a][i] * AT[b][j]));
+        return coefs.every((k) => k === 0)
+          ? [...op.get(P), ...simd.zero, ...simd.store((4 * i + j) * dmStride)]
+          : [
+            ...op.get(P),
+            ...combination(coefs, (ab) => op.get(vec(ab))),
+            ...simd.store((4 * i + j) * dmStride),
+          ];
+      })
+    ),
+    [...op.get(CB), ...op.i32(16), ...op.i32Add, ...op.set(CB), ...op.br(0)],
+    op.end,
+    op.end,
+  ];
+  const gradientPass: number[][] = [];
+  for (const r of oddH ? [false, true] : [false]) {
+    for (const c of oddW ? [false, true] : [false]) {
+      gradientPass.push(
+        op.block,
+        ...(oddH ? [[...isLast(TY, s.th), ...(r ? op.i32Eqz : []), ...op.brIf(0)]] : []),
+        ...(oddW ? [[...isLast(TX, s.tw), ...(c ? op.i32Eqz : []), ...op.brIf(0)]] : []),
+        ...gradients(r, c),
+        op.end,
+      );
+    }
+  }
+  if (filter) {
+    return {
+      name: "filterImage",
+      params: Array(8).fill(I32),
+      locals: [...Array(6).fill(I32), ...Array(20).fill(V128)],
+      body: [
+        ...padding,
+        ...loop(TY, s.th, loop(TX, s.tw, inputPass)),
+        ...loop(TY, s.th, loop(TX, s.tw, gradientPass)),
+        // dU_ξ += V_ξᵀ · dM_ξ: rows of V_ξᵀ are channels (rowTab c·4), its k the tiles (kTab t·pix).
+        ...loop(XI, 16, [
+          [...op.get(V), ...op.get(XI), ...op.i32(vStride), ...op.i32Mul, ...op.i32Add],
+          [...op.get(ROWTAB), ...op.get(KTAB)],
+          [...op.get(M), ...op.get(XI), ...op.i32(dmStride), ...op.i32Mul, ...op.i32Add],
+          [...op.get(BP), ...op.get(XI), ...op.i32(duStride), ...op.i32Mul, ...op.i32Add],
+          [...op.i32(tiles), ...op.i32(ldm), ...op.i32(cPanels), ...op.i32(nPanels), ...op.i32(1)],
+          op.call(0),
+        ]),
+      ],
+    };
+  }
   return {
     name: "image",
     params: Array(8).fill(I32),
@@ -247,11 +332,14 @@ function imageFunction(s: Shape): WasmFunction {
 
 const modules = new Map<string, Uint8Array>();
 
-/** The module for `s` (`tiles`, then `image`), assembled once per shape. */
+/** The module for `s` (`tiles`, `image`, `filterImage`), assembled once per shape. */
 function moduleFor(s: Shape): Uint8Array {
   const key = JSON.stringify(s);
   let bytes = modules.get(key);
-  if (!bytes) modules.set(key, bytes = assemble([tilesFunction(relaxedSimd()), imageFunction(s)]));
+  if (!bytes) {
+    const fns = [tilesFunction(relaxedSimd()), imageFunction(s), imageFunction(s, true)];
+    modules.set(key, bytes = assemble(fns));
+  }
   return bytes;
 }
 
@@ -481,4 +569,106 @@ export function winogradInputGrad(
     filter,
     (k, ci, oi) => ((8 - k) * c + oi) * o + ci,
   );
+}
+
+/**
+ * `Conv2DBackpropFilter` by F(2x2, 3x3) where the convolution qualifies: in the transformed
+ * domain the filter gradient is dU_ξ = Σ_tiles V_ξᵀ · dM_ξ (V the input windows' transform,
+ * dM = A·dy·Aᵀ the output gradient's), then dW = Gᵀ·dU·G. Images go in parts that the
+ * threads share, each summing into its own dU; the parts are added in a fixed order.
+ */
+export function winogradFilterGrad(
+  backend: unknown,
+  x: Info,
+  dy: Info,
+  attrs: ConvAttrs & { filterShape: number[] },
+): Info | undefined {
+  const e = eligible(backend, x.shape, attrs.filterShape, [x.dtype, dy.dtype], attrs, 0);
+  if (!e || dy.shape.join() !== e.info.outShape.join()) return undefined;
+  const heap = backend as HeapBackend, memory = e.memory;
+  const [, , c, o] = attrs.filterShape;
+  const [batch, inH, inW] = x.shape;
+  const { padInfo, outHeight: outH, outWidth: outW } = e.info;
+  const s: Shape = {
+    th: Math.ceil(outH / 2),
+    tw: Math.ceil(outW / 2),
+    c,
+    o,
+    inH,
+    inW,
+    top: padInfo.top,
+    left: padInfo.left,
+    outH,
+    outW,
+  };
+  const bytes = moduleFor(s);
+  const ex = instantiate(bytes, memory);
+  const tiles = s.th * s.tw;
+  const mPanels = Math.ceil(tiles / MR), nPanels = Math.ceil(o / NR), cPanels = Math.ceil(c / MR);
+  const [nPad, cPad] = [nPanels * NR, cPanels * MR];
+  const parts = Math.min(8, batch);
+  const out = heap.makeOutput(attrs.filterShape, "float32");
+  const taken: Info[] = [];
+  const alloc = (count: number, dtype: "float32" | "int32") => {
+    const t = heap.makeOutput([Math.max(1, count)], dtype);
+    taken.push(t);
+    return heap.getMemoryOffset(t.dataId);
+  };
+  try {
+    const rowTab = alloc(cPad, "int32"), kTab = alloc(tiles, "int32");
+    const padBytes = padded(s) ? (outH + 2) * (outW + 2) * c : 0;
+    const scratch = Array.from({ length: parts }, () => ({
+      v: alloc(16 * mPanels * MR * c, "float32"),
+      dm: alloc(16 * nPad * tiles, "float32"),
+      du: alloc(16 * cPad * nPad, "float32"),
+      pad: alloc(padBytes, "float32"),
+    }));
+    const rt = new Int32Array(memory.buffer, rowTab, cPad);
+    for (let r = 0; r < cPad; r++) rt[r] = r < c ? r * 4 : 0;
+    const kt = new Int32Array(memory.buffer, kTab, tiles);
+    for (let t = 0; t < tiles; t++) kt[t] = t * c * 4;
+    for (const { du } of scratch) new Float32Array(memory.buffer, du, 16 * cPad * nPad).fill(0);
+    const [xAt, dyAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId)];
+    const [xImage, dyImage] = [inH * inW * c * 4, outH * outW * o * 4];
+    let index = 0; // chunks() describes the parts in order: part i uses scratch i
+    const part = (n0: number, n1: number): Rows => {
+      const { v, dm, du, pad } = scratch[index++];
+      return {
+        base: [xAt + n0 * xImage, dyAt + n0 * dyImage, v, dm, du, rowTab, kTab, pad],
+        stepN: [xImage, dyImage, 0, 0, 0, 0, 0, 0],
+        stepY: [0, 0, 0, 0, 0, 0, 0, 0],
+        n: n1 - n0,
+        y: 1,
+      };
+    };
+    runParts(bytes, memory, ex, "filterImage", chunks(batch, parts, part));
+    // dU = Σ over the parts, in order; then dW[k, l] = Σ_ij G[i][k]·G[j][l]·dU_ij.
+    const f = new Float32Array(memory.buffer);
+    const dw = heap.typedArrayFromHeap(out) as Float32Array;
+    const du = new Float64Array(16);
+    const used = scratch.slice(0, index).map((p) => p.du / 4);
+    for (let ci = 0; ci < c; ci++) {
+      for (let oi = 0; oi < o; oi++) {
+        for (let xi = 0; xi < 16; xi++) {
+          const at = xi * cPad * nPad + ci * nPad + oi;
+          let sum = f[used[0] + at];
+          for (let p = 1; p < used.length; p++) sum = Math.fround(sum + f[used[p] + at]);
+          du[xi] = sum;
+        }
+        for (let k = 0; k < 3; k++) {
+          for (let l = 0; l < 3; l++) {
+            let w = 0;
+            for (let i = 0; i < 4; i++) {
+              if (G[i][k] === 0) continue;
+              for (let j = 0; j < 4; j++) w += G[i][k] * G[j][l] * du[i * 4 + j];
+            }
+            dw[((k * 3 + l) * c + ci) * o + oi] = w;
+          }
+        }
+      }
+    }
+  } finally {
+    for (const t of taken) heap.disposeData(t.dataId);
+  }
+  return out;
 }
