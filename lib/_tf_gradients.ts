@@ -13,6 +13,11 @@
  * - `Cumsum`: TF's `_CumsumGrad`, the cumulative sum of dy the other way
  *   (`reverse` flipped) along the same axis (tfjs's transposes it wrongly off
  *   the last axis and fails with a shape error).
+ * - `Cumprod`: TF's `_CumprodGrad`, `divNoNan(cumsum(cumprod(x)·dy) the other
+ *   way, x)` (tfjs has none), so a second derivative through `tf.prod` works
+ *   (0 where an input is 0, as TensorFlow's formula gives there).
+ * - `Prod`: TF's `_ProdGrad` (the product of the other elements, from two
+ *   exclusive `Cumprod`s), which takes negative axes (tfjs's fails on them).
  * - `Greater`: not differentiable, as in TensorFlow (zero gradients instead of
  *   tfjs's error), so a mask such as `cast(x > 0)` can sit in a differentiated function.
  * - `MaxPoolGrad`, `AvgPoolGrad`, `Conv2DBackpropFilter`: gradients of the
@@ -45,6 +50,21 @@ function extremumGrad(dy: tf.Tensor, saved: tf.Tensor[], attrs: Attrs, axisAttr:
       return tf.mul(tf.div(hits, count), tf.reshape(dy, kept));
     },
   };
+}
+
+/**
+ * TF's `_ProdGrad`: each element gets `dy` times the product of the others in its
+ * reduction, `exclusive cumprod · reverse exclusive cumprod` with the reduced axes
+ * moved first and flattened (so zeros in `x` are fine).
+ */
+function prodGrad(x: tf.Tensor, dy: tf.Tensor, axis: unknown): tf.Tensor {
+  const axes = tf.util.parseAxisParam(axis as number | number[], x.shape);
+  const perm = [...axes, ...x.shape.map((_, i) => i).filter((i) => !axes.includes(i))];
+  const moved = tf.transpose(x, perm);
+  const flat = tf.reshape(moved, [axes.reduce((n, a) => n * x.shape[a], 1), -1]);
+  const others = tf.mul(tf.cumprod(flat, 0, true), tf.cumprod(flat, 0, true, true));
+  const back = tf.transpose(tf.reshape(others, moved.shape), perm.map((_, k) => perm.indexOf(k)));
+  return tf.mul(tf.reshape(dy, x.shape.map((d, i) => axes.includes(i) ? 1 : d)), back);
 }
 
 type Pad = "valid" | "same" | number;
@@ -123,6 +143,30 @@ const configs: tf.GradConfig[] = [
         reverse: boolean;
       };
       return { x: () => tf.cumsum(dy as tf.Tensor, axis, exclusive, !reverse) };
+    },
+  },
+  {
+    kernelName: "Prod",
+    inputsToSave: ["x"],
+    gradFunc: (dy, [x], attrs) => ({
+      x: () => prodGrad(x, dy as tf.Tensor, (attrs as Attrs).axis),
+    }),
+  },
+  {
+    kernelName: "Cumprod",
+    inputsToSave: ["x"],
+    gradFunc: (dy, [x], attrs) => {
+      const { axis, exclusive, reverse } = attrs as {
+        axis: number;
+        exclusive: boolean;
+        reverse: boolean;
+      };
+      return {
+        x: () => {
+          const prod = tf.mul(tf.cumprod(x, axis, exclusive, reverse), dy as tf.Tensor);
+          return tf.divNoNan(tf.cumsum(prod, axis, exclusive, !reverse), x);
+        },
+      };
     },
   },
   {

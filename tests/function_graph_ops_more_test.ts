@@ -1,14 +1,14 @@
 // More tfjs ops inside traced functions, written from TensorFlow's API docs (tf.math.cumsum,
-// tf.math.reduce_prod, tf.math.atan2, tf.nn.log_softmax, tf.math.argmin, tf.math.reduce_all/any)
-// and the gradients of math_grad.py and nn_grad.py (_CumsumGrad, _ProdGrad, _Atan2Grad,
-// _LogSoftmaxGrad). Each op traced equals the same op run eagerly, exactly; the gradient of a
+// tf.math.cumprod, tf.math.reduce_prod, tf.math.atan2, tf.nn.log_softmax, tf.math.argmin, tf.math.reduce_all/any)
+// and the gradients of math_grad.py and nn_grad.py (_CumsumGrad, _CumprodGrad, _ProdGrad,
+// _DivNoNanGrad, _Atan2Grad, _LogSoftmaxGrad). Each op traced equals the same op run eagerly, exactly; the gradient of a
 // GradientTape inside the trace equals the eager tape's, or TF's closed form.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { tfFunction } from "../lib/function.ts";
 import { GradientTape } from "../lib/tape.ts";
-import { sameAsEager as sameAs, value } from "./_graph_ops.ts";
+import { opTypes, sameAsEager as sameAs, value } from "./_graph_ops.ts";
 
 await initBackend();
 
@@ -150,8 +150,10 @@ Deno.test("tf.function: tf.prod is a Prod graph op (tf.math.reduce_prod over axe
   sameAsEager((t) => tf.prod(t, 1), "Prod", x);
   sameAsEager((t) => tf.prod(t, 0, true), "Prod", x);
   sameAsEager((t) => tf.prod(t), "Prod", x);
-  // Without zeros the eager tape's prod/x gradient is right: compare with it.
-  for (const fn of [(t: tf.Tensor) => tf.prod(t, 1), (t: tf.Tensor) => tf.prod(t, 0, true)]) {
+  // The eager tape's gradient is TF's _ProdGrad too (lib/_tf_gradients.ts): compare with it,
+  // on a negative axis as well (tfjs's own Prod gradient fails there).
+  const prods = [1, 0, -2].map((axis) => (t: tf.Tensor) => tf.prod(t, axis, axis === 0));
+  for (const fn of prods) {
     assertClose(tracedGrad(fn, x[1]), eagerGrad(fn, x[1]), "prod");
   }
   // With zeros: d prod/dx_i = the product of the others (one zero: nonzero only at the zero).
@@ -174,6 +176,139 @@ Deno.test("tf.function: tf.prod is a Prod graph op (tf.math.reduce_prod over axe
   f.dispose();
   flatMemory((t) => tf.prod(t, [0, 1]), z);
   tf.dispose([...x, z, one]);
+});
+
+/** `L(x)` by central differences along each element (exact for L of degree <= 2 in each). */
+function finiteDiff(loss: (x: tf.Tensor) => tf.Tensor, x: number[], shape: number[]): number[] {
+  const h = 0.01;
+  const at = (k: number, d: number) =>
+    tf.tidy(() => loss(tf.tensor(x.map((v, i) => i === k ? v + d : v), shape)).dataSync()[0]);
+  return x.map((_, k) => (at(k, h) - at(k, -h)) / (2 * h));
+}
+
+/**
+ * The Hessian of `sum(fn(x))` times `v` (a Hessian-vector product) from two nested tapes,
+ * traced, and the same code run eagerly.
+ */
+function hessianTimes(fn: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, v: tf.Tensor) {
+  const hv = (t: tf.Tensor) => {
+    const outer = new GradientTape();
+    outer.watch(t);
+    const gv = outer.record(() => {
+      const inner = new GradientTape();
+      inner.watch(t);
+      const y = inner.record(() => tf.sum(fn(t)));
+      return tf.sum(tf.mul(inner.gradient(y, t) as tf.Tensor, v));
+    });
+    return outer.gradient(gv, t) as tf.Tensor;
+  };
+  const f = tfFunction(hv, { autograph: false });
+  const traced = f(x) as tf.Tensor;
+  const result = { traced: value(traced), eager: tf.tidy(() => value(hv(x))) };
+  tf.dispose(traced);
+  f.dispose();
+  return result;
+}
+
+/** Closed form: the Hessian of prod(x) is prod(x)/(x_i·x_j) off the diagonal, 0 on it. */
+const prodHessianTimes = (x: number[], v: number[]): number[] => {
+  const p = x.reduce((a, b) => a * b);
+  return x.map((xi, i) => v.reduce((s, vj, j) => j === i ? s : s + p / (xi * x[j]) * vj, 0));
+};
+
+Deno.test("tf.function: a second derivative through tf.prod works in a trace (TF differentiates _ProdGrad's Cumprods with _CumprodGrad): the Hessian of reduce_prod is prod/(x_i·x_j) off the diagonal, 0 on it, as the eager tape gives", () => {
+  const x = tf.tensor([[2, 3, -5], [0.5, 4, 1.5]]);
+  const v = tf.tensor([[1, -2, 0.5], [3, 1, -1]]);
+  const [xs, vs] = [value(x), value(v)];
+  // All elements at once, over axis 1 (each row its own block), over axis -1 with keepdims.
+  const cases: [string, (t: tf.Tensor) => tf.Tensor, number[]][] = [
+    ["all axes", (t) => tf.prod(t), prodHessianTimes(xs, vs)],
+    ["axis 1", (t) => tf.prod(t, 1), [
+      ...prodHessianTimes(xs.slice(0, 3), vs.slice(0, 3)),
+      ...prodHessianTimes(xs.slice(3), vs.slice(3)),
+    ]],
+    ["axis -1 keepDims", (t) => tf.prod(t, -1, true), [
+      ...prodHessianTimes(xs.slice(0, 3), vs.slice(0, 3)),
+      ...prodHessianTimes(xs.slice(3), vs.slice(3)),
+    ]],
+  ];
+  for (const [label, fn, want] of cases) {
+    const { traced, eager } = hessianTimes(fn, x, v);
+    assertClose(traced, want, `${label}: traced`);
+    assertClose(eager, want, `${label}: eager`);
+  }
+  // Over axis 0 (columns): against finite differences of the traced first derivative.
+  const grad = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => tf.sum(tf.prod(t, 0)));
+    return tf.sum(tf.mul(tape.gradient(y, t) as tf.Tensor, v));
+  }, { autograph: false });
+  const { traced } = hessianTimes((t) => tf.prod(t, 0), x, v);
+  const fd = finiteDiff((t) => grad(t) as tf.Tensor, xs, x.shape);
+  assert.ok(traced.every((h, i) => Math.abs(h - fd[i]) < 1e-3), `axis 0: ${traced} vs ${fd}`);
+  grad.dispose();
+  flatMemory((t) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => tf.prod(t));
+    return tape.gradient(y, t) as tf.Tensor;
+  }, x);
+  tf.dispose([x, v]);
+});
+
+Deno.test("tf.function: a third derivative through tf.prod works in a trace (TF's _DivNoNanGrad): d³ prod/dx_i dx_j dx_k is the remaining element of four, so T·1·1 = 2·(sum(x) - x_i)", () => {
+  const third = tfFunction((t: tf.Tensor) => {
+    const [a, b, c] = [new GradientTape(), new GradientTape(), new GradientTape()];
+    for (const tape of [a, b, c]) tape.watch(t);
+    const h1 = a.record(() => {
+      const g1 = b.record(() => {
+        const y = c.record(() => tf.prod(t));
+        return tf.sum(c.gradient(y, t) as tf.Tensor);
+      });
+      return tf.sum(b.gradient(g1, t) as tf.Tensor);
+    });
+    return a.gradient(h1, t) as tf.Tensor;
+  }, { autograph: false });
+  const x = tf.tensor([2, 3, 5, 7]);
+  const t3 = third(x) as tf.Tensor;
+  assertClose(value(t3), [2, 3, 5, 7].map((xi) => 2 * (17 - xi)), "T·1·1");
+  assert.ok(opTypes(third).includes("DivNoNan"), "the gradient of Cumprod divides with DivNoNan");
+  tf.dispose([t3, x]);
+  third.dispose();
+});
+
+Deno.test("tf.function: tf.cumprod is a Cumprod graph op (tf.math.cumprod with exclusive and reverse) and its gradient is TF's _CumprodGrad (divNoNan of the cumsum of cumprod·dy the other way by x)", () => {
+  const x = xs();
+  for (const [exclusive, reverse] of [[false, false], [true, false], [false, true], [true, true]]) {
+    for (const axis of [0, 1, -1]) {
+      const fn = (t: tf.Tensor) => tf.cumprod(t, axis, exclusive, reverse);
+      const label = `cumprod axis ${axis} exclusive ${exclusive} reverse ${reverse}`;
+      sameAsEager(fn, "Cumprod", x);
+      // Without zeros the formula is exact: finite differences of sum(cumprod²), traced and eager.
+      const want = finiteDiff((t) => tf.sum(tf.square(fn(t))), value(x[1]), x[1].shape);
+      const close = (g: number[]) => g.every((d, i) => Math.abs(d - want[i]) < 2e-2);
+      assert.ok(close(tracedGrad(fn, x[1])), `${label}: traced ${tracedGrad(fn, x[1])} vs ${want}`);
+      assert.ok(close(eagerGrad(fn, x[1])), `${label}: eager ${eagerGrad(fn, x[1])} vs ${want}`);
+    }
+  }
+  // At an input of 0 TF's formula gives 0 (div_no_nan; the true d/dx_1 of 2 + 2·x_1 + 2·x_1·3
+  // is 8): no NaN, and traced, eager and TF agree.
+  const z = tf.tensor([2, 0, 3]);
+  const plain = (t: tf.Tensor) => tf.cumprod(t);
+  const f = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => tf.sum(plain(t)));
+    return tape.gradient(y, t) as tf.Tensor;
+  }, { autograph: false });
+  const g = f(z) as tf.Tensor;
+  assert.deepEqual(value(g), [1, 0, 0]);
+  assert.deepEqual(tf.tidy(() => value(tf.grad((t) => tf.sum(plain(t)))(z))), [1, 0, 0]);
+  tf.dispose([g, z]);
+  f.dispose();
+  flatMemory((t) => tf.cumprod(t, 1, true, true), x[0]);
+  tf.dispose(x);
 });
 
 Deno.test("tf.function: tf.customGrad inside a trace builds its forward ops and takes its gradFunc as the gradient (TF's tf.custom_gradient in a tf.function)", () => {

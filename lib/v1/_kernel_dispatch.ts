@@ -13,7 +13,7 @@
  *   (`math_array_ops.ts`) `Maximum Minimum Pow SquaredDifference Floor Ceil Round
  *   Rsqrt Reciprocal Sin Cos Softplus Elu LeakyRelu Min ClipByValue Select Concat
  *   Pack Unpack SplitV Reverse Tile PadV2 Slice GatherV2 OneHot Prod All Any Cumsum
- *   Atan2 ArgMin`;
+ *   Cumprod Atan2 ArgMin`;
  * - an op with a custom gradient (`tf.customGrad`, e.g. `tf.logSoftmax`) builds
  *   its forward ops and takes its gradient function as the graph gradient
  *   (TF's `tf.custom_gradient`);
@@ -138,6 +138,7 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
   All: ({ x }, a) => more.reduceAll(x, axis(a.axis), !!a.keepDims),
   Any: ({ x }, a) => more.reduceAny(x, axis(a.axis), !!a.keepDims),
   Cumsum: ({ x }, a) => more.cumsum(x, a.axis as number, !!a.exclusive, !!a.reverse),
+  Cumprod: ({ x }, a) => more.cumprod(x, a.axis as number, !!a.exclusive, !!a.reverse),
   Atan2: ({ a, b }) => more.atan2(a, b),
   ArgMin: ({ x }, { axis }) => more.argMin(x, axis as number),
   ClipByValue: ({ x }, a) =>

@@ -6,7 +6,7 @@
  * `tf.gather`, `tf.clipByValue`, `tf.floor`, `tf.ceil`, `tf.round`,
  * `tf.rsqrt`, `tf.reciprocal`, `tf.sin`, `tf.cos`, `tf.softplus`, `tf.elu`,
  * `tf.leakyRelu`, `tf.min`, `tf.prod`, `tf.all`, `tf.any`, `tf.cumsum`,
- * `tf.atan2` and `tf.argMin` become inside a traced function
+ * `tf.cumprod`, `tf.atan2` and `tf.argMin` become inside a traced function
  * (`_kernel_dispatch.ts`), and `customGradient` (TF's `tf.custom_gradient`,
  * what `tf.customGrad` and `tf.logSoftmax` become). Gradients follow
  * TensorFlow's `math_grad.py` and `array_grad.py`: `Maximum`/`Minimum` send
@@ -14,7 +14,9 @@
  * `Round`, `ArgMin`, `All` and `Any` have none; `GatherV2` scatters it back
  * with `UnsortedSegmentSum`; `Prod`'s is the product of the other elements
  * (two exclusive `Cumprod`s, right with zeros); `Cumsum`'s is the cumsum of
- * `dy` the other way.
+ * `dy` the other way; `Cumprod`'s is `divNoNan(cumsum(cumprod(x)·dy) the other
+ * way, x)`, so second derivatives of `Prod` work, and are 0 where an input is 0
+ * as in TensorFlow (exact elsewhere); `DivNoNan`'s is TF's (`tf.math.divide_no_nan`).
  *
  * @example
  * ```ts
@@ -117,6 +119,10 @@ export function minimum(a: TensorLike, b: TensorLike, name?: string): SymbolicTe
 /** `a ** b` elementwise, broadcasting (`Pow`). */
 export function pow(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
   return binary("Pow", a, b, name);
+}
+/** `a / b` elementwise, 0 where `b` is 0 (`DivNoNan`, `tf.math.divide_no_nan`). */
+export function divNoNan(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("DivNoNan", a, b, name);
 }
 /** `(a - b)²` elementwise, broadcasting (`SquaredDifference`). */
 export function squaredDifference(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
@@ -420,6 +426,7 @@ Object.assign(
     Maximum: one(tf.maximum),
     Minimum: one(tf.minimum),
     Pow: one(tf.pow),
+    DivNoNan: one(tf.divNoNan),
     SquaredDifference: one(tf.squaredDifference),
     Floor: one(tf.floor),
     Ceil: one(tf.ceil),
@@ -516,6 +523,11 @@ Object.assign(
         unbroadcast(mul(dy, mul(z, logA)), b),
       ];
     },
+    // TF's _DivNoNanGrad: divNoNan(dy, b) to a, dy·divNoNan(divNoNan(-a, b), b) to b.
+    DivNoNan: ({ inputs: [a, b] }, [dy]) => [
+      unbroadcast(divNoNan(dy, b), a),
+      unbroadcast(mul(dy, divNoNan(divNoNan(neg(a), b), b)), b),
+    ],
     SquaredDifference: ({ inputs: [a, b] }, [dy]) => {
       const d = mul(dy, mul(sub(a, b), 2));
       return [unbroadcast(d, a), unbroadcast(neg(d), b)];
@@ -607,6 +619,13 @@ Object.assign(
     Any: null,
     // TF's _CumsumGrad: the running sum of dy the other way, as exclusive as the op.
     Cumsum: ({ attrs: a }, [dy]) => [cumsum(dy, a.axis as number, !!a.exclusive, !a.reverse)],
+    // TF's _CumprodGrad: divNoNan(cumsum(cumprod(x)·dy) the other way, x): 0 where x is 0, as
+    // in TF (whose comment says the formula fails there).
+    Cumprod: ({ inputs: [x], attrs: a }, [dy]) => {
+      const [axis, exclusive, reverse] = [a.axis as number, !!a.exclusive, !!a.reverse];
+      const out = cumsum(mul(cumprod(x, axis, exclusive, reverse), dy), axis, exclusive, !reverse);
+      return [divNoNan(out, x)];
+    },
     Prod: prodGrad,
     CustomGradient: (op, [dy]) => [null, ...customGrads.get(op)!(dy)],
   } satisfies Record<string, GradFn | null>,
