@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { tfFunction } from "../lib/function.ts";
 import { GradientTape } from "../lib/tape.ts";
+import * as v1 from "../lib/v1/mod.ts";
 import { opTypes, sameAsEager as sameAs, value } from "./_graph_ops.ts";
 
 await initBackend();
@@ -124,6 +125,122 @@ Deno.test("tf.function: tf.logSoftmax traces (tf.nn.log_softmax: logits - log(re
   f.dispose();
   flatMemory((t) => tf.logSoftmax(t), x[0]);
   tf.dispose(x);
+});
+
+/** Softmax of plain numbers of `shape` along `axis`, from its definition exp(x)/sum(exp(x)). */
+function softmaxAlong(x: number[], shape: number[], axis: number): number[] {
+  const a = axis < 0 ? axis + shape.length : axis;
+  const stride = shape.slice(a + 1).reduce((p, d) => p * d, 1);
+  return x.map((_, i) => {
+    const at = Math.floor(i / stride) % shape[a], base = i - at * stride;
+    const e = Array.from({ length: shape[a] }, (_, k) => Math.exp(x[base + k * stride]));
+    return e[at] / e.reduce((p, q) => p + q);
+  });
+}
+
+/** `x` summed along `axis` and spread back over it (keepdims then broadcast). */
+function sumAlong(x: number[], shape: number[], axis: number): number[] {
+  const a = axis < 0 ? axis + shape.length : axis;
+  const stride = shape.slice(a + 1).reduce((p, d) => p * d, 1);
+  return x.map((_, i) => {
+    const base = i - (Math.floor(i / stride) % shape[a]) * stride;
+    return Array.from({ length: shape[a] }, (_, k) => x[base + k * stride]).reduce((p, q) => p + q);
+  });
+}
+
+Deno.test("tf.function: tf.softmax and tf.logSoftmax along an axis other than the last raise in a trace as they do eagerly (tfjs refuses it; TF's tf.nn.softmax takes any axis), with a ShapeError giving the transposes that move the axis last, and that form equals softmax along the axis", () => {
+  const x = tf.tensor([[1, -2, 0.5], [3, 0, -1.5]]);
+  const x3 = tf.reshape(tf.range(0, 12), [2, 3, 2]).div(4);
+  const refused: [string, (t: tf.Tensor) => tf.Tensor, tf.Tensor, string][] = [
+    ["tf.softmax(x, 0)", (t) => tf.softmax(t, 0), x, "[1, 0]"],
+    ["tf.softmax(x, -2)", (t) => tf.softmax(t, -2), x, "[1, 0]"],
+    ["x.softmax(0)", (t) => t.softmax(0), x, "[1, 0]"],
+    ["tf.logSoftmax(x, 0)", (t) => tf.logSoftmax(t, 0), x, "[1, 0]"],
+    ["x.logSoftmax(0)", (t) => t.logSoftmax(0), x, "[1, 0]"],
+    ["tf.softmax(x3, 1)", (t) => tf.softmax(t, 1), x3, "[0, 2, 1]"],
+  ];
+  for (const [label, fn, input, perm] of refused) {
+    assert.throws(() => tf.tidy(() => fn(input)), /non-last dimension/, `${label}: eagerly`);
+    const f = tfFunction(fn, { autograph: false });
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 2; i++) {
+      assert.throws(
+        () => f(input),
+        (e: Error) => e instanceof v1.ShapeError && e.message.includes(`tf.transpose(x, ${perm})`),
+        `${label}: traced`,
+      );
+    }
+    assert.equal(tf.memory().numTensors, before, `${label}: failing calls leak nothing`);
+    f.dispose();
+  }
+  // The advice: tf.transpose(tf.softmax(tf.transpose(x, [1, 0])), [1, 0]) traces, runs eagerly
+  // and is the softmax of each column.
+  const columns = (t: tf.Tensor) => tf.transpose(tf.softmax(tf.transpose(t, [1, 0])), [1, 0]);
+  sameAs("softmax along axis 0", columns, "Softmax", [x, tf.tensor([[-4, 2.5, 1], [0, 7, -1]])]);
+  const f = tfFunction(columns, { autograph: false });
+  const y = f(x) as tf.Tensor;
+  assertClose(value(y), softmaxAlong(value(x), x.shape, 0), "columns");
+  tf.dispose([x, x3, y]);
+  f.dispose();
+});
+
+Deno.test("tf.function: v1.softmax(logits, axis) and v1.logSoftmax(logits, axis) take any axis, negative too (TF's tf.nn.softmax/log_softmax: the axis swapped last and back), and differentiate like TF, first and second order", () => {
+  const shape = [2, 3, 2];
+  const xs = [0.5, -1, 2, 0, 1.5, -0.5, 3, 1, -2, 0.25, 1, 2];
+  const c = [1, -2, 0.5, 3, 1, -1, 2, 0, -0.5, 1, 4, -3];
+  const x = tf.tensor(xs, shape);
+  for (const axis of [0, 1, -2, -3, 2, -1]) {
+    const s = softmaxAlong(xs, shape, axis);
+    const f = tfFunction((t: tf.Tensor) => {
+      const tape = new GradientTape({ persistent: true });
+      tape.watch(t);
+      const sm = tape.record(() => v1.softmax(t, axis)) as unknown as tf.Tensor;
+      const lsm = tape.record(() => v1.logSoftmax(t, axis)) as unknown as tf.Tensor;
+      const weighted = (y: tf.Tensor) => tape.record(() => tf.sum(tf.mul(y, tf.tensor(c, shape))));
+      const [ds, dl] = [weighted(sm), weighted(lsm)].map((l) => tape.gradient(l, t));
+      return [sm, lsm, ds, dl] as tf.Tensor[];
+    }, { autograph: false });
+    const [sm, lsm, ds, dl] = (f(x) as tf.Tensor[]).map((t) => {
+      const v = value(t);
+      t.dispose();
+      return v;
+    });
+    assertClose(sm, s, `softmax axis ${axis}`);
+    assertClose(lsm, s.map(Math.log), `logSoftmax axis ${axis}`);
+    // d sum(c·softmax)/dx = s·(c - sum(c·s)); d sum(c·logSoftmax)/dx = c - sum(c)·s (nn_grad.py).
+    const cs = sumAlong(c.map((ci, i) => ci * s[i]), shape, axis);
+    assertClose(ds, s.map((si, i) => si * (c[i] - cs[i])), `softmax gradient axis ${axis}`);
+    const sc = sumAlong(c, shape, axis);
+    assertClose(dl, s.map((si, i) => c[i] - sc[i] * si), `logSoftmax gradient axis ${axis}`);
+    f.dispose();
+  }
+  // Second order along axis 0: a Hessian-vector product against finite differences.
+  const v = tf.tensor(c, shape);
+  const dirGrad = (t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => tf.sum(tf.square(v1.softmax(t, 0) as unknown as tf.Tensor)));
+    return tf.sum(tf.mul(tape.gradient(y, t) as tf.Tensor, v));
+  };
+  const g = tfFunction(dirGrad, { autograph: false });
+  const h = tfFunction((t: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const gv = tape.record(() => dirGrad(t));
+    return tape.gradient(gv, t) as tf.Tensor;
+  }, { autograph: false });
+  const hv = h(x) as tf.Tensor;
+  const fd = finiteDiff((t) => g(t) as tf.Tensor, xs, shape);
+  assert.ok(value(hv).every((d, i) => Math.abs(d - fd[i]) < 5e-3), `${value(hv)} vs ${fd}`);
+  tf.dispose([hv, x, v]);
+  g.dispose();
+  h.dispose();
+  // An axis out of range is TF's error, said before anything runs.
+  const bad = tfFunction((t: tf.Tensor) => v1.softmax(t, 3), { autograph: false });
+  const z = tf.zeros([2, 3, 2]);
+  assert.throws(() => bad(z), v1.ShapeError);
+  bad.dispose();
+  z.dispose();
 });
 
 Deno.test("tf.function: tf.cumsum is a Cumsum graph op (tf.math.cumsum with exclusive and reverse) and its gradient is TF's _CumsumGrad (the cumsum of dy the other way)", () => {

@@ -75,11 +75,7 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
   Sigmoid: ({ x }) => ops.sigmoid(x),
   Tanh: ({ x }) => ops.tanh(x),
   Identity: ({ x }) => ops.identity(x),
-  Softmax: ({ logits }, { dim }) => {
-    const s = ops.toSymbolic(logits);
-    if (dim !== -1 && dim !== s.rank - 1) unsupported("Softmax over an axis other than the last");
-    return ops.softmax(s);
-  },
+  Softmax: ({ logits }, { dim }) => ops.softmax(logits, dim as number),
   Sum: ({ x }, a) => ops.reduceSum(x, axis(a.axis), !!a.keepDims),
   Mean: ({ x }, a) => ops.reduceMean(x, axis(a.axis), !!a.keepDims),
   Max: ({ x }, a) => ops.reduceMax(x, axis(a.reductionIndices), !!a.keepDims),

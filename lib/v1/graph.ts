@@ -187,8 +187,9 @@ export class SymbolicTensor {
   abs(): SymbolicTensor {
     return ops.abs(this);
   }
-  logSoftmax(): SymbolicTensor {
-    return ops.logSoftmax(this);
+  /** Along the last axis only, as `tf.Tensor`'s (any other throws, as it does eagerly). */
+  logSoftmax(axis = -1): SymbolicTensor {
+    return ops.logSoftmax(this, lastAxis("logSoftmax", this, axis));
   }
   transpose(perm?: number[]): SymbolicTensor {
     return ops.transpose(this, perm);
@@ -205,8 +206,9 @@ export class SymbolicTensor {
   tanh(): SymbolicTensor {
     return ops.tanh(this);
   }
-  softmax(): SymbolicTensor {
-    return ops.softmax(this);
+  /** Along the last axis only, as `tf.Tensor`'s (any other throws, as it does eagerly). */
+  softmax(dim = -1): SymbolicTensor {
+    return ops.softmax(this, lastAxis("softmax", this, dim));
   }
   sum(axis?: number | number[] | null, keepDims = false): SymbolicTensor {
     return ops.reduceSum(this, axis, keepDims);
@@ -235,6 +237,12 @@ export class SymbolicTensor {
   cast(dtype: DType): SymbolicTensor {
     return ops.cast(this, dtype);
   }
+}
+
+/** `axis` if it is `x`'s last, as tfjs's softmax requires; else its error, with what to do. */
+function lastAxis(what: string, x: SymbolicTensor, axis: number): number {
+  if (axis === -1 || (!x.unknownRank && axis === x.rank - 1)) return axis;
+  throw ops.notLastAxisError(what, x.rank, axis);
 }
 
 /** The plain description of one operation (what `toJSON` gives; GraphDef converters read it). */

@@ -297,22 +297,60 @@ export const sign = (x: TensorLike, name?: string): SymbolicTensor => unary("Sig
 export const identity = (x: TensorLike, name?: string): SymbolicTensor =>
   unary("Identity", x, name);
 
-/** Softmax over the last axis. */
-export function softmax(logits: TensorLike, name?: string): SymbolicTensor {
+/**
+ * `type` (`Softmax`, `LogSoftmax`: ops on the last axis) along any `axis` of
+ * `logits`, negative too, as TF's `tf.nn.softmax(logits, axis)` computes it:
+ * the axis swapped last, the op, swapped back.
+ */
+function alongAxis(type: string, logits: TensorLike, axis: number, name?: string): SymbolicTensor {
   const x = toSymbolic(logits);
   if (x.rank < 1 && !x.unknownRank) {
-    throw new ShapeError(`Softmax: ${x.toString()} must have rank >= 1`);
+    throw new ShapeError(`${type}: ${x.toString()} must have rank >= 1`);
   }
-  return unary("Softmax", x, name);
+  if (axis === -1 || (!x.unknownRank && axis === x.rank - 1)) return unary(type, x, name);
+  if (x.unknownRank) {
+    throw new ShapeError(`${type} along axis ${axis}: the rank of ${x.toString()} must be known`);
+  }
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= x.rank) {
+    throw new ShapeError(
+      `${type}: axis ${axis} must be in the range [-${x.rank}, ${x.rank}) for ${x.toString()}`,
+    );
+  }
+  const swap = x.shape.map((_, i) => i === a ? x.rank - 1 : i === x.rank - 1 ? a : i);
+  return transpose(unary(type, transpose(x, swap), name), swap);
 }
 
-/** `log(softmax(x))` over the last axis, computed stably. */
-export function logSoftmax(logits: TensorLike, name?: string): SymbolicTensor {
-  const x = toSymbolic(logits);
-  if (x.rank < 1 && !x.unknownRank) {
-    throw new ShapeError(`LogSoftmax: ${x.toString()} must have rank >= 1`);
+/** Softmax along `axis` (default the last; any axis, as TF's `tf.nn.softmax`). */
+export function softmax(logits: TensorLike, axis = -1, name?: string): SymbolicTensor {
+  return alongAxis("Softmax", logits, axis, name);
+}
+
+/** `log(softmax(x))` along `axis` (default the last; any axis), computed stably. */
+export function logSoftmax(logits: TensorLike, axis = -1, name?: string): SymbolicTensor {
+  return alongAxis("LogSoftmax", logits, axis, name);
+}
+
+/**
+ * The error TensorFlow.js's `tf.softmax`/`tf.logSoftmax` (`what`) raise, eagerly
+ * too, for an `axis` of a rank-`rank` tensor other than the last, saying how to
+ * move the axis last and back as TensorFlow does inside `tf.nn.softmax`.
+ */
+export function notLastAxisError(what: string, rank: number, axis: number): ShapeError {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) {
+    return new ShapeError(`tf.${what}: axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
-  return unary("LogSoftmax", x, name);
+  const swap = [...Array(rank).keys()].map((i) => i === a ? rank - 1 : i === rank - 1 ? a : i);
+  const perm = `[${swap.join(", ")}]`;
+  const tfName = what === "logSoftmax" ? "log_softmax" : what;
+  return new ShapeError(
+    `tf.${what}(x, ${axis}): TensorFlow.js computes ${what} only along the last axis, and ` +
+      `refuses axis ${axis} of a rank-${rank} tensor eagerly too (TensorFlow's tf.nn.${tfName} ` +
+      `takes any axis). Move the axis last and back, as TensorFlow does: ` +
+      `tf.transpose(tf.${what}(tf.transpose(x, ${perm})), ${perm}), which runs eagerly and ` +
+      `traced (in a v1 graph, v1.${what}(x, ${axis}) does it).`,
+  );
 }
 
 /** Permutes the dimensions (default: reverses them). */
