@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { tensorSpec, tfFunction } from "../lib/function.ts";
 import { GradientTape } from "../lib/tape.ts";
+import * as v1 from "../lib/v1/mod.ts";
 import { opTypes, sameAsEager, value } from "./_graph_ops.ts";
 
 await initBackend();
@@ -84,6 +85,87 @@ Deno.test("tf.function: common tf.* ops (concat, stack, split, unstack, slice, p
   ];
   for (const [label, fn, type] of cases) sameAsEager(label, fn, type, xs);
   tf.dispose([...xs, idx]);
+});
+
+Deno.test("tf.function: tf.Tensor's methods on a traced tensor are its tf.* ops (every op called while tf.function traces is a graph op): x.pow, x.maximum, x.min, x.prod, x.squeeze, x.flatten, x.gather, x.where, x.toFloat, x.argMax (axis 0 by default, as tf.math.argmax), ..., matching eager", () => {
+  const xs = [tf.tensor([[1, -2, 0.5], [3, 0, -1.5]]), tf.tensor([[-4, 2.5, 1], [0.25, 7, -1]])];
+  const cases: [string, (x: tf.Tensor) => tf.Tensor, string][] = [
+    ["x.pow", (x) => x.pow(2), "Pow"],
+    ["x.maximum", (x) => x.maximum(0), "Maximum"],
+    ["x.minimum", (x) => x.minimum(tf.tensor([0, 1, 2])), "Minimum"],
+    ["x.min", (x) => x.min(1), "Max"],
+    ["x.prod", (x) => x.prod(), "Prod"],
+    ["x.clipByValue", (x) => x.clipByValue(-1, 1), "Minimum"],
+    ["x.squeeze", (x) => x.reshape([1, 6, 1]).squeeze(), "Reshape"],
+    ["x.flatten", (x) => x.flatten(), "Reshape"],
+    ["x.as1D", (x) => x.as1D(), "Reshape"],
+    ["x.asScalar", (x) => x.sum().reshape([1, 1]).asScalar(), "Reshape"],
+    ["x.reshapeAs", (x) => x.reshapeAs(tf.zeros([3, 2])), "Reshape"],
+    ["x.sin", (x) => x.sin(), "Sin"],
+    ["x.floor", (x) => x.floor(), "Floor"],
+    ["x.squaredDifference", (x) => x.squaredDifference(1), "SquaredDifference"],
+    ["x.mod", (x) => x.mod(2), "FloorMod"],
+    ["x.tile", (x) => x.tile([2, 1]), "Tile"],
+    ["x.slice", (x) => x.slice([0, 1], [2, 2]), "Slice"],
+    ["x.concat", (x) => x.concat(x.neg(), 1), "ConcatV2"],
+    ["x.gather", (x) => x.gather([1, 0, 1]), "GatherV2"],
+    ["x.cumsum", (x) => x.cumsum(1), "Cumsum"],
+    ["x.where", (x) => x.where(x.greater(0), x.mul(3)), "SelectV2"],
+    ["x.toFloat", (x) => x.greaterEqual(0.5).toFloat(), "Cast"],
+    ["x.argMin", (x) => x.argMin(1), "ArgMin"],
+    ["x.argMax()", (x) => x.argMax(), "ArgMax"],
+    ["x.logSumExp", (x) => x.logSumExp(1), "Exp"],
+    ["x.norm", (x) => x.norm(), "Sqrt"],
+    ["x.dot", (x) => x.dot(tf.tensor([[1, 0], [2, 1], [0, -1]])), "MatMul"],
+    ["x.clone", (x) => x.clone(), "Identity"],
+  ];
+  for (const [label, fn, type] of cases) sameAsEager(label, fn, type, xs);
+  tf.dispose(xs);
+});
+
+Deno.test("tf.function: reading a traced tensor's value (x.dataSync(), x.arraySync(), x.data()) raises OperatorNotAllowedInGraphError (TF: a symbolic Tensor has no .numpy()); x.print() prints at every call as tf.print does; x.dispose() leaves the graph whole", () => {
+  const x = tf.tensor([1, 2]);
+  for (const read of [(t: tf.Tensor) => t.dataSync(), (t: tf.Tensor) => t.arraySync()]) {
+    const f = tfFunction((t: tf.Tensor) => tf.tensor(read(t.square()) as number[]), {
+      autograph: false,
+    });
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 2; i++) {
+      assert.throws(() => f(x), (e: Error) => e instanceof v1.OperatorNotAllowedInGraphError);
+    }
+    assert.equal(tf.memory().numTensors, before, "failing calls leak nothing");
+    f.dispose();
+  }
+  const asyncRead = tfFunction((t: tf.Tensor) => t.data(), { autograph: false });
+  assert.throws(() => asyncRead(x), v1.OperatorNotAllowedInGraphError);
+  asyncRead.dispose();
+  // print: at every call, with the call's values; dispose: nothing lost (eagerly it frees y).
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...a: unknown[]) => void lines.push(a.map(String).join(" "));
+  const shown = (t: tf.Tensor) => {
+    const y = t.mul(2);
+    y.print();
+    const z = y.add(1);
+    y.dispose();
+    return z;
+  };
+  const f = tfFunction(shown, { autograph: false });
+  try {
+    for (const v of [[1, 2], [5, 6]]) {
+      const input = tf.tensor(v);
+      const r = f(input) as tf.Tensor;
+      assert.deepEqual(value(r), [2 * v[0] + 1, 2 * v[1] + 1]);
+      tf.dispose([r, input]);
+    }
+  } finally {
+    console.log = log;
+  }
+  assert.equal(f.traceCount, 1);
+  assert.ok(lines.some((l) => l.includes("[2, 4]")), lines.join("\n"));
+  assert.ok(lines.some((l) => l.includes("[10, 12]")), lines.join("\n"));
+  f.dispose();
+  x.dispose();
 });
 
 Deno.test("tf.function: a GradientTape inside the trace differentiates these ops as the eager tape does (TF's math_grad/array_grad: ties of maximum/minimum and clipByValue's bounds pass the gradient)", () => {

@@ -19,6 +19,10 @@
  *   (TF's `tf.custom_gradient`);
  * - `tf.losses.softmaxCrossEntropy` and `tf.losses.meanSquaredError` (without
  *   weights) build their graph forms;
+ * - `tf.Tensor`'s op methods work on graph tensors too (`x.pow(2)`,
+ *   `x.prod()`, `x.flatten()`: the same `tf.*` op); those that read a value
+ *   (`dataSync`, `array`, ...) throw `OperatorNotAllowedInGraphError`,
+ *   `x.print()` is a `Print` op (printed at every call), `x.dispose()` does nothing;
  * - any other kernel given one throws a {@linkcode GraphError} (never an eager
  *   result computed once, at trace time, from the variable's value then);
  * - ops whose inputs are all plain eager tensors still run eagerly while
@@ -47,6 +51,7 @@ import {
   type DType,
   getDefaultGraph,
   GraphError,
+  OperatorNotAllowedInGraphError,
   SymbolicTensor,
   type TensorLike,
 } from "./graph.ts";
@@ -170,7 +175,7 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
 function unsupported(what: string): never {
   throw new GraphError(
     `${what} is not supported on graph tensors or tf.Variables inside a traced function: ` +
-      `inside a traced function, call the tensor's method (x.mul(w)) or a v1 op`,
+      `write it with ops that have graph forms (the list is in lib/v1/_kernel_dispatch.ts) or v1 ops`,
   );
 }
 
@@ -218,6 +223,47 @@ engine.runKernel = (name, inputs, attrs = {}) => {
   const home = graphs.find((g) => !d.isWithin(g)) ?? d; // a v1 graph: ops go to their inputs' graph
   return home.asDefault(() => build(inputs, attrs));
 };
+
+// tf.Tensor's op methods on a graph tensor (x.pow(2), x.maximum(0), x.prod(), x.squeeze()):
+// tfjs's own method, which calls the tf.* op, so the graph op is built (or a GraphError raised).
+// The methods that read a value throw (a graph tensor has none while traced, as TF's .numpy());
+// print is a Print op, run at every call (TF's tf.print); clone an Identity; dispose does
+// nothing (the graph owns its tensors).
+type Methods = Record<string, (this: SymbolicTensor, ...args: unknown[]) => unknown>;
+const eagerMethods = tf.Tensor.prototype as unknown as Methods;
+const graphMethods = SymbolicTensor.prototype as unknown as Methods;
+const valueReads = ["array", "arraySync", "buffer", "bufferSync", "bytes", "data", "dataSync"];
+for (const name of Object.keys(eagerMethods)) {
+  if (name in graphMethods || name === "variable" || name === "dataToGPU") continue;
+  graphMethods[name] = valueReads.includes(name)
+    ? function (this: SymbolicTensor) {
+      throw new OperatorNotAllowedInGraphError(
+        `${name}() on the symbolic tensor ${this.toString()}: it has no value while the ` +
+          `function is traced (TF: a symbolic Tensor has no .numpy()). Return it from the ` +
+          `function to get its value, or print it at every call with .print() or tfPrint.`,
+      );
+    }
+    : eagerMethods[name];
+}
+Object.assign(graphMethods, {
+  throwIfDisposed() {},
+  dispose() {},
+  clone(this: SymbolicTensor) {
+    return ops.identity(this);
+  },
+  print(this: SymbolicTensor) {
+    ops.print(this);
+  },
+  flatten(this: SymbolicTensor) {
+    return ops.reshape(this, [-1]);
+  },
+  as1D(this: SymbolicTensor) {
+    return ops.reshape(this, [-1]);
+  },
+  asScalar(this: SymbolicTensor) {
+    return ops.reshape(this, []);
+  },
+});
 
 // A tfjs op returning a graph tensor ends its scope: nothing eager to keep from it.
 const eagerEndScope = engine.endScope.bind(engine);

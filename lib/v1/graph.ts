@@ -222,7 +222,8 @@ export class SymbolicTensor {
   expandDims(axis = 0): SymbolicTensor {
     return ops.expandDims(this, axis);
   }
-  argMax(axis = -1): SymbolicTensor {
+  /** Along axis 0 by default, as `tf.Tensor`'s (and TF's `tf.math.argmax`). */
+  argMax(axis = 0): SymbolicTensor {
     return ops.argMax(this, axis);
   }
   equal(b: TensorLike): SymbolicTensor {
