@@ -18,6 +18,8 @@
  *   (0 where an input is 0, as TensorFlow's formula gives there).
  * - `Prod`: TF's `_ProdGrad` (the product of the other elements, from two
  *   exclusive `Cumprod`s), which takes negative axes (tfjs's fails on them).
+ * - `Relu6`: TF's `Relu6Grad`, `dy` where `0 < x < 6` (tfjs's passes it at 6 too).
+ * - `Selu`: TF's `SeluGrad`, `dy·scale` where `x >= 0` (tfjs's gives `dy·scale·alpha` at 0).
  * - `Greater`: not differentiable, as in TensorFlow (zero gradients instead of
  *   tfjs's error), so a mask such as `cast(x > 0)` can sit in a differentiated function.
  * - `MaxPoolGrad`, `AvgPoolGrad`, `Conv2DBackpropFilter`: gradients of the
@@ -144,6 +146,31 @@ const configs: tf.GradConfig[] = [
       };
       return { x: () => tf.cumsum(dy as tf.Tensor, axis, exclusive, !reverse) };
     },
+  },
+  {
+    kernelName: "Relu6",
+    inputsToSave: ["x"],
+    gradFunc: (dy, [x]) => ({
+      x: () => {
+        const inside = tf.logicalAnd(tf.greater(x, 0), tf.less(x, 6));
+        return tf.mul(dy as tf.Tensor, tf.cast(inside, "float32"));
+      },
+    }),
+  },
+  {
+    kernelName: "Selu",
+    inputsToSave: ["x"],
+    gradFunc: (dy, [x]) => ({
+      x: () => {
+        const [scale, alpha] = [1.0507009873554805, 1.6732632423543772];
+        const d = dy as tf.Tensor;
+        return tf.where(
+          tf.less(x, 0),
+          tf.mul(d, tf.mul(tf.exp(x), scale * alpha)),
+          tf.mul(d, scale),
+        );
+      },
+    }),
   },
   {
     kernelName: "Prod",

@@ -13,7 +13,8 @@
  *   (`math_array_ops.ts`) `Maximum Minimum Pow SquaredDifference Floor Ceil Round
  *   Rsqrt Reciprocal Sin Cos Softplus Elu LeakyRelu Min ClipByValue Select Concat
  *   Pack Unpack SplitV Reverse Tile PadV2 Slice GatherV2 OneHot Prod All Any Cumsum
- *   Cumprod Atan2 ArgMin`;
+ *   Cumprod Atan2 ArgMin Log1p Expm1 Tan Asin Acos Atan Sinh Cosh Erf Relu6 Selu IsNan
+ *   IsInf IsFinite`;
  * - an op with a custom gradient (`tf.customGrad`, e.g. `tf.logSoftmax`) builds
  *   its forward ops and takes its gradient function as the graph gradient
  *   (TF's `tf.custom_gradient`);
@@ -119,6 +120,20 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
   Softplus: ({ x }) => more.softplus(x),
   Elu: ({ x }) => more.elu(x),
   LeakyRelu: ({ x }, { alpha }) => more.leakyRelu(x, alpha as number),
+  Log1p: ({ x }) => more.log1p(x),
+  Expm1: ({ x }) => more.expm1(x),
+  Tan: ({ x }) => more.tan(x),
+  Asin: ({ x }) => more.asin(x),
+  Acos: ({ x }) => more.acos(x),
+  Atan: ({ x }) => more.atan(x),
+  Sinh: ({ x }) => more.sinh(x),
+  Cosh: ({ x }) => more.cosh(x),
+  Erf: ({ x }) => more.erf(x),
+  Relu6: ({ x }) => more.relu6(x),
+  Selu: ({ x }) => more.selu(x),
+  IsNan: ({ x }) => more.isNaN(x),
+  IsInf: ({ x }) => more.isInf(x),
+  IsFinite: ({ x }) => more.isFinite(x),
   Reverse: ({ x }, { dims }) => {
     const s = ops.toSymbolic(x); // tfjs passes the axes as given: none means all
     return more.reverse(s, dims == null ? s.shape.map((_, i) => i) : [dims as number].flat());

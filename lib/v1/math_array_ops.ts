@@ -6,7 +6,9 @@
  * `tf.gather`, `tf.clipByValue`, `tf.floor`, `tf.ceil`, `tf.round`,
  * `tf.rsqrt`, `tf.reciprocal`, `tf.sin`, `tf.cos`, `tf.softplus`, `tf.elu`,
  * `tf.leakyRelu`, `tf.min`, `tf.prod`, `tf.all`, `tf.any`, `tf.cumsum`,
- * `tf.cumprod`, `tf.atan2` and `tf.argMin` become inside a traced function
+ * `tf.cumprod`, `tf.atan2`, `tf.argMin`, `tf.log1p`, `tf.expm1`, `tf.tan`,
+ * `tf.asin`, `tf.acos`, `tf.atan`, `tf.sinh`, `tf.cosh`, `tf.erf`, `tf.relu6`,
+ * `tf.selu`, `tf.isNaN`, `tf.isInf` and `tf.isFinite` become inside a traced function
  * (`_kernel_dispatch.ts`), and `customGradient` (TF's `tf.custom_gradient`,
  * what `tf.customGrad` and `tf.logSoftmax` become). Gradients follow
  * TensorFlow's `math_grad.py` and `array_grad.py`: `Maximum`/`Minimum` send
@@ -50,6 +52,7 @@ import {
   binary,
   broadcastShapes,
   div,
+  exp,
   expandDims,
   greater,
   greaterEqual,
@@ -156,6 +159,46 @@ export function leakyRelu(x: TensorLike, alpha = 0.2, name?: string): SymbolicTe
 }
 /** `x` where `x > 0`, else `exp(x) - 1` (`Elu`). */
 export const elu = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Elu", x, name);
+
+/** `log(1 + x)`, exact for small x (`Log1p`). */
+export const log1p = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Log1p", x, name);
+/** `exp(x) - 1`, exact for small x (`Expm1`). */
+export const expm1 = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Expm1", x, name);
+/** Tangent (`Tan`). */
+export const tan = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Tan", x, name);
+/** Arcsine (`Asin`). */
+export const asin = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Asin", x, name);
+/** Arccosine (`Acos`). */
+export const acos = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Acos", x, name);
+/** Arctangent (`Atan`). */
+export const atan = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Atan", x, name);
+/** Hyperbolic sine (`Sinh`). */
+export const sinh = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Sinh", x, name);
+/** Hyperbolic cosine (`Cosh`). */
+export const cosh = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Cosh", x, name);
+/** The error function (`Erf`). */
+export const erf = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Erf", x, name);
+/** `min(max(x, 0), 6)` (`Relu6`). */
+export const relu6 = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Relu6", x, name);
+/** Scaled ELU: `scale·x` where `x > 0`, else `scale·alpha·(exp(x) - 1)` (`Selu`). */
+export const selu = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Selu", x, name);
+
+/** TF's `Relu6Grad`: `dy` where `0 < x < 6`, else 0 (one op, so its own gradient is TF's too). */
+function relu6Grad(dy: SymbolicTensor, x: SymbolicTensor): SymbolicTensor {
+  return addOp("Relu6Grad", [dy, x], {}, [{ dtype: dy.dtype, shape: [...dy.shape] }]).output;
+}
+
+function test(type: string, x: TensorLike): SymbolicTensor {
+  const sx = toSymbolic(x);
+  requireFloat(type, sx);
+  return addOp(type, [sx], {}, [{ dtype: "bool", shape: [...sx.shape] }]).output;
+}
+/** Whether each element is NaN → bool (`IsNan`). */
+export const isNaN = (x: TensorLike): SymbolicTensor => test("IsNan", x);
+/** Whether each element is ±Infinity → bool (`IsInf`). */
+export const isInf = (x: TensorLike): SymbolicTensor => test("IsInf", x);
+/** Whether each element is finite → bool (`IsFinite`). */
+export const isFinite = (x: TensorLike): SymbolicTensor => test("IsFinite", x);
 
 /** Minimum over `axis` (all axes when omitted): `-max(-x)`. */
 export function reduceMin(
@@ -437,6 +480,23 @@ Object.assign(
     Cos: one(tf.cos),
     Softplus: one(tf.softplus),
     Elu: one(tf.elu),
+    Log1p: one(tf.log1p),
+    Expm1: one(tf.expm1),
+    Tan: one(tf.tan),
+    Asin: one(tf.asin),
+    Acos: one(tf.acos),
+    Atan: one(tf.atan),
+    Sinh: one(tf.sinh),
+    Cosh: one(tf.cosh),
+    Erf: one(tf.erf),
+    Relu6: one(tf.relu6),
+    Relu6Grad: ([dy, x]) => [
+      tf.tidy(() => tf.mul(dy, tf.cast(tf.logicalAnd(tf.greater(x, 0), tf.less(x, 6)), dy.dtype))),
+    ],
+    Selu: one(tf.selu),
+    IsNan: one(tf.isNaN),
+    IsInf: one(tf.isInf),
+    IsFinite: one(tf.isFinite),
     Atan2: one(tf.atan2),
     ArgMin: ([x], op) => [tf.argMin(x, op.attrs.axis as number)],
     Prod: ([x], op) => [tf.prod(x, op.attrs.axis as number[], op.attrs.keep_dims as boolean)],
@@ -475,6 +535,9 @@ Object.assign(
 );
 
 // ---------------------------------------------------------------- gradients
+
+/** SELU's constants (TF's and tfjs's). */
+const SELU_SCALE = 1.0507009873554805, SELU_ALPHA = 1.6732632423543772;
 
 /** `Maximum`/`Minimum`: `dy` goes to `a` where `mask` holds, else to `b` (TF's `_MaximumMinimumGrad`). */
 const selectGrad =
@@ -542,6 +605,28 @@ Object.assign(
     Softplus: ({ inputs: [x] }, [dy]) => [mul(dy, sigmoid(x))],
     // TF's EluGrad: dy·(y + 1) where y < 0, else dy; LeakyReluGrad: dy where x > 0, else alpha·dy.
     Elu: ({ output: y }, [dy]) => [where(less(y, 0), mul(dy, add(y, 1)), dy)],
+    // math_grad.py's _Log1pGrad, _Expm1Grad, _TanGrad, _AsinGrad, _AcosGrad, _AtanGrad, _SinhGrad,
+    // _CoshGrad, _ErfGrad (d erf(x)/dx = 2/√π·exp(-x²)).
+    Log1p: ({ inputs: [x] }, [dy]) => [mul(dy, reciprocal(add(x, 1)))],
+    Expm1: ({ inputs: [x] }, [dy]) => [mul(dy, exp(x))],
+    Tan: ({ inputs: [x] }, [dy]) => [mul(dy, square(reciprocal(cos(x))))],
+    Asin: ({ inputs: [x] }, [dy]) => [mul(dy, rsqrt(sub(1, square(x))))],
+    Acos: ({ inputs: [x] }, [dy]) => [neg(mul(dy, rsqrt(sub(1, square(x)))))],
+    Atan: ({ inputs: [x] }, [dy]) => [mul(dy, reciprocal(add(square(x), 1)))],
+    Sinh: ({ inputs: [x] }, [dy]) => [mul(dy, cosh(x))],
+    Cosh: ({ inputs: [x] }, [dy]) => [mul(dy, sinh(x))],
+    Erf: ({ inputs: [x] }, [dy]) => [mul(dy, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI)))],
+    // nn_grad.py: TF's Relu6Grad passes dy where 0 < x < 6, and its gradient is itself for dy
+    // and zeros for x (so a second derivative is zeros, not None); SeluGrad is
+    // dy·(y + scale·alpha) where y < 0, else dy·scale.
+    Relu6: ({ inputs: [x] }, [dy]) => [relu6Grad(dy, x)],
+    Relu6Grad: ({ inputs: [, x] }, [g]) => [relu6Grad(g, x), zerosLike(x)],
+    Selu: ({ output: y }, [dy]) => [
+      where(less(y, 0), mul(dy, add(y, SELU_SCALE * SELU_ALPHA)), mul(dy, SELU_SCALE)),
+    ],
+    IsNan: null,
+    IsInf: null,
+    IsFinite: null,
     LeakyRelu: (op, [dy]) => [
       where(greater(op.inputs[0], 0), dy, mul(dy, op.attrs.alpha as number)),
     ],
