@@ -168,6 +168,124 @@ Deno.test("tf.function: reading a traced tensor's value (x.dataSync(), x.arraySy
   x.dispose();
 });
 
+Deno.test("tf.function: tf.losses.absoluteDifference, huberLoss, logLoss, hingeLoss, sigmoidCrossEntropy and cosineDistance trace with every reduction, match eager, and their gradients in a trace equal the eager tape's; with weights they raise GraphError", () => {
+  const xs = [tf.tensor([[1, -2, 0.5], [3, 0, -1.5]]), tf.tensor([[-4, 2.5, 1], [0.25, 7, -1]])];
+  const labels = tf.tensor([[1, 0, 1], [0, 0, 1]]);
+  const R = tf.Reduction;
+  const losses: [string, (x: tf.Tensor, r: tf.Reduction) => tf.Tensor, string][] = [
+    ["absoluteDifference", (x, r) => tf.losses.absoluteDifference(labels, x, undefined, r), "Abs"],
+    ["huberLoss", (x, r) => tf.losses.huberLoss(labels, x, undefined, 1.5, r), "Minimum"],
+    ["logLoss", (x, r) => tf.losses.logLoss(labels, tf.sigmoid(x), undefined, 1e-7, r), "Log"],
+    ["hingeLoss", (x, r) => tf.losses.hingeLoss(labels, x, undefined, r), "Relu"],
+    [
+      "sigmoidCrossEntropy",
+      (x, r) => tf.losses.sigmoidCrossEntropy(labels, x, undefined, 0.1, r),
+      "Log1p",
+    ],
+    ["cosineDistance", (x, r) => tf.losses.cosineDistance(labels, x, 1, undefined, r), "Sum"],
+  ];
+  for (const [name, loss, type] of losses) {
+    for (const r of [R.NONE, R.SUM, R.MEAN, R.SUM_BY_NONZERO_WEIGHTS]) {
+      sameAsEager(`${name} reduction ${r}`, (x) => loss(x, r), type, xs);
+    }
+    const traced = tfFunction((t: tf.Tensor) => {
+      const tape = new GradientTape();
+      tape.watch(t);
+      const y = tape.record(() => loss(t, R.SUM_BY_NONZERO_WEIGHTS));
+      return tape.gradient(y, t) as tf.Tensor;
+    }, { autograph: false });
+    const got = traced(xs[1]) as tf.Tensor;
+    const want = tf.tidy(() => tf.grad((t) => loss(t, R.SUM_BY_NONZERO_WEIGHTS))(xs[1]));
+    const [g, w] = [value(got), value(want)];
+    assert.ok(g.every((v, i) => Math.abs(v - w[i]) <= 1e-5 * (1 + Math.abs(w[i]))), `${name}`);
+    tf.dispose([got, want]);
+    traced.dispose();
+  }
+  const weighted = tfFunction(
+    (t: tf.Tensor) => tf.losses.absoluteDifference(labels, t, tf.scalar(2)),
+    { autograph: false },
+  );
+  assert.throws(() => weighted(xs[0]), (e: Error) => e instanceof v1.GraphError);
+  weighted.dispose();
+  tf.dispose([...xs, labels]);
+});
+
+Deno.test("tf.function: a tf.Sequential model called inside a trace is graph ops (tf.layers.dense runs tf.fused.matMul: MatMul, bias, activation) matching eager for any batch size, and a traced training step (GradientTape over model.apply, optimizer.applyGradients) trains as the eager step does (TF's custom training loop under tf.function)", () => {
+  const init = () => tf.initializers.randomNormal({ seed: 7 });
+  const make = () =>
+    tf.sequential({
+      layers: [
+        tf.layers.dense({
+          units: 5,
+          inputShape: [4],
+          activation: "elu",
+          kernelInitializer: init(),
+        }),
+        tf.layers.dense({ units: 3, activation: "relu", kernelInitializer: init() }),
+        tf.layers.dense({ units: 2, activation: "sigmoid", kernelInitializer: init() }),
+      ],
+    });
+  const [eagerModel, tracedModel] = [make(), make()];
+  tracedModel.setWeights(eagerModel.getWeights());
+  const close = (a: number[], b: number[], label: string) =>
+    assert.ok(a.every((v, i) => Math.abs(v - b[i]) <= 1e-5 * (1 + Math.abs(b[i]))), label);
+  // model(x) (apply) with an unknown batch size: one trace for batches of 3 and 5; predict
+  // (which loops over batches of a known size in JavaScript) on a known one.
+  const apply = tfFunction((t: tf.Tensor) => tracedModel.apply(t) as tf.Tensor, {
+    inputSignature: [tensorSpec([null, 4])],
+  });
+  const predict = tfFunction((t: tf.Tensor) => tracedModel.predict(t) as tf.Tensor);
+  for (const n of [3, 5]) {
+    const x = tf.randomNormal([n, 4], 0, 1, "float32", n);
+    const eager = eagerModel.predict(x) as tf.Tensor;
+    for (const [label, f] of [["apply", apply], ["predict", predict]] as const) {
+      const traced = f(x) as tf.Tensor;
+      assert.deepEqual(traced.shape, [n, 2]);
+      close(value(traced), value(eager), `${label} on ${n}`);
+      traced.dispose();
+    }
+    tf.dispose([x, eager]);
+  }
+  assert.equal(apply.traceCount, 1);
+  assert.ok(opTypes(apply).includes("MatMul"));
+  [apply, predict].forEach((f) => f.dispose());
+  // A training step, eager and traced.
+  const stepOf = (model: tf.Sequential, opt: tf.Optimizer) => (x: tf.Tensor, y: tf.Tensor) => {
+    const vars = model.trainableWeights.map((w) =>
+      (w as unknown as { read(): tf.Variable }).read()
+    );
+    const tape = new GradientTape();
+    const loss = tape.record(() => tf.losses.meanSquaredError(y, model.apply(x) as tf.Tensor));
+    const grads = tape.gradient(loss, vars) as tf.Tensor[];
+    opt.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i] })));
+    return loss;
+  };
+  const [optE, optT] = [tf.train.adam(0.05), tf.train.adam(0.05)];
+  const eagerStep = stepOf(eagerModel, optE);
+  const tracedStep = tfFunction(stepOf(tracedModel, optT), { autograph: false });
+  const x = tf.tensor([[1, -2, 0.5, 3], [0.1, 0.2, -0.3, 0.4], [2, 1, 0, -1]]);
+  const y = tf.tensor([[1, 0], [0, 1], [1, 1]]);
+  let before = 0;
+  for (let i = 0; i < 4; i++) {
+    const le = tf.tidy(() => eagerStep(x, y));
+    const lt = tracedStep(x, y) as tf.Tensor;
+    close(value(lt), value(le), `loss at step ${i}`);
+    tf.dispose([le, lt]);
+    if (i === 1) before = tf.memory().numTensors;
+  }
+  assert.equal(tf.memory().numTensors, before, "traced steps leak nothing");
+  assert.equal(tracedStep.traceCount, 1);
+  const [we, wt] = [eagerModel.getWeights(), tracedModel.getWeights()];
+  we.forEach((w, i) => close(value(wt[i]), value(w), `weight ${i} after training`));
+  const fresh = make();
+  assert.ok(value(we[0]).some((v, i) => v !== value(fresh.getWeights()[0])[i]), "it trained");
+  fresh.dispose();
+  tracedStep.dispose();
+  tf.dispose([x, y]);
+  [optE, optT].forEach((o) => o.dispose());
+  [eagerModel, tracedModel].forEach((m) => m.dispose());
+});
+
 Deno.test("tf.function: a GradientTape inside the trace differentiates these ops as the eager tape does (TF's math_grad/array_grad: ties of maximum/minimum and clipByValue's bounds pass the gradient)", () => {
   // Ties and bounds on purpose: 0 for maximum(x, 0), 0.5 for minimum(x, 0.5), ±1 for clipByValue.
   const x = tf.tensor([[1, -2, 0.5], [3, 0, -1]]);

@@ -18,8 +18,11 @@
  * - an op with a custom gradient (`tf.customGrad`, e.g. `tf.logSoftmax`) builds
  *   its forward ops and takes its gradient function as the graph gradient
  *   (TF's `tf.custom_gradient`);
- * - `tf.losses.softmaxCrossEntropy` and `tf.losses.meanSquaredError` (without
- *   weights) build their graph forms;
+ * - `tf.losses.softmaxCrossEntropy`, `meanSquaredError`, `absoluteDifference`,
+ *   `huberLoss`, `logLoss`, `hingeLoss`, `sigmoidCrossEntropy` and
+ *   `cosineDistance` (without weights) build their graph forms;
+ * - `tf.fused.matMul` (what `tf.layers.dense` runs, so a `tf.Sequential`
+ *   model's `apply`/`predict` traces) is `MatMul`, bias and activation;
  * - `tf.Tensor`'s op methods work on graph tensors too (`x.pow(2)`,
  *   `x.prod()`, `x.flatten()`: the same `tf.*` op); those that read a value
  *   (`dataSync`, `array`, ...) throw `OperatorNotAllowedInGraphError`,
@@ -63,6 +66,30 @@ type In = Record<string, TensorLike>;
 type Attrs = Record<string, unknown>;
 const axis = (a: unknown): number | number[] | null => (a ?? null) as number | number[] | null;
 
+/** MatMul of matrices, or of rank-3 operands holding one matrix each (how tfjs's fused matMul and its gradient pass them). */
+function matMulOfBatch1(a: TensorLike, b: TensorLike, ta: boolean, tb: boolean): SymbolicTensor {
+  const [sa, sb] = [ops.toSymbolic(a), ops.toSymbolic(b)];
+  if (sa.rank === 2 && sb.rank === 2) return ops.matMul(sa, sb, ta, tb);
+  if ([sa, sb].some((t) => t.rank !== 3 || t.shape[0] !== 1)) {
+    unsupported("tf.matMul on batches of matrices");
+  }
+  const matrix = (t: SymbolicTensor) => ops.reshape(t, t.shape.slice(1).map((d) => d ?? -1));
+  return ops.expandDims(ops.matMul(matrix(sa), matrix(sb), ta, tb), 0);
+}
+
+/** How many `_FusedMatMul` kernels were built as graph ops (see `engine.customGrad` below). */
+let fusedKernels = 0;
+
+/** The activations of tfjs's fused kernels, as graph ops. */
+const activations: Record<string, (y: SymbolicTensor, attrs: Attrs) => SymbolicTensor> = {
+  linear: (y) => y,
+  relu: (y) => ops.relu(y),
+  relu6: (y) => more.relu6(y),
+  elu: (y) => more.elu(y),
+  sigmoid: (y) => ops.sigmoid(y),
+  leakyrelu: (y, a) => more.leakyRelu(y, (a.leakyreluAlpha ?? 0.2) as number),
+};
+
 /** tfjs kernel name → the v1 op that builds it in a graph. */
 const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | SymbolicTensor[]> = {
   Add: ({ a, b }) => ops.add(a, b),
@@ -70,7 +97,16 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
   Multiply: ({ a, b }) => ops.mul(a, b),
   RealDiv: ({ a, b }) => ops.div(a, b),
   BatchMatMul: ({ a, b }, { transposeA, transposeB }) =>
-    ops.matMul(a, b, !!transposeA, !!transposeB),
+    matMulOfBatch1(a, b, !!transposeA, !!transposeB),
+  // tf.fused.matMul (what tf.layers.dense runs): MatMul, bias and activation as separate ops.
+  _FusedMatMul: ({ a, b, bias, preluActivationWeights }, attrs) => {
+    if (preluActivationWeights) unsupported("tf.fused.matMul with a prelu activation");
+    fusedKernels++;
+    let y = matMulOfBatch1(a, b, !!attrs.transposeA, !!attrs.transposeB);
+    if (bias) y = ops.add(y, bias);
+    return activations[(attrs.activation ?? "linear") as string]?.(y, attrs) ??
+      unsupported(`tf.fused.matMul with the activation ${attrs.activation}`);
+  },
   Square: ({ x }) => ops.square(x),
   Sqrt: ({ x }) => ops.sqrt(x),
   Exp: ({ x }) => ops.exp(x),
@@ -85,7 +121,9 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
   Sum: ({ x }, a) => ops.reduceSum(x, axis(a.axis), !!a.keepDims),
   Mean: ({ x }, a) => ops.reduceMean(x, axis(a.axis), !!a.keepDims),
   Max: ({ x }, a) => ops.reduceMax(x, axis(a.reductionIndices), !!a.keepDims),
-  Reshape: ({ x }, { shape }) => ops.reshape(x, shape as number[]),
+  // tfjs ops that compute a shape from a graph tensor's (tf.squeeze, tf.fused.matMul) pass
+  // unknown dimensions as null: -1 there (TF's reshape infers one dimension).
+  Reshape: ({ x }, { shape }) => ops.reshape(x, (shape as (number | null)[]).map((d) => d ?? -1)),
   Transpose: ({ x }, { perm }) => ops.transpose(x, perm as number[]),
   Cast: ({ x }, { dtype }) => ops.cast(x, dtype as DType),
   ExpandDims: ({ input }, { dim }) => ops.expandDims(input, dim as number),
@@ -102,6 +140,11 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
   FloorDiv: ({ a, b }) => ops.floorDiv(a, b),
   Mod: ({ a, b }) => ops.floorMod(a, b), // tf.mod is a floor mod, as TF's FloorMod
   Sign: ({ x }) => ops.sign(x),
+  // tf.step (the fused relu's gradient mask): 1 where x > 0, else alpha; no gradient.
+  Step: ({ x }, { alpha }) => {
+    const ones = ops.onesLike(x);
+    return more.where(ops.greater(x, 0), ones, ops.mul(ones, (alpha ?? 0) as number));
+  },
   ZerosLike: ({ x }) => ops.zerosLike(x),
   OnesLike: ({ x }) => ops.onesLike(x),
   AddN: (xs) => ops.addN(Object.values(xs).map((x) => ops.toSymbolic(x))),
@@ -297,7 +340,11 @@ engine.customGrad = (f) => {
     if (!args.some(isGraphInput)) return run(...args);
     const xs = args.map((x) => ops.toSymbolic(x as TensorLike));
     let saved: unknown[] = [];
+    const fused = fusedKernels;
     const { value, gradFunc } = (f as CustomGradFn)(...xs, (ts: unknown[]) => saved = ts);
+    // tf.fused.matMul's customGrad: its gradient is that of the ops it fuses (tfjs's own fails
+    // for some activations), which the graph differentiates itself.
+    if (fusedKernels > fused) return ops.toSymbolic(value);
     return more.customGradient(
       ops.toSymbolic(value),
       xs,
@@ -357,3 +404,27 @@ const eagerMeanSquaredError = tf.losses.meanSquaredError;
   if (weights != null) unsupported("tf.losses.meanSquaredError with weights");
   return reduceLoss(more.squaredDifference(labels, predictions), reduction);
 };
+
+// The other tf.losses on graph tensors: tfjs's per-element losses (Reduction.NONE, built from the
+// ops above), reduced as above (their own reductions count elements, which a graph tensor of
+// unknown shape has no number for). Arguments: where weights and reduction sit.
+const lossArguments: Record<string, { weights: number; reduction: number }> = {
+  absoluteDifference: { weights: 2, reduction: 3 },
+  hingeLoss: { weights: 2, reduction: 3 },
+  huberLoss: { weights: 2, reduction: 4 },
+  logLoss: { weights: 2, reduction: 4 },
+  sigmoidCrossEntropy: { weights: 2, reduction: 4 },
+  cosineDistance: { weights: 3, reduction: 4 },
+};
+const losses = tf.losses as unknown as Record<string, (...args: unknown[]) => unknown>;
+for (const [name, at] of Object.entries(lossArguments)) {
+  const eagerLoss = losses[name];
+  losses[name] = (...args) => {
+    if (!args.some(isGraphInput)) return eagerLoss(...args);
+    if (args[at.weights] != null) unsupported(`tf.losses.${name} with weights`);
+    const reduction = (args[at.reduction] ?? tf.Reduction.SUM_BY_NONZERO_WEIGHTS) as tf.Reduction;
+    const perElement = Array.from({ length: at.reduction + 1 }, (_, i) => args[i]);
+    perElement[at.reduction] = tf.Reduction.NONE;
+    return reduceLoss(ops.toSymbolic(eagerLoss(...perElement) as TensorLike), reduction);
+  };
+}
