@@ -123,6 +123,28 @@ Deno.test("tf.function: tf.Tensor's methods on a traced tensor are its tf.* ops 
   tf.dispose(xs);
 });
 
+Deno.test("tf.function: tf.squeeze, x.flatten and tf.fused.matMul on a tensor of unknown batch size trace once and serve every batch size (TF's reshape infers the one unknown dimension)", () => {
+  const w = tf.tensor([[1, 0], [2, 1], [0, -1]]);
+  const fns: [string, (x: tf.Tensor) => tf.Tensor][] = [
+    ["tf.squeeze", (x) => tf.squeeze(tf.expandDims(x, 2), [2])],
+    ["x.flatten", (x) => x.flatten()],
+    ["tf.fused.matMul", (x) => tf.fused.matMul({ a: x, b: w, bias: tf.ones([2]) })],
+  ];
+  for (const [label, fn] of fns) {
+    const f = tfFunction(fn, { inputSignature: [tensorSpec([null, 3])] });
+    for (const n of [1, 4]) {
+      const x = tf.randomNormal([n, 3], 0, 1, "float32", n);
+      const [traced, eager] = [f(x) as tf.Tensor, tf.tidy(() => fn(x))];
+      assert.deepEqual(traced.shape, eager.shape, `${label} on ${n}`);
+      assert.deepEqual(value(traced), value(eager), `${label} on ${n}`);
+      tf.dispose([x, traced, eager]);
+    }
+    assert.equal(f.traceCount, 1, label);
+    f.dispose();
+  }
+  w.dispose();
+});
+
 Deno.test("tf.function: reading a traced tensor's value (x.dataSync(), x.arraySync(), x.data()) raises OperatorNotAllowedInGraphError (TF: a symbolic Tensor has no .numpy()); x.print() prints at every call as tf.print does; x.dispose() leaves the graph whole", () => {
   const x = tf.tensor([1, 2]);
   for (const read of [(t: tf.Tensor) => t.dataSync(), (t: tf.Tensor) => t.arraySync()]) {
