@@ -77,7 +77,7 @@ type Pad = "valid" | "same" | number;
  * `MaxPoolGradGrad`. Built from slices, so every backend computes it alike
  * (the WASM backend's `maxPoolWithArgmax` gives wrong indices).
  */
-function atWindowMaxima(
+export function atWindowMaxima(
   x: tf.Tensor4D,
   g: tf.Tensor4D,
   filterSize: number | [number, number],

@@ -428,6 +428,165 @@ Deno.test("tf.function: tf.cumprod is a Cumprod graph op (tf.math.cumprod with e
   tf.dispose(x);
 });
 
+/** Largest absolute difference of two tensors' values. */
+const maxDiff = (a: tf.Tensor, b: tf.Tensor): number =>
+  Math.max(...value(a).map((v, i) => Math.abs(v - value(b)[i])));
+
+Deno.test("tf.function: tf.conv2d, tf.maxPool, tf.avgPool and tf.fused.conv2d trace as Conv2D, MaxPool and AvgPool graph ops matching eager, for an unknown batch size too, and their gradients (TF's Conv2DBackpropInput/Filter, MaxPoolGrad, AvgPoolGrad) equal the eager tape's", () => {
+  const imgs = [1, 2].map((seed) => tf.randomNormal([2, 6, 6, 2], 0, 1, "float32", seed));
+  const k = tf.randomNormal([3, 3, 2, 3], 0, 1, "float32", 3);
+  const ops: [string, (t: tf.Tensor) => tf.Tensor, string][] = [
+    ["conv2d same", (t) => tf.conv2d(t as tf.Tensor4D, k as tf.Tensor4D, 1, "same"), "Conv2D"],
+    [
+      "conv2d valid, stride 2",
+      (t) => tf.conv2d(t as tf.Tensor4D, k as tf.Tensor4D, 2, "valid"),
+      "Conv2D",
+    ],
+    ["maxPool 2x2", (t) => tf.maxPool(t as tf.Tensor4D, 2, 2, "valid"), "MaxPool"],
+    ["maxPool 3x3 same, stride 2", (t) => tf.maxPool(t as tf.Tensor4D, 3, 2, "same"), "MaxPool"],
+    ["avgPool", (t) => tf.avgPool(t as tf.Tensor4D, 2, 2, "same"), "AvgPool"],
+  ];
+  for (const [label, fn, type] of ops) {
+    sameAs(label, fn, type, imgs);
+    assertClose(tracedGrad(fn, imgs[0]), eagerGrad(fn, imgs[0]), `${label}: gradient`);
+  }
+  // The filter's gradient.
+  const lossOfFilter = (x: tf.Tensor, w: tf.Tensor) =>
+    tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, "same")));
+  const dw = tfFunction((x: tf.Tensor, w: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(w);
+    const y = tape.record(() => lossOfFilter(x, w));
+    return tape.gradient(y, w) as tf.Tensor;
+  }, { autograph: false });
+  const [traced, eager] = [
+    dw(imgs[0], k) as tf.Tensor,
+    tf.grad((w) => lossOfFilter(imgs[0], w))(k),
+  ];
+  assertClose(value(traced), value(eager), "filter gradient");
+  tf.dispose([traced, eager]);
+  dw.dispose();
+  // tf.fused.conv2d (tf.layers.conv2d's kernel): conv, bias and relu as graph ops.
+  const fused = (t: tf.Tensor) =>
+    tf.fused.conv2d({
+      x: t as tf.Tensor4D,
+      filter: k as tf.Tensor4D,
+      strides: 1,
+      pad: "same",
+      bias: tf.tensor([0.5, -0.5, 0]),
+      activation: "relu",
+    });
+  const f = tfFunction(fused, { inputSignature: [{ shape: [null, 6, 6, 2] }] });
+  for (const n of [1, 3]) {
+    const x = tf.randomNormal([n, 6, 6, 2], 0, 1, "float32", n);
+    const [t, e] = [f(x) as tf.Tensor, tf.tidy(() => fused(x))];
+    assert.deepEqual(t.shape, [n, 6, 6, 3]);
+    assert.ok(maxDiff(t, e) < 1e-5, `fused conv2d on ${n}`);
+    tf.dispose([x, t, e]);
+  }
+  assert.equal(f.traceCount, 1);
+  f.dispose();
+  flatMemory(
+    (t) => tf.maxPool(tf.conv2d(t as tf.Tensor4D, k as tf.Tensor4D, 1, "same"), 2, 2, "valid"),
+    imgs[0],
+  );
+  tf.dispose([...imgs, k]);
+});
+
+Deno.test("tf.function: second derivatives through tf.conv2d and tf.maxPool work in a trace (TF's _Conv2DBackpropInputGrad, _Conv2DBackpropFilterGrad, MaxPoolGradGrad): for x → conv2d(x, w), linear, the Hessian of sum(conv²) times v is 2·Kᵀ(K·v), and the mixed and pooled ones equal the eager tape's", () => {
+  const x = tf.randomNormal([1, 5, 5, 2], 0, 1, "float32", 5);
+  const w = tf.randomNormal([3, 3, 2, 2], 0, 1, "float32", 6);
+  const v = tf.randomNormal([1, 5, 5, 2], 0, 1, "float32", 7);
+  const conv = (a: tf.Tensor, b: tf.Tensor) =>
+    tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, "same");
+  // Hessian-vector product in x, against K·v and Kᵀ computed by eager ops.
+  const hx = hessianTimes((t) => tf.square(conv(t, w)), x, v);
+  const want = tf.tidy(() =>
+    tf.mul(
+      tf.conv2dTranspose(conv(v, w) as tf.Tensor4D, w as tf.Tensor4D, [1, 5, 5, 2], 1, "same"),
+      2,
+    )
+  );
+  assertClose(hx.traced, value(want), "d²/dx² · v");
+  // Mixed: d/dw of (dL/dx · v), traced and on the eager tape.
+  const mixed = (t: tf.Tensor, input: tf.Tensor) => {
+    const outer = new GradientTape();
+    outer.watch(t);
+    const gv = outer.record(() => {
+      const inner = new GradientTape();
+      inner.watch(input);
+      const y = inner.record(() => tf.sum(tf.square(conv(input, t))));
+      return tf.sum(tf.mul(inner.gradient(y, input) as tf.Tensor, v));
+    });
+    return outer.gradient(gv, t) as tf.Tensor;
+  };
+  const f = tfFunction(mixed, { autograph: false });
+  const traced = f(w, x) as tf.Tensor;
+  const eager = tf.tidy(() => mixed(w, x));
+  assertClose(value(traced), value(eager), "d²/dw dx · v");
+  // Through max pooling (TF's MaxPoolGradGrad): against the eager tape, which registers it too.
+  const pooled = hessianTimes(
+    (t) => tf.square(tf.maxPool(conv(t, w) as tf.Tensor4D, 2, 1, "same")),
+    x,
+    v,
+  );
+  assertClose(pooled.traced, pooled.eager, "through maxPool");
+  assert.ok(pooled.traced.some((d) => d !== 0));
+  tf.dispose([x, w, v, want, traced, eager]);
+  f.dispose();
+});
+
+Deno.test("tf.function: a convolutional tf.Sequential model (conv2d, maxPooling2d, flatten, dense) trains in a traced step exactly as the eager step does (TF's custom training loop under tf.function), in one trace", () => {
+  const make = () =>
+    tf.sequential({
+      layers: [
+        tf.layers.conv2d({
+          inputShape: [6, 6, 2],
+          filters: 3,
+          kernelSize: 3,
+          activation: "relu",
+          kernelInitializer: tf.initializers.randomNormal({ seed: 3 }),
+        }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2, kernelInitializer: tf.initializers.randomNormal({ seed: 4 }) }),
+      ],
+    });
+  const [eagerModel, tracedModel] = [make(), make()];
+  tracedModel.setWeights(eagerModel.getWeights());
+  const stepOf = (model: tf.Sequential, opt: tf.Optimizer) => (x: tf.Tensor, y: tf.Tensor) => {
+    const vars = model.trainableWeights.map((w) =>
+      (w as unknown as { read(): tf.Variable }).read()
+    );
+    const tape = new GradientTape();
+    const loss = tape.record(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor));
+    const grads = tape.gradient(loss, vars) as tf.Tensor[];
+    opt.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i] })));
+    return loss;
+  };
+  const [optE, optT] = [tf.train.sgd(0.1), tf.train.sgd(0.1)];
+  const eagerStep = stepOf(eagerModel, optE);
+  const tracedStep = tfFunction(stepOf(tracedModel, optT), { autograph: false });
+  const x = tf.randomNormal([2, 6, 6, 2], 0, 1, "float32", 1);
+  const y = tf.tensor([[1, 0], [0, 1]]);
+  let before = 0;
+  for (let i = 0; i < 4; i++) {
+    const le = tf.tidy(() => eagerStep(x, y));
+    const lt = tracedStep(x, y) as tf.Tensor;
+    assertClose(value(lt), value(le), `loss at step ${i}`);
+    tf.dispose([le, lt]);
+    if (i === 1) before = tf.memory().numTensors;
+  }
+  assert.equal(tf.memory().numTensors, before, "traced steps leak nothing");
+  assert.equal(tracedStep.traceCount, 1);
+  const [we, wt] = [eagerModel.getWeights(), tracedModel.getWeights()];
+  we.forEach((w, i) => assertClose(value(wt[i]), value(w), `weight ${i}`));
+  tracedStep.dispose();
+  tf.dispose([x, y]);
+  [optE, optT].forEach((o) => o.dispose());
+  [eagerModel, tracedModel].forEach((m) => m.dispose());
+});
+
 Deno.test("tf.function: tf.customGrad inside a trace builds its forward ops and takes its gradFunc as the gradient (TF's tf.custom_gradient in a tf.function)", () => {
   // y = x² forward, but a gradient of 10·dy: the tape must use gradFunc, not d(x²)/dx.
   const custom = tf.customGrad((x, save) => {

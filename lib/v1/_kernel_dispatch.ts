@@ -14,15 +14,16 @@
  *   Rsqrt Reciprocal Sin Cos Softplus Elu LeakyRelu Min ClipByValue Select Concat
  *   Pack Unpack SplitV Reverse Tile PadV2 Slice GatherV2 OneHot Prod All Any Cumsum
  *   Cumprod Atan2 ArgMin Log1p Expm1 Tan Asin Acos Atan Sinh Cosh Erf Relu6 Selu IsNan
- *   IsInf IsFinite`;
+ *   IsInf IsFinite Step`, and (`nn_ops.ts`) `Conv2D MaxPool AvgPool`;
  * - an op with a custom gradient (`tf.customGrad`, e.g. `tf.logSoftmax`) builds
  *   its forward ops and takes its gradient function as the graph gradient
  *   (TF's `tf.custom_gradient`);
  * - `tf.losses.softmaxCrossEntropy`, `meanSquaredError`, `absoluteDifference`,
  *   `huberLoss`, `logLoss`, `hingeLoss`, `sigmoidCrossEntropy` and
  *   `cosineDistance` (without weights) build their graph forms;
- * - `tf.fused.matMul` (what `tf.layers.dense` runs, so a `tf.Sequential`
- *   model's `apply`/`predict` traces) is `MatMul`, bias and activation;
+ * - `tf.fused.matMul` and `tf.fused.conv2d` (what `tf.layers.dense` and
+ *   `tf.layers.conv2d` run, so a `tf.Sequential` model's `apply`/`predict`
+ *   traces) are `MatMul`/`Conv2D`, bias and activation, differentiated as those ops;
  * - `tf.Tensor`'s op methods work on graph tensors too (`x.pow(2)`,
  *   `x.prod()`, `x.flatten()`: the same `tf.*` op); those that read a value
  *   (`dataSync`, `array`, ...) throw `OperatorNotAllowedInGraphError`,
@@ -61,6 +62,7 @@ import {
 } from "./graph.ts";
 import * as ops from "./ops.ts";
 import * as more from "./math_array_ops.ts";
+import * as nn from "./nn_ops.ts";
 
 type In = Record<string, TensorLike>;
 type Attrs = Record<string, unknown>;
@@ -77,7 +79,13 @@ function matMulOfBatch1(a: TensorLike, b: TensorLike, ta: boolean, tb: boolean):
   return ops.expandDims(ops.matMul(matrix(sa), matrix(sb), ta, tb), 0);
 }
 
-/** How many `_FusedMatMul` kernels were built as graph ops (see `engine.customGrad` below). */
+/** A convolution's or pooling's dimRoundingMode; NHWC only (a GraphError for NCHW). */
+function rounding(a: Attrs): "floor" | "round" | "ceil" | undefined {
+  if (a.dataFormat === "NCHW") unsupported("a convolution with dataFormat NCHW");
+  return (a.dimRoundingMode ?? undefined) as "floor" | "round" | "ceil" | undefined;
+}
+
+/** How many fused kernels were built as graph ops (see `engine.customGrad` below). */
 let fusedKernels = 0;
 
 /** The activations of tfjs's fused kernels, as graph ops. */
@@ -107,6 +115,28 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
     return activations[(attrs.activation ?? "linear") as string]?.(y, attrs) ??
       unsupported(`tf.fused.matMul with the activation ${attrs.activation}`);
   },
+  Conv2D: ({ x, filter }, a) =>
+    nn.conv2d(x, filter, a.strides as number, a.pad as "same", a.dilations as number, rounding(a)),
+  // tf.fused.conv2d (what tf.layers.conv2d runs): Conv2D, bias and activation, as above.
+  FusedConv2D: ({ x, filter, bias, preluActivationWeights }, a) => {
+    if (preluActivationWeights) unsupported("tf.fused.conv2d with a prelu activation");
+    fusedKernels++;
+    let y = nn.conv2d(
+      x,
+      filter,
+      a.strides as number,
+      a.pad as "same",
+      a.dilations as number,
+      rounding(a),
+    );
+    if (bias) y = ops.add(y, bias);
+    return activations[(a.activation ?? "linear") as string]?.(y, a) ??
+      unsupported(`tf.fused.conv2d with the activation ${a.activation}`);
+  },
+  MaxPool: ({ x }, a) =>
+    nn.maxPool(x, a.filterSize as number, a.strides as number, a.pad as "same", rounding(a)),
+  AvgPool: ({ x }, a) =>
+    nn.avgPool(x, a.filterSize as number, a.strides as number, a.pad as "same", rounding(a)),
   Square: ({ x }) => ops.square(x),
   Sqrt: ({ x }) => ops.sqrt(x),
   Exp: ({ x }) => ops.exp(x),
@@ -342,8 +372,8 @@ engine.customGrad = (f) => {
     let saved: unknown[] = [];
     const fused = fusedKernels;
     const { value, gradFunc } = (f as CustomGradFn)(...xs, (ts: unknown[]) => saved = ts);
-    // tf.fused.matMul's customGrad: its gradient is that of the ops it fuses (tfjs's own fails
-    // for some activations), which the graph differentiates itself.
+    // tf.fused.matMul's and conv2d's customGrad: its gradient is that of the ops it fuses
+    // (tfjs's own fails for some activations), which the graph differentiates itself.
     if (fusedKernels > fused) return ops.toSymbolic(value);
     return more.customGradient(
       ops.toSymbolic(value),
