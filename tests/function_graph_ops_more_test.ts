@@ -587,6 +587,30 @@ Deno.test("tf.function: a convolutional tf.Sequential model (conv2d, maxPooling2
   [eagerModel, tracedModel].forEach((m) => m.dispose());
 });
 
+Deno.test("tf.function: a GradientTape in a trace can watch an eager tensor the function closes over (TF captures it as an input): d(a·x² + x)/dx = 2·a·x + 1 at every call, unwatched it gives null, and nothing leaks", () => {
+  const x = tf.tensor([3, -1]);
+  const f = tfFunction((a: tf.Tensor) => {
+    const tape = new GradientTape({ persistent: true });
+    tape.watch(x);
+    const y = tape.record(() => tf.sum(tf.add(tf.mul(a, x.square()), x)));
+    const other = tf.tensor([1, 2]); // closed over, not watched: no gradient
+    const z = tape.record(() => tf.sum(other.square()));
+    return [tape.gradient(y, x), tape.gradient(z, other)] as tf.Tensor[];
+  }, { autograph: false });
+  for (const a of [2, 5]) {
+    const [g, none] = f(tf.scalar(a)) as tf.Tensor[];
+    assert.deepEqual(value(g), [2 * a * 3 + 1, 2 * a * -1 + 1]);
+    assert.equal(none, null);
+    g.dispose();
+  }
+  assert.equal(f.traceCount, 1);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(f(tf.scalar(1)) as tf.Tensor[]);
+  assert.equal(tf.memory().numTensors, before + 3, "only the three scalars passed in");
+  f.dispose();
+  x.dispose();
+});
+
 Deno.test("tf.function: tf.customGrad inside a trace builds its forward ops and takes its gradFunc as the gradient (TF's tf.custom_gradient in a tf.function)", () => {
   // y = x² forward, but a gradient of 10·dy: the tape must use gradFunc, not d(x²)/dx.
   const custom = tf.customGrad((x, save) => {

@@ -269,9 +269,12 @@ function unsupported(what: string): never {
 
 const tracing = (): boolean => getDefaultGraph().autoControlDeps;
 
-/** True when `x` must be a graph input: a graph tensor, or a variable while tracing. */
+const isWatched = ops.isWatchedInTraces;
+
+/** True when `x` must be a graph input: a graph tensor, or a variable (or watched tensor) while tracing. */
 const isGraphInput = (x: unknown): boolean =>
-  x instanceof SymbolicTensor || (tracing() && x instanceof tf.Variable);
+  x instanceof SymbolicTensor ||
+  (tracing() && (x instanceof tf.Variable || isWatched(x)));
 
 /** Whether a kernel's inputs hold a graph input (checked for every eager kernel: kept cheap). */
 function hasGraphInput(inputs: In): boolean {
@@ -279,7 +282,9 @@ function hasGraphInput(inputs: In): boolean {
   for (const k in inputs) {
     const x = inputs[k];
     if (x instanceof SymbolicTensor) return true;
-    if ((tracingNow ??= tracing()) && x instanceof tf.Variable) return true;
+    if ((tracingNow ??= tracing()) && (x instanceof tf.Variable || isWatched(x))) {
+      return true;
+    }
   }
   return false;
 }
@@ -312,46 +317,55 @@ engine.runKernel = (name, inputs, attrs = {}) => {
   return home.asDefault(() => build(inputs, attrs));
 };
 
-// tf.Tensor's op methods on a graph tensor (x.pow(2), x.maximum(0), x.prod(), x.squeeze()):
-// tfjs's own method, which calls the tf.* op, so the graph op is built (or a GraphError raised).
-// The methods that read a value throw (a graph tensor has none while traced, as TF's .numpy());
-// print is a Print op, run at every call (TF's tf.print); clone an Identity; dispose does
-// nothing (the graph owns its tensors).
-type Methods = Record<string, (this: SymbolicTensor, ...args: unknown[]) => unknown>;
-const eagerMethods = tf.Tensor.prototype as unknown as Methods;
-const graphMethods = SymbolicTensor.prototype as unknown as Methods;
-const valueReads = ["array", "arraySync", "buffer", "bufferSync", "bytes", "data", "dataSync"];
-for (const name of Object.keys(eagerMethods)) {
-  if (name in graphMethods || name === "variable" || name === "dataToGPU") continue;
-  graphMethods[name] = valueReads.includes(name)
-    ? function (this: SymbolicTensor) {
-      throw new OperatorNotAllowedInGraphError(
-        `${name}() on the symbolic tensor ${this.toString()}: it has no value while the ` +
-          `function is traced (TF: a symbolic Tensor has no .numpy()). Return it from the ` +
-          `function to get its value, or print it at every call with .print() or tfPrint.`,
-      );
-    }
-    : eagerMethods[name];
+// tf.Tensor's op methods on a graph tensor (x.pow(2), x.maximum(0), x.prod(), x.squeeze()): the
+// tf.* op of the same name, so the graph op is built (or a GraphError raised). tfjs's own
+// methods are not reused: they call throwIfDisposed, and tfjs takes anything with data,
+// dataSync and throwIfDisposed for a tf.Tensor. The methods that read a value throw (a graph
+// tensor has none while traced, as TF's .numpy()); print is a Print op, run at every call
+// (TF's tf.print); clone an Identity; dispose does nothing (the graph owns its tensors).
+type Method = (x: tf.Tensor, ...args: never[]) => unknown;
+const T = tf as unknown as Record<string, Method>;
+const others = (x: unknown) => [x].flat() as tf.Tensor[];
+const methods: Record<string, Method> = {
+  as1D: (x) => tf.reshape(x, [-1]),
+  flatten: (x) => tf.reshape(x, [-1]),
+  asScalar: (x) => tf.reshape(x, []),
+  as2D: (x, ...dims: number[]) => tf.reshape(x, dims),
+  as3D: (x, ...dims: number[]) => tf.reshape(x, dims),
+  as4D: (x, ...dims: number[]) => tf.reshape(x, dims),
+  as5D: (x, ...dims: number[]) => tf.reshape(x, dims),
+  reshapeAs: (x, other: tf.Tensor) => tf.reshape(x, other.shape),
+  asType: (x, dtype: tf.DataType) => tf.cast(x, dtype),
+  toBool: (x) => tf.cast(x, "bool"),
+  toFloat: (x) => tf.cast(x, "float32"),
+  toInt: (x) => tf.cast(x, "int32"),
+  concat: (x, more: tf.Tensor | tf.Tensor[], axis?: number) =>
+    tf.concat([x, ...others(more)], axis),
+  stack: (x, more: tf.Tensor | tf.Tensor[], axis?: number) => tf.stack([x, ...others(more)], axis),
+  where: (x, condition: tf.Tensor, other: tf.Tensor) => tf.where(condition, x, other),
+  clone: (x) => ops.identity(x as never),
+  print: (x) => void ops.print(x as never),
+  dispose: () => {},
+};
+for (const name of ["array", "arraySync", "buffer", "bufferSync", "bytes", "data", "dataSync"]) {
+  methods[name] = (x) => {
+    throw new OperatorNotAllowedInGraphError(
+      `${name}() on the symbolic tensor ${
+        String(x.toString())
+      }: it has no value while the function ` +
+        `is traced (TF: a symbolic Tensor has no .numpy()). Return it from the function to get ` +
+        `its value, or print it at every call with .print() or tfPrint.`,
+    );
+  };
 }
-Object.assign(graphMethods, {
-  throwIfDisposed() {},
-  dispose() {},
-  clone(this: SymbolicTensor) {
-    return ops.identity(this);
-  },
-  print(this: SymbolicTensor) {
-    ops.print(this);
-  },
-  flatten(this: SymbolicTensor) {
-    return ops.reshape(this, [-1]);
-  },
-  as1D(this: SymbolicTensor) {
-    return ops.reshape(this, [-1]);
-  },
-  asScalar(this: SymbolicTensor) {
-    return ops.reshape(this, []);
-  },
-});
+const graphMethods = SymbolicTensor.prototype as unknown as Record<string, unknown>;
+for (const name of Object.keys(tf.Tensor.prototype)) {
+  const method = methods[name] ?? (typeof T[name] === "function" ? T[name] : undefined);
+  if (name in graphMethods || !method || name === "throwIfDisposed") continue;
+  graphMethods[name] = function (this: SymbolicTensor, ...args: never[]) {
+    return method(this as never, ...args);
+  };
+}
 
 // A tfjs op returning a graph tensor ends its scope: nothing eager to keep from it.
 const eagerEndScope = engine.endScope.bind(engine);

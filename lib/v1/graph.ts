@@ -117,7 +117,11 @@ export class SymbolicTensor {
     readonly shape: Shape,
     /** True when even the rank is unknown (`v1.placeholder(dtype)` without a shape); `shape` is then `[]`. */
     readonly unknownRank = false,
-  ) {}
+  ) {
+    // tf.dispose walks the enumerable fields of what it is given (tf.layers disposes its
+    // intermediate results so): never from a graph tensor into its graph's constants and variables.
+    Object.defineProperty(this, "op", { enumerable: false });
+  }
 
   /** The graph this tensor belongs to. */
   get graph(): Graph {

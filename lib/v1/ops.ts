@@ -185,15 +185,21 @@ export function constant(
   dtype?: DType,
   name = "Const",
 ): SymbolicTensor {
-  const t = tf.keep(
-    value instanceof tf.Tensor
-      ? (dtype && value.dtype !== dtype ? tf.cast(value, dtype) : tf.clone(value))
-      : tf.tensor(
-        value as number[],
-        undefined,
-        dtype ?? (typeof value === "boolean" ? "bool" : "float32"),
-      ),
-  );
+  copying++; // an eager copy, even of a tensor watched in a trace
+  let t: tf.Tensor;
+  try {
+    t = tf.keep(
+      value instanceof tf.Tensor
+        ? (dtype && value.dtype !== dtype ? tf.cast(value, dtype) : tf.clone(value))
+        : tf.tensor(
+          value as number[],
+          undefined,
+          dtype ?? (typeof value === "boolean" ? "bool" : "float32"),
+        ),
+    );
+  } finally {
+    copying--;
+  }
   const dt = t.dtype as DType;
   const op = addOp(
     "Const",
@@ -203,8 +209,25 @@ export function constant(
     name,
   );
   op.value = t;
+  if (value instanceof tf.Tensor) constantSources.set(op, value.id);
   return op.output;
 }
+
+/** The id of the eager tensor each `Const` was made from (a tape in a trace may watch it). */
+export const constantSources: WeakMap<Operation, number> = new WeakMap();
+
+/** Eager tensors a tape in a trace watches: ops on them are graph ops there (TF captures them). */
+const watchedInTraces = new WeakSet<tf.Tensor>();
+let copying = 0;
+
+/** Makes ops on the eager tensor `t` graph ops while functions are traced (see `_kernel_dispatch.ts`). */
+export function captureInTraces(t: tf.Tensor): void {
+  watchedInTraces.add(t);
+}
+
+/** Whether ops on `x` must be graph ops in a trace because a tape watches it (not while it is copied into a constant). */
+export const isWatchedInTraces = (x: unknown): boolean =>
+  copying === 0 && watchedInTraces.has(x as tf.Tensor);
 
 /** Reads an eager `tf.Variable`'s current value at run time (how `tfFunction` sees variables). */
 export function readVariable(v: tf.Variable): SymbolicTensor {
