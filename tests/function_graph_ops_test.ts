@@ -393,7 +393,7 @@ Deno.test("tf.function: a GradientTape inside the trace differentiates these ops
   tf.dispose([x, x0, idx]);
 });
 
-Deno.test("tf.function: tf.log1p, expm1, tan, asin, acos, atan, sinh, cosh, erf, relu6, selu, isNaN, isInf and isFinite are graph ops matching eager, and their first and second derivatives in a trace are math_grad.py's and nn_grad.py's closed forms (Relu6Grad: 0 at 0 and 6, its own gradient zeros, not None; SeluGrad: scale at 0)", () => {
+Deno.test("tf.function: tf.log1p, expm1, tan, asin, acos, atan, sinh, cosh, erf, relu6, selu, isNaN, isInf and isFinite are graph ops matching eager, and their first and second derivatives in a trace are math_grad.py's and nn_grad.py's closed forms (ReluGrad and Relu6Grad: 0 at 0 and 6, their own gradients zeros, not None; SeluGrad: scale at 0)", () => {
   const xs = [
     tf.tensor([[-0.5, 0.1, 0.7], [0.3, -0.9, 0]]),
     tf.tensor([[0.2, -0.2, 0.95], [-1, 1, 0.5]]),
@@ -448,6 +448,7 @@ Deno.test("tf.function: tf.log1p, expm1, tan, asin, acos, atan, sinh, cosh, erf,
     ["sinh", tf.sinh, "Sinh", [-2, 0.1, 1.5], Math.cosh, Math.sinh],
     ["cosh", tf.cosh, "Cosh", [-2, 0.1, 1.5], Math.sinh, Math.cosh],
     ["erf", tf.erf, "Erf", [-1, 0.1, 0.8], e2, (x) => -2 * x * e2(x)],
+    ["relu", tf.relu, "Relu", [-1, 0, 3], (x) => x > 0 ? 1 : 0, () => 0],
     ["relu6", tf.relu6, "Relu6", [-1, 0, 3, 6, 7], (x) => x > 0 && x < 6 ? 1 : 0, () => 0],
     ["selu", tf.selu, "Selu", [-1, 0, 2], (x) => x < 0 ? SCALE * ALPHA * Math.exp(x) : SCALE, (
       x,

@@ -18,7 +18,9 @@
  * (two exclusive `Cumprod`s, right with zeros); `Cumsum`'s is the cumsum of
  * `dy` the other way; `Cumprod`'s is `divNoNan(cumsum(cumprod(x)·dy) the other
  * way, x)`, so second derivatives of `Prod` work, and are 0 where an input is 0
- * as in TensorFlow (exact elsewhere); `DivNoNan`'s is TF's (`tf.math.divide_no_nan`).
+ * as in TensorFlow (exact elsewhere); `DivNoNan`'s is TF's (`tf.math.divide_no_nan`);
+ * `Relu`'s and `Relu6`'s are TF's `ReluGrad`/`Relu6Grad` ops, whose own gradients
+ * make a second derivative zeros (not None).
  *
  * @example
  * ```ts
@@ -79,6 +81,7 @@ import {
   zerosLike,
 } from "./ops.ts";
 import { type GradFn, gradFns, unbroadcast } from "./gradients.ts";
+import { reluGrad } from "../_tf_gradients.ts";
 
 type Name = string | undefined;
 const one = (f: (...xs: tf.Tensor[]) => tf.Tensor): Kernel => (xs) => [f(...xs)];
@@ -183,9 +186,13 @@ export const relu6 = (x: TensorLike, name?: string): SymbolicTensor => unaryFloa
 /** Scaled ELU: `scale·x` where `x > 0`, else `scale·alpha·(exp(x) - 1)` (`Selu`). */
 export const selu = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Selu", x, name);
 
-/** TF's `Relu6Grad`: `dy` where `0 < x < 6`, else 0 (one op, so its own gradient is TF's too). */
-function relu6Grad(dy: SymbolicTensor, x: SymbolicTensor): SymbolicTensor {
-  return addOp("Relu6Grad", [dy, x], {}, [{ dtype: dy.dtype, shape: [...dy.shape] }]).output;
+/**
+ * TF's `ReluGrad` (`dy` where `x > 0`) or `Relu6Grad` (`dy` where `0 < x < 6`), else 0: one op,
+ * so that its own gradient is TF's too (itself for `dy`, zeros for `x`: a second derivative
+ * of relu is zeros, not None).
+ */
+function maskGrad(type: "ReluGrad" | "Relu6Grad", dy: SymbolicTensor, x: SymbolicTensor) {
+  return addOp(type, [dy, x], {}, [{ dtype: dy.dtype, shape: [...dy.shape] }]).output;
 }
 
 function test(type: string, x: TensorLike): SymbolicTensor {
@@ -490,6 +497,7 @@ Object.assign(
     Cosh: one(tf.cosh),
     Erf: one(tf.erf),
     Relu6: one(tf.relu6),
+    ReluGrad: ([dy, x]) => [reluGrad(dy, x)],
     Relu6Grad: ([dy, x]) => [
       tf.tidy(() => tf.mul(dy, tf.cast(tf.logicalAnd(tf.greater(x, 0), tf.less(x, 6)), dy.dtype))),
     ],
@@ -619,8 +627,11 @@ Object.assign(
     // nn_grad.py: TF's Relu6Grad passes dy where 0 < x < 6, and its gradient is itself for dy
     // and zeros for x (so a second derivative is zeros, not None); SeluGrad is
     // dy·(y + scale·alpha) where y < 0, else dy·scale.
-    Relu6: ({ inputs: [x] }, [dy]) => [relu6Grad(dy, x)],
-    Relu6Grad: ({ inputs: [, x] }, [g]) => [relu6Grad(g, x), zerosLike(x)],
+    Relu6: ({ inputs: [x] }, [dy]) => [maskGrad("Relu6Grad", dy, x)],
+    Relu6Grad: ({ inputs: [, x] }, [g]) => [maskGrad("Relu6Grad", g, x), zerosLike(x)],
+    // Relu's, as TF's (replacing gradients.ts's dy·cast(x > 0), whose second derivative is None).
+    Relu: ({ inputs: [x] }, [dy]) => [maskGrad("ReluGrad", dy, x)],
+    ReluGrad: ({ inputs: [, x] }, [g]) => [maskGrad("ReluGrad", g, x), zerosLike(x)],
     Selu: ({ output: y }, [dy]) => [
       where(less(y, 0), mul(dy, add(y, SELU_SCALE * SELU_ALPHA)), mul(dy, SELU_SCALE)),
     ],
