@@ -20,6 +20,8 @@
  *   exclusive `Cumprod`s), which takes negative axes (tfjs's fails on them).
  * - `Relu6`: TF's `Relu6Grad`, `dy` where `0 < x < 6` (tfjs's passes it at 6 too).
  * - `Selu`: TF's `SeluGrad`, `dy·scale` where `x >= 0` (tfjs's gives `dy·scale·alpha` at 0).
+ * - `BatchMatMul`: TF's `_BatchMatMulV2Grad`, the same products as tfjs's, summed
+ *   over the batch dimensions an input was broadcast along (tfjs's are not: a shape error).
  * - `Greater`: not differentiable, as in TensorFlow (zero gradients instead of
  *   tfjs's error), so a mask such as `cast(x > 0)` can sit in a differentiated function.
  * - `MaxPoolGrad`, `AvgPoolGrad`, `Conv2DBackpropFilter`: gradients of the
@@ -67,6 +69,13 @@ function prodGrad(x: tf.Tensor, dy: tf.Tensor, axis: unknown): tf.Tensor {
   const others = tf.mul(tf.cumprod(flat, 0, true), tf.cumprod(flat, 0, true, true));
   const back = tf.transpose(tf.reshape(others, moved.shape), perm.map((_, k) => perm.indexOf(k)));
   return tf.mul(tf.reshape(dy, x.shape.map((d, i) => axes.includes(i) ? 1 : d)), back);
+}
+
+/** `g` summed down to `shape` over the dimensions broadcasting stretched (leading ones, and 1s). */
+function sumTo(g: tf.Tensor, shape: number[]): tf.Tensor {
+  const lead = g.rank - shape.length;
+  const axes = g.shape.flatMap((d, i) => i < lead || (shape[i - lead] === 1 && d !== 1) ? [i] : []);
+  return axes.length > 0 ? tf.reshape(tf.sum(g, axes), shape) : g;
 }
 
 type Pad = "valid" | "same" | number;
@@ -145,6 +154,26 @@ const configs: tf.GradConfig[] = [
         reverse: boolean;
       };
       return { x: () => tf.cumsum(dy as tf.Tensor, axis, exclusive, !reverse) };
+    },
+  },
+  {
+    kernelName: "BatchMatMul",
+    inputsToSave: ["a", "b"],
+    gradFunc: (dy, [a, b], attrs) => {
+      const { transposeA: ta, transposeB: tb } = attrs as {
+        transposeA: boolean;
+        transposeB: boolean;
+      };
+      const d = dy as tf.Tensor;
+      const mm = (x: tf.Tensor, y: tf.Tensor, tx = false, ty = false) => tf.matMul(x, y, tx, ty);
+      const [da, db] = !ta
+        ? (!tb
+          ? [() => mm(d, b, false, true), () => mm(a, d, true)]
+          : [() => mm(d, b), () => mm(d, a, true)])
+        : (!tb
+          ? [() => mm(b, d, false, true), () => mm(a, d)]
+          : [() => mm(b, d, true, true), () => mm(d, a, true, true)]);
+      return { a: () => sumTo(da(), a.shape), b: () => sumTo(db(), b.shape) };
     },
   },
   {

@@ -611,6 +611,33 @@ Deno.test("tf.function: a GradientTape in a trace can watch an eager tensor the 
   x.dispose();
 });
 
+Deno.test("tf.function: tf.matMul on batches of matrices is a BatchMatMulV2 graph op (tf.linalg.matmul: batch dimensions broadcast, transposes) matching eager, and its gradient (TF's _BatchMatMulV2Grad, summed over broadcast batch dimensions) equals the eager tape's", () => {
+  const a = tf.randomNormal([2, 3, 4], 0, 1, "float32", 1);
+  const b = tf.randomNormal([2, 4, 5], 0, 1, "float32", 2);
+  const bt = tf.randomNormal([2, 5, 4], 0, 1, "float32", 3);
+  const shared = tf.randomNormal([1, 4, 5], 0, 1, "float32", 4);
+  const cases: [string, (t: tf.Tensor) => tf.Tensor][] = [
+    ["a·b", (t) => tf.matMul(t, b)],
+    ["a·btᵀ", (t) => tf.matMul(t, bt, false, true)],
+    ["(aᵀ)ᵀ·b", (t) => tf.matMul(tf.transpose(t, [0, 2, 1]), b, true)],
+    ["a·shared (batch broadcast)", (t) => tf.matMul(t, shared)],
+    [
+      "the broadcast side's gradient",
+      (t) => tf.matMul(bt, tf.slice(t, [0, 0, 0], [1, 3, 4]).reshape([1, 4, 3])),
+    ],
+  ];
+  for (const [label, fn] of cases) {
+    sameAs(label, fn, "BatchMatMulV2", [a, tf.mul(a, 2)]);
+    assertClose(tracedGrad(fn, a), eagerGrad(fn, a), `${label}: gradient`);
+  }
+  // Closed form on the broadcast side: for L = sum((B·S)²), dL/dS = Σ over the batch of Bᵀ·2·B·S.
+  const s3 = tf.randomNormal([1, 4, 3], 0, 1, "float32", 5);
+  const want = tf.tidy(() => tf.sum(tf.matMul(bt, tf.mul(tf.matMul(bt, s3), 2), true), 0, true));
+  assertClose(tracedGrad((t) => tf.matMul(bt, t), s3), value(want), "dL/dS summed over the batch");
+  flatMemory((t) => tf.matMul(t, b), a);
+  tf.dispose([a, b, bt, shared, s3, want]);
+});
+
 Deno.test("tf.function: tf.customGrad inside a trace builds its forward ops and takes its gradFunc as the gradient (TF's tf.custom_gradient in a tf.function)", () => {
   // y = x² forward, but a gradient of 10·dy: the tape must use gradFunc, not d(x²)/dx.
   const custom = tf.customGrad((x, save) => {

@@ -14,7 +14,7 @@
  *   Rsqrt Reciprocal Sin Cos Softplus Elu LeakyRelu Min ClipByValue Select Concat
  *   Pack Unpack SplitV Reverse Tile PadV2 Slice GatherV2 OneHot Prod All Any Cumsum
  *   Cumprod Atan2 ArgMin Log1p Expm1 Tan Asin Acos Atan Sinh Cosh Erf Relu6 Selu IsNan
- *   IsInf IsFinite Step`, and (`nn_ops.ts`) `Conv2D MaxPool AvgPool`;
+ *   IsInf IsFinite Step BatchMatMulV2`, and (`nn_ops.ts`) `Conv2D MaxPool AvgPool`;
  * - an op with a custom gradient (`tf.customGrad`, e.g. `tf.logSoftmax`) builds
  *   its forward ops and takes its gradient function as the graph gradient
  *   (TF's `tf.custom_gradient`);
@@ -68,12 +68,15 @@ type In = Record<string, TensorLike>;
 type Attrs = Record<string, unknown>;
 const axis = (a: unknown): number | number[] | null => (a ?? null) as number | number[] | null;
 
-/** MatMul of matrices, or of rank-3 operands holding one matrix each (how tfjs's fused matMul and its gradient pass them). */
+/**
+ * `MatMul` of matrices (also of rank-3 operands holding one matrix each, as tfjs's fused
+ * matMul and its gradient pass them), else `BatchMatMulV2`.
+ */
 function matMulOfBatch1(a: TensorLike, b: TensorLike, ta: boolean, tb: boolean): SymbolicTensor {
   const [sa, sb] = [ops.toSymbolic(a), ops.toSymbolic(b)];
   if (sa.rank === 2 && sb.rank === 2) return ops.matMul(sa, sb, ta, tb);
   if ([sa, sb].some((t) => t.rank !== 3 || t.shape[0] !== 1)) {
-    unsupported("tf.matMul on batches of matrices");
+    return more.batchMatMul(sa, sb, ta, tb);
   }
   const matrix = (t: SymbolicTensor) => ops.reshape(t, t.shape.slice(1).map((d) => d ?? -1));
   return ops.expandDims(ops.matMul(matrix(sa), matrix(sb), ta, tb), 0);

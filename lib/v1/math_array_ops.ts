@@ -8,7 +8,8 @@
  * `tf.leakyRelu`, `tf.min`, `tf.prod`, `tf.all`, `tf.any`, `tf.cumsum`,
  * `tf.cumprod`, `tf.atan2`, `tf.argMin`, `tf.log1p`, `tf.expm1`, `tf.tan`,
  * `tf.asin`, `tf.acos`, `tf.atan`, `tf.sinh`, `tf.cosh`, `tf.erf`, `tf.relu6`,
- * `tf.selu`, `tf.isNaN`, `tf.isInf` and `tf.isFinite` become inside a traced function
+ * `tf.selu`, `tf.isNaN`, `tf.isInf`, `tf.isFinite` and `tf.matMul` on batches
+ * (`BatchMatMulV2`) become inside a traced function
  * (`_kernel_dispatch.ts`), and `customGradient` (TF's `tf.custom_gradient`,
  * what `tf.customGrad` and `tf.logSoftmax` become). Gradients follow
  * TensorFlow's `math_grad.py` and `array_grad.py`: `Maximum`/`Minimum` send
@@ -388,6 +389,41 @@ export function argMin(x: TensorLike, axis = 0, name?: string): SymbolicTensor {
   return addOp("ArgMin", [sx], { axis: a }, [{ dtype: "int32", shape }], name).output;
 }
 
+/**
+ * Matrix products over the leading (batch) dimensions, which broadcast
+ * (`BatchMatMulV2`, `tf.matMul` on rank-3 and higher tensors).
+ */
+export function batchMatMul(
+  a: TensorLike,
+  b: TensorLike,
+  transposeA = false,
+  transposeB = false,
+): SymbolicTensor {
+  const [sa, sb] = pair(a, b);
+  sameDType("BatchMatMulV2", sa, sb);
+  if (sa.unknownRank || sb.unknownRank || sa.rank < 2 || sb.rank < 2) {
+    throw new ShapeError(
+      `BatchMatMulV2: ${sa.toString()} and ${sb.toString()} must have known ranks of 2 or more`,
+    );
+  }
+  const matrix = (s: Shape, transposed: boolean) => {
+    const [rows, cols] = s.slice(-2);
+    return transposed ? [cols, rows] : [rows, cols];
+  };
+  const [m, k1] = matrix(sa.shape, transposeA);
+  const [k2, n] = matrix(sb.shape, transposeB);
+  if (k1 !== null && k2 !== null && k1 !== k2) {
+    throw new ShapeError(
+      `BatchMatMulV2: ${sa.toString()} and ${sb.toString()} do not fit (inner dimensions ` +
+        `${k1} vs ${k2})`,
+    );
+  }
+  const batch = broadcastShapes("BatchMatMulV2", sa.shape.slice(0, -2), sb.shape.slice(0, -2));
+  const attrs = { adj_x: transposeA, adj_y: transposeB };
+  return addOp("BatchMatMulV2", [sa, sb], attrs, [{ dtype: sa.dtype, shape: [...batch, m, n] }])
+    .output;
+}
+
 /** Product over `axis` (all axes when omitted) — TF op `Prod`. */
 export function reduceProd(
   x: TensorLike,
@@ -476,6 +512,7 @@ Object.assign(
     Maximum: one(tf.maximum),
     Minimum: one(tf.minimum),
     Pow: one(tf.pow),
+    BatchMatMulV2: ([a, b], op) => [tf.matMul(a, b, !!op.attrs.adj_x, !!op.attrs.adj_y)],
     DivNoNan: one(tf.divNoNan),
     SquaredDifference: one(tf.squaredDifference),
     Floor: one(tf.floor),
@@ -599,6 +636,18 @@ Object.assign(
       unbroadcast(divNoNan(dy, b), a),
       unbroadcast(mul(dy, divNoNan(divNoNan(neg(a), b), b)), b),
     ],
+    // TF's _BatchMatMulV2: MatMul's four cases, summed over the batch dimensions that broadcast.
+    BatchMatMulV2: ({ inputs: [a, b], attrs }, [dy]) => {
+      const [ta, tb] = [!!attrs.adj_x, !!attrs.adj_y];
+      const [da, db] = !ta
+        ? (!tb
+          ? [batchMatMul(dy, b, false, true), batchMatMul(a, dy, true, false)]
+          : [batchMatMul(dy, b), batchMatMul(dy, a, true, false)])
+        : (!tb
+          ? [batchMatMul(b, dy, false, true), batchMatMul(a, dy)]
+          : [batchMatMul(b, dy, true, true), batchMatMul(dy, a, true, true)]);
+      return [unbroadcast(da, a), unbroadcast(db, b)];
+    },
     SquaredDifference: ({ inputs: [a, b] }, [dy]) => {
       const d = mul(dy, mul(sub(a, b), 2));
       return [unbroadcast(d, a), unbroadcast(neg(d), b)];
