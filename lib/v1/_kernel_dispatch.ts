@@ -22,7 +22,7 @@
  *   `huberLoss`, `logLoss`, `hingeLoss`, `sigmoidCrossEntropy` and
  *   `cosineDistance` (without weights) build their graph forms;
  * - `tf.fused.matMul` and `tf.fused.conv2d` (what `tf.layers.dense` and
- *   `tf.layers.conv2d` run, so a `tf.Sequential` model's `apply`/`predict`
+ *   `tf.layers.conv2d` run, so calling a `tf.Sequential` model, `model.apply(x)`,
  *   traces) are `MatMul`/`Conv2D`, bias and activation, differentiated as those ops;
  * - `tf.Tensor`'s op methods work on graph tensors too (`x.pow(2)`,
  *   `x.prod()`, `x.flatten()`: the same `tf.*` op); those that read a value
@@ -353,9 +353,7 @@ const methods: Record<string, Method> = {
 for (const name of ["array", "arraySync", "buffer", "bufferSync", "bytes", "data", "dataSync"]) {
   methods[name] = (x) => {
     throw new OperatorNotAllowedInGraphError(
-      `${name}() on the symbolic tensor ${
-        String(x.toString())
-      }: it has no value while the function ` +
+      `${name}() on the symbolic tensor ${x.toString()}: it has no value while the function ` +
         `is traced (TF: a symbolic Tensor has no .numpy()). Return it from the function to get ` +
         `its value, or print it at every call with .print() or tfPrint.`,
     );
@@ -364,7 +362,7 @@ for (const name of ["array", "arraySync", "buffer", "bufferSync", "bytes", "data
 const graphMethods = SymbolicTensor.prototype as unknown as Record<string, unknown>;
 for (const name of Object.keys(tf.Tensor.prototype)) {
   const method = methods[name] ?? (typeof T[name] === "function" ? T[name] : undefined);
-  if (name in graphMethods || !method || name === "throwIfDisposed") continue;
+  if (name in graphMethods || !method || ["throwIfDisposed", "variable"].includes(name)) continue;
   graphMethods[name] = function (this: SymbolicTensor, ...args: never[]) {
     return method(this as never, ...args);
   };
