@@ -87,7 +87,7 @@ Deno.test("tf.function: common tf.* ops (concat, stack, split, unstack, slice, p
   tf.dispose([...xs, idx]);
 });
 
-Deno.test("tf.function: tf.Tensor's methods on a traced tensor are its tf.* ops (every op called while tf.function traces is a graph op): x.pow, x.maximum, x.min, x.prod, x.squeeze, x.flatten, x.gather, x.where, x.toFloat, x.argMax (axis 0 by default, as tf.math.argmax), ..., matching eager", () => {
+Deno.test("tf.function: tf.Tensor's methods on a traced tensor are its tf.* ops (every op called while tf.function traces is a graph op): x.pow, x.maximum, x.min, x.prod, x.squeeze, x.flatten, x.gather, x.where, x.toFloat, x.argMax and v1.argMax (axis 0 by default, as tf.math.argmax), ..., matching eager", () => {
   const xs = [tf.tensor([[1, -2, 0.5], [3, 0, -1.5]]), tf.tensor([[-4, 2.5, 1], [0.25, 7, -1]])];
   const cases: [string, (x: tf.Tensor) => tf.Tensor, string][] = [
     ["x.pow", (x) => x.pow(2), "Pow"],
@@ -120,6 +120,16 @@ Deno.test("tf.function: tf.Tensor's methods on a traced tensor are its tf.* ops 
     ["x.clone", (x) => x.clone(), "Identity"],
   ];
   for (const [label, fn, type] of cases) sameAsEager(label, fn, type, xs);
+  // v1.argMax too: axis 0 by default (tf.math.argmax's axis=None).
+  const f = tfFunction((t: tf.Tensor) => v1.argMax(t) as unknown as tf.Tensor, {
+    autograph: false,
+  });
+  for (const x of xs) {
+    const [traced, eager] = [f(x) as tf.Tensor, tf.argMax(x)];
+    assert.deepEqual(value(traced), value(eager));
+    tf.dispose([traced, eager]);
+  }
+  f.dispose();
   tf.dispose(xs);
 });
 

@@ -485,8 +485,8 @@ export function reduceMax(
   return reduce("Max", x, axis, keepDims, name);
 }
 
-/** Index of the largest value along `axis` → int32. */
-export function argMax(x: TensorLike, axis = -1, name?: string): SymbolicTensor {
+/** Index of the largest value along `axis` (default 0, as TF's `tf.math.argmax`) → int32. */
+export function argMax(x: TensorLike, axis = 0, name?: string): SymbolicTensor {
   const sx = toSymbolic(x);
   const [a] = normAxes("ArgMax", sx, axis);
   const shape = sx.shape.filter((_, i) => i !== a);
