@@ -7,7 +7,9 @@
  *
  * As with the eager tape: trainable `tf.Variable`s read inside `record` are
  * watched (unless `watchAccessedVariables: false`); a graph tensor is a source
- * when `watch`ed or computed inside `record`; a source the target does not
+ * when `watch`ed or computed inside `record`; a `watch`ed eager tensor the
+ * function closes over is one too (TF captures it: the graph's constants made
+ * of it stand for it); a source the target does not
  * depend on gets `null` (or zeros with `unconnectedGradients: "zero"`); a
  * non-persistent tape allows one `gradient` call. The gradient with respect to
  * a variable sums the gradients of all its reads inside `record`.
@@ -34,6 +36,7 @@
 import * as tf from "@tensorflow/tfjs";
 import * as v1 from "./v1/mod.ts";
 import { hasSymbolic, inFunctionGraph } from "./v1/resource_variables.ts";
+import { captureInTraces, constantSources } from "./v1/ops.ts";
 
 /** A misuse of a tape in a traced function (same meaning as the eager tape's errors). */
 export class SymbolicTapeError extends v1.GraphError {
@@ -85,6 +88,7 @@ export class SymbolicTape {
         throw new SymbolicTapeError(`watch(): item ${i} is not a tensor`);
       }
       this.#watched.add(t);
+      if (t instanceof tf.Tensor && !(t instanceof tf.Variable)) captureInTraces(t);
     }
   }
 
@@ -109,7 +113,12 @@ export class SymbolicTape {
     if (s instanceof v1.SymbolicTensor) {
       return this.#watched.has(s) || this.#recorded(s.op) ? [s] : [];
     }
-    return [];
+    // A watched eager tensor the function closes over (TF captures it): the constants made of it.
+    if (!this.#watched.has(s)) return [];
+    return [...new Set(this.#ranges.map((r) => r.graph))].flatMap((g) =>
+      g.operations.filter((op) => op.type === "Const" && constantSources.get(op) === s.id)
+        .map((op) => op.output)
+    );
   }
 
   /** Symbolic gradients of `target` with respect to `sources`, in their structure. */

@@ -13,6 +13,15 @@
  * - `Cumsum`: TF's `_CumsumGrad`, the cumulative sum of dy the other way
  *   (`reverse` flipped) along the same axis (tfjs's transposes it wrongly off
  *   the last axis and fails with a shape error).
+ * - `Cumprod`: TF's `_CumprodGrad`, `divNoNan(cumsum(cumprod(x)·dy) the other
+ *   way, x)` (tfjs has none), so a second derivative through `tf.prod` works
+ *   (0 where an input is 0, as TensorFlow's formula gives there).
+ * - `Prod`: TF's `_ProdGrad` (the product of the other elements, from two
+ *   exclusive `Cumprod`s), which takes negative axes (tfjs's fails on them).
+ * - `Relu6`: TF's `Relu6Grad`, `dy` where `0 < x < 6` (tfjs's passes it at 6 too).
+ * - `Selu`: TF's `SeluGrad`, `dy·scale` where `x >= 0` (tfjs's gives `dy·scale·alpha` at 0).
+ * - `BatchMatMul`: TF's `_BatchMatMulV2Grad`, the same products as tfjs's, summed
+ *   over the batch dimensions an input was broadcast along (tfjs's are not: a shape error).
  * - `Greater`: not differentiable, as in TensorFlow (zero gradients instead of
  *   tfjs's error), so a mask such as `cast(x > 0)` can sit in a differentiated function.
  * - `MaxPoolGrad`, `AvgPoolGrad`, `Conv2DBackpropFilter`: gradients of the
@@ -47,6 +56,28 @@ function extremumGrad(dy: tf.Tensor, saved: tf.Tensor[], attrs: Attrs, axisAttr:
   };
 }
 
+/**
+ * TF's `_ProdGrad`: each element gets `dy` times the product of the others in its
+ * reduction, `exclusive cumprod · reverse exclusive cumprod` with the reduced axes
+ * moved first and flattened (so zeros in `x` are fine).
+ */
+function prodGrad(x: tf.Tensor, dy: tf.Tensor, axis: unknown): tf.Tensor {
+  const axes = tf.util.parseAxisParam(axis as number | number[], x.shape);
+  const perm = [...axes, ...x.shape.map((_, i) => i).filter((i) => !axes.includes(i))];
+  const moved = tf.transpose(x, perm);
+  const flat = tf.reshape(moved, [axes.reduce((n, a) => n * x.shape[a], 1), -1]);
+  const others = tf.mul(tf.cumprod(flat, 0, true), tf.cumprod(flat, 0, true, true));
+  const back = tf.transpose(tf.reshape(others, moved.shape), perm.map((_, k) => perm.indexOf(k)));
+  return tf.mul(tf.reshape(dy, x.shape.map((d, i) => axes.includes(i) ? 1 : d)), back);
+}
+
+/** `g` summed down to `shape` over the dimensions broadcasting stretched (leading ones, and 1s). */
+function sumTo(g: tf.Tensor, shape: number[]): tf.Tensor {
+  const lead = g.rank - shape.length;
+  const axes = g.shape.flatMap((d, i) => i < lead || (shape[i - lead] === 1 && d !== 1) ? [i] : []);
+  return axes.length > 0 ? tf.reshape(tf.sum(g, axes), shape) : g;
+}
+
 type Pad = "valid" | "same" | number;
 
 /**
@@ -55,7 +86,7 @@ type Pad = "valid" | "same" | number;
  * `MaxPoolGradGrad`. Built from slices, so every backend computes it alike
  * (the WASM backend's `maxPoolWithArgmax` gives wrong indices).
  */
-function atWindowMaxima(
+export function atWindowMaxima(
   x: tf.Tensor4D,
   g: tf.Tensor4D,
   filterSize: number | [number, number],
@@ -123,6 +154,75 @@ const configs: tf.GradConfig[] = [
         reverse: boolean;
       };
       return { x: () => tf.cumsum(dy as tf.Tensor, axis, exclusive, !reverse) };
+    },
+  },
+  {
+    kernelName: "BatchMatMul",
+    inputsToSave: ["a", "b"],
+    gradFunc: (dy, [a, b], attrs) => {
+      const { transposeA: ta, transposeB: tb } = attrs as {
+        transposeA: boolean;
+        transposeB: boolean;
+      };
+      const d = dy as tf.Tensor;
+      const mm = (x: tf.Tensor, y: tf.Tensor, tx = false, ty = false) => tf.matMul(x, y, tx, ty);
+      const [da, db] = !ta
+        ? (!tb
+          ? [() => mm(d, b, false, true), () => mm(a, d, true)]
+          : [() => mm(d, b), () => mm(d, a, true)])
+        : (!tb
+          ? [() => mm(b, d, false, true), () => mm(a, d)]
+          : [() => mm(b, d, true, true), () => mm(d, a, true, true)]);
+      return { a: () => sumTo(da(), a.shape), b: () => sumTo(db(), b.shape) };
+    },
+  },
+  {
+    kernelName: "Relu6",
+    inputsToSave: ["x"],
+    gradFunc: (dy, [x]) => ({
+      x: () => {
+        const inside = tf.logicalAnd(tf.greater(x, 0), tf.less(x, 6));
+        return tf.mul(dy as tf.Tensor, tf.cast(inside, "float32"));
+      },
+    }),
+  },
+  {
+    kernelName: "Selu",
+    inputsToSave: ["x"],
+    gradFunc: (dy, [x]) => ({
+      x: () => {
+        const [scale, alpha] = [1.0507009873554805, 1.6732632423543772];
+        const d = dy as tf.Tensor;
+        return tf.where(
+          tf.less(x, 0),
+          tf.mul(d, tf.mul(tf.exp(x), scale * alpha)),
+          tf.mul(d, scale),
+        );
+      },
+    }),
+  },
+  {
+    kernelName: "Prod",
+    inputsToSave: ["x"],
+    gradFunc: (dy, [x], attrs) => ({
+      x: () => prodGrad(x, dy as tf.Tensor, (attrs as Attrs).axis),
+    }),
+  },
+  {
+    kernelName: "Cumprod",
+    inputsToSave: ["x"],
+    gradFunc: (dy, [x], attrs) => {
+      const { axis, exclusive, reverse } = attrs as {
+        axis: number;
+        exclusive: boolean;
+        reverse: boolean;
+      };
+      return {
+        x: () => {
+          const prod = tf.mul(tf.cumprod(x, axis, exclusive, reverse), dy as tf.Tensor);
+          return tf.divNoNan(tf.cumsum(prod, axis, exclusive, !reverse), x);
+        },
+      };
     },
   },
   {

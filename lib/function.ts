@@ -43,9 +43,14 @@
  * (`tf.add`, `tf.mul`, `tf.matMul`, `tf.relu`, `tf.sum`, `tf.reshape`,
  * `tf.maximum`, `tf.pow`, `tf.where`, `tf.concat`, `tf.stack`, `tf.gather`,
  * `tf.oneHot`, `tf.clipByValue`, `tf.softmax`, `tf.logSoftmax`, `tf.prod`,
- * `tf.cumsum`, `tf.all`, `tf.any`, `tf.atan2`, `tf.argMin`, ..., `tf.losses.softmaxCrossEntropy`,
- * `tf.losses.meanSquaredError`; the list is in `v1/_kernel_dispatch.ts`) do
- * too, with gradients; others raise a `GraphError`.
+ * `tf.cumsum`, `tf.all`, `tf.any`, `tf.atan2`, `tf.argMin`, ..., `tf.losses.*`,
+ * `tf.conv2d`, `tf.maxPool`, `tf.fused.*`, so a `tf.Sequential` model of dense,
+ * convolution, pooling and flatten layers; the list is in
+ * `v1/_kernel_dispatch.ts`) do too, with gradients, and so do the tensor
+ * methods (`x.pow(2)`); others raise a `GraphError`. `tf.softmax` and
+ * `tf.logSoftmax` take only the last axis, as tfjs's do eagerly: another axis
+ * raises a `ShapeError` giving the transposes that move it last (TF's
+ * `tf.nn.softmax(x, axis)` is `v1.softmax(x, axis)`).
  * Closed-over `tf.Tensor`s become constants; closed-over `tf.Variable`s are
  * read at every call (`x.mul(w)`, `tf.mul(x, w)`, AutoGraph's `x * w`).
  *
@@ -111,6 +116,7 @@ import {
   toSymbolic,
 } from "./v1/mod.ts";
 import { inFunctionGraph } from "./v1/resource_variables.ts";
+import { notLastAxisError } from "./v1/ops.ts";
 import { gradThrough } from "./v1/control_flow.ts";
 import "./_traced_optimizers.ts";
 
@@ -772,7 +778,7 @@ export function tfFunction<A extends unknown[], R>(
           if (!before.has(n)) tf.engine().registeredVariables[n]?.dispose();
         }
       }
-      throw e;
+      throw explainSoftmaxAxis(e);
     } finally {
       eng.endScope();
     }
@@ -954,6 +960,17 @@ export function tfFunction<A extends unknown[], R>(
       },
     },
   }) as TfFunction<A, R>;
+}
+
+/**
+ * tfjs's plain error for `tf.softmax`/`tf.logSoftmax` along an axis other than the
+ * last (raised eagerly too) as a ShapeError that says how to move the axis last.
+ */
+function explainSoftmaxAxis(e: unknown): unknown {
+  const m = e instanceof Error && !(e instanceof GraphError) &&
+    /^(Log )?Softmax along a non-last dimension.* rank (\d+) and (?:dim|axis) was (-?\d+)/
+      .exec(e.message);
+  return m ? notLastAxisError(m[1] ? "logSoftmax" : "softmax", +m[2], +m[3]) : e;
 }
 
 /**

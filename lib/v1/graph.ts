@@ -117,7 +117,11 @@ export class SymbolicTensor {
     readonly shape: Shape,
     /** True when even the rank is unknown (`v1.placeholder(dtype)` without a shape); `shape` is then `[]`. */
     readonly unknownRank = false,
-  ) {}
+  ) {
+    // tf.dispose walks the enumerable fields of what it is given (tf.layers disposes its
+    // intermediate results so): never from a graph tensor into its graph's constants and variables.
+    Object.defineProperty(this, "op", { enumerable: false });
+  }
 
   /** The graph this tensor belongs to. */
   get graph(): Graph {
@@ -187,8 +191,9 @@ export class SymbolicTensor {
   abs(): SymbolicTensor {
     return ops.abs(this);
   }
-  logSoftmax(): SymbolicTensor {
-    return ops.logSoftmax(this);
+  /** Along the last axis only, as `tf.Tensor`'s (any other throws, as it does eagerly). */
+  logSoftmax(axis = -1): SymbolicTensor {
+    return ops.logSoftmax(this, lastAxis("logSoftmax", this, axis));
   }
   transpose(perm?: number[]): SymbolicTensor {
     return ops.transpose(this, perm);
@@ -205,8 +210,9 @@ export class SymbolicTensor {
   tanh(): SymbolicTensor {
     return ops.tanh(this);
   }
-  softmax(): SymbolicTensor {
-    return ops.softmax(this);
+  /** Along the last axis only, as `tf.Tensor`'s (any other throws, as it does eagerly). */
+  softmax(dim = -1): SymbolicTensor {
+    return ops.softmax(this, lastAxis("softmax", this, dim));
   }
   sum(axis?: number | number[] | null, keepDims = false): SymbolicTensor {
     return ops.reduceSum(this, axis, keepDims);
@@ -220,7 +226,8 @@ export class SymbolicTensor {
   expandDims(axis = 0): SymbolicTensor {
     return ops.expandDims(this, axis);
   }
-  argMax(axis = -1): SymbolicTensor {
+  /** Along axis 0 by default, as `tf.Tensor`'s (and TF's `tf.math.argmax`). */
+  argMax(axis = 0): SymbolicTensor {
     return ops.argMax(this, axis);
   }
   equal(b: TensorLike): SymbolicTensor {
@@ -235,6 +242,12 @@ export class SymbolicTensor {
   cast(dtype: DType): SymbolicTensor {
     return ops.cast(this, dtype);
   }
+}
+
+/** `axis` if it is `x`'s last, as tfjs's softmax requires; else its error, with what to do. */
+function lastAxis(what: string, x: SymbolicTensor, axis: number): number {
+  if (axis === -1 || (!x.unknownRank && axis === x.rank - 1)) return axis;
+  throw ops.notLastAxisError(what, x.rank, axis);
 }
 
 /** The plain description of one operation (what `toJSON` gives; GraphDef converters read it). */

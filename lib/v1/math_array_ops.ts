@@ -6,7 +6,10 @@
  * `tf.gather`, `tf.clipByValue`, `tf.floor`, `tf.ceil`, `tf.round`,
  * `tf.rsqrt`, `tf.reciprocal`, `tf.sin`, `tf.cos`, `tf.softplus`, `tf.elu`,
  * `tf.leakyRelu`, `tf.min`, `tf.prod`, `tf.all`, `tf.any`, `tf.cumsum`,
- * `tf.atan2` and `tf.argMin` become inside a traced function
+ * `tf.cumprod`, `tf.atan2`, `tf.argMin`, `tf.log1p`, `tf.expm1`, `tf.tan`,
+ * `tf.asin`, `tf.acos`, `tf.atan`, `tf.sinh`, `tf.cosh`, `tf.erf`, `tf.relu6`,
+ * `tf.selu`, `tf.isNaN`, `tf.isInf`, `tf.isFinite` and `tf.matMul` on batches
+ * (`BatchMatMulV2`) become inside a traced function
  * (`_kernel_dispatch.ts`), and `customGradient` (TF's `tf.custom_gradient`,
  * what `tf.customGrad` and `tf.logSoftmax` become). Gradients follow
  * TensorFlow's `math_grad.py` and `array_grad.py`: `Maximum`/`Minimum` send
@@ -14,7 +17,11 @@
  * `Round`, `ArgMin`, `All` and `Any` have none; `GatherV2` scatters it back
  * with `UnsortedSegmentSum`; `Prod`'s is the product of the other elements
  * (two exclusive `Cumprod`s, right with zeros); `Cumsum`'s is the cumsum of
- * `dy` the other way.
+ * `dy` the other way; `Cumprod`'s is `divNoNan(cumsum(cumprod(x)·dy) the other
+ * way, x)`, so second derivatives of `Prod` work, and are 0 where an input is 0
+ * as in TensorFlow (exact elsewhere); `DivNoNan`'s is TF's (`tf.math.divide_no_nan`);
+ * `Relu`'s and `Relu6`'s are TF's `ReluGrad`/`Relu6Grad` ops, whose own gradients
+ * make a second derivative zeros (not None).
  *
  * @example
  * ```ts
@@ -48,6 +55,7 @@ import {
   binary,
   broadcastShapes,
   div,
+  exp,
   expandDims,
   greater,
   greaterEqual,
@@ -74,6 +82,7 @@ import {
   zerosLike,
 } from "./ops.ts";
 import { type GradFn, gradFns, unbroadcast } from "./gradients.ts";
+import { reluGrad } from "../_tf_gradients.ts";
 
 type Name = string | undefined;
 const one = (f: (...xs: tf.Tensor[]) => tf.Tensor): Kernel => (xs) => [f(...xs)];
@@ -118,6 +127,10 @@ export function minimum(a: TensorLike, b: TensorLike, name?: string): SymbolicTe
 export function pow(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
   return binary("Pow", a, b, name);
 }
+/** `a / b` elementwise, 0 where `b` is 0 (`DivNoNan`, `tf.math.divide_no_nan`). */
+export function divNoNan(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
+  return binary("DivNoNan", a, b, name);
+}
 /** `(a - b)²` elementwise, broadcasting (`SquaredDifference`). */
 export function squaredDifference(a: TensorLike, b: TensorLike, name?: string): SymbolicTensor {
   return binary("SquaredDifference", a, b, name);
@@ -150,6 +163,50 @@ export function leakyRelu(x: TensorLike, alpha = 0.2, name?: string): SymbolicTe
 }
 /** `x` where `x > 0`, else `exp(x) - 1` (`Elu`). */
 export const elu = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Elu", x, name);
+
+/** `log(1 + x)`, exact for small x (`Log1p`). */
+export const log1p = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Log1p", x, name);
+/** `exp(x) - 1`, exact for small x (`Expm1`). */
+export const expm1 = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Expm1", x, name);
+/** Tangent (`Tan`). */
+export const tan = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Tan", x, name);
+/** Arcsine (`Asin`). */
+export const asin = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Asin", x, name);
+/** Arccosine (`Acos`). */
+export const acos = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Acos", x, name);
+/** Arctangent (`Atan`). */
+export const atan = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Atan", x, name);
+/** Hyperbolic sine (`Sinh`). */
+export const sinh = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Sinh", x, name);
+/** Hyperbolic cosine (`Cosh`). */
+export const cosh = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Cosh", x, name);
+/** The error function (`Erf`). */
+export const erf = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Erf", x, name);
+/** `min(max(x, 0), 6)` (`Relu6`). */
+export const relu6 = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Relu6", x, name);
+/** Scaled ELU: `scale·x` where `x > 0`, else `scale·alpha·(exp(x) - 1)` (`Selu`). */
+export const selu = (x: TensorLike, name?: string): SymbolicTensor => unaryFloat("Selu", x, name);
+
+/**
+ * TF's `ReluGrad` (`dy` where `x > 0`) or `Relu6Grad` (`dy` where `0 < x < 6`), else 0: one op,
+ * so that its own gradient is TF's too (itself for `dy`, zeros for `x`: a second derivative
+ * of relu is zeros, not None).
+ */
+function maskGrad(type: "ReluGrad" | "Relu6Grad", dy: SymbolicTensor, x: SymbolicTensor) {
+  return addOp(type, [dy, x], {}, [{ dtype: dy.dtype, shape: [...dy.shape] }]).output;
+}
+
+function test(type: string, x: TensorLike): SymbolicTensor {
+  const sx = toSymbolic(x);
+  requireFloat(type, sx);
+  return addOp(type, [sx], {}, [{ dtype: "bool", shape: [...sx.shape] }]).output;
+}
+/** Whether each element is NaN → bool (`IsNan`). */
+export const isNaN = (x: TensorLike): SymbolicTensor => test("IsNan", x);
+/** Whether each element is ±Infinity → bool (`IsInf`). */
+export const isInf = (x: TensorLike): SymbolicTensor => test("IsInf", x);
+/** Whether each element is finite → bool (`IsFinite`). */
+export const isFinite = (x: TensorLike): SymbolicTensor => test("IsFinite", x);
 
 /** Minimum over `axis` (all axes when omitted): `-max(-x)`. */
 export function reduceMin(
@@ -332,6 +389,41 @@ export function argMin(x: TensorLike, axis = 0, name?: string): SymbolicTensor {
   return addOp("ArgMin", [sx], { axis: a }, [{ dtype: "int32", shape }], name).output;
 }
 
+/**
+ * Matrix products over the leading (batch) dimensions, which broadcast
+ * (`BatchMatMulV2`, `tf.matMul` on rank-3 and higher tensors).
+ */
+export function batchMatMul(
+  a: TensorLike,
+  b: TensorLike,
+  transposeA = false,
+  transposeB = false,
+): SymbolicTensor {
+  const [sa, sb] = pair(a, b);
+  sameDType("BatchMatMulV2", sa, sb);
+  if (sa.unknownRank || sb.unknownRank || sa.rank < 2 || sb.rank < 2) {
+    throw new ShapeError(
+      `BatchMatMulV2: ${sa.toString()} and ${sb.toString()} must have known ranks of 2 or more`,
+    );
+  }
+  const matrix = (s: Shape, transposed: boolean) => {
+    const [rows, cols] = s.slice(-2);
+    return transposed ? [cols, rows] : [rows, cols];
+  };
+  const [m, k1] = matrix(sa.shape, transposeA);
+  const [k2, n] = matrix(sb.shape, transposeB);
+  if (k1 !== null && k2 !== null && k1 !== k2) {
+    throw new ShapeError(
+      `BatchMatMulV2: ${sa.toString()} and ${sb.toString()} do not fit (inner dimensions ` +
+        `${k1} vs ${k2})`,
+    );
+  }
+  const batch = broadcastShapes("BatchMatMulV2", sa.shape.slice(0, -2), sb.shape.slice(0, -2));
+  const attrs = { adj_x: transposeA, adj_y: transposeB };
+  return addOp("BatchMatMulV2", [sa, sb], attrs, [{ dtype: sa.dtype, shape: [...batch, m, n] }])
+    .output;
+}
+
 /** Product over `axis` (all axes when omitted) — TF op `Prod`. */
 export function reduceProd(
   x: TensorLike,
@@ -420,6 +512,8 @@ Object.assign(
     Maximum: one(tf.maximum),
     Minimum: one(tf.minimum),
     Pow: one(tf.pow),
+    BatchMatMulV2: ([a, b], op) => [tf.matMul(a, b, !!op.attrs.adj_x, !!op.attrs.adj_y)],
+    DivNoNan: one(tf.divNoNan),
     SquaredDifference: one(tf.squaredDifference),
     Floor: one(tf.floor),
     Ceil: one(tf.ceil),
@@ -430,6 +524,24 @@ Object.assign(
     Cos: one(tf.cos),
     Softplus: one(tf.softplus),
     Elu: one(tf.elu),
+    Log1p: one(tf.log1p),
+    Expm1: one(tf.expm1),
+    Tan: one(tf.tan),
+    Asin: one(tf.asin),
+    Acos: one(tf.acos),
+    Atan: one(tf.atan),
+    Sinh: one(tf.sinh),
+    Cosh: one(tf.cosh),
+    Erf: one(tf.erf),
+    Relu6: one(tf.relu6),
+    ReluGrad: ([dy, x]) => [reluGrad(dy, x)],
+    Relu6Grad: ([dy, x]) => [
+      tf.tidy(() => tf.mul(dy, tf.cast(tf.logicalAnd(tf.greater(x, 0), tf.less(x, 6)), dy.dtype))),
+    ],
+    Selu: one(tf.selu),
+    IsNan: one(tf.isNaN),
+    IsInf: one(tf.isInf),
+    IsFinite: one(tf.isFinite),
     Atan2: one(tf.atan2),
     ArgMin: ([x], op) => [tf.argMin(x, op.attrs.axis as number)],
     Prod: ([x], op) => [tf.prod(x, op.attrs.axis as number[], op.attrs.keep_dims as boolean)],
@@ -468,6 +580,9 @@ Object.assign(
 );
 
 // ---------------------------------------------------------------- gradients
+
+/** SELU's constants (TF's and tfjs's). */
+const SELU_SCALE = 1.0507009873554805, SELU_ALPHA = 1.6732632423543772;
 
 /** `Maximum`/`Minimum`: `dy` goes to `a` where `mask` holds, else to `b` (TF's `_MaximumMinimumGrad`). */
 const selectGrad =
@@ -516,6 +631,23 @@ Object.assign(
         unbroadcast(mul(dy, mul(z, logA)), b),
       ];
     },
+    // TF's _DivNoNanGrad: divNoNan(dy, b) to a, dy·divNoNan(divNoNan(-a, b), b) to b.
+    DivNoNan: ({ inputs: [a, b] }, [dy]) => [
+      unbroadcast(divNoNan(dy, b), a),
+      unbroadcast(mul(dy, divNoNan(divNoNan(neg(a), b), b)), b),
+    ],
+    // TF's _BatchMatMulV2: MatMul's four cases, summed over the batch dimensions that broadcast.
+    BatchMatMulV2: ({ inputs: [a, b], attrs }, [dy]) => {
+      const [ta, tb] = [!!attrs.adj_x, !!attrs.adj_y];
+      const [da, db] = !ta
+        ? (!tb
+          ? [batchMatMul(dy, b, false, true), batchMatMul(a, dy, true, false)]
+          : [batchMatMul(dy, b), batchMatMul(dy, a, true, false)])
+        : (!tb
+          ? [batchMatMul(b, dy, false, true), batchMatMul(a, dy)]
+          : [batchMatMul(b, dy, true, true), batchMatMul(dy, a, true, true)]);
+      return [unbroadcast(da, a), unbroadcast(db, b)];
+    },
     SquaredDifference: ({ inputs: [a, b] }, [dy]) => {
       const d = mul(dy, mul(sub(a, b), 2));
       return [unbroadcast(d, a), unbroadcast(neg(d), b)];
@@ -530,6 +662,31 @@ Object.assign(
     Softplus: ({ inputs: [x] }, [dy]) => [mul(dy, sigmoid(x))],
     // TF's EluGrad: dy·(y + 1) where y < 0, else dy; LeakyReluGrad: dy where x > 0, else alpha·dy.
     Elu: ({ output: y }, [dy]) => [where(less(y, 0), mul(dy, add(y, 1)), dy)],
+    // math_grad.py's _Log1pGrad, _Expm1Grad, _TanGrad, _AsinGrad, _AcosGrad, _AtanGrad, _SinhGrad,
+    // _CoshGrad, _ErfGrad (d erf(x)/dx = 2/√π·exp(-x²)).
+    Log1p: ({ inputs: [x] }, [dy]) => [mul(dy, reciprocal(add(x, 1)))],
+    Expm1: ({ inputs: [x] }, [dy]) => [mul(dy, exp(x))],
+    Tan: ({ inputs: [x] }, [dy]) => [mul(dy, square(reciprocal(cos(x))))],
+    Asin: ({ inputs: [x] }, [dy]) => [mul(dy, rsqrt(sub(1, square(x))))],
+    Acos: ({ inputs: [x] }, [dy]) => [neg(mul(dy, rsqrt(sub(1, square(x)))))],
+    Atan: ({ inputs: [x] }, [dy]) => [mul(dy, reciprocal(add(square(x), 1)))],
+    Sinh: ({ inputs: [x] }, [dy]) => [mul(dy, cosh(x))],
+    Cosh: ({ inputs: [x] }, [dy]) => [mul(dy, sinh(x))],
+    Erf: ({ inputs: [x] }, [dy]) => [mul(dy, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI)))],
+    // nn_grad.py: TF's Relu6Grad passes dy where 0 < x < 6, and its gradient is itself for dy
+    // and zeros for x (so a second derivative is zeros, not None); SeluGrad is
+    // dy·(y + scale·alpha) where y < 0, else dy·scale.
+    Relu6: ({ inputs: [x] }, [dy]) => [maskGrad("Relu6Grad", dy, x)],
+    Relu6Grad: ({ inputs: [, x] }, [g]) => [maskGrad("Relu6Grad", g, x), zerosLike(x)],
+    // Relu's, as TF's (replacing gradients.ts's dy·cast(x > 0), whose second derivative is None).
+    Relu: ({ inputs: [x] }, [dy]) => [maskGrad("ReluGrad", dy, x)],
+    ReluGrad: ({ inputs: [, x] }, [g]) => [maskGrad("ReluGrad", g, x), zerosLike(x)],
+    Selu: ({ output: y }, [dy]) => [
+      where(less(y, 0), mul(dy, add(y, SELU_SCALE * SELU_ALPHA)), mul(dy, SELU_SCALE)),
+    ],
+    IsNan: null,
+    IsInf: null,
+    IsFinite: null,
     LeakyRelu: (op, [dy]) => [
       where(greater(op.inputs[0], 0), dy, mul(dy, op.attrs.alpha as number)),
     ],
@@ -607,6 +764,13 @@ Object.assign(
     Any: null,
     // TF's _CumsumGrad: the running sum of dy the other way, as exclusive as the op.
     Cumsum: ({ attrs: a }, [dy]) => [cumsum(dy, a.axis as number, !!a.exclusive, !a.reverse)],
+    // TF's _CumprodGrad: divNoNan(cumsum(cumprod(x)·dy) the other way, x): 0 where x is 0, as
+    // in TF (whose comment says the formula fails there).
+    Cumprod: ({ inputs: [x], attrs: a }, [dy]) => {
+      const [axis, exclusive, reverse] = [a.axis as number, !!a.exclusive, !!a.reverse];
+      const out = cumsum(mul(cumprod(x, axis, exclusive, reverse), dy), axis, exclusive, !reverse);
+      return [divNoNan(out, x)];
+    },
     Prod: prodGrad,
     CustomGradient: (op, [dy]) => [null, ...customGrads.get(op)!(dy)],
   } satisfies Record<string, GradFn | null>,

@@ -185,15 +185,21 @@ export function constant(
   dtype?: DType,
   name = "Const",
 ): SymbolicTensor {
-  const t = tf.keep(
-    value instanceof tf.Tensor
-      ? (dtype && value.dtype !== dtype ? tf.cast(value, dtype) : tf.clone(value))
-      : tf.tensor(
-        value as number[],
-        undefined,
-        dtype ?? (typeof value === "boolean" ? "bool" : "float32"),
-      ),
-  );
+  copying++; // an eager copy, even of a tensor watched in a trace
+  let t: tf.Tensor;
+  try {
+    t = tf.keep(
+      value instanceof tf.Tensor
+        ? (dtype && value.dtype !== dtype ? tf.cast(value, dtype) : tf.clone(value))
+        : tf.tensor(
+          value as number[],
+          undefined,
+          dtype ?? (typeof value === "boolean" ? "bool" : "float32"),
+        ),
+    );
+  } finally {
+    copying--;
+  }
   const dt = t.dtype as DType;
   const op = addOp(
     "Const",
@@ -203,8 +209,25 @@ export function constant(
     name,
   );
   op.value = t;
+  if (value instanceof tf.Tensor) constantSources.set(op, value.id);
   return op.output;
 }
+
+/** The id of the eager tensor each `Const` was made from (a tape in a trace may watch it). */
+export const constantSources: WeakMap<Operation, number> = new WeakMap();
+
+/** Eager tensors a tape in a trace watches: ops on them are graph ops there (TF captures them). */
+const watchedInTraces = new WeakSet<tf.Tensor>();
+let copying = 0;
+
+/** Makes ops on the eager tensor `t` graph ops while functions are traced (see `_kernel_dispatch.ts`). */
+export function captureInTraces(t: tf.Tensor): void {
+  watchedInTraces.add(t);
+}
+
+/** Whether ops on `x` must be graph ops in a trace because a tape watches it (not while it is copied into a constant). */
+export const isWatchedInTraces = (x: unknown): boolean =>
+  copying === 0 && watchedInTraces.has(x as tf.Tensor);
 
 /** Reads an eager `tf.Variable`'s current value at run time (how `tfFunction` sees variables). */
 export function readVariable(v: tf.Variable): SymbolicTensor {
@@ -297,22 +320,60 @@ export const sign = (x: TensorLike, name?: string): SymbolicTensor => unary("Sig
 export const identity = (x: TensorLike, name?: string): SymbolicTensor =>
   unary("Identity", x, name);
 
-/** Softmax over the last axis. */
-export function softmax(logits: TensorLike, name?: string): SymbolicTensor {
+/**
+ * `type` (`Softmax`, `LogSoftmax`: ops on the last axis) along any `axis` of
+ * `logits`, negative too, as TF's `tf.nn.softmax(logits, axis)` computes it:
+ * the axis swapped last, the op, swapped back.
+ */
+function alongAxis(type: string, logits: TensorLike, axis: number, name?: string): SymbolicTensor {
   const x = toSymbolic(logits);
   if (x.rank < 1 && !x.unknownRank) {
-    throw new ShapeError(`Softmax: ${x.toString()} must have rank >= 1`);
+    throw new ShapeError(`${type}: ${x.toString()} must have rank >= 1`);
   }
-  return unary("Softmax", x, name);
+  if (axis === -1 || (!x.unknownRank && axis === x.rank - 1)) return unary(type, x, name);
+  if (x.unknownRank) {
+    throw new ShapeError(`${type} along axis ${axis}: the rank of ${x.toString()} must be known`);
+  }
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= x.rank) {
+    throw new ShapeError(
+      `${type}: axis ${axis} must be in the range [-${x.rank}, ${x.rank}) for ${x.toString()}`,
+    );
+  }
+  const swap = x.shape.map((_, i) => i === a ? x.rank - 1 : i === x.rank - 1 ? a : i);
+  return transpose(unary(type, transpose(x, swap), name), swap);
 }
 
-/** `log(softmax(x))` over the last axis, computed stably. */
-export function logSoftmax(logits: TensorLike, name?: string): SymbolicTensor {
-  const x = toSymbolic(logits);
-  if (x.rank < 1 && !x.unknownRank) {
-    throw new ShapeError(`LogSoftmax: ${x.toString()} must have rank >= 1`);
+/** Softmax along `axis` (default the last; any axis, as TF's `tf.nn.softmax`). */
+export function softmax(logits: TensorLike, axis = -1, name?: string): SymbolicTensor {
+  return alongAxis("Softmax", logits, axis, name);
+}
+
+/** `log(softmax(x))` along `axis` (default the last; any axis), computed stably. */
+export function logSoftmax(logits: TensorLike, axis = -1, name?: string): SymbolicTensor {
+  return alongAxis("LogSoftmax", logits, axis, name);
+}
+
+/**
+ * The error TensorFlow.js's `tf.softmax`/`tf.logSoftmax` (`what`) raise, eagerly
+ * too, for an `axis` of a rank-`rank` tensor other than the last, saying how to
+ * move the axis last and back as TensorFlow does inside `tf.nn.softmax`.
+ */
+export function notLastAxisError(what: string, rank: number, axis: number): ShapeError {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(a) || a < 0 || a >= rank) {
+    return new ShapeError(`tf.${what}: axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
-  return unary("LogSoftmax", x, name);
+  const swap = [...Array(rank).keys()].map((i) => i === a ? rank - 1 : i === rank - 1 ? a : i);
+  const perm = `[${swap.join(", ")}]`;
+  const tfName = what === "logSoftmax" ? "log_softmax" : what;
+  return new ShapeError(
+    `tf.${what}(x, ${axis}): TensorFlow.js computes ${what} only along the last axis, and ` +
+      `refuses axis ${axis} of a rank-${rank} tensor eagerly too (TensorFlow's tf.nn.${tfName} ` +
+      `takes any axis). Move the axis last and back, as TensorFlow does: ` +
+      `tf.transpose(tf.${what}(tf.transpose(x, ${perm})), ${perm}), which runs eagerly and ` +
+      `traced (in a v1 graph, v1.${what}(x, ${axis}) does it).`,
+  );
 }
 
 /** Permutes the dimensions (default: reverses them). */
@@ -424,8 +485,8 @@ export function reduceMax(
   return reduce("Max", x, axis, keepDims, name);
 }
 
-/** Index of the largest value along `axis` → int32. */
-export function argMax(x: TensorLike, axis = -1, name?: string): SymbolicTensor {
+/** Index of the largest value along `axis` (default 0, as TF's `tf.math.argmax`) → int32. */
+export function argMax(x: TensorLike, axis = 0, name?: string): SymbolicTensor {
   const sx = toSymbolic(x);
   const [a] = normAxes("ArgMax", sx, axis);
   const shape = sx.shape.filter((_, i) => i !== a);
