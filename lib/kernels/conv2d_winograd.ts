@@ -64,9 +64,8 @@ import {
 import { gemmEnabled, KC, MR, NR, tilesFunction } from "./gemm.ts";
 import { chunks, type Rows, runParts } from "./_parallel.ts";
 
-/** Bᵀ (input transform), G (filter transform) and Aᵀ (output transform) of F(2x2, 3x3). */
+/** Bᵀ and Aᵀ of F(2x2, 3x3); G's products are written out as sums and halves (packFilter). */
 const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
-const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
 const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
 
 /** The sizes one assembled function is specialised to. */
@@ -343,51 +342,65 @@ function moduleFor(s: Shape): Uint8Array {
   return bytes;
 }
 
+/** Where a filter's tap k from channel ci to channel oi is: base + k·sk + ci·sc + oi·so. */
+interface FilterLayout {
+  base: number;
+  sk: number;
+  sc: number;
+  so: number;
+}
+
 /**
  * U_ξ = (G·g·Gᵀ)_ξ for every (c, o), packed as `tiles` reads B: panels of NR output
- * channels. `w(k, ci, oi)` is the filter's tap k (row-major 3x3) from input channel ci to
- * output channel oi.
+ * channels. With G's rows (1 0 0), ½(1 1 1), ½(1 −1 1), (0 0 1), both products are sums
+ * and halves: G·g takes g's rows r0, r1, r2 to r0, ½(r0 + r1 + r2), ½(r0 − r1 + r2), r2,
+ * and ·Gᵀ does the same to each row's three values.
  */
 function packFilter(
-  w: (k: number, ci: number, oi: number) => number,
+  wv: Float32Array,
+  at: FilterLayout,
   c: number,
   o: number,
   dst: Float32Array,
 ): void {
   const nPanels = Math.ceil(o / NR), stride = nPanels * NR * c;
-  dst.fill(0);
-  const g = new Float64Array(9), gg = new Float64Array(12);
+  if (nPanels * NR !== o) dst.fill(0);
+  const { sk } = at;
+  const row = (q: number, r0: number, r1: number, r2: number) => {
+    dst[q] = r0;
+    dst[q + stride] = 0.5 * (r0 + r1 + r2);
+    dst[q + 2 * stride] = 0.5 * (r0 - r1 + r2);
+    dst[q + 3 * stride] = r2;
+  };
   for (let ci = 0; ci < c; ci++) {
     for (let oi = 0; oi < o; oi++) {
-      for (let k = 0; k < 9; k++) g[k] = w(k, ci, oi);
-      for (let i = 0; i < 4; i++) { // gg = G·g (4x3)
-        for (let l = 0; l < 3; l++) {
-          gg[i * 3 + l] = G[i][0] * g[l] + G[i][1] * g[3 + l] + G[i][2] * g[6 + l];
-        }
-      }
-      const at = Math.floor(oi / NR) * NR * c + ci * NR + (oi % NR);
-      for (let i = 0; i < 4; i++) { // U = gg·Gᵀ (4x4)
-        for (let j = 0; j < 4; j++) {
-          const u = gg[i * 3] * G[j][0] + gg[i * 3 + 1] * G[j][1] + gg[i * 3 + 2] * G[j][2];
-          dst[(i * 4 + j) * stride + at] = u;
-        }
-      }
+      const p = at.base + ci * at.sc + oi * at.so;
+      const [g00, g01, g02] = [wv[p], wv[p + sk], wv[p + 2 * sk]];
+      const [g10, g11, g12] = [wv[p + 3 * sk], wv[p + 4 * sk], wv[p + 5 * sk]];
+      const [g20, g21, g22] = [wv[p + 6 * sk], wv[p + 7 * sk], wv[p + 8 * sk]];
+      const q = Math.floor(oi / NR) * NR * c + ci * NR + (oi % NR);
+      row(q, g00, g01, g02);
+      row(
+        q + 4 * stride,
+        0.5 * (g00 + g10 + g20),
+        0.5 * (g01 + g11 + g21),
+        0.5 * (g02 + g12 + g22),
+      );
+      row(
+        q + 8 * stride,
+        0.5 * (g00 - g10 + g20),
+        0.5 * (g01 - g11 + g21),
+        0.5 * (g02 - g12 + g22),
+      );
+      row(q + 12 * stride, g20, g21, g22);
     }
   }
-}
-
-interface ConvAttrs {
-  strides: number | number[];
-  pad: unknown;
-  dataFormat?: string;
-  dilations?: number | number[];
-  dimRoundingMode?: "floor" | "round" | "ceil";
 }
 
 /**
  * The stride-1 3x3 convolution of NHWC `x` (c channels, zero-padded by `top` and `left`,
  * and below and right as far as needed) to `outH × outW × o`, by F(2x2, 3x3), with the
- * filter's tap k from channel ci to channel oi at `tap(k, ci, oi)` of `filter`.
+ * filter's taps where `layout` says.
  */
 function convolve(
   heap: HeapBackend,
@@ -399,7 +412,7 @@ function convolve(
   outH: number,
   outW: number,
   filter: Info,
-  tap: (k: number, ci: number, oi: number) => number,
+  layout: FilterLayout,
 ): Info {
   const [batch, inH, inW, c] = x.shape;
   const s: Shape = {
@@ -441,8 +454,7 @@ function convolve(
     for (let j = 0; j < c; j++) kt[j] = j * 4;
     // Views after the allocations: growing a heap that is not shared detaches older views.
     const wv = heap.typedArrayFromHeap(filter) as Float32Array;
-    const w = (k: number, ci: number, oi: number) => wv[tap(k, ci, oi)];
-    packFilter(w, c, o, new Float32Array(memory.buffer, bp, 16 * nPanels * NR * c));
+    packFilter(wv, layout, c, o, new Float32Array(memory.buffer, bp, 16 * nPanels * NR * c));
     const [xAt, yAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(out.dataId)];
     const [xImage, yImage] = [inH * inW * c * 4, outH * outW * o * 4];
     let index = 0; // chunks() describes the parts in order: part i uses scratch i
@@ -536,7 +548,7 @@ export function winogradConv2D(
     outHeight,
     outWidth,
     filter,
-    (k, ci, oi) => (k * c + ci) * o + oi,
+    { base: 0, sk: c * o, sc: o, so: 1 },
   );
 }
 
@@ -566,8 +578,9 @@ export function winogradInputGrad(
     2 - padInfo.left,
     inHeight,
     inWidth,
+    // Tap k of the turned filter is tap 8 − k; its channels ci, oi are W's o, c.
     filter,
-    (k, ci, oi) => ((8 - k) * c + oi) * o + ci,
+    { base: 8 * c * o, sk: -c * o, sc: 1, so: o },
   );
 }
 
@@ -642,28 +655,33 @@ export function winogradFilterGrad(
       };
     };
     runParts(bytes, memory, ex, "filterImage", chunks(batch, parts, part));
-    // dU = Σ over the parts, in order; then dW[k, l] = Σ_ij G[i][k]·G[j][l]·dU_ij.
-    const f = new Float32Array(memory.buffer);
+    // dU = Σ over the parts, in order (float32 sums); then dW = Gᵀ·dU·G, where Gᵀ takes a
+    // column (u0, u1, u2, u3) to (u0 + ½(u1 + u2), ½(u1 − u2), ½(u1 + u2) + u3).
+    const size = 16 * cPad * nPad;
+    const du = new Float32Array(memory.buffer, scratch[0].du, size);
+    for (const p of scratch.slice(1, index)) {
+      const other = new Float32Array(memory.buffer, p.du, size);
+      for (let i = 0; i < size; i++) du[i] += other[i];
+    }
     const dw = heap.typedArrayFromHeap(out) as Float32Array;
-    const du = new Float64Array(16);
-    const used = scratch.slice(0, index).map((p) => p.du / 4);
+    const plane = cPad * nPad, t = new Float64Array(12);
     for (let ci = 0; ci < c; ci++) {
       for (let oi = 0; oi < o; oi++) {
-        for (let xi = 0; xi < 16; xi++) {
-          const at = xi * cPad * nPad + ci * nPad + oi;
-          let sum = f[used[0] + at];
-          for (let p = 1; p < used.length; p++) sum = Math.fround(sum + f[used[p] + at]);
-          du[xi] = sum;
+        const q = ci * nPad + oi;
+        for (let j = 0; j < 4; j++) { // t = Gᵀ·dU (3x4), column j
+          const [u0, u1, u2, u3] = [0, 1, 2, 3].map((i) => du[q + (4 * i + j) * plane]);
+          [t[j], t[4 + j], t[8 + j]] = [
+            u0 + 0.5 * (u1 + u2),
+            0.5 * (u1 - u2),
+            0.5 * (u1 + u2) + u3,
+          ];
         }
-        for (let k = 0; k < 3; k++) {
-          for (let l = 0; l < 3; l++) {
-            let w = 0;
-            for (let i = 0; i < 4; i++) {
-              if (G[i][k] === 0) continue;
-              for (let j = 0; j < 4; j++) w += G[i][k] * G[j][l] * du[i * 4 + j];
-            }
-            dw[((k * 3 + l) * c + ci) * o + oi] = w;
-          }
+        for (let k = 0; k < 3; k++) { // dW row k = t's row k · G
+          const [u0, u1, u2, u3] = [t[4 * k], t[4 * k + 1], t[4 * k + 2], t[4 * k + 3]];
+          const at = (3 * k * c + ci) * o + oi;
+          dw[at] = u0 + 0.5 * (u1 + u2);
+          dw[at + c * o] = 0.5 * (u1 - u2);
+          dw[at + 2 * c * o] = 0.5 * (u1 + u2) + u3;
         }
       }
     }
