@@ -6,8 +6,9 @@
  * input first. Summing a layer's output gradient over the batch (and rows and
  * columns: the bias gradient, `[128, 26, 26, 32]` → `[32]`) took a generic
  * 4-D transpose (about 11 ms). Viewed as `[M, C]` (M the leading axes, C the
- * rest), the sum goes down the columns four at a time, in up to 32 runs of
- * rows that the threads share; each run sums into its own row of partial
+ * rest), the sum goes down up to 32 columns at a time in SIMD registers (a
+ * few rows side by side when C is small), in up to 32 runs of rows that the
+ * threads share; each run sums into its own row of partial
  * sums, and the runs are added in a fixed order, so the result does not depend
  * on the thread count. C must be a multiple of 4; otherwise a 4-D bias
  * gradient averages each image with the backend's (XNNPACK) `AvgPool` and
@@ -27,42 +28,38 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { callKernel, type HeapBackend, type Info, release } from "./_kernel_util.ts";
-import { assemble, backendMemory, I32, instantiate, op, simd } from "./_wasm.ts";
+import { assemble, backendMemory, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
 import { chunks, once, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 /**
- * `columns(src, dst, rows, rowBytes)`: dst[j] = Σ_r src[r·rowBytes/4 + j] for j < rowBytes/4,
- * four columns at a time, rows in order (rowBytes a multiple of 16).
+ * `columnsN(src, dst, rows, rowBytes)` for N = 1..8: dst[j] = Σ_r src[r·rowBytes/4 + j] for
+ * j < 4N, rows in order, the sums in N SIMD registers.
  */
 const COLUMNS_WASM = (() => {
-  const [SRC, DST, ROWS, RB] = [0, 1, 2, 3];
-  const [R, J] = [4, 5];
-  return assemble([{
-    name: "columns",
-    params: [I32, I32, I32, I32],
-    locals: [I32, I32],
-    body: [
-      [...op.get(DST), ...op.i32(0), ...op.get(RB), ...op.memoryFill],
-      [...op.i32(0), ...op.set(R)],
-      op.block,
-      op.loop,
-      [...op.get(R), ...op.get(ROWS), ...op.i32GeU, ...op.brIf(1)],
-      [...op.i32(0), ...op.set(J)],
-      op.block,
-      op.loop,
-      [...op.get(J), ...op.get(RB), ...op.i32GeU, ...op.brIf(1)],
-      [...op.get(DST), ...op.get(J), ...op.i32Add, ...op.get(DST), ...op.get(J), ...op.i32Add],
-      [...simd.load(), ...op.get(SRC), ...op.get(J), ...op.i32Add, ...simd.load(), ...simd.add],
-      simd.store(),
-      [...op.get(J), ...op.i32(16), ...op.i32Add, ...op.set(J), ...op.br(0)],
-      op.end,
-      op.end,
-      [...op.get(SRC), ...op.get(RB), ...op.i32Add, ...op.set(SRC)],
-      [...op.get(R), ...op.i32(1), ...op.i32Add, ...op.set(R), ...op.br(0)],
-      op.end,
-      op.end,
-    ],
-  }]);
+  const [SRC, DST, ROWS, RB, R] = [0, 1, 2, 3, 4];
+  const acc = (i: number) => 5 + i;
+  return assemble([1, 2, 3, 4, 5, 6, 7, 8].map((n) => {
+    const vs = [...Array(n).keys()];
+    return {
+      name: `columns${n}`,
+      params: [I32, I32, I32, I32],
+      locals: [I32, ...vs.map(() => V128)],
+      body: [
+        ...vs.map((i) => [...simd.zero, ...op.set(acc(i))]),
+        [...op.i32(0), ...op.set(R)],
+        op.block,
+        op.loop,
+        [...op.get(R), ...op.get(ROWS), ...op.i32GeU, ...op.brIf(1)],
+        ...vs.map((i) => [...op.get(acc(i)), ...op.get(SRC), ...simd.load(16 * i)]),
+        ...vs.map((i) => [...simd.add, ...op.set(acc(n - 1 - i))]),
+        [...op.get(SRC), ...op.get(RB), ...op.i32Add, ...op.set(SRC)],
+        [...op.get(R), ...op.i32(1), ...op.i32Add, ...op.set(R), ...op.br(0)],
+        op.end,
+        op.end,
+        ...vs.map((i) => [...op.get(DST), ...op.get(acc(i)), ...simd.store(16 * i)]),
+      ],
+    };
+  }));
 })();
 
 /**
@@ -79,25 +76,28 @@ function columnSum(
   const memory = backendMemory(backend);
   if (!memory) return undefined;
   const heap = backend as HeapBackend;
-  const runs = m * c >= SPLIT_MIN ? Math.min(32, m) : 1;
-  const partials = heap.makeOutput([runs, c], "float32");
+  // Few columns make short rows: sum g rows side by side (g·c ≤ 32 columns, g dividing m),
+  // then fold the g groups. Wider rows go in blocks of up to 32 columns.
+  let g = Math.max(1, Math.floor(32 / c));
+  while (m % g) g--;
+  const [rows, width] = [m / g, g * c];
+  const runs = m * c >= SPLIT_MIN ? Math.min(32, rows) : 1;
+  const partials = heap.makeOutput([runs, width], "float32");
   const out = heap.makeOutput(shape, "float32");
   const src = heap.getMemoryOffset(x.dataId), dst = heap.getMemoryOffset(partials.dataId);
-  let run = 0; // chunks() describes the runs in order: run i sums into row i of partials
-  const part = (r0: number, r1: number) =>
-    once([src + r0 * c * 4, dst + run++ * c * 4, r1 - r0, c * 4], r1 > r0);
-  runParts(
-    COLUMNS_WASM,
-    memory,
-    instantiate(COLUMNS_WASM, memory),
-    "columns",
-    chunks(m, runs, part),
-  );
+  const exports = instantiate(COLUMNS_WASM, memory);
+  for (let b = 0; b < width; b += 32) {
+    const n = Math.min(32, width - b) / 4;
+    let run = 0; // chunks() describes the runs in order: run i sums into row i of partials
+    const part = (r0: number, r1: number) =>
+      once([src + (r0 * width + b) * 4, dst + (run++ * width + b) * 4, r1 - r0, width * 4]);
+    runParts(COLUMNS_WASM, memory, exports, `columns${n}`, chunks(rows, runs, part));
+  }
   const p = heap.typedArrayFromHeap(partials) as Float32Array;
   const o = heap.typedArrayFromHeap(out) as Float32Array;
   for (let j = 0; j < c; j++) {
     let sum = p[j];
-    for (let r = 1; r < runs; r++) sum = Math.fround(sum + p[r * c + j]);
+    for (let k = 1; k < runs * g; k++) sum = Math.fround(sum + p[k * c + j]);
     o[j] = sum;
   }
   heap.disposeData(partials.dataId);
