@@ -24,74 +24,68 @@
 import * as tf from "@tensorflow/tfjs";
 import { type HeapBackend, type Info, KernelInputError } from "./_kernel_util.ts";
 import { assemble, backendMemory, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
-import { type Rows, runParts, splitAt } from "./_parallel.ts";
+import { chunks, type Rows, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 // One row of 2x2/2 windows, four channels per instruction, in WebAssembly on the
-// backend's heap. The same rule as the loop below, without branches: masks of
-// "this cell beats the best so far" pick the first maximum, and `dy` ANDed with
-// a mask writes either the gradient or +0 to each of the four cells.
-// Params: x, dy, dx (byte offsets of the row), windows, channel bytes, input row bytes.
-const [XP, DYP, DXP, WINDOWS, CB, RB] = [0, 1, 2, 3, 4, 5];
-const [W, K, P, Q] = [6, 7, 8, 9]; // i32 locals: window, channel byte, x address, dx address
-const [NINF, BEST, GV, MA, MB, MC, ME] = [10, 11, 12, 13, 14, 15, 16]; // v128 locals
-const addr = (base: number, ...offsets: number[]) => [
-  ...op.get(base),
-  ...offsets.flatMap((o) => [...op.get(o), ...op.i32Add]),
-];
-/** best = x > best ? x : best, with the mask kept in `mask`. */
-const beats = (load: number[], mask: number) => [
-  ...load,
-  ...op.get(BEST),
-  ...simd.gt,
-  ...op.set(mask),
-  ...load,
-  ...op.get(BEST),
-  ...op.get(mask),
-  ...simd.bitselect,
-  ...op.set(BEST),
-];
-const POOL_WASM = assemble([{
-  name: "row",
-  params: [I32, I32, I32, I32, I32, I32],
-  locals: [I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128],
-  body: [
-    [...op.f32(-Infinity), ...simd.splat, ...op.set(NINF)],
-    op.block,
-    op.loop,
-    [...op.get(W), ...op.get(WINDOWS), ...op.i32GeU, ...op.brIf(1)],
-    [...op.i32(0), ...op.set(K)],
-    op.block,
-    op.loop,
-    [...op.get(K), ...op.get(CB), ...op.i32GeU, ...op.brIf(1)],
-    [...addr(XP, K), ...op.set(P), ...addr(DXP, K), ...op.set(Q)],
-    // a starts the window unless it is NaN or −∞ (then nothing wins it yet).
-    [...op.get(P), ...simd.load(), ...op.get(NINF), ...simd.gt, ...op.set(MA)],
-    [...op.get(P), ...simd.load(), ...op.get(NINF), ...op.get(MA), ...simd.bitselect],
-    op.set(BEST),
-    beats([...addr(P, CB), ...simd.load()], MB),
-    beats([...addr(P, RB), ...simd.load()], MC),
-    beats([...addr(P, RB, CB), ...simd.load()], ME),
-    [...addr(DYP, K), ...simd.load(), ...op.set(GV)],
+// backend's heap, assembled for the layer's sizes (every offset a constant). The
+// same rule as the loop below, without branches: masks of "this cell beats the best
+// so far" pick the first maximum, and `dy` ANDed with a mask writes either the
+// gradient or +0 to each of the four cells.
+// Params: x, dy, dx (byte offsets of the row).
+const modules = new Map<string, Uint8Array>();
+function poolModule(channelBytes: number, rowBytes: number, windows: number): Uint8Array {
+  const key = `${channelBytes}/${rowBytes}/${windows}`;
+  const known = modules.get(key);
+  if (known) return known;
+  const [XP, DYP, DXP, W] = [0, 1, 2, 3];
+  const [A, B, C, E, MA, MB, MC, ME, BEST, GV, NINF] = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+  const [cb, rb] = [channelBytes, rowBytes];
+  const group = (k: number): number[][] => [
+    ...[[A, 0], [B, cb], [C, rb], [E, rb + cb]].map(([v, at]) => [
+      ...op.get(XP),
+      ...simd.load(at + 16 * k),
+      ...op.set(v),
+    ]),
+    // a starts the window unless it is NaN or −∞ (then nothing wins it yet); each later
+    // cell wins where it is greater than the best so far.
+    [...op.get(A), ...op.get(NINF), ...simd.gt, ...op.set(MA)],
+    [...op.get(A), ...op.get(NINF), ...op.get(MA), ...simd.bitselect, ...op.set(BEST)],
+    ...[[B, MB], [C, MC], [E, ME]].flatMap(([v, m]) => [
+      [...op.get(v), ...op.get(BEST), ...simd.gt, ...op.set(m)],
+      [...op.get(v), ...op.get(BEST), ...op.get(m), ...simd.bitselect, ...op.set(BEST)],
+    ]),
+    [...op.get(DYP), ...simd.load(16 * k), ...op.set(GV)],
     // e wins if it beat the rest; c if it won and e did not; and so on.
-    [...addr(Q, RB, CB), ...op.get(GV), ...op.get(ME), ...simd.and, ...simd.store()],
-    [...addr(Q, RB), ...op.get(GV), ...op.get(MC), ...simd.and, ...op.get(ME), ...simd.andNot],
-    simd.store(),
-    [...addr(Q, CB), ...op.get(GV), ...op.get(MB), ...simd.and, ...op.get(MC), ...simd.andNot],
-    [...op.get(ME), ...simd.andNot, ...simd.store()],
-    [...op.get(Q), ...op.get(GV), ...op.get(MA), ...simd.and, ...op.get(MB), ...simd.andNot],
-    [...op.get(MC), ...simd.andNot, ...op.get(ME), ...simd.andNot, ...simd.store()],
-    [...op.get(K), ...op.i32(16), ...op.i32Add, ...op.set(K), ...op.br(0)],
-    op.end,
-    op.end,
-    // Next window: two input columns, one output column.
-    [...op.get(XP), ...op.get(CB), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.set(XP)],
-    [...op.get(DXP), ...op.get(CB), ...op.i32(2), ...op.i32Mul, ...op.i32Add, ...op.set(DXP)],
-    [...op.get(DYP), ...op.get(CB), ...op.i32Add, ...op.set(DYP)],
-    [...op.get(W), ...op.i32(1), ...op.i32Add, ...op.set(W), ...op.br(0)],
-    op.end,
-    op.end,
-  ],
-}]);
+    [...op.get(DXP), ...op.get(GV), ...op.get(ME), ...simd.and, ...simd.store(rb + cb + 16 * k)],
+    [...op.get(DXP), ...op.get(GV), ...op.get(MC), ...simd.and, ...op.get(ME), ...simd.andNot],
+    simd.store(rb + 16 * k),
+    [...op.get(DXP), ...op.get(GV), ...op.get(MB), ...simd.and, ...op.get(MC), ...simd.andNot],
+    [...op.get(ME), ...simd.andNot, ...simd.store(cb + 16 * k)],
+    [...op.get(DXP), ...op.get(GV), ...op.get(MA), ...simd.and, ...op.get(MB), ...simd.andNot],
+    [...op.get(MC), ...simd.andNot, ...op.get(ME), ...simd.andNot, ...simd.store(16 * k)],
+  ];
+  const bytes = assemble([{
+    name: "row",
+    params: [I32, I32, I32],
+    locals: [I32, ...Array(11).fill(V128)],
+    body: [
+      [...op.f32(-Infinity), ...simd.splat, ...op.set(NINF)],
+      op.block,
+      op.loop,
+      [...op.get(W), ...op.i32(windows), ...op.i32GeU, ...op.brIf(1)],
+      ...Array.from({ length: cb / 16 }, (_, k) => group(k)).flat(),
+      // Next window: two input columns, one output column.
+      [...op.get(XP), ...op.i32(2 * cb), ...op.i32Add, ...op.set(XP)],
+      [...op.get(DXP), ...op.i32(2 * cb), ...op.i32Add, ...op.set(DXP)],
+      [...op.get(DYP), ...op.i32(cb), ...op.i32Add, ...op.set(DYP)],
+      [...op.get(W), ...op.i32(1), ...op.i32Add, ...op.set(W), ...op.br(0)],
+      op.end,
+      op.end,
+    ],
+  }]);
+  modules.set(key, bytes);
+  return bytes;
+}
 
 /** The 2x2/2 "valid" case with channels a multiple of 4, by rows of SIMD windows. */
 function maxPoolGrad2x2Simd(
@@ -106,24 +100,21 @@ function maxPoolGrad2x2Simd(
   const xp = backend.getMemoryOffset(x.dataId), dxp = backend.getMemoryOffset(dx.dataId);
   const dyp = backend.getMemoryOffset(dy.dataId);
   const rowBytes = inWidth * C * 4, dyRow = outWidth * C * 4;
-  // One call per output row; the images in two parts the threads share (disjoint rows).
-  const rows = (b0: number, n: number): Rows => ({
+  // One call per output row; the images in parts the threads share (disjoint rows).
+  const rows = (b0: number, b1: number): Rows => ({
     base: [
       xp + b0 * inHeight * rowBytes,
       dyp + b0 * outHeight * dyRow,
       dxp + b0 * inHeight * rowBytes,
-    ]
-      .concat([outWidth, C * 4, rowBytes]),
-    stepN: [inHeight * rowBytes, outHeight * dyRow, inHeight * rowBytes, 0, 0, 0],
-    stepY: [2 * rowBytes, dyRow, 2 * rowBytes, 0, 0, 0],
-    n,
+    ],
+    stepN: [inHeight * rowBytes, outHeight * dyRow, inHeight * rowBytes],
+    stepY: [2 * rowBytes, dyRow, 2 * rowBytes],
+    n: b1 - b0,
     y: outHeight,
   });
-  const b0 = splitAt(batchSize, batchSize * inHeight * inWidth * C);
-  runParts(POOL_WASM, memory, instantiate(POOL_WASM, memory), "row", [
-    rows(0, b0),
-    rows(b0, batchSize - b0),
-  ]);
+  const bytes = poolModule(C * 4, rowBytes, outWidth);
+  const parts = batchSize * inHeight * inWidth * C >= SPLIT_MIN ? 16 : 1;
+  runParts(bytes, memory, instantiate(bytes, memory), "row", chunks(batchSize, parts, rows));
 }
 
 /** Zero the cells of `dx` (NHWC) below and right of the 2x2 windows (odd heights and widths). */
