@@ -77,7 +77,7 @@ if (import.meta.main) {
   time("matMul", `${b}x784x128 (MLP layer)`, () => tf.matMul(x, w));
   time("matMul(Aᵀ)", `784x${b}x128 (its dW)`, () => tf.matMul(x, g, true, false));
   const img = r([b, 28, 28, 1]) as tf.Tensor4D, f1 = r([3, 3, 1, 32]) as tf.Tensor4D;
-  time("Conv2D (direct)", `[${b},28,28,1]*[3,3,1,32]`, () => tf.conv2d(img, f1, 1, "valid"));
+  time("Conv2D (GEMM)", `[${b},28,28,1]*[3,3,1,32]`, () => tf.conv2d(img, f1, 1, "valid"));
   const dy1 = r([b, 26, 26, 32]);
   const filterGrad = (x: tf.Tensor, dy: tf.Tensor, shape: number[]) =>
     tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
@@ -87,22 +87,35 @@ if (import.meta.main) {
       filterShape: shape,
     }) as tf.Tensor;
   time(
-    "Conv2DBackpropFilter (direct)",
+    "Conv2DBackpropFilter (direct loops)",
     `x [${b},28,28,1], dy [${b},26,26,32]`,
     () => filterGrad(img, dy1, [3, 3, 1, 32]),
   );
   const cx = r([b, 13, 13, 32]) as tf.Tensor4D, cw = r([3, 3, 32, 64]) as tf.Tensor4D;
   const dy2 = r([b, 11, 11, 64]) as tf.Tensor4D;
-  time("Conv2D", `[${b},13,13,32]*[3,3,32,64]`, () => tf.conv2d(cx, cw, 1, "valid"));
+  time("Conv2D (Winograd)", `[${b},13,13,32]*[3,3,32,64]`, () => tf.conv2d(cx, cw, 1, "valid"));
   time(
-    "Conv2DBackpropInput (scatter)",
+    "Conv2DBackpropInput (Winograd)",
     `dy [${b},11,11,64]`,
     () => tf.conv2dTranspose(dy2, cw, [b, 13, 13, 32], 1, "valid"),
   );
   time(
-    "Conv2DBackpropFilter",
+    "Conv2DBackpropFilter (Winograd)",
     `x [${b},13,13,32], dy [${b},11,11,64]`,
     () => filterGrad(cx, dy2, [3, 3, 32, 64]),
+  );
+  // The small CNN's second convolution (5x5: not Winograd's F(2x2, 3x3)).
+  const sx = r([b, 12, 12, 8]) as tf.Tensor4D, sw = r([5, 5, 8, 16]) as tf.Tensor4D;
+  const sdy = r([b, 8, 8, 16]) as tf.Tensor4D;
+  time(
+    "Conv2DBackpropInput (GEMM, scattered per image)",
+    `dy [${b},8,8,16], W [5,5,8,16]`,
+    () => tf.conv2dTranspose(sdy, sw, [b, 12, 12, 8], 1, "valid"),
+  );
+  time(
+    "Conv2DBackpropFilter (GEMM split along k)",
+    `x [${b},12,12,8], dy [${b},8,8,16]`,
+    () => filterGrad(sx, sdy, [5, 5, 8, 16]),
   );
   const pooled = tf.maxPool(dy1 as tf.Tensor4D, 2, 2, "valid");
   time(
