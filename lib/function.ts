@@ -127,6 +127,7 @@ import {
 import { inFunctionGraph } from "./v1/resource_variables.ts";
 import { notLastAxisError } from "./v1/ops.ts";
 import { gradThrough } from "./v1/control_flow.ts";
+import { drawIn, redrawError } from "./v1/random_ops.ts";
 import "./_traced_optimizers.ts";
 import { watchRandomDraws } from "./_trace_random.ts";
 export { RandomOpInTraceError } from "./_trace_random.ts";
@@ -567,6 +568,8 @@ function calleeVariables(g: Graph): tf.Variable[] {
  */
 gradFns.PartitionedCall = (op, dys) => {
   const g = op.callee!;
+  const draw = drawIn(g);
+  if (draw) throw redrawError(`the nested traced function ${op.attrs.f}`, draw);
   if (g.operations.some((o) => o.subgraphs)) return callGradAtRunTime(op, dys);
   const map = new Map<SymbolicTensor, SymbolicTensor>();
   g.inputs.forEach((p, i) => map.set(p, op.inputs[i]));

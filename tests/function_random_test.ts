@@ -209,15 +209,16 @@ Deno.test("tf.function: tfjs's tf.randomUniform, randomNormal, truncatedNormal, 
   const g = tfFunction((t: tf.Tensor) => tf.dropout(t, 0.5), {
     inputSignature: [{ shape: [null, 3] }],
   });
-  assert.throws(() => g(tf.ones([2, 3])), RandomOpInTraceError);
+  const x23 = tf.ones([2, 3]);
+  assert.throws(() => g(x23), RandomOpInTraceError);
   // Keras's other noise layers draw with tfjs's ops: refused in training mode.
   const noisy = tf.sequential({
     layers: [tf.layers.gaussianNoise({ stddev: 1, inputShape: [3] })],
   });
   const h = tfFunction((t: tf.Tensor) => noisy.apply(t, { training: true }) as tf.Tensor);
-  assert.throws(() => h(tf.ones([2, 3])), RandomOpInTraceError);
+  assert.throws(() => h(x23), RandomOpInTraceError);
   assert.deepEqual([eng.startScope, eng.endScope, eng.runKernel], hooks);
-  tf.dispose(x);
+  tf.dispose([x, x23]);
   noisy.dispose();
 });
 
@@ -286,4 +287,36 @@ Deno.test("v1 random ops refuse what TF refuses: a bad shape, an int32 draw with
     assert.throws(() => v1.dropout(v1.placeholder("float32", [2]), 1), v1.GraphError);
   });
   g.dispose();
+});
+
+Deno.test("tf.function: differentiating a cond or a nested traced function that draws inside raises a GraphError (their gradients run them again, which would differentiate other draws than the forward pass's)", () => {
+  const inner = tfFunction((x: tf.Tensor) => v1.dropout(x, 0.5) as unknown as tf.Tensor);
+  const viaCall = tfFunction((x: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(x);
+    const y = tape.record(() => tf.sum(inner(x)));
+    return tape.gradient(y, x) as tf.Tensor;
+  }, { autograph: false });
+  const viaCond = tfFunction((x: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(x);
+    const s = x as unknown as v1.SymbolicTensor;
+    const y = tape.record(() =>
+      v1.reduceSum(v1.cond(v1.greater(v1.reduceSum(s), 0), () => v1.dropout(s, 0.5), () => s))
+    );
+    return tape.gradient(y as unknown as tf.Tensor, x) as tf.Tensor;
+  }, { autograph: false });
+  const x = tf.ones([4]);
+  tf.dispose(inner(x)); // traced once: its graph keeps its constants until inner.dispose()
+  const before = tf.memory().numTensors;
+  for (const f of [viaCall, viaCond, viaCall]) {
+    assert.throws(
+      () => f(x),
+      (e: Error) =>
+        e instanceof v1.GraphError && /draws random numbers .*RandomUniform/.test(e.message),
+    );
+  }
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose(x);
+  inner.dispose();
 });

@@ -16,6 +16,10 @@
  * the stateless ops (`tf.random.stateless_*`) or `tf.random.Generator`.
  * An unused draw does not run (TF prunes legacy random ops too).
  *
+ * Not supported: differentiating a `cond`/`whileLoop` or a nested traced
+ * function that draws inside (their gradients run them again, which would draw
+ * other numbers): that raises a `GraphError` saying so. Draw outside them.
+ *
  * @example
  * ```ts
  * import { Graph } from "./graph.ts";
@@ -47,7 +51,7 @@ import {
 } from "./ops.ts";
 import { where } from "./math_array_ops.ts";
 import { gradFns } from "./gradients.ts";
-import type { Operation } from "./graph.ts";
+import type { Graph, Operation } from "./graph.ts";
 import { mulberry32 } from "../_random.ts";
 
 /** The shape of a draw: a list of sizes, or an int32 vector computed by the graph (e.g. `shapeOf(x)`). */
@@ -252,6 +256,30 @@ export const DRAWS: readonly string[] = [
   "TruncatedNormal",
   "RandomGamma",
 ];
+
+/**
+ * A draw among the ops of `g`, of its branches and loop bodies and of the
+ * functions it calls: a gradient that runs `g` again would draw other numbers.
+ */
+export function drawIn(g: Graph): Operation | undefined {
+  for (const op of g.operations) {
+    if (DRAWS.includes(op.type)) return op;
+    for (const sub of [...Object.values(op.subgraphs ?? {}), ...(op.callee ? [op.callee] : [])]) {
+      const found = drawIn(sub);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** The error for differentiating `what`, which draws `draw`, by running it again. */
+export function redrawError(what: string, draw: Operation): GraphError {
+  return new GraphError(
+    `cannot differentiate through ${what}: it draws random numbers (${draw.name}, ` +
+      `${draw.type}) and its gradient would run it again, differentiating other numbers than ` +
+      `the forward pass drew; draw them outside it and pass them in`,
+  );
+}
 
 /** One generator per seeded op: a new seed for tfjs at every run, the same sequence per graph. */
 const streams = new WeakMap<Operation, () => number>();
