@@ -205,6 +205,15 @@ Deno.test("tf.function: tfjs's tf.randomUniform, randomNormal, truncatedNormal, 
     }
     assert.equal(tf.memory().numTensors, before, `${op}: no tensors left`);
   }
+  // A draw returned as it is, or assigned to a Variable, would be a constant of the graph too.
+  const v = tf.variable(tf.zeros([3]));
+  const returned = tfFunction((t: tf.Tensor) => [t.add(1), tf.randomNormal([3])]);
+  const assigned = tfFunction((t: tf.Tensor) => {
+    v.assign(tf.randomNormal([3]));
+    return t.add(v);
+  });
+  for (const f of [returned, assigned]) assert.throws(() => f(x), RandomOpInTraceError);
+  v.dispose();
   // An unknown batch size: tf.dropout cannot even draw its mask, and says so.
   const g = tfFunction((t: tf.Tensor) => tf.dropout(t, 0.5), {
     inputSignature: [{ shape: [null, 3] }],
