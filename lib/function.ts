@@ -54,6 +54,15 @@
  * Closed-over `tf.Tensor`s become constants; closed-over `tf.Variable`s are
  * read at every call (`x.mul(w)`, `tf.mul(x, w)`, AutoGraph's `x * w`).
  *
+ * Random numbers, as in TensorFlow, are drawn anew at every call by the graph
+ * ops `v1.randomUniform`, `v1.randomNormal`, `v1.truncatedNormal`,
+ * `v1.randomStandardNormal`, `v1.randomGamma` and `v1.dropout` (an op `seed`
+ * gives a new draw per call and the same sequence per trace; no global seed),
+ * and by `tf.layers.dropout` called with `{ training: true }`. tfjs's own
+ * random ops (`tf.randomUniform`, `tf.dropout`, ...) draw once, in JavaScript:
+ * a draw that would become a graph constant raises `RandomOpInTraceError`
+ * (a draw that only initializes a Variable created by the first trace is fine).
+ *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
@@ -118,7 +127,10 @@ import {
 import { inFunctionGraph } from "./v1/resource_variables.ts";
 import { notLastAxisError } from "./v1/ops.ts";
 import { gradThrough } from "./v1/control_flow.ts";
+import { drawIn, redrawError } from "./v1/random_ops.ts";
 import "./_traced_optimizers.ts";
+import { watchRandomDraws } from "./_trace_random.ts";
+export { RandomOpInTraceError } from "./_trace_random.ts";
 
 /**
  * The shape and dtype an argument must have (`tf.TensorSpec`): `null` for a
@@ -556,6 +568,8 @@ function calleeVariables(g: Graph): tf.Variable[] {
  */
 gradFns.PartitionedCall = (op, dys) => {
   const g = op.callee!;
+  const draw = drawIn(g);
+  if (draw) throw redrawError(`the nested traced function ${op.attrs.f}`, draw);
   if (g.operations.some((o) => o.subgraphs)) return callGradAtRunTime(op, dys);
   const map = new Map<SymbolicTensor, SymbolicTensor>();
   g.inputs.forEach((p, i) => map.set(p, op.inputs[i]));
@@ -752,16 +766,17 @@ export function tfFunction<A extends unknown[], R>(
     let structure: Structure;
     eng.startScope(); // eager temporaries made while tracing are freed
     try {
-      structure = graph.asDefault(() => {
-        let k = 0;
-        const symArgs = mapLeaves(args, () => {
-          const s = specs[k];
-          const p = placeholder(s.dtype, s.shape, `arg${k++}`);
-          graph.inputs.push(p);
-          return p;
-        });
-        return collect(body(...symArgs as A), outputs);
-      });
+      structure = watchRandomDraws(graph, () =>
+        graph.asDefault(() => {
+          let k = 0;
+          const symArgs = mapLeaves(args, () => {
+            const s = specs[k];
+            const p = placeholder(s.dtype, s.shape, `arg${k++}`);
+            graph.inputs.push(p);
+            return p;
+          });
+          return collect(body(...symArgs as A), outputs);
+        }));
       const created = Object.keys(tf.engine().registeredVariables).filter((n) => !before.has(n));
       if (created.length > 0 && succeeded > 0) {
         for (const n of created) tf.engine().registeredVariables[n]?.dispose();

@@ -63,6 +63,7 @@ import {
 import { kernels, placeholder, readVariable, toSymbolic } from "./ops.ts";
 import { execute, type RunContext } from "./session.ts";
 import { gradFns } from "./gradients.ts";
+import { drawIn, redrawError } from "./random_ops.ts";
 import { GradientTape } from "../tape.ts";
 
 /**
@@ -411,6 +412,8 @@ function floatInputs(op: Operation): number[] {
  * tape (the loop iterations are recorded at run time) and differentiates it.
  */
 function controlFlowGrad(op: Operation, dys: SymbolicTensor[]): (SymbolicTensor | null)[] {
+  const draw = Object.values(op.subgraphs ?? {}).map(drawIn).find((d) => d);
+  if (draw) throw redrawError(`${op.name} (${op.type})`, draw);
   const wrt = floatInputs(op);
   const specs = wrt.map((i) => ({ dtype: "float32" as DType, shape: [...op.inputs[i].shape] }));
   const attrs = { ...op.attrs, num_inputs: op.inputs.length, wrt };

@@ -155,3 +155,12 @@ export {
   inFunctionGraph,
 } from "./resource_variables.ts";
 export { drawGraph, type DrawOptions, graphToSvg } from "./draw.ts";
+export {
+  type DrawShape,
+  dropout,
+  randomGamma,
+  randomNormal,
+  randomStandardNormal,
+  randomUniform,
+  truncatedNormal,
+} from "./random_ops.ts";
