@@ -10,6 +10,7 @@ import { initBackend } from "../lib/backend.ts";
 import { RandomOpInTraceError, tfFunction } from "../lib/function.ts";
 import { GradientTape } from "../lib/tape.ts";
 import * as v1 from "../lib/v1/mod.ts";
+import { seededDropout } from "../lib/models/seeded_dropout.ts";
 
 await initBackend();
 
@@ -328,4 +329,20 @@ Deno.test("tf.function: differentiating a cond or a nested traced function that 
   assert.equal(tf.memory().numTensors, before);
   tf.dispose(x);
   inner.dispose();
+});
+
+Deno.test("tf.keras.layers.Dropout with a seed (the project's seededDropout) in a tf.function: a new mask at every call with training true, kept elements scaled by 1/(1 - rate)", () => {
+  const layer = seededDropout({ rate: 0.5, seed: 3 });
+  const train = tfFunction((x: tf.Tensor) => layer.apply(x, { training: true }) as tf.Tensor);
+  const x = tf.ones([4, 200]);
+  const [a, b] = [train(x), train(x)] as tf.Tensor[];
+  assert.notDeepEqual(values(a), values(b));
+  for (const y of [a, b]) {
+    assert.ok(values(y).every((v) => v === 0 || v === 2), "0 or 1/(1 - 0.5)");
+    const dropped = values(y).filter((v) => v === 0).length / 800;
+    assert.ok(Math.abs(dropped - 0.5) < 0.1, `dropped ${dropped}`);
+  }
+  assert.equal(train.traceCount, 1);
+  tf.dispose([a, b, x]);
+  train.dispose();
 });

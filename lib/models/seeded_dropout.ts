@@ -30,6 +30,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { SymbolicTensor } from "../v1/graph.ts";
+import { dropout } from "../v1/random_ops.ts";
 
 /** Options of {@linkcode seededDropout}. */
 export interface SeededDropoutArgs {
@@ -62,6 +64,9 @@ export class SeededDropout extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (kwargs["training"] !== true || this.rate === 0) return x;
+    // Inside tfFunction: a graph op that draws a new mask at every call, from the layer's seed
+    // (tfjs's tf.dropout would draw once, at trace time).
+    if (x instanceof SymbolicTensor) return dropout(x, this.rate, undefined, this.seed) as never;
     // A string seed names its own stream (tfjs hashes it): "4:1" is neither the
     // integer seed 5 of an initializer nor "5:0", the first mask of seed 5.
     const seed = this.seed === undefined ? undefined : `${this.seed}:${this.#calls++}`;
