@@ -158,7 +158,7 @@ if (import.meta.main) {
     };
     // Warm-up until steady: the MLP's step needs hundreds of calls before V8 has optimised it.
     if (tiny) step();
-    else await untilSteady(step, { minMs: 1000 });
+    else await untilSteady(step, { minMs: 2000, windowMs: 1000, patience: 3 });
     out.steps.push({ model: name, ms: timed(step, 0, tiny ? 1 : 10, tiny ? 0 : 2000) });
     tf.dispose([xs, ys]);
     model.dispose();

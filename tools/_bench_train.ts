@@ -31,7 +31,7 @@ if (import.meta.main) {
     true,
     10,
     0,
-    tiny ? 0 : 2000,
+    tiny ? 0 : 4000,
   );
   console.log(JSON.stringify(row));
   Deno.exit(0);

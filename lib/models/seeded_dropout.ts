@@ -73,6 +73,11 @@ export class SeededDropout extends tf.layers.Layer {
     return tf.dropout(x, this.rate, undefined, seed);
   }
 
+  /** Start the masks again from the first one, as in a freshly built layer with the same seed. */
+  restartMasks(): void {
+    this.#calls = 0;
+  }
+
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
     return inputShape;
   }
