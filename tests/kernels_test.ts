@@ -1009,6 +1009,9 @@ Deno.test("tf.conv2d with 3x3 filters at stride 1 on wasm (Winograd F(2x2, 3x3))
   assert.equal(taken([1, 9, 9, 3], [3, 3, 3, 8]), false);
   assert.equal(taken([1, 9, 9, 8], [3, 3, 8, 6]), false);
   assert.equal(taken([1, 8, 9, 9], [3, 3, 8, 8], { ...attrs, dataFormat: "NCHW" }), false);
+  // An image whose transforms would outgrow MAX_IMAGE_SCRATCH (16 MB): the GEMM instead.
+  assert.equal(taken([1, 130, 130, 64], [3, 3, 64, 64]), false);
+  assert.equal(taken([1, 64, 64, 64], [3, 3, 64, 64]), true);
   const dy = tf.zeros([1, 7, 7, 8]), f = tf.zeros([3, 3, 8, 8]);
   const dx = winogradInputGrad(backend, dy, f, { ...attrs, inputShape: [1, 9, 9, 8] });
   assert.ok(dx, "the input gradient of an eligible convolution takes F(2x2, 3x3)");

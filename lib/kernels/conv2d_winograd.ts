@@ -106,6 +106,9 @@ const loop = (i: number, limit: number, body: number[][]): number[][] => [
   op.end,
 ];
 
+/** Most bytes of one image's transforms (V and M, 16 matrices each) where F(2x2, 3x3) applies. */
+export const MAX_IMAGE_SCRATCH = 16 << 20;
+
 /** Whether the input must be copied into a zero-padded buffer first. */
 const padded = (s: Shape): boolean =>
   s.top !== 0 || s.left !== 0 || s.inH !== s.outH + 2 || s.inW !== s.outW + 2;
@@ -523,6 +526,10 @@ function eligible(
   }
   const big = Math.max(inHeight + 4, outHeight + 2) * Math.max(inWidth + 4, outWidth + 2);
   if (batchSize * big * Math.max(c, o) * 4 >= 2 ** 31) return undefined;
+  // One image's transforms stay in cache: beyond MAX_IMAGE_SCRATCH (large images) the GEMM.
+  const tiles = Math.ceil(Math.max(inHeight, outHeight) / 2) *
+    Math.ceil(Math.max(inWidth, outWidth) / 2);
+  if (16 * (tiles + MR) * 2 * (Math.max(c, o) + NR) * 4 > MAX_IMAGE_SCRATCH) return undefined;
   return { memory, info };
 }
 

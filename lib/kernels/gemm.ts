@@ -25,7 +25,12 @@
  * With tfjs's threaded build the row panels are split between this thread and
  * lib/kernels' helper thread (`_parallel.ts`); each element of `C` is computed
  * by the same instructions in the same order either way, so the result does
- * not depend on the thread count.
+ * not depend on the thread count. A deep product with a small `C` (a filter
+ * gradient: taps × channels, summed over every pixel of the batch) is split
+ * along `k` instead, each share packing its own blocks of `B` into a `C` of its
+ * own, added in a fixed order ({@linkcode SPLIT_K_DEPTH}); and
+ * {@linkcode gemmScatter} scatters an input gradient's patch product into the
+ * image one image at a time, while it is in cache.
  *
  * @example
  * ```ts
