@@ -190,13 +190,18 @@ export class SymbolicTape {
           "new GradientTape({ persistent: true }) to take several gradients",
       );
     }
-    if (!this.tape.persistent) this.#used = true;
-    const targets = (Array.isArray(target) ? target : [target]).map((t, i) => {
-      if (t instanceof v1.SymbolicTensor) return t;
-      if (t instanceof tf.Tensor) return null; // a constant of the trace: no gradient
+    const all = (Array.isArray(target) ? target : [target]).map((t, i) => {
+      if (t instanceof v1.SymbolicTensor || t instanceof tf.Tensor) return t;
       throw new SymbolicTapeError(`gradient(target, ...): target ${i} is not a tensor`);
     });
-    const ys = targets.filter((t): t is v1.SymbolicTensor => t !== null);
+    const given = outputGradients(all, options.outputGradients);
+    if (!this.tape.persistent) this.#used = true;
+    // An eager target is a constant of the trace: no gradient flows from it.
+    const ys = all.filter((t): t is v1.SymbolicTensor => t instanceof v1.SymbolicTensor);
+    const dy = given &&
+      all.flatMap((t, i) =>
+        t instanceof v1.SymbolicTensor ? [v1.toSymbolic(given[i] as v1.TensorLike)] : []
+      );
     const list = flat(sources);
     const recorded = this.#recordedOps();
     const stands = list.map((s, i) => {
@@ -206,10 +211,6 @@ export class SymbolicTape {
       return this.#stand(s, recorded);
     });
     const xs = stands.flat();
-    let dy: v1.SymbolicTensor[] | undefined;
-    if (options.outputGradients !== undefined) {
-      dy = [v1.toSymbolic(options.outputGradients as v1.TensorLike)];
-    }
     const dxs = ys.length > 0 && xs.length > 0
       ? v1.gradients(ys, xs, dy, { through: recorded })
       : [];
@@ -224,6 +225,32 @@ export class SymbolicTape {
     });
     return rebuild(sources, grads);
   }
+}
+
+/**
+ * `outputGradients` checked as the eager tape checks them: one float32 tensor
+ * per target (a list when the target is a list) with the target's shape.
+ */
+function outputGradients(targets: Source[], given: unknown): Source[] | undefined {
+  if (given === undefined) return undefined;
+  const list = Array.isArray(given) ? [...given] : [given];
+  const fits = (d: unknown, t: Source): boolean => {
+    if (!(d instanceof tf.Tensor) && !(d instanceof v1.SymbolicTensor)) return false;
+    if (d.dtype !== "float32") return false;
+    const known = (x: Source) => !(x instanceof v1.SymbolicTensor && x.unknownRank);
+    if (!known(d) || !known(t)) return true;
+    const [ds, ts]: (number | null)[][] = [d.shape, t.shape];
+    return ds.length === ts.length &&
+      ds.every((n, i) => n === null || ts[i] === null || n === ts[i]);
+  };
+  if (list.length !== targets.length || list.some((d, i) => !fits(d, targets[i]))) {
+    const shape = (t: Source) => `[${t.shape.map((n) => n ?? "?")}]`;
+    throw new SymbolicTapeError(
+      `gradient(): outputGradients must give one float32 tensor per target with the target's ` +
+        `shape (${targets.map(shape).join(", ")})`,
+    );
+  }
+  return list as Source[];
 }
 
 function flat(x: unknown): unknown[] {

@@ -21,9 +21,12 @@ function read(gs: Grads): Values {
   return out;
 }
 
-/** `body` run eagerly and traced on x = 3: both results, as numbers (null for None). */
-function eagerAndTraced(body: (x: tf.Tensor) => Grads): { eager: Values; traced: Values } {
-  const x = tf.scalar(3);
+/** `body` run eagerly and traced on `input` (default x = 3): both results, as numbers (null for None). */
+function eagerAndTraced(
+  body: (x: tf.Tensor) => Grads,
+  input: () => tf.Tensor = () => tf.scalar(3),
+): { eager: Values; traced: Values } {
+  const x = input();
   const eager = read(body(x));
   const f = tfFunction((t: tf.Tensor) => body(t), { autograph: false });
   const traced = read(f(x) as unknown as Grads);
@@ -33,8 +36,12 @@ function eagerAndTraced(body: (x: tf.Tensor) => Grads): { eager: Values; traced:
 }
 
 /** Both runs give TF's `expected`. */
-function bothGive(body: (x: tf.Tensor) => Grads, expected: Values): void {
-  const { eager, traced } = eagerAndTraced(body);
+function bothGive(
+  body: (x: tf.Tensor) => Grads,
+  expected: Values,
+  input?: () => tf.Tensor,
+): void {
+  const { eager, traced } = eagerAndTraced(body, input);
   assert.deepEqual(eager, expected, "eager");
   assert.deepEqual(traced, expected, "traced");
 }
@@ -146,4 +153,77 @@ Deno.test("GradientTape: tf.memory is flat across calls of a traced function who
   assert.equal(tf.memory().numTensors, before);
   f.dispose();
   x.dispose();
+});
+
+const pair = (): tf.Tensor => tf.tensor1d([1, 2]);
+
+Deno.test("GradientTape: outputGradients as a list, one per target (TF's output_gradients), gives Σᵢ dyᵢ·∂yᵢ/∂x, eager and traced", () => {
+  // y = x², z = 3x at x = [1, 2], dy = [10, 100], dz = [1, 2]: 2x·dy + 3·dz.
+  const x = [1, 2], dy = [10, 100], dz = [1, 2];
+  bothGive(
+    (t) => {
+      const tape = new GradientTape();
+      tape.watch(t);
+      const [y, z] = tape.record(() => [t.mul(t), t.mul(3)]);
+      return [tape.gradient([y, z], t, { outputGradients: [tf.tensor1d(dy), tf.tensor1d(dz)] })];
+    },
+    [x.map((v, i) => 2 * v * dy[i] + 3 * dz[i])],
+    pair,
+  );
+});
+
+Deno.test("GradientTape: a constant target in a target list contributes no gradient, its outputGradients entry still counted, eager and traced", () => {
+  const x = [1, 2], dy = [10, 100];
+  bothGive(
+    (t) => {
+      const tape = new GradientTape();
+      tape.watch(t);
+      const y = tape.record(() => t.mul(t));
+      const c = tf.tensor1d([5, 5]);
+      return [
+        tape.gradient([c, y], t, { outputGradients: [tf.tensor1d([7, 7]), tf.tensor1d(dy)] }),
+      ];
+    },
+    [x.map((v, i) => 2 * v * dy[i])],
+    pair,
+  );
+});
+
+Deno.test("GradientTape: outputGradients of the wrong shape is a typed GradientTapeError naming the target's shape, eager and traced; the tape is not used up", () => {
+  const body = (t: tf.Tensor): Grads => {
+    const tape = new GradientTape();
+    tape.watch(t);
+    const y = tape.record(() => t.mul(t));
+    assert.throws(
+      () => tape.gradient(y, t, { outputGradients: tf.tensor1d([1, 2, 3]) }),
+      (e: Error) => e.name === "GradientTapeError" && /outputGradients.*\[2\]/.test(e.message),
+    );
+    return [tape.gradient(y, t)]; // 2x
+  };
+  bothGive(body, [[2, 4]], pair);
+});
+
+Deno.test("GradientTape: a watched int32 tensor and a path through a cast to int32 give None (TF: gradients need floating dtypes), zeros with unconnectedGradients 'zero', eager and traced", () => {
+  bothGive(
+    (t) => {
+      const tape = new GradientTape();
+      tape.watch(t);
+      const y = tape.record(() => t.mul(t));
+      return [tape.gradient(y, t)];
+    },
+    [null],
+    () => tf.tensor1d([1, 2], "int32"),
+  );
+  bothGive(
+    (t) => {
+      const tape = new GradientTape({ persistent: true });
+      tape.watch(t);
+      const y = tape.record(() => t.mul(3).cast("int32"));
+      const g = [tape.gradient(y, t), tape.gradient(y, t, { unconnectedGradients: "zero" })];
+      tape.dispose();
+      return g;
+    },
+    [null, [0, 0]],
+    pair,
+  );
 });
