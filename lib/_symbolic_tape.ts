@@ -161,6 +161,20 @@ export class SymbolicTape {
     return ops;
   }
 
+  /** The variables this tape watches: watched explicitly, or read by a recorded op (TF's `watched_variables`). */
+  watchedVariables(): tf.Variable[] {
+    const explicit = [...this.#watched.keys()].filter((s): s is tf.Variable =>
+      s instanceof tf.Variable
+    );
+    const read = [...this.#recordedOps()].flatMap((op) =>
+      op.type === "ReadVariableOp" && op.variable !== undefined &&
+        op.variable.dtype === "float32"
+        ? [op.variable]
+        : []
+    );
+    return [...new Set([...explicit, ...read])];
+  }
+
   /** The graph tensors standing for `s` (a variable's recorded reads, or `s` itself). */
   #stand(s: Source, recorded: Set<v1.Operation>): v1.SymbolicTensor[] {
     if (s instanceof tf.Variable) {

@@ -436,6 +436,9 @@ export class GradientTape {
 
   /** The variables this tape watches (explicitly, or because they were used), like TF's. */
   watchedVariables(): tf.Variable[] {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this);
+    if (sym) return sym.watchedVariables();
     return [...this.#watchedVariables.values()];
   }
 

@@ -227,3 +227,22 @@ Deno.test("GradientTape: a watched int32 tensor and a path through a cast to int
     pair,
   );
 });
+
+Deno.test("GradientTape: watchedVariables() inside a traced function lists what the eager tape lists (TF's watched_variables): trainable variables read inside record and those watched, not non-trainable ones or reads outside record", () => {
+  const a = tf.variable(tf.scalar(1), true, "wv_a");
+  const b = tf.variable(tf.scalar(2), false, "wv_b");
+  const c = tf.variable(tf.scalar(3), true, "wv_c");
+  const d = tf.variable(tf.scalar(4), false, "wv_d");
+  const seen: string[][] = [];
+  const body = (x: tf.Tensor): Grads => {
+    const tape = new GradientTape();
+    const outside = c.mul(x);
+    tape.watch(d);
+    const y = tape.record(() => a.mul(b).mul(x).add(outside));
+    seen.push(tape.watchedVariables().map((v) => v.name).sort());
+    return [tape.gradient(y, a)]; // b·x = 6
+  };
+  bothGive(body, [[6]]);
+  assert.deepEqual(seen, [["wv_a", "wv_d"], ["wv_a", "wv_d"]]);
+  tf.dispose([a, b, c, d]);
+});
