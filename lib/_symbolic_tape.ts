@@ -5,14 +5,18 @@
  * with `v1.gradients` (reverse mode on the graph, as TensorFlow does when a
  * tape runs inside `tf.function`).
  *
- * As with the eager tape: trainable `tf.Variable`s read inside `record` are
- * watched (unless `watchAccessedVariables: false`); a graph tensor is a source
- * when `watch`ed or computed inside `record`; a `watch`ed eager tensor the
- * function closes over is one too (TF captures it: the graph's constants made
- * of it stand for it); a source the target does not
- * depend on gets `null` (or zeros with `unconnectedGradients: "zero"`); a
- * non-persistent tape allows one `gradient` call. The gradient with respect to
- * a variable sums the gradients of all its reads inside `record`.
+ * As with the eager tape, and as in TensorFlow, only the ops the tape
+ * records carry gradients: an op is recorded when its block runs inside
+ * `record` (not inside `stopRecording`) and one of its inputs is watched at
+ * that point (trainable `tf.Variable`s read inside `record` are, unless
+ * `watchAccessedVariables: false`; other tensors from their `watch` on) or is
+ * the result of a recorded op. A `watch`ed eager tensor the function closes
+ * over is watched too (TF captures it: the graph's constants made of it stand
+ * for it). So a target computed outside `record`, or before its source was
+ * watched, gets `null` for that source (or zeros with
+ * `unconnectedGradients: "zero"`), as TensorFlow gives `None`; a non-persistent
+ * tape allows one `gradient` call. The gradient with respect to a variable
+ * sums the gradients of all its recorded reads.
  *
  * `lib/tape.ts` hands a tape here (see {@linkcode symbolicTapeFor}) while a
  * function is being traced, or when a target or watched tensor is a graph tensor.
@@ -52,11 +56,18 @@ interface TapeLike {
 }
 
 type Source = tf.Tensor | v1.SymbolicTensor;
+type Range = { graph: v1.Graph; start: number; end: number };
 
 /** The symbolic half of one `GradientTape`. */
 export class SymbolicTape {
-  readonly #ranges: { graph: v1.Graph; start: number; end: number }[] = [];
-  readonly #watched = new Set<Source>();
+  readonly #ranges: Range[] = [];
+  /** Op ranges run inside `stopRecording`. */
+  readonly #paused: Range[] = [];
+  /** Watched sources, with the point of their graph they were watched at. */
+  readonly #watched = new Map<Source, { graph: v1.Graph; at: number }>();
+  /** Ids of watched eager tensors (their constants in the graph stand for them). */
+  readonly #watchedEager = new Map<number, { graph: v1.Graph; at: number }>();
+  #recording = false;
   #used = false;
 
   constructor(readonly tape: TapeLike) {}
@@ -73,11 +84,32 @@ export class SymbolicTape {
     const start = graph.operations.length;
     const eng = tf.engine();
     eng.startScope(); // eager temporaries made while building are freed
+    this.#recording = true;
     try {
       return fn();
     } finally {
+      this.#recording = false;
       eng.endScope();
       this.#ranges.push({ graph, start, end: graph.operations.length });
+    }
+  }
+
+  /** Runs `fn` inside `record` with its ops left off this tape (TF's `stop_recording`). */
+  stopRecording<T>(fn: () => T): T {
+    if (typeof fn !== "function") {
+      throw new SymbolicTapeError("stopRecording(fn): fn must be a function");
+    }
+    if (!this.#recording) {
+      throw new SymbolicTapeError(
+        "stopRecording(): this tape is not recording; call it inside tape.record(() => ...)",
+      );
+    }
+    const graph = v1.getDefaultGraph();
+    const start = graph.operations.length;
+    try {
+      return fn();
+    } finally {
+      this.#paused.push({ graph, start, end: graph.operations.length });
     }
   }
 
@@ -87,31 +119,70 @@ export class SymbolicTape {
       if (!(t instanceof tf.Tensor) && !(t instanceof v1.SymbolicTensor)) {
         throw new SymbolicTapeError(`watch(): item ${i} is not a tensor`);
       }
-      this.#watched.add(t);
-      if (t instanceof tf.Tensor && !(t instanceof tf.Variable)) captureInTraces(t);
+      const graph = v1.getDefaultGraph();
+      const point = { graph, at: graph.operations.length };
+      if (!this.#watched.has(t)) this.#watched.set(t, point);
+      if (t instanceof tf.Tensor && !(t instanceof tf.Variable)) {
+        if (!this.#watchedEager.has(t.id)) this.#watchedEager.set(t.id, point);
+        captureInTraces(t);
+      }
     }
   }
 
-  #recorded(op: v1.Operation): boolean {
-    return this.#ranges.some((r) =>
-      r.graph === op.graph && r.graph.operations.indexOf(op, r.start) >= 0 &&
-      r.graph.operations.indexOf(op, r.start) < r.end
-    );
+  /**
+   * The ops this tape recorded, in order: those run inside `record` (outside
+   * `stopRecording`) with an input watched by then or made by a recorded op
+   * (TF's tape records an op only when one of its inputs is being watched).
+   */
+  #recordedOps(): Set<v1.Operation> {
+    const ops = new Set<v1.Operation>();
+    const tracked = new Set<v1.SymbolicTensor>();
+    const by = (w: { graph: v1.Graph; at: number } | undefined, g: v1.Graph, i: number) =>
+      w !== undefined && (w.graph !== g || w.at <= i);
+    const live = (t: v1.SymbolicTensor, g: v1.Graph, i: number): boolean => {
+      if (tracked.has(t) || by(this.#watched.get(t), g, i)) return true;
+      const id = t.op.type === "Const" ? constantSources.get(t.op) : undefined;
+      return id !== undefined && by(this.#watchedEager.get(id), g, i);
+    };
+    for (const r of this.#ranges) {
+      for (let i = r.start; i < r.end; i++) {
+        if (this.#paused.some((p) => p.graph === r.graph && p.start <= i && i < p.end)) continue;
+        const op = r.graph.operations[i];
+        const v = op.type === "ReadVariableOp" ? op.variable : undefined;
+        const record = v !== undefined
+          ? (this.tape.watchAccessedVariables && v.trainable) ||
+            by(this.#watched.get(v), r.graph, i)
+          : op.inputs.some((t) => live(t, r.graph, i));
+        if (!record) continue;
+        ops.add(op);
+        for (const out of op.outputs) tracked.add(out);
+      }
+    }
+    return ops;
   }
 
-  /** The graph tensors standing for `s` (a variable's reads on the tape, or `s` itself). */
-  #stand(s: Source): v1.SymbolicTensor[] {
+  /** The variables this tape watches: watched explicitly, or read by a recorded op (TF's `watched_variables`). */
+  watchedVariables(): tf.Variable[] {
+    const explicit = [...this.#watched.keys()].filter((s): s is tf.Variable =>
+      s instanceof tf.Variable
+    );
+    const read = [...this.#recordedOps()].flatMap((op) =>
+      op.type === "ReadVariableOp" && op.variable !== undefined &&
+        op.variable.dtype === "float32"
+        ? [op.variable]
+        : []
+    );
+    return [...new Set([...explicit, ...read])];
+  }
+
+  /** The graph tensors standing for `s` (a variable's recorded reads, or `s` itself). */
+  #stand(s: Source, recorded: Set<v1.Operation>): v1.SymbolicTensor[] {
     if (s instanceof tf.Variable) {
-      const auto = this.tape.watchAccessedVariables && s.trainable;
-      if (!auto && !this.#watched.has(s)) return [];
-      return this.#ranges.flatMap((r) =>
-        r.graph.operations.slice(r.start, r.end).filter((op) =>
-          op.type === "ReadVariableOp" && op.variable === s
-        ).map((op) => op.output)
-      );
+      return [...recorded].filter((op) => op.type === "ReadVariableOp" && op.variable === s)
+        .map((op) => op.output);
     }
     if (s instanceof v1.SymbolicTensor) {
-      return this.#watched.has(s) || this.#recorded(s.op) ? [s] : [];
+      return this.#watched.has(s) || recorded.has(s.op) ? [s] : [];
     }
     // A watched eager tensor the function closes over (TF captures it): the constants made of it.
     if (!this.#watched.has(s)) return [];
@@ -133,26 +204,30 @@ export class SymbolicTape {
           "new GradientTape({ persistent: true }) to take several gradients",
       );
     }
-    if (!this.tape.persistent) this.#used = true;
-    const targets = (Array.isArray(target) ? target : [target]).map((t, i) => {
-      if (t instanceof v1.SymbolicTensor) return t;
-      if (t instanceof tf.Tensor) return null; // a constant of the trace: no gradient
+    const all = (Array.isArray(target) ? target : [target]).map((t, i) => {
+      if (t instanceof v1.SymbolicTensor || t instanceof tf.Tensor) return t;
       throw new SymbolicTapeError(`gradient(target, ...): target ${i} is not a tensor`);
     });
-    const ys = targets.filter((t): t is v1.SymbolicTensor => t !== null);
+    const given = outputGradients(all, options.outputGradients);
+    if (!this.tape.persistent) this.#used = true;
+    // An eager target is a constant of the trace: no gradient flows from it.
+    const ys = all.filter((t): t is v1.SymbolicTensor => t instanceof v1.SymbolicTensor);
+    const dy = given &&
+      all.flatMap((t, i) =>
+        t instanceof v1.SymbolicTensor ? [v1.toSymbolic(given[i] as v1.TensorLike)] : []
+      );
     const list = flat(sources);
+    const recorded = this.#recordedOps();
     const stands = list.map((s, i) => {
       if (!(s instanceof tf.Tensor) && !(s instanceof v1.SymbolicTensor)) {
         throw new SymbolicTapeError(`gradient(): source ${i} is not a tensor`);
       }
-      return this.#stand(s);
+      return this.#stand(s, recorded);
     });
     const xs = stands.flat();
-    let dy: v1.SymbolicTensor[] | undefined;
-    if (options.outputGradients !== undefined) {
-      dy = [v1.toSymbolic(options.outputGradients as v1.TensorLike)];
-    }
-    const dxs = ys.length > 0 && xs.length > 0 ? v1.gradients(ys, xs, dy) : [];
+    const dxs = ys.length > 0 && xs.length > 0
+      ? v1.gradients(ys, xs, dy, { through: recorded })
+      : [];
     let k = 0;
     const grads = list.map((s, i) => {
       const parts = stands[i].map(() => dxs[k++]).filter((d): d is v1.SymbolicTensor => !!d);
@@ -164,6 +239,32 @@ export class SymbolicTape {
     });
     return rebuild(sources, grads);
   }
+}
+
+/**
+ * `outputGradients` checked as the eager tape checks them: one float32 tensor
+ * per target (a list when the target is a list) with the target's shape.
+ */
+function outputGradients(targets: Source[], given: unknown): Source[] | undefined {
+  if (given === undefined) return undefined;
+  const list = Array.isArray(given) ? [...given] : [given];
+  const fits = (d: unknown, t: Source): boolean => {
+    if (!(d instanceof tf.Tensor) && !(d instanceof v1.SymbolicTensor)) return false;
+    if (d.dtype !== "float32") return false;
+    const known = (x: Source) => !(x instanceof v1.SymbolicTensor && x.unknownRank);
+    if (!known(d) || !known(t)) return true;
+    const [ds, ts]: (number | null)[][] = [d.shape, t.shape];
+    return ds.length === ts.length &&
+      ds.every((n, i) => n === null || ts[i] === null || n === ts[i]);
+  };
+  if (list.length !== targets.length || list.some((d, i) => !fits(d, targets[i]))) {
+    const shape = (t: Source) => `[${t.shape.map((n) => n ?? "?")}]`;
+    throw new SymbolicTapeError(
+      `gradient(): outputGradients must give one float32 tensor per target with the target's ` +
+        `shape (${targets.map(shape).join(", ")})`,
+    );
+  }
+  return list as Source[];
 }
 
 function flat(x: unknown): unknown[] {

@@ -84,7 +84,11 @@
  *
  * Watching follows TensorFlow: trainable `tf.Variable`s used inside the block
  * are watched automatically (unless `watchAccessedVariables: false`), other
- * tensors only after `tape.watch(t)` — call it before using `t` in the block.
+ * tensors only after `tape.watch(t)` — call it before using `t` in the block:
+ * as in TensorFlow, ops that used `t` before its `watch`, ops run outside
+ * `record` (before it, after it, or between two `record` blocks) and ops
+ * inside `stopRecording` are not on the tape, so a target computed only
+ * through them gets `null`.
  * Operations that depend on nothing watched are dropped at the end of each
  * `record`, and their saved tensors freed; so are operations inside
  * `tape.stopRecording(fn)` and those whose results are all integer or bool.
@@ -365,6 +369,8 @@ export class GradientTape {
   /** Tensors that depend on a watched tensor through the kept nodes (watched included). */
   #derived = new Set<number>();
   #watchedVariables = new Map<number, tf.Variable>();
+  /** For tensors watched inside `record`: the first node id that may use them (TF records later ops only). */
+  #watchedFrom = new Map<number, number>();
   /** Node id ranges recorded inside `stopRecording` during the current `record`. */
   #paused: [number, number][] = [];
   #recording = false;
@@ -420,6 +426,9 @@ export class GradientTape {
         );
       }
       this.#watched.add(t.id);
+      if (this.#recording && !this.#derived.has(t.id)) {
+        this.#watchedFrom.set(t.id, engine().state.nextTapeNodeId);
+      }
       if (isFloat(t)) this.#derived.add(t.id);
       if (t instanceof tf.Variable) this.#watchedVariables.set(t.id, t as tf.Variable);
     }
@@ -427,6 +436,9 @@ export class GradientTape {
 
   /** The variables this tape watches (explicitly, or because they were used), like TF's. */
   watchedVariables(): tf.Variable[] {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this);
+    if (sym) return sym.watchedVariables();
     return [...this.#watchedVariables.values()];
   }
 
@@ -495,6 +507,9 @@ export class GradientTape {
    * tapes still record them. Returns what `fn` returns.
    */
   stopRecording<T>(fn: () => T): T {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this);
+    if (sym) return sym.stopRecording(fn);
     this.#checkUsable("stopRecording");
     if (typeof fn !== "function") {
       throw new GradientTapeError(`stopRecording(fn): fn must be a function, got ${describe(fn)}`);
@@ -524,7 +539,8 @@ export class GradientTape {
           this.#derived.add(input.id);
           this.#watchedVariables.set(input.id, input);
         }
-        if (this.#derived.has(input.id)) depends = true;
+        const from = this.#watchedFrom.get(input.id);
+        if (this.#derived.has(input.id) && (from === undefined || node.id >= from)) depends = true;
       }
       // Integer and bool results (casts to int, argMax, comparisons) carry no gradient.
       if (depends && node.outputs.some(isFloat)) {

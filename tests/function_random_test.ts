@@ -100,12 +100,14 @@ Deno.test("tf.function: gradients flow around, not through, a random draw: d/dx 
   const f = tfFunction((x: tf.Tensor) => {
     const tape = new GradientTape({ persistent: true });
     tape.watch(x);
-    const [y, z] = tape.record(() => [
-      v1.dropout(x, 0.5),
-      v1.randomNormal([50], mu as never, sigma as never),
-    ]) as unknown as tf.Tensor[];
-    const dx = tape.gradient(tf.sum(y), x) as tf.Tensor;
-    const [dmu, dsigma] = tape.gradient(tf.sum(z), [mu, sigma]) as tf.Tensor[];
+    // The sums are taken inside record: TF's tape records only the ops run inside it.
+    const [y, z, sy, sz] = tape.record(() => {
+      const y = v1.dropout(x, 0.5) as unknown as tf.Tensor;
+      const z = v1.randomNormal([50], mu as never, sigma as never) as unknown as tf.Tensor;
+      return [y, z, tf.sum(y), tf.sum(z)];
+    });
+    const dx = tape.gradient(sy, x) as tf.Tensor;
+    const [dmu, dsigma] = tape.gradient(sz, [mu, sigma]) as tf.Tensor[];
     return { y, dx, z, dmu, dsigma };
   });
   const x = tf.fill([200], 3);

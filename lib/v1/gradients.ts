@@ -214,12 +214,15 @@ Object.assign(
  * Symbolic gradients of `sum(ys)` with respect to each of `xs`
  * (`tf.compat.v1.gradients`): new ops in `ys`' graph, under the name scope
  * `gradients/`. An `x` that `ys` do not depend on gets `null`.
- * `gradYs` seeds the output gradients (default: ones).
+ * `gradYs` seeds the output gradients (default: ones). `options.through`
+ * limits the backward pass to those ops (a `GradientTape` passes the ops it
+ * recorded; TF's tape differentiates only what it recorded).
  */
 export function gradients(
   ys: SymbolicTensor | SymbolicTensor[],
   xs: SymbolicTensor | SymbolicTensor[],
   gradYs?: SymbolicTensor[],
+  options: { through?: ReadonlySet<Operation> } = {},
 ): (SymbolicTensor | null)[] {
   const yList = Array.isArray(ys) ? ys : [ys];
   const xList = Array.isArray(xs) ? xs : [xs];
@@ -230,7 +233,10 @@ export function gradients(
     const xSet = new Set(xList);
     const onPath = new Set<Operation>();
     const reaches = (t: SymbolicTensor): boolean => xSet.has(t) || onPath.has(t.op);
-    for (const op of forward) if (op.inputs.some(reaches)) onPath.add(op);
+    const through = options.through;
+    for (const op of forward) {
+      if ((through === undefined || through.has(op)) && op.inputs.some(reaches)) onPath.add(op);
+    }
 
     const grads = new Map<SymbolicTensor, SymbolicTensor[]>();
     const push = (t: SymbolicTensor, d: SymbolicTensor): void => {
