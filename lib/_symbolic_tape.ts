@@ -210,13 +210,93 @@ export class SymbolicTape {
     });
     const given = outputGradients(all, options.outputGradients);
     if (!this.tape.persistent) this.#used = true;
+    return rebuild(sources, this.#grads(all, given, flat(sources), options.unconnectedGradients));
+  }
+
+  /**
+   * The Jacobian of `target` with respect to each source (TF's `tape.jacobian` inside a
+   * `tf.function`), or with `batch` the per-example Jacobian (`tape.batchJacobian`): one
+   * backward pass per element of the target (per element of one example), each seeded with
+   * a one-hot output gradient, stacked into `[...target.shape, ...source.shape]` (with
+   * `batch`, `[b, ...target.shape[1:], ...source.shape[1:]]`). The target's shape must be
+   * known when tracing; `null` for an unconnected source (zeros with `"zero"`).
+   */
+  jacobian(
+    target: unknown,
+    sources: unknown,
+    options: { unconnectedGradients?: "none" | "zero" } = {},
+    batch = false,
+  ): unknown {
+    const what = batch ? "batchJacobian(target, source)" : "jacobian(target, sources)";
+    if (this.#used) {
+      throw new SymbolicTapeError(
+        `${what} can only be called once on a non-persistent GradientTape; create it with ` +
+          "new GradientTape({ persistent: true })",
+      );
+    }
+    if (!(target instanceof v1.SymbolicTensor) && !(target instanceof tf.Tensor)) {
+      throw new SymbolicTapeError(`${what}: target must be one tensor`);
+    }
+    const shape = target instanceof v1.SymbolicTensor && target.unknownRank
+      ? undefined
+      : target.shape as (number | null)[];
+    if (!shape || shape.some((d) => d === null)) {
+      throw new SymbolicTapeError(
+        `${what}: in a traced function the target's shape must be known when tracing (got ` +
+          `${shape ? `[${shape.map((d) => d ?? "?")}]` : "an unknown rank"}); give the function ` +
+          "an inputSignature with fixed dimensions, or take the Jacobian eagerly",
+      );
+    }
+    const dims = shape as number[];
+    const list = flat(sources);
+    if (batch && (list.length !== 1 || dims.length < 2)) {
+      throw new SymbolicTapeError(
+        `${what}: give one source, and a target of rank >= 2 (batch first); got ` +
+          `${list.length} source(s) and a target of shape [${dims}]`,
+      );
+    }
+    if (!this.tape.persistent) this.#used = true;
+    const b = batch ? dims[0] : 1;
+    const n = dims.reduce((a, d) => a * d, 1) / b;
+    const rows: (v1.SymbolicTensor | null)[][] = list.map(() => []);
+    for (let i = 0; i < n; i++) {
+      // Output gradient: 1 at element i (at element i of every example with `batch`).
+      const seed = tf.tidy(() =>
+        (batch ? tf.oneHot(tf.fill([b], i, "int32"), n) : tf.oneHot([i], n))
+          .reshape(dims).toFloat()
+      );
+      try {
+        const grads = this.#grads([target as Source], [seed], list, "none");
+        grads.forEach((g, k) => rows[k].push(g as v1.SymbolicTensor | null));
+      } finally {
+        seed.dispose();
+      }
+    }
+    const out = list.map((s, k) => {
+      const sShape = (s as Source).shape as (number | null)[];
+      const full = batch ? [b, ...dims.slice(1), ...sShape.slice(1)] : [...dims, ...sShape];
+      if (rows[k].some((r) => r === null) || full.some((d) => d === null)) {
+        if (options.unconnectedGradients !== "zero") return null;
+        return v1.constant(tf.tidy(() => tf.zeros(full as number[])));
+      }
+      return v1.reshape(v1.stack(rows[k] as v1.SymbolicTensor[], batch ? 1 : 0), full as number[]);
+    });
+    return rebuild(sources, out);
+  }
+
+  /** Gradients of `all` (seeded by `given`, if any) for each of `list`: no use of the tape. */
+  #grads(
+    all: Source[],
+    given: Source[] | undefined,
+    list: unknown[],
+    unconnected: "none" | "zero" | undefined,
+  ): (v1.SymbolicTensor | null)[] {
     // An eager target is a constant of the trace: no gradient flows from it.
     const ys = all.filter((t): t is v1.SymbolicTensor => t instanceof v1.SymbolicTensor);
     const dy = given &&
       all.flatMap((t, i) =>
         t instanceof v1.SymbolicTensor ? [v1.toSymbolic(given[i] as v1.TensorLike)] : []
       );
-    const list = flat(sources);
     const recorded = this.#recordedOps();
     const stands = list.map((s, i) => {
       if (!(s instanceof tf.Tensor) && !(s instanceof v1.SymbolicTensor)) {
@@ -232,12 +312,12 @@ export class SymbolicTape {
     const grads = list.map((s, i) => {
       const parts = stands[i].map(() => dxs[k++]).filter((d): d is v1.SymbolicTensor => !!d);
       if (parts.length > 0) return v1.addN(parts);
-      if (options.unconnectedGradients !== "zero") return null;
+      if (unconnected !== "zero") return null;
       return s instanceof v1.SymbolicTensor
         ? v1.cast(v1.zerosLike(s), "float32")
         : v1.constant(tf.tidy(() => tf.zeros((s as tf.Tensor).shape)));
     });
-    return rebuild(sources, grads);
+    return grads;
   }
 }
 

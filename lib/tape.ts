@@ -587,6 +587,9 @@ export class GradientTape {
     sources: S,
     options: JacobianOptions<U> = {},
   ): GradientOf<S, U extends "zero" ? tf.Tensor : tf.Tensor | null> {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this, target);
+    if (sym) return sym.jacobian(target, sources, options) as never;
     this.#checkReady("jacobian");
     const [y] = this.#targets(target, "jacobian(target, sources)", true);
     const { list, keys } = this.#sources(sources, "jacobian(target, sources)");
@@ -616,6 +619,9 @@ export class GradientTape {
     source: tf.Tensor,
     options: JacobianOptions<U> = {},
   ): U extends "zero" ? tf.Tensor : tf.Tensor | null {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this, target);
+    if (sym) return sym.jacobian(target, source, options, true) as never;
     this.#checkReady("batchJacobian");
     const [y] = this.#targets(target, "batchJacobian(target, source)", true);
     const { list: [x] } = this.#sources(source, "batchJacobian(target, source)");

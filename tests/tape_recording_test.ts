@@ -246,3 +246,44 @@ Deno.test("GradientTape: watchedVariables() inside a traced function lists what 
   assert.deepEqual(seen, [["wv_a", "wv_d"], ["wv_a", "wv_d"]]);
   tf.dispose([a, b, c, d]);
 });
+
+Deno.test("GradientTape.jacobian and batchJacobian inside a tf.function equal the eager ones (TF computes them in a traced function): one trace, flat memory; a target whose shape is unknown when tracing is a typed error", () => {
+  const jac = (x: tf.Tensor, w: tf.Tensor) => {
+    const tape = new GradientTape({ persistent: true });
+    tape.watch([x, w]);
+    const y = tape.record(() => tf.matMul(x.reshape([1, 3]), w).reshape([2]).sigmoid());
+    return tape.jacobian(y, [x, w]) as tf.Tensor[];
+  };
+  const batchJac = (x: tf.Tensor) => {
+    const tape = new GradientTape();
+    tape.watch(x);
+    const y = tape.record(() => x.pow(3));
+    return tape.batchJacobian(y, x) as tf.Tensor;
+  };
+  const x = tf.tensor1d([0.5, -1, 2]), w = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+  const xb = tf.tensor2d([[1, 2], [3, 4]]);
+  const eager = [...jac(x, w), batchJac(xb)];
+  const traced = tfFunction(jac), tracedBatch = tfFunction(batchJac);
+  const take = () => [...(traced(x, w) as tf.Tensor[]), tracedBatch(xb) as tf.Tensor];
+  tf.dispose(take());
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    const got = take();
+    got.forEach((g, k) => {
+      assert.deepEqual(g.shape, eager[k].shape);
+      const [a, b] = [g.dataSync(), eager[k].dataSync()];
+      a.forEach((v, j) =>
+        assert.ok(Math.abs(v - b[j]) < 1e-6, `output ${k}[${j}]: ${v} vs ${b[j]}`)
+      );
+    });
+    tf.dispose(got);
+  }
+  assert.equal(tf.memory().numTensors, before, "flat across calls");
+  assert.equal(traced.traceCount, 1);
+  assert.deepEqual(eager[2].arraySync(), [[[3, 0], [0, 12]], [[27, 0], [0, 48]]]); // 3x² per example
+  // An unknown batch size: the number of backward passes is not known when tracing.
+  const unknown = tfFunction(batchJac, { inputSignature: [{ shape: [null, 2] }] });
+  assert.throws(() => unknown(xb), /shape must be known when tracing/);
+  tf.dispose([x, w, xb, ...eager]);
+  [traced, tracedBatch, unknown].forEach((f) => f.dispose());
+});
