@@ -31,6 +31,19 @@ function randArray(rand: () => number, n: number): Float32Array {
 
 const T = (values: Float32Array, shape: number[]): tf.Tensor => tf.tensor(values, shape);
 
+/**
+ * A convolution, then the value and gradients (x and filter) of Σ conv(x, f)²; only the
+ * convolution when dilated (tfjs has no gradient for dilated convolutions).
+ */
+function convAndGrads(x: tf.Tensor, f: tf.Tensor, s: number, pad: Pad, d = 1): tf.Tensor[] {
+  const y = tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, s, pad, "NHWC", d);
+  if (d > 1) return [y];
+  const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
+    tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad).square().sum()
+  )([x, f]);
+  return [y, value, ...grads];
+}
+
 const int = (rand: () => number, lo: number, hi: number): number =>
   lo + Math.floor(rand() * (hi - lo + 1));
 
@@ -906,15 +919,7 @@ Deno.test("tf.conv2d on wasm through our GEMM (4+ input channels) equals cpu, wi
   for (const c of cases) {
     const x = randArray(rand, c.x.reduce((a, b) => a * b));
     const f = randArray(rand, c.f.reduce((a, b) => a * b));
-    const run = () => {
-      const xt = T(x, c.x) as tf.Tensor4D, ft = T(f, c.f) as tf.Tensor4D;
-      const y = tf.conv2d(xt, ft, c.s, c.pad, "NHWC", c.d);
-      if (c.d > 1) return [y]; // tfjs has no gradient for dilated convolutions
-      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
-        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad).square().sum()
-      )([xt, ft]);
-      return [y, value, ...grads];
-    };
+    const run = () => convAndGrads(T(x, c.x), T(f, c.f), c.s, c.pad, c.d);
     assertClose(await on("wasm", run), await on("cpu", run), `conv2d ${JSON.stringify(c)}`);
   }
 });
@@ -982,13 +987,7 @@ Deno.test("tf.conv2d with 3x3 filters at stride 1 on wasm (Winograd F(2x2, 3x3))
   for (const c of cases) {
     const x = randArray(rand, c.x.reduce((a, b) => a * b));
     const f = randArray(rand, c.f.reduce((a, b) => a * b));
-    const run = () => {
-      const xt = T(x, c.x) as tf.Tensor4D, ft = T(f, c.f) as tf.Tensor4D;
-      const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
-        tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, c.pad).square().sum()
-      )([xt, ft]);
-      return [tf.conv2d(xt, ft, 1, c.pad), value, ...grads];
-    };
+    const run = () => convAndGrads(T(x, c.x), T(f, c.f), 1, c.pad);
     assertClose(await on("wasm", run), await on("cpu", run), `winograd ${JSON.stringify(c)}`);
   }
   // Where it applies: 3x3, stride and dilation 1, channels in and out multiples of 4, NHWC.

@@ -116,6 +116,20 @@ export const simd = {
   relaxedMadd: [0xfd, ...uleb(0x105)],
 };
 
+/** `for (i = 0; i < limit; i++) body` over the i32 local `i`; `limit` pushes the bound. */
+export function forLoop(i: number, limit: number[], body: number[][]): number[][] {
+  return [
+    [...op.i32(0), ...op.set(i)],
+    op.block,
+    op.loop,
+    [...op.get(i), ...limit, ...op.i32GeU, ...op.brIf(1)],
+    ...body,
+    [...op.get(i), ...op.i32(1), ...op.i32Add, ...op.set(i), ...op.br(0)],
+    op.end,
+    op.end,
+  ];
+}
+
 let relaxed: boolean | undefined;
 
 /** Whether this engine validates relaxed SIMD (`f32x4.relaxed_madd`); V8 12+ does. */

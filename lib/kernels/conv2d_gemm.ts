@@ -41,12 +41,29 @@ import { gemm, gemmEnabled, gemmScatter } from "./gemm.ts";
  */
 export const GEMM_MIN_CHANNELS = 4;
 
-interface ConvAttrs {
+/** A convolution's attributes, as its kernels receive them. */
+export interface ConvAttrs {
   strides: number | number[];
   pad: unknown;
   dataFormat?: string;
   dilations?: number | number[];
   dimRoundingMode?: "floor" | "round" | "ceil";
+}
+
+/** tfjs's geometry of an NHWC convolution of `xShape` by `filterShape` with `attrs`. */
+export function conv2DInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: ConvAttrs,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number],
+    (attrs.dilations ?? 1) as [number, number],
+    attrs.pad as "valid",
+    attrs.dimRoundingMode,
+  );
 }
 
 /** Where one convolution's patches are: the padded input's size and the two tables. */
@@ -73,14 +90,7 @@ function layout(
     !memory || !gemmEnabled() || dtypes.some((d) => d !== "float32") || xShape.length !== 4 ||
     (attrs.dataFormat ?? "NHWC") !== "NHWC" || filterShape[2] !== xShape[3]
   ) return undefined;
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides as [number, number],
-    (attrs.dilations ?? 1) as [number, number],
-    attrs.pad as "valid",
-    attrs.dimRoundingMode,
-  );
+  const info = conv2DInfo(xShape, filterShape, attrs);
   const { top, bottom, left, right } = info.padInfo;
   // "same" may pad more than the sweep needs at the bottom/right; never less than 0.
   const hp = info.inHeight + top + Math.max(bottom, 0);

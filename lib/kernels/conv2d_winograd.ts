@@ -53,6 +53,7 @@ import type { HeapBackend, Info } from "./_kernel_util.ts";
 import {
   assemble,
   backendMemory,
+  forLoop,
   I32,
   instantiate,
   op,
@@ -61,7 +62,8 @@ import {
   V128,
   type WasmFunction,
 } from "./_wasm.ts";
-import { gemmEnabled, KC, MR, NR, tilesFunction } from "./gemm.ts";
+import { gemmEnabled, KC, MR, NR, operandTables, scratchOf, tilesFunction } from "./gemm.ts";
+import { conv2DInfo, type ConvAttrs } from "./conv2d_gemm.ts";
 import { chunks, type Rows, runParts } from "./_parallel.ts";
 
 /** Bᵀ and Aᵀ of F(2x2, 3x3); G's products are written out as sums and halves (packFilter). */
@@ -94,17 +96,9 @@ function combination(coefs: number[], load: (i: number) => number[]): number[] {
   return out;
 }
 
-/** `for (i = 0; i < limit; i++) body`, with a constant limit. */
-const loop = (i: number, limit: number, body: number[][]): number[][] => [
-  [...op.i32(0), ...op.set(i)],
-  op.block,
-  op.loop,
-  [...op.get(i), ...op.i32(limit), ...op.i32GeU, ...op.brIf(1)],
-  ...body,
-  [...op.get(i), ...op.i32(1), ...op.i32Add, ...op.set(i), ...op.br(0)],
-  op.end,
-  op.end,
-];
+/** `for (i = 0; i < limit; i++) body` with a constant limit. */
+const loop = (i: number, limit: number, body: number[][]): number[][] =>
+  forLoop(i, op.i32(limit), body);
 
 /** Most bytes of one image's transforms (V and M, 16 matrices each) where F(2x2, 3x3) applies. */
 export const MAX_IMAGE_SCRATCH = 16 << 20;
@@ -189,21 +183,20 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
     op.end,
     op.end,
   ];
-  // Each tile takes the variant for whether it is in the last row (of an odd height) and
-  // the last column (of an odd width).
   const isLast = (t: number, n: number) => [...op.get(t), ...op.i32(n - 1), ...op.i32Eq];
-  const inputPass: number[][] = [];
-  for (const r of oddH ? [false, true] : [false]) {
-    for (const c of oddW ? [false, true] : [false]) {
-      inputPass.push(
+  // The body for a tile, in the variant for whether it is in the last row (of an odd height)
+  // and the last column (of an odd width); the checks pick one per tile.
+  const byEdge = (body: (lastRow: boolean, lastCol: boolean) => number[][]): number[][] =>
+    (oddH ? [false, true] : [false]).flatMap((r) =>
+      (oddW ? [false, true] : [false]).flatMap((c) => [
         op.block,
         ...(oddH ? [[...isLast(TY, s.th), ...(r ? op.i32Eqz : []), ...op.brIf(0)]] : []),
         ...(oddW ? [[...isLast(TX, s.tw), ...(c ? op.i32Eqz : []), ...op.brIf(0)]] : []),
-        ...windows(r, c),
+        ...body(r, c),
         op.end,
-      );
-    }
-  }
+      ])
+    );
+  const inputPass = byEdge(windows);
   // Aᵀ·M·A in two passes: S = Aᵀ·M column by column (each M_ξ loaded once), then S·A.
   const S = (a: number, j: number) => vec(4 + 4 * a + j);
   const columnsOfS: number[][] = [0, 1, 2, 3].flatMap((j) => [
@@ -278,57 +271,45 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
     op.end,
     op.end,
   ];
-  const gradientPass: number[][] = [];
-  for (const r of oddH ? [false, true] : [false]) {
-    for (const c of oddW ? [false, true] : [false]) {
-      gradientPass.push(
-        op.block,
-        ...(oddH ? [[...isLast(TY, s.th), ...(r ? op.i32Eqz : []), ...op.brIf(0)]] : []),
-        ...(oddW ? [[...isLast(TX, s.tw), ...(c ? op.i32Eqz : []), ...op.brIf(0)]] : []),
-        ...gradients(r, c),
-        op.end,
-      );
-    }
-  }
-  if (filter) {
-    return {
-      name: "filterImage",
-      params: Array(8).fill(I32),
-      locals: [...Array(6).fill(I32), ...Array(20).fill(V128)],
-      body: [
-        ...padding,
-        ...loop(TY, s.th, loop(TX, s.tw, inputPass)),
-        ...loop(TY, s.th, loop(TX, s.tw, gradientPass)),
-        // dU_ξ += V_ξᵀ · dM_ξ: rows of V_ξᵀ are channels (rowTab c·4), its k the tiles (kTab t·pix).
-        ...loop(XI, 16, [
-          [...op.get(V), ...op.get(XI), ...op.i32(vStride), ...op.i32Mul, ...op.i32Add],
-          [...op.get(ROWTAB), ...op.get(KTAB)],
-          [...op.get(M), ...op.get(XI), ...op.i32(dmStride), ...op.i32Mul, ...op.i32Add],
-          [...op.get(BP), ...op.get(XI), ...op.i32(duStride), ...op.i32Mul, ...op.i32Add],
-          [...op.i32(tiles), ...op.i32(ldm), ...op.i32(cPanels), ...op.i32(nPanels), ...op.i32(1)],
-          op.call(0),
-        ]),
-      ],
-    };
-  }
+  const gradientPass = byEdge(gradients);
+  // The 16 products: tiles(V_ξ, ..., B_ξ, C_ξ, kc, ldm, rowPanels, nPanels, acc) for ξ < 16.
+  const products = (
+    b: number,
+    bStride: number,
+    c: number,
+    cStride: number,
+    kc: number,
+    rows: number,
+    acc: number,
+  ) =>
+    loop(XI, 16, [
+      [...op.get(V), ...op.get(XI), ...op.i32(vStride), ...op.i32Mul, ...op.i32Add],
+      [...op.get(ROWTAB), ...op.get(KTAB)],
+      [...op.get(b), ...op.get(XI), ...op.i32(bStride), ...op.i32Mul, ...op.i32Add],
+      [...op.get(c), ...op.get(XI), ...op.i32(cStride), ...op.i32Mul, ...op.i32Add],
+      [...op.i32(kc), ...op.i32(ldm), ...op.i32(rows), ...op.i32(nPanels), ...op.i32(acc)],
+      op.call(0),
+    ]);
+  const tilesOf = (pass: number[][]) => loop(TY, s.th, loop(TX, s.tw, pass));
   return {
-    name: "image",
+    name: filter ? "filterImage" : "image",
     params: Array(8).fill(I32),
     locals: [...Array(6).fill(I32), ...Array(20).fill(V128)],
-    body: [
-      ...padding,
-      ...loop(TY, s.th, loop(TX, s.tw, inputPass)),
-      // The 16 products M_ξ = V_ξ · U_ξ (one block of k: c ≤ KC).
-      ...loop(XI, 16, [
-        [...op.get(V), ...op.get(XI), ...op.i32(vStride), ...op.i32Mul, ...op.i32Add],
-        [...op.get(ROWTAB), ...op.get(KTAB)],
-        [...op.get(BP), ...op.get(XI), ...op.i32(bStride), ...op.i32Mul, ...op.i32Add],
-        [...op.get(M), ...op.get(XI), ...op.i32(mStride), ...op.i32Mul, ...op.i32Add],
-        [...op.i32(s.c), ...op.i32(ldm), ...op.i32(mPanels), ...op.i32(nPanels), ...op.i32(0)],
-        op.call(0),
-      ]),
-      ...loop(TY, s.th, loop(TX, s.tw, outputs)),
-    ],
+    body: filter
+      ? [
+        ...padding,
+        ...tilesOf(inputPass),
+        ...tilesOf(gradientPass),
+        // dU_ξ += V_ξᵀ · dM_ξ: rows of V_ξᵀ are channels (rowTab c·4), its k the tiles (kTab t·pix).
+        ...products(M, dmStride, BP, duStride, tiles, cPanels, 1),
+      ]
+      : [
+        ...padding,
+        ...tilesOf(inputPass),
+        // The 16 products M_ξ = V_ξ · U_ξ (one block of k: c ≤ KC).
+        ...products(BP, bStride, M, mStride, s.c, mPanels, 0),
+        ...tilesOf(outputs),
+      ],
   };
 }
 
@@ -400,6 +381,23 @@ function packFilter(
   }
 }
 
+/** The Shape of a convolution of `x` (NHWC) padded by `top`, `left` to `outH × outW × o`. */
+function shapeOf(x: Info, o: number, top: number, left: number, outH: number, outW: number): Shape {
+  const [, inH, inW, c] = x.shape;
+  return {
+    th: Math.ceil(outH / 2),
+    tw: Math.ceil(outW / 2),
+    c,
+    o,
+    inH,
+    inW,
+    top,
+    left,
+    outH,
+    outW,
+  };
+}
+
 /**
  * The stride-1 3x3 convolution of NHWC `x` (c channels, zero-padded by `top` and `left`,
  * and below and right as far as needed) to `outH × outW × o`, by F(2x2, 3x3), with the
@@ -418,43 +416,25 @@ function convolve(
   layout: FilterLayout,
 ): Info {
   const [batch, inH, inW, c] = x.shape;
-  const s: Shape = {
-    th: Math.ceil(outH / 2),
-    tw: Math.ceil(outW / 2),
-    c,
-    o,
-    inH,
-    inW,
-    top,
-    left,
-    outH,
-    outW,
-  };
+  const s = shapeOf(x, o, top, left, outH, outW);
   const bytes = moduleFor(s);
   const ex = instantiate(bytes, memory);
   const tiles = s.th * s.tw;
   const mPanels = Math.ceil(tiles / MR), nPanels = Math.ceil(o / NR);
   const out = heap.makeOutput([batch, outH, outW, o], "float32");
   const parts = Math.min(16, batch);
-  const taken: Info[] = [];
-  const alloc = (count: number, dtype: "float32" | "int32") => {
-    const t = heap.makeOutput([Math.max(1, count)], dtype);
-    taken.push(t);
-    return heap.getMemoryOffset(t.dataId);
-  };
+  const { alloc, free } = scratchOf(heap);
   try {
     const bp = alloc(16 * nPanels * NR * c, "float32");
-    const rowTab = alloc(mPanels * MR, "int32"), kTab = alloc(c, "int32");
+    // V_ξ's rows: tile t at t·c·4 (padded to whole panels), channel j at j·4.
+    const v = { offset: 0, rowStride: c * 4, colStride: 4 };
+    const { rowTab, kTab } = operandTables(memory, v, tiles, c, mPanels * MR, alloc);
     const padBytes = padded(s) ? (outH + 2) * (outW + 2) * c : 0;
     const scratch = Array.from({ length: parts }, () => ({
       v: alloc(16 * mPanels * MR * c, "float32"),
       m: alloc(16 * mPanels * MR * nPanels * NR, "float32"),
       pad: alloc(padBytes, "float32"),
     }));
-    const rt = new Int32Array(memory.buffer, rowTab, mPanels * MR);
-    for (let r = 0; r < rt.length; r++) rt[r] = r < tiles ? r * c * 4 : 0;
-    const kt = new Int32Array(memory.buffer, kTab, c);
-    for (let j = 0; j < c; j++) kt[j] = j * 4;
     // Views after the allocations: growing a heap that is not shared detaches older views.
     const wv = heap.typedArrayFromHeap(filter) as Float32Array;
     packFilter(wv, layout, c, o, new Float32Array(memory.buffer, bp, 16 * nPanels * NR * c));
@@ -473,17 +453,9 @@ function convolve(
     };
     runParts(bytes, memory, ex, "image", chunks(batch, parts, part));
   } finally {
-    for (const t of taken) heap.disposeData(t.dataId);
+    free();
   }
   return out;
-}
-
-interface ConvAttrs {
-  strides: number | number[];
-  pad: unknown;
-  dataFormat?: string;
-  dilations?: number | number[];
-  dimRoundingMode?: "floor" | "round" | "ceil";
 }
 
 /**
@@ -506,14 +478,7 @@ function eligible(
     (attrs.dataFormat ?? "NHWC") !== "NHWC" || fh !== 3 || fw !== 3 || xShape[3] !== c ||
     c % 4 !== 0 || o % 4 !== 0 || k > KC
   ) return undefined;
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides as [number, number],
-    (attrs.dilations ?? 1) as [number, number],
-    attrs.pad as "valid",
-    attrs.dimRoundingMode,
-  );
+  const info = conv2DInfo(xShape, filterShape, attrs);
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
   if (strideHeight !== 1 || strideWidth !== 1 || dilationHeight !== 1 || dilationWidth !== 1) {
     return undefined;
@@ -609,18 +574,7 @@ export function winogradFilterGrad(
   const [, , c, o] = attrs.filterShape;
   const [batch, inH, inW] = x.shape;
   const { padInfo, outHeight: outH, outWidth: outW } = e.info;
-  const s: Shape = {
-    th: Math.ceil(outH / 2),
-    tw: Math.ceil(outW / 2),
-    c,
-    o,
-    inH,
-    inW,
-    top: padInfo.top,
-    left: padInfo.left,
-    outH,
-    outW,
-  };
+  const s = shapeOf(x, o, padInfo.top, padInfo.left, outH, outW);
   const bytes = moduleFor(s);
   const ex = instantiate(bytes, memory);
   const tiles = s.th * s.tw;
@@ -628,14 +582,11 @@ export function winogradFilterGrad(
   const [nPad, cPad] = [nPanels * NR, cPanels * MR];
   const parts = Math.min(8, batch);
   const out = heap.makeOutput(attrs.filterShape, "float32");
-  const taken: Info[] = [];
-  const alloc = (count: number, dtype: "float32" | "int32") => {
-    const t = heap.makeOutput([Math.max(1, count)], dtype);
-    taken.push(t);
-    return heap.getMemoryOffset(t.dataId);
-  };
+  const { alloc, free } = scratchOf(heap);
   try {
-    const rowTab = alloc(cPad, "int32"), kTab = alloc(tiles, "int32");
+    // V_ξᵀ: channel j (a row, padded to whole panels) at j·4, tile t at t·c·4.
+    const vT = { offset: 0, rowStride: 4, colStride: c * 4 };
+    const { rowTab, kTab } = operandTables(memory, vT, c, tiles, cPad, alloc);
     const padBytes = padded(s) ? (outH + 2) * (outW + 2) * c : 0;
     const scratch = Array.from({ length: parts }, () => ({
       v: alloc(16 * mPanels * MR * c, "float32"),
@@ -643,10 +594,6 @@ export function winogradFilterGrad(
       du: alloc(16 * cPad * nPad, "float32"),
       pad: alloc(padBytes, "float32"),
     }));
-    const rt = new Int32Array(memory.buffer, rowTab, cPad);
-    for (let r = 0; r < cPad; r++) rt[r] = r < c ? r * 4 : 0;
-    const kt = new Int32Array(memory.buffer, kTab, tiles);
-    for (let t = 0; t < tiles; t++) kt[t] = t * c * 4;
     for (const { du } of scratch) new Float32Array(memory.buffer, du, 16 * cPad * nPad).fill(0);
     const [xAt, dyAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId)];
     const [xImage, dyImage] = [inH * inW * c * 4, outH * outW * o * 4];
@@ -693,7 +640,7 @@ export function winogradFilterGrad(
       }
     }
   } finally {
-    for (const t of taken) heap.disposeData(t.dataId);
+    free();
   }
   return out;
 }

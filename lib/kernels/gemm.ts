@@ -46,6 +46,7 @@
 import type { HeapBackend, Info } from "./_kernel_util.ts";
 import {
   assemble,
+  forLoop,
   I32,
   instantiate,
   op,
@@ -185,19 +186,6 @@ export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
   };
 }
 
-/** `for (i = 0; i < limit; i++) body` over two i32 locals. */
-const forRange = (i: number, limit: number, body: number[][]): number[][] => [
-  [...i32Const(0), ...op.set(i)],
-  op.block,
-  op.loop,
-  [...op.get(i), ...op.get(limit), ...op.i32GeU, ...op.brIf(1)],
-  ...body,
-  add(i, 1),
-  op.br(0),
-  op.end,
-  op.end,
-];
-
 /**
  * `pack(src, dst, p, kc, sp, sk)`: the p×kc matrix X[q, k] = src[q·sp + k·sk] (strides in
  * bytes) into panels of NR rows, k-major: dst[(q/NR)·kc·NR + k·NR + q%NR]; the last panel's
@@ -218,7 +206,7 @@ const PACK = (() => {
       op.block,
       [...op.get(SP), ...i32Const(4), ...op.i32Ne, ...op.brIf(0)],
       [...op.get(P), ...i32Const(NR), ...op.i32DivU, ...op.set(W)],
-      ...forRange(Q, W, [
+      ...forLoop(Q, op.get(W), [
         // d = dst + q·kc·NR·4, s = src + q·NR·4
         [...op.get(DST), ...op.get(Q), ...op.get(KCP), ...op.i32Mul, ...i32Const(NR * 4)],
         [...op.i32Mul, ...op.i32Add, ...op.set(D)],
@@ -230,7 +218,7 @@ const PACK = (() => {
           ...op.i32Add,
           ...op.set(S),
         ],
-        ...forRange(K, KCP, [
+        ...forLoop(K, op.get(KCP), [
           [...op.get(D), ...op.get(S), ...simd.load(0), ...simd.store(0)],
           [...op.get(D), ...op.get(S), ...simd.load(16), ...simd.store(16)],
           add(D, NR * 4),
@@ -251,14 +239,14 @@ const PACK = (() => {
       op.block,
       op.block,
       [...op.get(Q0), ...op.get(P), ...op.i32GeU, ...op.brIf(0)],
-      ...forRange(K, KCP, [
+      ...forLoop(K, op.get(KCP), [
         [...op.get(D), ...op.get(S), ...op.f32Load(0), ...op.f32Store(0)],
         add(D, NR * 4),
         [...op.get(S), ...op.get(SK), ...op.i32Add, ...op.set(S)],
       ]),
       op.br(1),
       op.end,
-      ...forRange(K, KCP, [[...op.get(D), ...op.f32(0), ...op.f32Store(0)], add(D, NR * 4)]),
+      ...forLoop(K, op.get(KCP), [[...op.get(D), ...op.f32(0), ...op.f32Store(0)], add(D, NR * 4)]),
       op.end,
       add(Q0, 1),
       op.br(0),
@@ -282,7 +270,7 @@ const COL2IM = (() => {
     name: "col2im",
     params: [I32, I32, I32, I32, I32, I32, I32],
     locals: [I32, I32, I32, I32, I32, I32],
-    body: forRange(Q, P, [
+    body: forLoop(Q, op.get(P), [
       [...op.get(DST), ...op.get(QTAB), ...op.get(Q), ...i32Const(4), ...op.i32Mul, ...op.i32Add],
       [...i32Load(), ...op.i32Add, ...op.set(ROW), ...op.get(KTAB), ...op.set(T)],
       [...op.get(SRC), ...op.get(Q), ...op.get(LS), ...op.i32Mul, ...op.i32Add, ...op.set(S)],
@@ -432,8 +420,10 @@ export const SPLIT_K_DEPTH = 4 * KC;
 /** Most elements of C for a split along k (each share sums into a C of its own). */
 export const SPLIT_K_MAX_C = 1 << 16;
 
-/** Scratch on the heap for one product, returned to the backend by `free`. */
-function scratchOf(heap: HeapBackend) {
+/** Scratch on the heap for one kernel call, returned to the backend by `free`. */
+export function scratchOf(
+  heap: HeapBackend,
+): { alloc(count: number, dtype: "float32" | "int32"): number; free(): void } {
   const taken: Info[] = [];
   return {
     alloc(count: number, dtype: "float32" | "int32"): number {
@@ -451,7 +441,7 @@ function scratchOf(heap: HeapBackend) {
  * A's row table padded to `rows` entries with row 0 (so that whole panels read valid
  * memory; their extra rows are never used), and its k table.
  */
-function operandTables(
+export function operandTables(
   memory: WebAssembly.Memory,
   a: Operand,
   m: number,
@@ -552,24 +542,13 @@ export function gemm(
   const mFull = direct ? Math.floor(m / MR) : 0;
   const tailRows = m - mFull * MR, tailPanels = Math.ceil(tailRows / MR);
   const kc = Math.ceil(k / Math.ceil(k / KC));
-  const scratch: Info[] = [];
-  const alloc = (count: number, dtype: "float32" | "int32"): number => {
-    const t = heap.makeOutput([count], dtype);
-    scratch.push(t);
-    return heap.getMemoryOffset(t.dataId);
-  };
+  const { alloc, free } = scratchOf(heap);
   const ints = (at: number, count: number) => new Int32Array(memory.buffer, at, count);
   try {
     const bp = alloc(nPad * kc, "float32");
-    let rowTab: number, kTab: number;
-    if ("rowTable" in a) {
-      [rowTab, kTab] = [a.rowTable, a.colTable];
-    } else {
-      [rowTab, kTab] = [alloc(m, "int32"), alloc(k, "int32")];
-      const rt = ints(rowTab, m), kt = ints(kTab, k);
-      for (let i = 0; i < m; i++) rt[i] = i * a.rowStride;
-      for (let j = 0; j < k; j++) kt[j] = j * a.colStride;
-    }
+    const { rowTab, kTab } = "rowTable" in a
+      ? { rowTab: a.rowTable, kTab: a.colTable }
+      : operandTables(memory, a, m, k, m, alloc);
     // The rows after the whole panels: their own table, padded with row 0, and their
     // own C (tailPanels·MR × nPad), copied out at the end.
     const tailTab = tailPanels ? alloc(tailPanels * MR, "int32") : 0;
@@ -603,7 +582,7 @@ export function gemm(
       }
     }
   } finally {
-    for (const t of scratch) heap.disposeData(t.dataId);
+    free();
   }
 }
 

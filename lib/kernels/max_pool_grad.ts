@@ -23,7 +23,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type HeapBackend, type Info, KernelInputError } from "./_kernel_util.ts";
-import { assemble, backendMemory, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
+import { assemble, backendMemory, forLoop, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
 import { chunks, type Rows, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 // One row of 2x2/2 windows, four channels per instruction, in WebAssembly on the
@@ -70,17 +70,13 @@ function poolModule(channelBytes: number, rowBytes: number, windows: number): Ui
     locals: [I32, ...Array(11).fill(V128)],
     body: [
       [...op.f32(-Infinity), ...simd.splat, ...op.set(NINF)],
-      op.block,
-      op.loop,
-      [...op.get(W), ...op.i32(windows), ...op.i32GeU, ...op.brIf(1)],
-      ...Array.from({ length: cb / 16 }, (_, k) => group(k)).flat(),
-      // Next window: two input columns, one output column.
-      [...op.get(XP), ...op.i32(2 * cb), ...op.i32Add, ...op.set(XP)],
-      [...op.get(DXP), ...op.i32(2 * cb), ...op.i32Add, ...op.set(DXP)],
-      [...op.get(DYP), ...op.i32(cb), ...op.i32Add, ...op.set(DYP)],
-      [...op.get(W), ...op.i32(1), ...op.i32Add, ...op.set(W), ...op.br(0)],
-      op.end,
-      op.end,
+      ...forLoop(W, op.i32(windows), [
+        ...Array.from({ length: cb / 16 }, (_, k) => group(k)).flat(),
+        // Next window: two input columns, one output column.
+        [...op.get(XP), ...op.i32(2 * cb), ...op.i32Add, ...op.set(XP)],
+        [...op.get(DXP), ...op.i32(2 * cb), ...op.i32Add, ...op.set(DXP)],
+        [...op.get(DYP), ...op.i32(cb), ...op.i32Add, ...op.set(DYP)],
+      ]),
     ],
   }]);
   modules.set(key, bytes);

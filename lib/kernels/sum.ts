@@ -28,7 +28,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { callKernel, type HeapBackend, type Info, release } from "./_kernel_util.ts";
-import { assemble, backendMemory, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
+import { assemble, backendMemory, forLoop, I32, instantiate, op, simd, V128 } from "./_wasm.ts";
 import { chunks, once, runParts, SPLIT_MIN } from "./_parallel.ts";
 
 /**
@@ -46,16 +46,11 @@ const COLUMNS_WASM = (() => {
       locals: [I32, ...vs.map(() => V128)],
       body: [
         ...vs.map((i) => [...simd.zero, ...op.set(acc(i))]),
-        [...op.i32(0), ...op.set(R)],
-        op.block,
-        op.loop,
-        [...op.get(R), ...op.get(ROWS), ...op.i32GeU, ...op.brIf(1)],
-        ...vs.map((i) => [...op.get(acc(i)), ...op.get(SRC), ...simd.load(16 * i)]),
-        ...vs.map((i) => [...simd.add, ...op.set(acc(n - 1 - i))]),
-        [...op.get(SRC), ...op.get(RB), ...op.i32Add, ...op.set(SRC)],
-        [...op.get(R), ...op.i32(1), ...op.i32Add, ...op.set(R), ...op.br(0)],
-        op.end,
-        op.end,
+        ...forLoop(R, op.get(ROWS), [
+          ...vs.map((i) => [...op.get(acc(i)), ...op.get(SRC), ...simd.load(16 * i)]),
+          ...vs.map((i) => [...simd.add, ...op.set(acc(n - 1 - i))]),
+          [...op.get(SRC), ...op.get(RB), ...op.i32Add, ...op.set(SRC)],
+        ]),
         ...vs.map((i) => [...op.get(DST), ...op.get(acc(i)), ...simd.store(16 * i)]),
       ],
     };
