@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { untilSteady } from "./_steady.ts";
+import { randomBatch, trainingStep } from "./bench.ts";
 import { initBackend } from "../lib/backend.ts";
 import { buildModel, MODEL_NAMES } from "../lib/distribute/models.ts";
 
@@ -146,13 +147,9 @@ if (import.meta.main) {
   for (const name of MODEL_NAMES) {
     const model = buildModel({ name, seed: 0, init: "torch" });
     const adam = tf.train.adam(1e-3);
-    const xs = tf.randomUniform([b, 28, 28, 1]);
-    const ys = tf.oneHot(tf.randomUniform([b], 0, 10, "int32") as tf.Tensor1D, 10);
+    const { xs, ys } = randomBatch(b);
     const step = () => {
-      const loss = adam.minimize(
-        () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor),
-        true,
-      )!;
+      const loss = trainingStep(model, adam, xs, ys);
       loss.dataSync();
       loss.dispose();
     };

@@ -205,7 +205,7 @@ function imagesAsFloats(d: Bytes): Float32Array {
 }
 
 /** A batch of `b` random images and one-hot labels (for timing steps on no particular data). */
-function randomBatch(b: number): { xs: tf.Tensor; ys: tf.Tensor } {
+export function randomBatch(b: number): { xs: tf.Tensor; ys: tf.Tensor } {
   return {
     xs: tf.randomUniform([b, 28, 28, 1]),
     ys: tf.tidy(() => tf.oneHot(tf.randomUniform([b], 0, 10, "int32") as tf.Tensor1D, 10)),
@@ -213,7 +213,7 @@ function randomBatch(b: number): { xs: tf.Tensor; ys: tf.Tensor } {
 }
 
 /** One training step of `model` on (xs, ys) with `opt`; returns the loss (the caller disposes it). */
-function trainingStep(
+export function trainingStep(
   model: tf.LayersModel,
   opt: tf.Optimizer,
   xs: tf.Tensor,
