@@ -66,12 +66,75 @@ import { gemmEnabled, KC, MR, NR, operandTables, scratchOf, tilesFunction } from
 import { conv2DInfo, type ConvAttrs } from "./conv2d_gemm.ts";
 import { chunks, type Rows, runParts } from "./_parallel.ts";
 
-/** Bᵀ and Aᵀ of F(2x2, 3x3); G's products are written out as sums and halves (packFilter). */
-const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
-const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
+/**
+ * One of Winograd's F(m×m, 3x3): m×m outputs per tile from an α×α window (α = m + 2), with
+ * V = Bᵀ·d·B, U = G·g·Gᵀ and the outputs Aᵀ·M·A. F(4x4, 3x3)'s points are 0, ±1, ±2 and ∞
+ * (Lavin and Gray's matrices); its transforms multiply by up to 8, so its rounding is a few
+ * times F(2x2)'s, still about 1e-6 relative.
+ */
+interface Transform {
+  m: 2 | 4;
+  BT: number[][];
+  G: number[][];
+  AT: number[][];
+}
+
+const F2: Transform = {
+  m: 2,
+  BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+  G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+  AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
+};
+
+const F4: Transform = {
+  m: 4,
+  BT: [
+    [4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0],
+    [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0],
+    [0, 4, 0, -5, 0, 1],
+  ],
+  G: [
+    [1 / 4, 0, 0],
+    [-1 / 6, -1 / 6, -1 / 6],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 24, 1 / 12, 1 / 6],
+    [1 / 24, -1 / 12, 1 / 6],
+    [0, 0, 1],
+  ],
+  AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+};
+
+let forcedTile: 2 | 4 | undefined;
+
+/**
+ * Force F(2x2, 3x3) or F(4x4, 3x3) for every eligible convolution (tests and the bench
+ * compare them), or `undefined` to choose by size (the default): F(4x4) where its
+ * products, in whole panels of the micro-kernel's rows, are at most 0.85 of F(2x2)'s.
+ * Returns the previous setting.
+ */
+export function useWinogradTile(m: 2 | 4 | undefined): 2 | 4 | undefined {
+  const before = forcedTile;
+  forcedTile = m;
+  return before;
+}
+
+/** The transform for an output of outH × outW (see useWinogradTile). */
+function transformFor(outH: number, outW: number): Transform {
+  if (forcedTile) return forcedTile === 4 ? F4 : F2;
+  const cost = ({ m }: Transform) =>
+    Math.ceil(Math.ceil(outH / m) * Math.ceil(outW / m) / MR) * MR * (m + 2) ** 2;
+  return cost(F4) <= 0.85 * cost(F2) ? F4 : F2;
+}
 
 /** The sizes one assembled function is specialised to. */
 interface Shape {
+  /** Outputs per tile side (F(m×m, 3x3)). */
+  m: 2 | 4;
+  /** Images per call: their tiles are the rows of one product. */
+  g: number;
   /** Tiles down and across one image. */
   th: number;
   tw: number;
@@ -83,29 +146,112 @@ interface Shape {
   inW: number;
   top: number;
   left: number;
-  /** The output's height and width (the padded input is 2 larger each way). */
+  /** The output's height and width. */
   outH: number;
   outW: number;
 }
 
-/** Σ coefs[i]·v_i as SIMD code, given code that loads v_i (terms with coefficient 0 skipped). */
+/**
+ * Σ coefs[i]·v_i as SIMD code, given code that loads v_i: the terms of each magnitude are
+ * added or subtracted first and multiplied once (no multiplication for 1); zero where
+ * every coefficient is 0.
+ */
 function combination(coefs: number[], load: (i: number) => number[]): number[] {
-  const terms = coefs.flatMap((k, i) => (k === 0 ? [] : [{ k, i }]));
-  const out = terms[0].k > 0 ? load(terms[0].i) : [...simd.zero, ...load(terms[0].i), ...simd.sub];
-  for (const { k, i } of terms.slice(1)) out.push(...load(i), ...(k > 0 ? simd.add : simd.sub));
+  const groups = [...new Set(coefs.filter((k) => k !== 0).map(Math.abs))].map((mag) => {
+    const terms = coefs.flatMap((k, i) => (Math.abs(k) === mag ? [{ sign: Math.sign(k), i }] : []));
+    terms.sort((p, q) => q.sign - p.sign); // a positive term first where there is one
+    const code = load(terms[0].i);
+    for (const { sign, i } of terms.slice(1)) {
+      code.push(...load(i), ...(sign === terms[0].sign ? simd.add : simd.sub));
+    }
+    if (mag !== 1) code.push(...simd.f32Splat(mag), ...simd.mul);
+    return { sign: terms[0].sign, code }; // the group's value is sign·code
+  });
+  if (groups.length === 0) return [...simd.zero];
+  groups.sort((p, q) => q.sign - p.sign);
+  const out = groups[0].sign > 0 ? groups[0].code : [...simd.zero, ...groups[0].code, ...simd.sub];
+  for (const { sign, code } of groups.slice(1)) {
+    out.push(...code, ...(sign > 0 ? simd.add : simd.sub));
+  }
   return out;
+}
+
+/** Rows p, q with q_i = ±p_i for every i, both signs among the non-zero entries. */
+const mirrored = (p: number[], q: number[]): boolean =>
+  p.every((k, i) => k === q[i] || k === -q[i]) &&
+  p.some((k, i) => k !== 0 && k === q[i]) && p.some((k, i) => k !== 0 && k === -q[i]);
+
+/**
+ * Code for every row r of Σ_i mat[r][i]·v_i, handed to `use(r, value)`. Two consecutive
+ * mirrored rows p, q take e ± o, with e = (p + q)/2 and o = (p − q)/2 computed once into
+ * the locals `e` and `o`: for F(4x4)'s Bᵀ, 6 operations per pair instead of 13.
+ */
+function rowsOf(
+  mat: number[][],
+  load: (i: number) => number[],
+  use: (r: number, value: number[]) => number[][],
+  [e, o]: [number, number],
+): number[][] {
+  const out: number[][] = [];
+  for (let r = 0; r < mat.length; r++) {
+    const [p, q] = [mat[r], mat[r + 1]];
+    if (!q || !mirrored(p, q)) {
+      out.push(...use(r, combination(p, load)));
+      continue;
+    }
+    out.push([...combination(p.map((k, i) => (k + q[i]) / 2), load), ...op.set(e)]);
+    out.push([...combination(p.map((k, i) => (k - q[i]) / 2), load), ...op.set(o)]);
+    out.push(...use(r, [...op.get(e), ...op.get(o), ...simd.add]));
+    out.push(...use(r + 1, [...op.get(e), ...op.get(o), ...simd.sub]));
+    r++;
+  }
+  return out;
+}
+
+/**
+ * For consecutive columns i, i + 1 of mat that are equal or opposite in every row (Aᵀ's
+ * pairs of points ±1, ±2): code that replaces the locals v_i, v_{i+1} by their sum and
+ * difference (through `temp`), and mat rewritten for them.
+ */
+function pairColumns(
+  mat: number[][],
+  v: (i: number) => number,
+  temp: number,
+): { code: number[][]; mat: number[][] } {
+  const code: number[][] = [], rows = mat.map((row) => [...row]);
+  for (let i = 0; i + 1 < mat[0].length; i++) {
+    const pair = mat.every((row) => Math.abs(row[i]) === Math.abs(row[i + 1])) &&
+      mat.some((row) => row[i] !== 0);
+    if (!pair) continue;
+    const [vi, vj] = [op.get(v(i)), op.get(v(i + 1))];
+    code.push([...vi, ...vj, ...simd.add, ...op.set(temp), ...vi, ...vj, ...simd.sub]);
+    code.push([...op.set(v(i + 1)), ...op.get(temp), ...op.set(v(i))]);
+    for (const [r, row] of mat.entries()) {
+      if (row[i] === row[i + 1]) rows[r][i + 1] = 0; // row[i]·(v_i + v_{i+1})
+      else [rows[r][i], rows[r][i + 1]] = [0, row[i]]; // row[i]·(v_i − v_{i+1})
+    }
+    i++;
+  }
+  return { code, mat: rows };
 }
 
 /** `for (i = 0; i < limit; i++) body` with a constant limit. */
 const loop = (i: number, limit: number, body: number[][]): number[][] =>
   forLoop(i, op.i32(limit), body);
 
-/** Most bytes of one image's transforms (V and M, 16 matrices each) where F(2x2, 3x3) applies. */
+/** 0, 1, ..., n − 1. */
+const upTo = (n: number): number[] => [...Array(n).keys()];
+
+/** Most bytes of one image's transforms (V and M, α² matrices each) where Winograd applies. */
 export const MAX_IMAGE_SCRATCH = 16 << 20;
+
+/** The rows and columns of the (zero-padded) input the tiles read: m per tile, and 2 more. */
+const windowRows = (s: Shape): number => s.th * s.m + 2;
+const windowCols = (s: Shape): number => s.tw * s.m + 2;
 
 /** Whether the input must be copied into a zero-padded buffer first. */
 const padded = (s: Shape): boolean =>
-  s.top !== 0 || s.left !== 0 || s.inH !== s.outH + 2 || s.inW !== s.outW + 2;
+  s.top !== 0 || s.left !== 0 || s.inH !== windowRows(s) || s.inW !== windowCols(s);
 
 /**
  * `image(x, y, v, m, bp, rowTab, kTab, pad)`: one image's convolution (x its input, y its
@@ -113,166 +259,160 @@ const padded = (s: Shape): boolean =>
  * pad a scratch for the zero-padded input where it needs one). Function 0 is `tiles`.
  *
  * With `filter` set, `filterImage(x, dy, v, dm, du, rowTab, kTab, pad)` instead adds one
- * image's share of the filter gradient in the transformed domain to du: the 16 products
- * dU_ξ += V_ξᵀ · dM_ξ, where dM = A·dy·Aᵀ of each tile's 2x2 output gradient (packed
+ * image's share of the filter gradient in the transformed domain to du: the α² products
+ * dU_ξ += V_ξᵀ · dM_ξ, where dM = A·dy·Aᵀ of each tile's m×m output gradient (packed
  * into dm as `tiles` reads B) and the tables read V_ξ transposed.
  */
 function imageFunction(s: Shape, filter = false): WasmFunction {
   const [X, Y, V, M, BP, ROWTAB, KTAB, PAD] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const [TY, TX, P, Q, CB, XI] = [8, 9, 10, 11, 12, 13];
-  const tiles = s.th * s.tw;
-  const mPanels = Math.ceil(tiles / MR), nPanels = Math.ceil(s.o / NR);
-  const pix = s.c * 4, xRow = (s.outW + 2) * pix, yPix = s.o * 4, yRow = s.outW * yPix;
-  // The image zero-padded into pad (which then stands for x): rows of inW pixels copied.
-  const padding: number[][] = padded(s)
+  const [TY, TX, P, Q, CB, XI, IMG, XP, YP] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
+  const { m } = s, t = m === 4 ? F4 : F2, a = m + 2, a2 = a * a;
+  // The group's tiles, image by image: those of image IMG are rows IMG·tiles + (ty·tw + tx).
+  const tiles = s.th * s.tw, rows = s.g * tiles;
+  const mPanels = Math.ceil(rows / MR), nPanels = Math.ceil(s.o / NR);
+  const pix = s.c * 4, xRow = windowCols(s) * pix, yPix = s.o * 4, yRow = s.outW * yPix;
+  const [xImage, yImage] = [s.inH * s.inW * pix, s.outH * yRow];
+  const tileAt = [
+    ...[...op.get(IMG), ...op.i32(tiles), ...op.i32Mul, ...op.get(TY), ...op.i32(s.tw)],
+    ...[...op.i32Mul, ...op.i32Add, ...op.get(TX), ...op.i32Add],
+  ];
+  // xp: image IMG, or its copy zero-padded into pad (rows of inW pixels copied).
+  const image = [...op.get(X), ...op.get(IMG), ...op.i32(xImage), ...op.i32Mul, ...op.i32Add];
+  const input: number[][] = padded(s)
     ? [
-      [...op.get(PAD), ...op.i32(0), ...op.i32((s.outH + 2) * xRow), ...op.memoryFill],
+      [...op.get(PAD), ...op.i32(0), ...op.i32(windowRows(s) * xRow), ...op.memoryFill],
       ...loop(TY, s.inH, [
         [...op.get(PAD), ...op.get(TY), ...op.i32(xRow), ...op.i32Mul, ...op.i32Add],
         [...op.i32(s.top * xRow + s.left * pix), ...op.i32Add],
-        [...op.get(X), ...op.get(TY), ...op.i32(s.inW * pix), ...op.i32Mul, ...op.i32Add],
+        [...image, ...op.get(TY), ...op.i32(s.inW * pix), ...op.i32Mul, ...op.i32Add],
         [...op.i32(s.inW * pix), ...op.memoryCopy],
       ]),
-      [...op.get(PAD), ...op.set(X)],
+      [...op.get(PAD), ...op.set(XP)],
     ]
-    : [];
+    : [[...image, ...op.set(XP)]];
+  const output = [...op.get(Y), ...op.get(IMG), ...op.i32(yImage), ...op.i32Mul, ...op.i32Add];
   const vStride = mPanels * MR * pix, ldm = nPanels * NR * 4, mStride = mPanels * MR * ldm;
   const bStride = nPanels * NR * pix;
-  // The filter gradient's dM_ξ (tiles × o, packed in panels of NR) and dU_ξ (c × o).
-  const dmStride = nPanels * NR * tiles * 4, cPanels = Math.ceil(s.c / MR);
+  // The filter gradient's dM_ξ (rows × o, packed in panels of NR) and dU_ξ (c × o).
+  const dmStride = nPanels * NR * rows * 4, cPanels = Math.ceil(s.c / MR);
   const duStride = cPanels * MR * ldm;
-  // The window's row k and column l, where the last tile row/column may not reach row or
-  // column 3 (an odd output): then row/column 2 stands in (see the module comment).
-  const oddH = s.outH % 2 === 1, oddW = s.outW % 2 === 1;
-  // V = Bᵀ·d·B in two passes over 4 channels: T = Bᵀ·d column by column (the column's four
-  // values loaded once), then each row of T times B, stored to V_ξ (ξ = 4i + j).
-  const vec = (k: number) => 14 + k; // v128 locals: D0–D3, then T (16), or MJ and S
-  const T = (k: number, l: number) => vec(4 + 4 * k + l);
-  const inputTransform = (lastRow: boolean, lastCol: boolean): number[][] => [
-    ...[0, 1, 2, 3].flatMap((l) => [
-      ...[0, 1, 2, 3].map((k) => {
-        const [kk, ll] = [lastRow && k === 3 ? 2 : k, lastCol && l === 3 ? 2 : l];
-        return [...op.get(P), ...simd.load(kk * xRow + ll * pix), ...op.set(vec(k))];
-      }),
-      ...[0, 1, 2, 3].map((
-        k,
-      ) => [...combination(BT[k], (i) => op.get(vec(i))), ...op.set(T(k, l))]),
+  // The last tile row and column may hold fewer than m outputs.
+  const lastH = s.outH - m * (s.th - 1), lastW = s.outW - m * (s.tw - 1);
+  // v128 locals: α loads, then α² sums, then two temporaries.
+  const vec = (k: number) => 17 + k;
+  const sum = (k: number, l: number, n: number) => vec(a + n * k + l);
+  const temps: [number, number] = [vec(a + a2), vec(a + a2 + 1)];
+  // V = Bᵀ·d·B in two passes over 4 channels: T = Bᵀ·d column by column (the column's α
+  // values loaded once), then each row of T times B, stored to V_ξ (ξ = α·i + j).
+  const inputTransform: number[][] = [
+    ...upTo(a).flatMap((l) => [
+      ...upTo(a).map((k) => [...op.get(P), ...simd.load(k * xRow + l * pix), ...op.set(vec(k))]),
+      ...rowsOf(t.BT, (i) => op.get(vec(i)), (k, v) => [[...v, ...op.set(sum(k, l, a))]], temps),
     ]),
-    ...[0, 1, 2, 3].flatMap((i) =>
-      [0, 1, 2, 3].map((j) => [
-        ...op.get(Q),
-        ...combination(BT[j], (l) => op.get(T(i, l))),
-        ...simd.store((i * 4 + j) * vStride),
-      ])
+    ...upTo(a).flatMap((i) =>
+      rowsOf(t.BT, (l) => op.get(sum(i, l, a)), (j, v) => [
+        [...op.get(Q), ...v, ...simd.store((i * a + j) * vStride)],
+      ], temps)
     ),
   ];
-  // One tile's input transform for every group of 4 channels: p = x + (2ty·xRow + 2tx·pix) + cb,
-  // q = v + t·pix + cb.
-  const windows = (lastRow: boolean, lastCol: boolean): number[][] => [
+  // `body` for each group of 4 channels (cb < limit bytes).
+  const channels = (limit: number, body: number[][]): number[][] => [
     [...op.i32(0), ...op.set(CB)],
     op.block,
     op.loop,
-    [...op.get(CB), ...op.i32(pix), ...op.i32GeU, ...op.brIf(1)],
-    [...op.get(X), ...op.get(TY), ...op.i32(2 * xRow), ...op.i32Mul, ...op.i32Add],
-    [...op.get(TX), ...op.i32(2 * pix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
-    op.set(P),
-    [...op.get(V), ...op.get(TY), ...op.i32(s.tw), ...op.i32Mul, ...op.get(TX), ...op.i32Add],
-    [...op.i32(pix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add, ...op.set(Q)],
-    ...inputTransform(lastRow, lastCol),
+    [...op.get(CB), ...op.i32(limit), ...op.i32GeU, ...op.brIf(1)],
+    ...body,
     [...op.get(CB), ...op.i32(16), ...op.i32Add, ...op.set(CB), ...op.br(0)],
     op.end,
     op.end,
   ];
-  const isLast = (t: number, n: number) => [...op.get(t), ...op.i32(n - 1), ...op.i32Eq];
-  // The body for a tile, in the variant for whether it is in the last row (of an odd height)
-  // and the last column (of an odd width); the checks pick one per tile.
-  const byEdge = (body: (lastRow: boolean, lastCol: boolean) => number[][]): number[][] =>
-    (oddH ? [false, true] : [false]).flatMap((r) =>
-      (oddW ? [false, true] : [false]).flatMap((c) => [
-        op.block,
-        ...(oddH ? [[...isLast(TY, s.th), ...(r ? op.i32Eqz : []), ...op.brIf(0)]] : []),
-        ...(oddW ? [[...isLast(TX, s.tw), ...(c ? op.i32Eqz : []), ...op.brIf(0)]] : []),
-        ...body(r, c),
-        op.end,
-      ])
-    );
-  const inputPass = byEdge(windows);
-  // Aᵀ·M·A in two passes: S = Aᵀ·M column by column (each M_ξ loaded once), then S·A.
-  const S = (a: number, j: number) => vec(4 + 4 * a + j);
-  const columnsOfS: number[][] = [0, 1, 2, 3].flatMap((j) => [
-    ...[0, 1, 2, 3].map((
-      i,
-    ) => [...op.get(P), ...simd.load((4 * i + j) * mStride), ...op.set(vec(i))]),
-    ...[0, 1].map((a) => [...combination(AT[a], (i) => op.get(vec(i))), ...op.set(S(a, j))]),
+  // One tile's input transform: p = xp + (m·ty·xRow + m·tx·pix) + cb, q = v + row·pix + cb.
+  const inputPass = channels(pix, [
+    [...op.get(XP), ...op.get(TY), ...op.i32(m * xRow), ...op.i32Mul, ...op.i32Add],
+    [...op.get(TX), ...op.i32(m * pix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
+    op.set(P),
+    [...op.get(V), ...tileAt],
+    [...op.i32(pix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add, ...op.set(Q)],
+    ...inputTransform,
   ]);
-  const outputTransform = (a: number, b: number) => combination(AT[b], (j) => op.get(S(a, j)));
-  // One tile's outputs: p = m + t·ldm + ob, q = y + 2ty·yRow + 2tx·yPix + ob; the second
-  // row/column only where it is inside the output.
-  const outputs: number[][] = [
-    [...op.i32(0), ...op.set(CB)],
-    op.block,
-    op.loop,
-    [...op.get(CB), ...op.i32(yPix), ...op.i32GeU, ...op.brIf(1)],
-    [...op.get(M), ...op.get(TY), ...op.i32(s.tw), ...op.i32Mul, ...op.get(TX), ...op.i32Add],
+  const isLast = (l: number, n: number) => [...op.get(l), ...op.i32(n - 1), ...op.i32Eq];
+  // Aᵀ·M·A in two passes: S = Aᵀ·M column by column (each M_ξ loaded once), then S·A;
+  // each pass first takes the sums and differences of the values at paired points.
+  const paired = (v: (i: number) => number) => pairColumns(t.AT, v, temps[0]);
+  const columnsOfS: number[][] = upTo(a).flatMap((j) => [
+    ...upTo(a).map((i) => [...op.get(P), ...simd.load((a * i + j) * mStride), ...op.set(vec(i))]),
+    ...paired(vec).code,
+    ...upTo(m).map((r) => [
+      ...combination(paired(vec).mat[r], (i) => op.get(vec(i))),
+      ...op.set(sum(r, j, a)),
+    ]),
+  ]);
+  // One tile's outputs: p = m + row·ldm + ob, q = yp + m·ty·yRow + m·tx·yPix + ob; in the
+  // last tile row and column only those inside the output.
+  const outputs = channels(yPix, [
+    [...op.get(M), ...tileAt],
     [...op.i32(ldm), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add, ...op.set(P)],
-    [...op.get(Y), ...op.get(TY), ...op.i32(2 * yRow), ...op.i32Mul, ...op.i32Add],
-    [...op.get(TX), ...op.i32(2 * yPix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
+    [...op.get(YP), ...op.get(TY), ...op.i32(m * yRow), ...op.i32Mul, ...op.i32Add],
+    [...op.get(TX), ...op.i32(m * yPix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
     op.set(Q),
     ...columnsOfS,
-    ...[0, 1].flatMap((a) =>
-      [0, 1].map((b) => {
-        const store = [...op.get(Q), ...outputTransform(a, b), ...simd.store(a * yRow + b * yPix)];
+    ...upTo(m).flatMap((r) => [
+      ...paired((j) => sum(r, j, a)).code,
+      ...upTo(m).map((q) => {
+        const store = [
+          ...op.get(Q),
+          ...combination(paired((j) => sum(r, j, a)).mat[q], (j) => op.get(sum(r, j, a))),
+          ...simd.store(r * yRow + q * yPix),
+        ];
         const edge = [
-          ...(a === 1 && oddH ? [[...isLast(TY, s.th), ...op.brIf(0)]] : []),
-          ...(b === 1 && oddW ? [[...isLast(TX, s.tw), ...op.brIf(0)]] : []),
+          ...(r >= lastH ? [[...isLast(TY, s.th), ...op.brIf(0)]] : []),
+          ...(q >= lastW ? [[...isLast(TX, s.tw), ...op.brIf(0)]] : []),
         ];
         return edge.length ? [op.block, ...edge, store, op.end].flat() : store;
-      })
-    ),
-    [...op.get(CB), ...op.i32(16), ...op.i32Add, ...op.set(CB), ...op.br(0)],
-    op.end,
-    op.end,
-  ];
-  // dM = A·dy·Aᵀ of one tile, four channels at a time: p = dm + (ob / 32)·tiles·32 + t·32 +
-  // ob % 32 (panels of NR = 8 channels), q = dy + 2ty·yRow + 2tx·yPix + ob. Outputs past an
-  // odd edge have no gradient: zeros.
-  const gradients = (lastRow: boolean, lastCol: boolean): number[][] => [
-    [...op.i32(0), ...op.set(CB)],
-    op.block,
-    op.loop,
-    [...op.get(CB), ...op.i32(yPix), ...op.i32GeU, ...op.brIf(1)],
-    [...op.get(TY), ...op.i32(s.tw), ...op.i32Mul, ...op.get(TX), ...op.i32Add, ...op.i32(32)],
-    [...op.i32Mul, ...op.get(M), ...op.i32Add, ...op.get(CB), ...op.i32(5), ...op.i32ShrU],
-    [...op.i32(tiles * 32), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32(31)],
-    [...op.i32And, ...op.i32Add, ...op.set(P)],
-    [...op.get(Y), ...op.get(TY), ...op.i32(2 * yRow), ...op.i32Mul, ...op.i32Add],
-    [...op.get(TX), ...op.i32(2 * yPix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
-    op.set(Q),
-    ...[0, 1].flatMap((a) =>
-      [0, 1].map((b) =>
-        (a === 1 && lastRow) || (b === 1 && lastCol)
-          ? [...simd.zero, ...op.set(vec(2 * a + b))]
-          : [...op.get(Q), ...simd.load(a * yRow + b * yPix), ...op.set(vec(2 * a + b))]
-      )
-    ),
-    ...[0, 1, 2, 3].flatMap((i) =>
-      [0, 1, 2, 3].map((j) => {
-        const coefs = [0, 1].flatMap((a) => [0, 1].map((b) => AT[a][i] * AT[b][j]));
-        return coefs.every((k) => k === 0)
-          ? [...op.get(P), ...simd.zero, ...simd.store((4 * i + j) * dmStride)]
-          : [
-            ...op.get(P),
-            ...combination(coefs, (ab) => op.get(vec(ab))),
-            ...simd.store((4 * i + j) * dmStride),
-          ];
-      })
-    ),
-    [...op.get(CB), ...op.i32(16), ...op.i32Add, ...op.set(CB), ...op.br(0)],
-    op.end,
-    op.end,
-  ];
-  const gradientPass = byEdge(gradients);
-  // The 16 products: tiles(V_ξ, ..., B_ξ, C_ξ, kc, ldm, rowPanels, nPanels, acc) for ξ < 16.
+      }),
+    ]),
+  ]);
+  // dM = A·dy·Aᵀ of one tile in two passes (S = A·dy column by column, then S·Aᵀ), four
+  // channels at a time: p = dm + (ob / 32)·tiles·32 + t·32 + ob % 32 (panels of NR = 8
+  // channels), q = dy + m·ty·yRow + m·tx·yPix + ob. Outputs past the edge have no
+  // gradient: zeros.
+  const A = upTo(a).map((i) => upTo(m).map((r) => t.AT[r][i]));
+  const gradients = (lastRow: boolean, lastCol: boolean): number[][] =>
+    channels(yPix, [
+      [...tileAt, ...op.i32(32)],
+      [...op.i32Mul, ...op.get(M), ...op.i32Add, ...op.get(CB), ...op.i32(5), ...op.i32ShrU],
+      [...op.i32(rows * 32), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32(31)],
+      [...op.i32And, ...op.i32Add, ...op.set(P)],
+      [...op.get(YP), ...op.get(TY), ...op.i32(m * yRow), ...op.i32Mul, ...op.i32Add],
+      [...op.get(TX), ...op.i32(m * yPix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
+      op.set(Q),
+      ...upTo(m).flatMap((q) => [
+        ...upTo(m).map((r) =>
+          (lastRow && r >= lastH) || (lastCol && q >= lastW)
+            ? [...simd.zero, ...op.set(vec(r))]
+            : [...op.get(Q), ...simd.load(r * yRow + q * yPix), ...op.set(vec(r))]
+        ),
+        ...rowsOf(A, (r) => op.get(vec(r)), (i, v) => [[...v, ...op.set(sum(i, q, m))]], temps),
+      ]),
+      ...upTo(a).flatMap((i) =>
+        rowsOf(A, (q) => op.get(sum(i, q, m)), (j, v) => [
+          [...op.get(P), ...v, ...simd.store((a * i + j) * dmStride)],
+        ], temps)
+      ),
+    ]);
+  // The tile's body in the variant for whether it is in a cut last row and a cut last
+  // column; the checks pick one per tile.
+  const [cutH, cutW] = [lastH < m, lastW < m];
+  const gradientPass = (cutH ? [false, true] : [false]).flatMap((r) =>
+    (cutW ? [false, true] : [false]).flatMap((c) => [
+      op.block,
+      ...(cutH ? [[...isLast(TY, s.th), ...(r ? op.i32Eqz : []), ...op.brIf(0)]] : []),
+      ...(cutW ? [[...isLast(TX, s.tw), ...(c ? op.i32Eqz : []), ...op.brIf(0)]] : []),
+      ...gradients(r, c),
+      op.end,
+    ])
+  );
+  // The α² products: tiles(V_ξ, ..., B_ξ, C_ξ, kc, ldm, rowPanels, nPanels, acc).
   const products = (
     b: number,
     bStride: number,
@@ -282,7 +422,7 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
     rows: number,
     acc: number,
   ) =>
-    loop(XI, 16, [
+    loop(XI, a2, [
       [...op.get(V), ...op.get(XI), ...op.i32(vStride), ...op.i32Mul, ...op.i32Add],
       [...op.get(ROWTAB), ...op.get(KTAB)],
       [...op.get(b), ...op.get(XI), ...op.i32(bStride), ...op.i32Mul, ...op.i32Add],
@@ -294,21 +434,23 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
   return {
     name: filter ? "filterImage" : "image",
     params: Array(8).fill(I32),
-    locals: [...Array(6).fill(I32), ...Array(20).fill(V128)],
+    locals: [...Array(9).fill(I32), ...Array(a + a2 + 2).fill(V128)],
     body: filter
       ? [
-        ...padding,
-        ...tilesOf(inputPass),
-        ...tilesOf(gradientPass),
+        ...loop(IMG, s.g, [
+          ...input,
+          ...tilesOf(inputPass),
+          [...output, ...op.set(YP)],
+          ...tilesOf(gradientPass),
+        ]),
         // dU_ξ += V_ξᵀ · dM_ξ: rows of V_ξᵀ are channels (rowTab c·4), its k the tiles (kTab t·pix).
-        ...products(M, dmStride, BP, duStride, tiles, cPanels, 1),
+        ...products(M, dmStride, BP, duStride, rows, cPanels, 1),
       ]
       : [
-        ...padding,
-        ...tilesOf(inputPass),
-        // The 16 products M_ξ = V_ξ · U_ξ (one block of k: c ≤ KC).
+        ...loop(IMG, s.g, [...input, ...tilesOf(inputPass)]),
+        // The α² products M_ξ = V_ξ · U_ξ (one block of k: c ≤ KC).
         ...products(BP, bStride, M, mStride, s.c, mPanels, 0),
-        ...tilesOf(outputs),
+        ...loop(IMG, s.g, [[...output, ...op.set(YP)], ...tilesOf(outputs)]),
       ],
   };
 }
@@ -336,57 +478,109 @@ interface FilterLayout {
 
 /**
  * U_ξ = (G·g·Gᵀ)_ξ for every (c, o), packed as `tiles` reads B: panels of NR output
- * channels. With G's rows (1 0 0), ½(1 1 1), ½(1 −1 1), (0 0 1), both products are sums
- * and halves: G·g takes g's rows r0, r1, r2 to r0, ½(r0 + r1 + r2), ½(r0 − r1 + r2), r2,
- * and ·Gᵀ does the same to each row's three values.
+ * channels. Computed in float64 (each row of G·g, then its products with G's rows),
+ * rounded once to float32.
  */
 function packFilter(
   wv: Float32Array,
   at: FilterLayout,
+  t: Transform,
   c: number,
   o: number,
   dst: Float32Array,
 ): void {
-  const nPanels = Math.ceil(o / NR), stride = nPanels * NR * c;
+  const a = t.m + 2, nPanels = Math.ceil(o / NR), stride = nPanels * NR * c;
   if (nPanels * NR !== o) dst.fill(0);
-  const { sk } = at;
-  const row = (q: number, r0: number, r1: number, r2: number) => {
-    dst[q] = r0;
-    dst[q + stride] = 0.5 * (r0 + r1 + r2);
-    dst[q + 2 * stride] = 0.5 * (r0 - r1 + r2);
-    dst[q + 3 * stride] = r2;
-  };
+  const G = Float64Array.from(t.G.flat()), sk = at.sk;
   for (let ci = 0; ci < c; ci++) {
     for (let oi = 0; oi < o; oi++) {
       const p = at.base + ci * at.sc + oi * at.so;
-      const [g00, g01, g02] = [wv[p], wv[p + sk], wv[p + 2 * sk]];
-      const [g10, g11, g12] = [wv[p + 3 * sk], wv[p + 4 * sk], wv[p + 5 * sk]];
-      const [g20, g21, g22] = [wv[p + 6 * sk], wv[p + 7 * sk], wv[p + 8 * sk]];
+      const [g0, g1, g2] = [wv[p], wv[p + sk], wv[p + 2 * sk]];
+      const [g3, g4, g5] = [wv[p + 3 * sk], wv[p + 4 * sk], wv[p + 5 * sk]];
+      const [g6, g7, g8] = [wv[p + 6 * sk], wv[p + 7 * sk], wv[p + 8 * sk]];
       const q = Math.floor(oi / NR) * NR * c + ci * NR + (oi % NR);
-      row(q, g00, g01, g02);
-      row(
-        q + 4 * stride,
-        0.5 * (g00 + g10 + g20),
-        0.5 * (g01 + g11 + g21),
-        0.5 * (g02 + g12 + g22),
-      );
-      row(
-        q + 8 * stride,
-        0.5 * (g00 - g10 + g20),
-        0.5 * (g01 - g11 + g21),
-        0.5 * (g02 - g12 + g22),
-      );
-      row(q + 12 * stride, g20, g21, g22);
+      for (let i = 0; i < a; i++) {
+        const [r0, r1, r2] = [G[3 * i], G[3 * i + 1], G[3 * i + 2]];
+        const h0 = r0 * g0 + r1 * g3 + r2 * g6;
+        const h1 = r0 * g1 + r1 * g4 + r2 * g7;
+        const h2 = r0 * g2 + r1 * g5 + r2 * g8;
+        for (let j = 0; j < a; j++) {
+          dst[q + (a * i + j) * stride] = h0 * G[3 * j] + h1 * G[3 * j + 1] + h2 * G[3 * j + 2];
+        }
+      }
     }
   }
 }
 
+/**
+ * dW = Gᵀ·dU·G for every (c, o), from dU_ξ (planes of `plane` floats, c·nPad + o within
+ * each) into dw (HWIO), in float64.
+ */
+function unpackFilterGrad(
+  du: Float32Array,
+  plane: number,
+  nPad: number,
+  t: Transform,
+  c: number,
+  o: number,
+  dw: Float32Array,
+): void {
+  const a = t.m + 2, G = Float64Array.from(t.G.flat());
+  const h = new Float64Array(3 * a); // Gᵀ·dU (3 × α)
+  for (let ci = 0; ci < c; ci++) {
+    for (let oi = 0; oi < o; oi++) {
+      const q = ci * nPad + oi;
+      h.fill(0);
+      for (let i = 0; i < a; i++) {
+        const [r0, r1, r2] = [G[3 * i], G[3 * i + 1], G[3 * i + 2]];
+        for (let j = 0; j < a; j++) {
+          const u = du[q + (a * i + j) * plane];
+          h[j] += r0 * u;
+          h[a + j] += r1 * u;
+          h[2 * a + j] += r2 * u;
+        }
+      }
+      for (let k = 0; k < 3; k++) {
+        let [s0, s1, s2] = [0, 0, 0];
+        for (let j = 0; j < a; j++) {
+          const v = h[k * a + j];
+          s0 += v * G[3 * j];
+          s1 += v * G[3 * j + 1];
+          s2 += v * G[3 * j + 2];
+        }
+        const at = (3 * k * c + ci) * o + oi;
+        dw[at] = s0;
+        dw[at + c * o] = s1;
+        dw[at + 2 * c * o] = s2;
+      }
+    }
+  }
+}
+
+/**
+ * Images per call: the divisor g ≤ 8 of the batch whose g·tiles rows (at most 64, or
+ * g = 1) waste the least of the micro-kernel's whole panels of MR rows, the largest on a
+ * tie (a deeper k for the filter gradient's products).
+ */
+function groupOf(batch: number, tiles: number): number {
+  let best = 1, least = Infinity;
+  for (let g = 1; g <= 8; g++) {
+    if (batch % g !== 0 || (g > 1 && g * tiles > 64)) continue;
+    const waste = Math.ceil(g * tiles / MR) * MR / (g * tiles);
+    if (waste <= least + 1e-9) [best, least] = [g, waste];
+  }
+  return best;
+}
+
 /** The Shape of a convolution of `x` (NHWC) padded by `top`, `left` to `outH × outW × o`. */
 function shapeOf(x: Info, o: number, top: number, left: number, outH: number, outW: number): Shape {
-  const [, inH, inW, c] = x.shape;
+  const [batch, inH, inW, c] = x.shape;
+  const { m } = transformFor(outH, outW);
   return {
-    th: Math.ceil(outH / 2),
-    tw: Math.ceil(outW / 2),
+    m,
+    g: groupOf(batch, Math.ceil(outH / m) * Math.ceil(outW / m)),
+    th: Math.ceil(outH / m),
+    tw: Math.ceil(outW / m),
     c,
     o,
     inH,
@@ -419,39 +613,40 @@ function convolve(
   const s = shapeOf(x, o, top, left, outH, outW);
   const bytes = moduleFor(s);
   const ex = instantiate(bytes, memory);
-  const tiles = s.th * s.tw;
-  const mPanels = Math.ceil(tiles / MR), nPanels = Math.ceil(o / NR);
+  const t = s.m === 4 ? F4 : F2, a2 = (s.m + 2) ** 2;
+  const rows = s.g * s.th * s.tw, groups = batch / s.g;
+  const mPanels = Math.ceil(rows / MR), nPanels = Math.ceil(o / NR);
   const out = heap.makeOutput([batch, outH, outW, o], "float32");
-  const parts = Math.min(16, batch);
+  const parts = Math.min(16, groups);
   const { alloc, free } = scratchOf(heap);
   try {
-    const bp = alloc(16 * nPanels * NR * c, "float32");
-    // V_ξ's rows: tile t at t·c·4 (padded to whole panels), channel j at j·4.
+    const bp = alloc(a2 * nPanels * NR * c, "float32");
+    // V_ξ's rows: the group's tile t at t·c·4 (padded to whole panels), channel j at j·4.
     const v = { offset: 0, rowStride: c * 4, colStride: 4 };
-    const { rowTab, kTab } = operandTables(memory, v, tiles, c, mPanels * MR, alloc);
-    const padBytes = padded(s) ? (outH + 2) * (outW + 2) * c : 0;
+    const { rowTab, kTab } = operandTables(memory, v, rows, c, mPanels * MR, alloc);
+    const padFloats = padded(s) ? windowRows(s) * windowCols(s) * c : 0;
     const scratch = Array.from({ length: parts }, () => ({
-      v: alloc(16 * mPanels * MR * c, "float32"),
-      m: alloc(16 * mPanels * MR * nPanels * NR, "float32"),
-      pad: alloc(padBytes, "float32"),
+      v: alloc(a2 * mPanels * MR * c, "float32"),
+      m: alloc(a2 * mPanels * MR * nPanels * NR, "float32"),
+      pad: alloc(padFloats, "float32"),
     }));
     // Views after the allocations: growing a heap that is not shared detaches older views.
     const wv = heap.typedArrayFromHeap(filter) as Float32Array;
-    packFilter(wv, layout, c, o, new Float32Array(memory.buffer, bp, 16 * nPanels * NR * c));
+    packFilter(wv, layout, t, c, o, new Float32Array(memory.buffer, bp, a2 * nPanels * NR * c));
     const [xAt, yAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(out.dataId)];
-    const [xImage, yImage] = [inH * inW * c * 4, outH * outW * o * 4];
+    const [xGroup, yGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
     let index = 0; // chunks() describes the parts in order: part i uses scratch i
     const part = (n0: number, n1: number): Rows => {
       const { v, m, pad } = scratch[index++];
       return {
-        base: [xAt + n0 * xImage, yAt + n0 * yImage, v, m, bp, rowTab, kTab, pad],
-        stepN: [xImage, yImage, 0, 0, 0, 0, 0, 0],
+        base: [xAt + n0 * xGroup, yAt + n0 * yGroup, v, m, bp, rowTab, kTab, pad],
+        stepN: [xGroup, yGroup, 0, 0, 0, 0, 0, 0],
         stepY: [0, 0, 0, 0, 0, 0, 0, 0],
         n: n1 - n0,
         y: 1,
       };
     };
-    runParts(bytes, memory, ex, "image", chunks(batch, parts, part));
+    runParts(bytes, memory, ex, "image", chunks(groups, parts, part));
   } finally {
     free();
   }
@@ -492,9 +687,10 @@ function eligible(
   const big = Math.max(inHeight + 4, outHeight + 2) * Math.max(inWidth + 4, outWidth + 2);
   if (batchSize * big * Math.max(c, o) * 4 >= 2 ** 31) return undefined;
   // One image's transforms stay in cache: beyond MAX_IMAGE_SCRATCH (large images) the GEMM.
-  const tiles = Math.ceil(Math.max(inHeight, outHeight) / 2) *
-    Math.ceil(Math.max(inWidth, outWidth) / 2);
-  if (16 * (tiles + MR) * 2 * (Math.max(c, o) + NR) * 4 > MAX_IMAGE_SCRATCH) return undefined;
+  const [h, w] = [Math.max(inHeight, outHeight), Math.max(inWidth, outWidth)];
+  const scratch = ({ m }: Transform) =>
+    (m + 2) ** 2 * (Math.ceil(h / m) * Math.ceil(w / m) + MR) * 2 * (Math.max(c, o) + NR) * 4;
+  if (Math.max(scratch(F2), scratch(F4)) > MAX_IMAGE_SCRATCH) return undefined;
   return { memory, info };
 }
 
@@ -577,68 +773,48 @@ export function winogradFilterGrad(
   const s = shapeOf(x, o, padInfo.top, padInfo.left, outH, outW);
   const bytes = moduleFor(s);
   const ex = instantiate(bytes, memory);
-  const tiles = s.th * s.tw;
-  const mPanels = Math.ceil(tiles / MR), nPanels = Math.ceil(o / NR), cPanels = Math.ceil(c / MR);
+  const t = s.m === 4 ? F4 : F2, a = s.m + 2, a2 = a * a;
+  const rows = s.g * s.th * s.tw, groups = batch / s.g;
+  const mPanels = Math.ceil(rows / MR), nPanels = Math.ceil(o / NR), cPanels = Math.ceil(c / MR);
   const [nPad, cPad] = [nPanels * NR, cPanels * MR];
-  const parts = Math.min(8, batch);
+  const parts = Math.min(8, groups);
   const out = heap.makeOutput(attrs.filterShape, "float32");
   const { alloc, free } = scratchOf(heap);
   try {
-    // V_ξᵀ: channel j (a row, padded to whole panels) at j·4, tile t at t·c·4.
+    // V_ξᵀ: channel j (a row, padded to whole panels) at j·4, the group's tile t at t·c·4.
     const vT = { offset: 0, rowStride: 4, colStride: c * 4 };
-    const { rowTab, kTab } = operandTables(memory, vT, c, tiles, cPad, alloc);
-    const padBytes = padded(s) ? (outH + 2) * (outW + 2) * c : 0;
+    const { rowTab, kTab } = operandTables(memory, vT, c, rows, cPad, alloc);
+    const padFloats = padded(s) ? windowRows(s) * windowCols(s) * c : 0;
+    const size = a2 * cPad * nPad;
     const scratch = Array.from({ length: parts }, () => ({
-      v: alloc(16 * mPanels * MR * c, "float32"),
-      dm: alloc(16 * nPad * tiles, "float32"),
-      du: alloc(16 * cPad * nPad, "float32"),
-      pad: alloc(padBytes, "float32"),
+      v: alloc(a2 * mPanels * MR * c, "float32"),
+      dm: alloc(a2 * nPad * rows, "float32"),
+      du: alloc(size, "float32"),
+      pad: alloc(padFloats, "float32"),
     }));
-    for (const { du } of scratch) new Float32Array(memory.buffer, du, 16 * cPad * nPad).fill(0);
+    for (const { du } of scratch) new Float32Array(memory.buffer, du, size).fill(0);
     const [xAt, dyAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId)];
-    const [xImage, dyImage] = [inH * inW * c * 4, outH * outW * o * 4];
+    const [xGroup, dyGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
     let index = 0; // chunks() describes the parts in order: part i uses scratch i
     const part = (n0: number, n1: number): Rows => {
       const { v, dm, du, pad } = scratch[index++];
       return {
-        base: [xAt + n0 * xImage, dyAt + n0 * dyImage, v, dm, du, rowTab, kTab, pad],
-        stepN: [xImage, dyImage, 0, 0, 0, 0, 0, 0],
+        base: [xAt + n0 * xGroup, dyAt + n0 * dyGroup, v, dm, du, rowTab, kTab, pad],
+        stepN: [xGroup, dyGroup, 0, 0, 0, 0, 0, 0],
         stepY: [0, 0, 0, 0, 0, 0, 0, 0],
         n: n1 - n0,
         y: 1,
       };
     };
-    runParts(bytes, memory, ex, "filterImage", chunks(batch, parts, part));
-    // dU = Σ over the parts, in order (float32 sums); then dW = Gᵀ·dU·G, where Gᵀ takes a
-    // column (u0, u1, u2, u3) to (u0 + ½(u1 + u2), ½(u1 − u2), ½(u1 + u2) + u3).
-    const size = 16 * cPad * nPad;
+    runParts(bytes, memory, ex, "filterImage", chunks(groups, parts, part));
+    // dU = Σ over the parts, in order (float32 sums); then dW = Gᵀ·dU·G (in float64).
     const du = new Float32Array(memory.buffer, scratch[0].du, size);
     for (const p of scratch.slice(1, index)) {
       const other = new Float32Array(memory.buffer, p.du, size);
       for (let i = 0; i < size; i++) du[i] += other[i];
     }
     const dw = heap.typedArrayFromHeap(out) as Float32Array;
-    const plane = cPad * nPad, t = new Float64Array(12);
-    for (let ci = 0; ci < c; ci++) {
-      for (let oi = 0; oi < o; oi++) {
-        const q = ci * nPad + oi;
-        for (let j = 0; j < 4; j++) { // t = Gᵀ·dU (3x4), column j
-          const [u0, u1, u2, u3] = [0, 1, 2, 3].map((i) => du[q + (4 * i + j) * plane]);
-          [t[j], t[4 + j], t[8 + j]] = [
-            u0 + 0.5 * (u1 + u2),
-            0.5 * (u1 - u2),
-            0.5 * (u1 + u2) + u3,
-          ];
-        }
-        for (let k = 0; k < 3; k++) { // dW row k = t's row k · G
-          const [u0, u1, u2, u3] = [t[4 * k], t[4 * k + 1], t[4 * k + 2], t[4 * k + 3]];
-          const at = (3 * k * c + ci) * o + oi;
-          dw[at] = u0 + 0.5 * (u1 + u2);
-          dw[at + c * o] = 0.5 * (u1 - u2);
-          dw[at + 2 * c * o] = 0.5 * (u1 + u2) + u3;
-        }
-      }
-    }
+    unpackFilterGrad(du, cPad * nPad, nPad, t, c, o, dw);
   } finally {
     free();
   }
