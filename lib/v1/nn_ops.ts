@@ -321,6 +321,29 @@ function shaped(
 
 // ---------------------------------------------------------------- kernels
 
+/** Whether the backend has the tfjs kernel `name` (WASM lacks the depthwise gradients). */
+const hasKernel = (name: string): boolean => tf.getKernel(name, tf.getBackend()) !== undefined;
+
+/** The identity of size `c` as `[1, 1, c, c, 1]`. */
+const diagonal = (c: number): tf.Tensor => tf.reshape(tf.eye(c), [1, 1, c, c, 1]);
+
+/**
+ * A depthwise filter `[h, w, c, m]` as the block-diagonal filter `[h, w, c, c·m]` of a Conv2D
+ * computing the same (input channel `c` feeds outputs `c·m` to `c·m + m - 1` only): the
+ * depthwise gradients from Conv2D's where the backend has no kernels of its own.
+ */
+function blockDiagonal(f: tf.Tensor): tf.Tensor4D {
+  const [h, w, c, m] = f.shape;
+  return tf.reshape(tf.mul(tf.reshape(f, [h, w, c, 1, m]), diagonal(c)), [h, w, c, c * m]);
+}
+
+/** Whether `p` broadcast against `x` varies along `x`'s last axes only (as tfjs's batchNorm reads it). */
+function alongLastAxes(p: tf.Tensor, x: tf.Tensor): boolean {
+  const dims = [...p.shape];
+  while (dims[0] === 1) dims.shift();
+  return tf.util.arraysEqual(dims, x.shape.slice(x.rank - dims.length));
+}
+
 type Attrs = {
   strides: Pair;
   pad: Pad;
@@ -400,20 +423,55 @@ Object.assign(
     },
     DepthwiseConv2dNativeBackpropInput: ([dy, filter], op) => {
       const a = attrsOf(op);
-      const inputShape = [dy.shape[0], ...a.inputShape.slice(1)];
+      const inputShape = [dy.shape[0], ...a.inputShape.slice(1)] as [
+        number,
+        number,
+        number,
+        number,
+      ];
       const attrs = { ...a, dimRoundingMode: rounding(a), inputShape };
-      return [runKernel("DepthwiseConv2dNativeBackpropInput", { dy, filter }, attrs)];
+      if (hasKernel("DepthwiseConv2dNativeBackpropInput")) {
+        return [runKernel("DepthwiseConv2dNativeBackpropInput", { dy, filter }, attrs)];
+      }
+      return [tf.tidy(() =>
+        tf.conv2dTranspose(
+          dy as tf.Tensor4D,
+          blockDiagonal(filter),
+          inputShape,
+          a.strides,
+          a.pad as "same",
+          rounding(a),
+        )
+      )];
     },
     DepthwiseConv2dNativeBackpropFilter: ([x, dy], op) => {
       const attrs = { ...attrsOf(op), dimRoundingMode: rounding(attrsOf(op)) };
-      return [runKernel("DepthwiseConv2dNativeBackpropFilter", { x, dy }, attrs)];
+      if (hasKernel("DepthwiseConv2dNativeBackpropFilter")) {
+        return [runKernel("DepthwiseConv2dNativeBackpropFilter", { x, dy }, attrs)];
+      }
+      const [h, w, c, m] = attrs.filterShape;
+      return [tf.tidy(() => {
+        const full = { ...attrs, dataFormat: "NHWC", filterShape: [h, w, c, c * m] };
+        const g = runKernel("Conv2DBackpropFilter", { x, dy }, full).reshape([h, w, c, c, m]);
+        return tf.sum(tf.mul(g, diagonal(c)), 3);
+      })];
     },
     FusedBatchNorm: ([x, mean, variance, ...rest], op) => {
       const { varianceEpsilon, hasOffset, hasScale } = op.attrs;
       const offset = hasOffset ? rest.shift() : undefined;
       const scale = hasScale ? rest.shift() : undefined;
-      const inputs = { x, mean, variance, offset, scale } as Record<string, tf.Tensor>;
-      return [runKernel("FusedBatchNorm", inputs, { varianceEpsilon })];
+      const params = [mean, variance, offset, scale];
+      if (params.every((p) => !p || alongLastAxes(p, x))) {
+        const inputs = { x, mean, variance, offset, scale } as Record<string, tf.Tensor>;
+        return [runKernel("FusedBatchNorm", inputs, { varianceEpsilon })];
+      }
+      // Statistics of x's rank with 1 on the normalized dimensions, the channels not last (TF's
+      // tf.nn.moments(..., keepdims=True)): tfjs's kernel reads them as if along the last axes.
+      return [tf.tidy(() => {
+        const r = tf.rsqrt(tf.add(variance, varianceEpsilon as number));
+        const y = tf.mul(tf.sub(x, mean), scale ? tf.mul(r, scale) : r);
+        return offset ? tf.add(y, offset) : y;
+      })];
     },
     Prelu: ([x, alpha]) => [tf.prelu(x, alpha)],
     ResizeBilinear: ([images], op) => {
