@@ -313,6 +313,101 @@ Deno.test("tf.function: a traced training step of a model with conv2d and BatchN
   [eagerModel, tracedModel].forEach((m) => m.dispose());
 });
 
+Deno.test("tf.function: a Keras BatchNormalization layer with axis 1 (channels first) in a trace with training: true normalizes each channel to mean 0 and variance var/(var + ε), broadcasting [1, C, 1, 1] statistics as TF does (tfjs's eager WASM kernel reads them along the last axis instead), and updates the same moving mean as eager", () => {
+  const x = tf.tidy(() =>
+    normal([2, 3, 4, 4], 90).mul(tf.tensor([1, 5, 10]).reshape([1, 3, 1, 1]))
+      .add(tf.tensor([0, 3, -2]).reshape([1, 3, 1, 1]))
+  );
+  const make = () =>
+    tf.sequential({
+      layers: [tf.layers.batchNormalization({ inputShape: [3, 4, 4], axis: 1, epsilon: 0.001 })],
+    });
+  const [eagerModel, tracedModel] = [make(), make()];
+  const f = tfFunction((t: tf.Tensor) => tracedModel.apply(t, { training: true }) as tf.Tensor, {
+    autograph: false,
+  });
+  const y = f(x) as tf.Tensor;
+  const eager = eagerModel.apply(x, { training: true }) as tf.Tensor;
+  const [mean, variance] = tf.tidy(() => {
+    const m = tf.moments(y, [0, 2, 3]);
+    return [value(m.mean), value(m.variance)];
+  });
+  const batchVariance = tf.tidy(() => value(tf.moments(x, [0, 2, 3]).variance));
+  assertClose(mean, [0, 0, 0], "per-channel mean", 1e-5);
+  assertClose(variance, batchVariance.map((v) => v / (v + 0.001)), "per-channel variance", 1e-4);
+  assertClose(weightsOf(tracedModel)[2], weightsOf(eagerModel)[2], "moving mean");
+  tf.dispose([x, y, eager]);
+  f.dispose();
+  [eagerModel, tracedModel].forEach((m) => m.dispose());
+});
+
+Deno.test("tf.function: Keras PReLU, DepthwiseConv2D, SeparableConv2D and UpSampling2D (bilinear) layers in a traced model.apply match eager, and a traced training step of a model with PReLU and bilinear upsampling trains as the eager step does", () => {
+  const x = normal([2, 6, 6, 3], 91);
+  const layers = [
+    () => tf.layers.prelu({ alphaInitializer: tf.initializers.constant({ value: 0.2 }) }),
+    () => tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: "same" }),
+    () => tf.layers.separableConv2d({ kernelSize: 3, filters: 4, strides: 2 }),
+    () => tf.layers.upSampling2d({ size: [2, 2], interpolation: "bilinear" }),
+  ];
+  for (const layer of layers) {
+    const model = tf.sequential({
+      layers: [tf.layers.inputLayer({ inputShape: [6, 6, 3] }), layer()],
+    });
+    const f = tfFunction((t: tf.Tensor) => model.apply(t) as tf.Tensor, { autograph: false });
+    const [traced, eager] = [f(x) as tf.Tensor, model.apply(x) as tf.Tensor];
+    assertClose(value(traced), value(eager), model.layers[0].getClassName());
+    tf.dispose([traced, eager]);
+    f.dispose();
+    model.dispose();
+  }
+  const make = () =>
+    tf.sequential({
+      layers: [
+        tf.layers.conv2d({
+          inputShape: [6, 6, 3],
+          filters: 2,
+          kernelSize: 3,
+          kernelInitializer: tf.initializers.glorotNormal({ seed: 5 }),
+        }),
+        tf.layers.prelu({ alphaInitializer: tf.initializers.constant({ value: 0.25 }) }),
+        tf.layers.upSampling2d({ size: [2, 2], interpolation: "bilinear" }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotNormal({ seed: 6 }) }),
+      ],
+    });
+  const [eagerModel, tracedModel] = [make(), make()];
+  tracedModel.setWeights(eagerModel.getWeights());
+  const stepOf = (model: tf.Sequential, opt: tf.Optimizer) => (t: tf.Tensor, y: tf.Tensor) => {
+    const vars = model.trainableWeights.map((w) =>
+      (w as unknown as { read(): tf.Variable }).read()
+    );
+    const tape = new GradientTape();
+    const loss = tape.record(() => tf.losses.meanSquaredError(y, model.apply(t) as tf.Tensor));
+    const grads = tape.gradient(loss, vars) as tf.Tensor[];
+    opt.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i] })));
+    return loss;
+  };
+  const [optE, optT] = [tf.train.sgd(0.05), tf.train.sgd(0.05)];
+  const eagerStep = stepOf(eagerModel, optE);
+  const tracedStep = tfFunction(stepOf(tracedModel, optT), { autograph: false });
+  const y = tf.tensor([[1], [-1]]);
+  for (let i = 0; i < 3; i++) {
+    const le = tf.tidy(() => eagerStep(x, y));
+    const lt = tracedStep(x, y) as tf.Tensor;
+    assertClose(value(lt), value(le), `loss at step ${i}`, 1e-4);
+    tf.dispose([le, lt]);
+  }
+  const [we, wt] = [weightsOf(eagerModel), weightsOf(tracedModel)];
+  we.forEach((w, i) => assertClose(wt[i], w, `weight ${i} after training`, 1e-4));
+  assert.ok(
+    opTypes(tracedStep).includes("Prelu") && opTypes(tracedStep).includes("ResizeBilinear"),
+  );
+  tracedStep.dispose();
+  tf.dispose([x, y]);
+  [optE, optT].forEach((o) => o.dispose());
+  [eagerModel, tracedModel].forEach((m) => m.dispose());
+});
+
 Deno.test("tf.function: tf.prelu is a Prelu graph op (x where x > 0, else alpha·x; alpha a scalar, per channel, or x's shape) matching eager, and its gradients to x (dy, or alpha·dy) and to alpha (Σ dy·x where x <= 0, over the broadcast dimensions) equal the eager tape's", () => {
   const xs = [normal([2, 3, 4], 30), normal([2, 3, 4], 31)];
   const alphas = [tf.scalar(0.1), tf.tensor([0.1, -0.2, 0.3, 0.5]), normal([3, 4], 32)];

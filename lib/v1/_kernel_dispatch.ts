@@ -141,13 +141,14 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
     nn.maxPool(x, a.filterSize as number, a.strides as number, a.pad as "same", rounding(a)),
   AvgPool: ({ x }, a) =>
     nn.avgPool(x, a.filterSize as number, a.strides as number, a.pad as "same", rounding(a)),
+  // tf.layers.depthwiseConv2d passes dilations null: 1, as tfjs's kernels read it.
   DepthwiseConv2dNative: ({ x, filter }, a) =>
     nn.depthwiseConv2d(
       x,
       filter,
       a.strides as number,
       a.pad as "same",
-      a.dilations as number,
+      (a.dilations ?? 1) as number,
       rounding(a),
     ),
   // tf.batchNorm (and tf.layers.batchNormalization): offset and scale are optional.
