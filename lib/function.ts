@@ -44,8 +44,11 @@
  * `tf.maximum`, `tf.pow`, `tf.where`, `tf.concat`, `tf.stack`, `tf.gather`,
  * `tf.oneHot`, `tf.clipByValue`, `tf.softmax`, `tf.logSoftmax`, `tf.prod`,
  * `tf.cumsum`, `tf.all`, `tf.any`, `tf.atan2`, `tf.argMin`, ..., `tf.losses.*`,
- * `tf.conv2d`, `tf.maxPool`, `tf.fused.*`, so a `tf.Sequential` model of dense,
- * convolution, pooling and flatten layers; the list is in
+ * `tf.conv2d`, `tf.maxPool`, `tf.fused.*`, `tf.depthwiseConv2d`, `tf.batchNorm`,
+ * `tf.prelu`, `tf.image.resizeBilinear`, `tf.localResponseNormalization`, so a
+ * `tf.Sequential` model of dense, convolution, pooling, batch-normalization
+ * (`training: true` updates its moving statistics at every call, as TF's
+ * `tf.function` does) and flatten layers; the list is in
  * `v1/_kernel_dispatch.ts`) do too, with gradients, and so do the tensor
  * methods (`x.pow(2)`); others raise a `GraphError`. `tf.softmax` and
  * `tf.logSoftmax` take only the last axis, as tfjs's do eagerly: another axis

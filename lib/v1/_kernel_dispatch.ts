@@ -14,7 +14,8 @@
  *   Rsqrt Reciprocal Sin Cos Softplus Elu LeakyRelu Min ClipByValue Select Concat
  *   Pack Unpack SplitV Reverse Tile PadV2 Slice GatherV2 OneHot Prod All Any Cumsum
  *   Cumprod Atan2 ArgMin Log1p Expm1 Tan Asin Acos Atan Sinh Cosh Erf Relu6 Selu IsNan
- *   IsInf IsFinite Step BatchMatMulV2`, and (`nn_ops.ts`) `Conv2D MaxPool AvgPool`;
+ *   IsInf IsFinite Step BatchMatMulV2`, and (`nn_ops.ts`) `Conv2D MaxPool AvgPool
+ *   DepthwiseConv2dNative FusedBatchNorm Prelu ResizeBilinear LRN`;
  * - an op with a custom gradient (`tf.customGrad`, e.g. `tf.logSoftmax`) builds
  *   its forward ops and takes its gradient function as the graph gradient
  *   (TF's `tf.custom_gradient`);
@@ -140,6 +141,42 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
     nn.maxPool(x, a.filterSize as number, a.strides as number, a.pad as "same", rounding(a)),
   AvgPool: ({ x }, a) =>
     nn.avgPool(x, a.filterSize as number, a.strides as number, a.pad as "same", rounding(a)),
+  // tf.layers.depthwiseConv2d passes dilations null: 1, as tfjs's kernels read it.
+  DepthwiseConv2dNative: ({ x, filter }, a) =>
+    nn.depthwiseConv2d(
+      x,
+      filter,
+      a.strides as number,
+      a.pad as "same",
+      (a.dilations ?? 1) as number,
+      rounding(a),
+    ),
+  // tf.batchNorm (and tf.layers.batchNormalization): offset and scale are optional.
+  FusedBatchNorm: ({ x, mean, variance, offset, scale }, a) =>
+    nn.batchNormalization(
+      x,
+      mean,
+      variance,
+      offset ?? null,
+      scale ?? null,
+      a.varianceEpsilon as number,
+    ),
+  Prelu: ({ x, alpha }) => nn.prelu(x, alpha),
+  ResizeBilinear: ({ images }, a) =>
+    nn.resizeBilinear(
+      images,
+      a.size as [number, number],
+      !!a.alignCorners,
+      !!a.halfPixelCenters,
+    ),
+  LRN: ({ x }, a) =>
+    nn.localResponseNormalization(
+      x,
+      a.depthRadius as number,
+      a.bias as number,
+      a.alpha as number,
+      a.beta as number,
+    ),
   Square: ({ x }) => ops.square(x),
   Sqrt: ({ x }) => ops.sqrt(x),
   Exp: ({ x }) => ops.exp(x),

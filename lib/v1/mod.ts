@@ -130,6 +130,13 @@ export {
   unstack,
   where,
 } from "./math_array_ops.ts";
+export {
+  batchNormalization,
+  depthwiseConv2d,
+  localResponseNormalization,
+  prelu,
+  resizeBilinear,
+} from "./nn_ops.ts";
 export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
 export {
   execute,
