@@ -130,6 +130,15 @@ export {
   unstack,
   where,
 } from "./math_array_ops.ts";
+export {
+  einsum,
+  gatherNd,
+  mirrorPad,
+  scatterNd,
+  stridedSlice,
+  type StridedSliceMasks,
+  topK,
+} from "./array_ops.ts";
 export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
 export {
   execute,
