@@ -179,7 +179,7 @@ Deno.test("tf.function: a tfjs op without a graph form on a graph tensor or capt
   const w = tf.variable(tf.tensor1d([1, 2]));
   const x = tf.tensor1d([3, -4]);
   const cases: [string, (a: tf.Tensor) => unknown][] = [
-    ["tf.topk(graph tensor)", (a) => tf.topk(a)],
+    ["tf.unique(graph tensor)", (a) => tf.unique(a)],
     ["tf.prelu(captured Variable)", (_a) => tf.prelu(x, w)],
     ["x.prelu(captured Variable)", (_a) => x.prelu(w)],
     ["softmaxCrossEntropy with weights", (a) => tf.losses.softmaxCrossEntropy(a, a, tf.scalar(2))],

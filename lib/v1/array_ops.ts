@@ -187,10 +187,15 @@ function stridedSliceGrad(
   }]).output;
 }
 
-/** Runs a strided slice with an op's attributes. */
+/**
+ * Runs a strided slice with an op's attributes: TF's dense spec (tfjs's `sliceInfo`), then one
+ * `gather` per axis that is not taken whole, then the final shape. Not tfjs's `StridedSlice`
+ * kernel, which reads the wrong elements when an axis is shrunk and another has a stride other
+ * than 1, fails on empty results, and on WASM returns int32 data as float32 bits.
+ */
 function sliceBy(x: tf.Tensor, a: SliceAttrs): tf.Tensor {
-  return tf.stridedSlice(
-    x,
+  const { begin, end, strides, finalShape } = tf.slice_util.sliceInfo(
+    x.shape,
     a.begin,
     a.end,
     a.strides,
@@ -200,6 +205,17 @@ function sliceBy(x: tf.Tensor, a: SliceAttrs): tf.Tensor {
     a.new_axis_mask,
     a.shrink_axis_mask,
   );
+  if (finalShape.includes(0)) return tf.zeros(finalShape, x.dtype);
+  return tf.tidy(() => {
+    let y = x;
+    x.shape.forEach((n, i) => {
+      const size = Math.max(0, Math.ceil((end[i] - begin[i]) / strides[i]));
+      if (size === n && begin[i] === 0 && strides[i] === 1) return;
+      const at = Array.from({ length: size }, (_, k) => begin[i] + k * strides[i]);
+      y = tf.gather(y, tf.tensor1d(at, "int32"), i);
+    });
+    return tf.reshape(y, finalShape);
+  });
 }
 
 /** Adds `updates` into zeros of `shape` at int32 `indices` (the eager `ScatterNd`). */
