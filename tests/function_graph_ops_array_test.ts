@@ -630,6 +630,27 @@ Deno.test("tf.function: tf.einsum traces, lowered to Sum/Transpose/Reshape/MatMu
   assertClose(value(ij), value(tf.tidy(() => tf.transpose(a))), "ji is the transpose");
   tf.dispose([a, b, ik, bc, ij]);
   f.dispose();
+  // An unknown batch size (a dense layer written "bi,ij->bj", "bti,ij->btj"), one trace.
+  const w = tf.tensor(operand([3, 2], 2).v, [3, 2]);
+  for (const [eq, shape] of [["bi,ij->bj", [null, 3]], ["bti,ij->btj", [null, 2, 3]]] as const) {
+    const dense = tfFunction((x: tf.Tensor) => tf.einsum(eq, x, w), {
+      inputSignature: [{ shape: [...shape] }],
+      autograph: false,
+    });
+    for (const batch of [1, 4]) {
+      const dims = shape.map((d) => d ?? batch);
+      const x = operand(dims, 1);
+      const want = einsumRef(eq, [x, operand([3, 2], 2)]);
+      const xt = tf.tensor(x.v, dims);
+      const got = dense(xt) as tf.Tensor;
+      assert.deepEqual(got.shape, want.shape, `${eq}, batch ${batch}`);
+      assertClose(value(got), want.out, `${eq}, batch ${batch}`);
+      tf.dispose([xt, got]);
+    }
+    assert.equal(dense.traceCount, 1);
+    dense.dispose();
+  }
+  w.dispose();
 });
 
 Deno.test("tf.function: the gradients of tf.einsum to both operands are TF's _EinsumGrad (an einsum of dy with the other operand, summed-out letters broadcast back), as einsum's definition gives them", () => {

@@ -41,7 +41,7 @@
  * const g = new Graph();
  * const { x, y, top } = g.asDefault(() => {
  *   const x = placeholder("float32", [2, 4], "x");
- *   // x[:, ::-2] (TF): the columns from the last backwards, every second one
+ *   // x[:, -1::-2] (TF): the columns from the last backwards, every second one
  *   const y = stridedSlice(x, [0, -1], [0, 0], [1, -2], { beginMask: 1, endMask: 3 });
  *   return { x, y, top: topK(x, 2)[0] };
  * });
