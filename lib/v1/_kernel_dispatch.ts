@@ -271,7 +271,8 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
   ScatterNd: ({ indices, updates }, { shape }) =>
     arr.scatterNd(indices, updates, shape as number[]),
   TopK: ({ x }, { k, sorted }) => arr.topK(x, k as number, sorted as boolean),
-  MirrorPad: ({ x }, a) => arr.mirrorPad(x, a.paddings as [number, number][], a.mode as "reflect"),
+  MirrorPad: ({ x }, a) =>
+    arr.mirrorPad(x, a.paddings as [number, number][], a.mode as "reflect" | "symmetric"),
   Einsum: (xs, { equation }) => arr.einsum(equation as string, ...Object.values(xs)),
   OneHot: ({ indices }, { depth, onValue, offValue, dtype }) => {
     let y = ops.oneHot(indices, depth as number); // float32 ones and zeros
