@@ -54,6 +54,8 @@
  * `tf.logSoftmax` take only the last axis, as tfjs's do eagerly: another axis
  * raises a `ShapeError` giving the transposes that move it last (TF's
  * `tf.nn.softmax(x, axis)` is `v1.softmax(x, axis)`).
+ * `tf.stridedSlice` (all five masks), `tf.gatherND`, `tf.scatterND`, `tf.topk`,
+ * `tf.mirrorPad` and `tf.einsum` trace too, with TensorFlow's gradients.
  * Closed-over `tf.Tensor`s become constants; closed-over `tf.Variable`s are
  * read at every call (`x.mul(w)`, `tf.mul(x, w)`, AutoGraph's `x * w`).
  *

@@ -179,9 +179,12 @@ Deno.test("tf.function: a tfjs op without a graph form on a graph tensor or capt
   const w = tf.variable(tf.tensor1d([1, 2]));
   const x = tf.tensor1d([3, -4]);
   const cases: [string, (a: tf.Tensor) => unknown][] = [
-    ["tf.topk(graph tensor)", (a) => tf.topk(a)],
-    ["tf.prelu(captured Variable)", (_a) => tf.prelu(x, w)],
-    ["x.prelu(captured Variable)", (_a) => x.prelu(w)],
+    ["tf.unique(graph tensor)", (a) => tf.unique(a)],
+    ["tf.searchSorted(captured Variable)", (_a) => tf.searchSorted(w, x)],
+    [
+      "w.spaceToBatchND() on a captured Variable",
+      (_a) => w.reshape([1, 2, 1]).spaceToBatchND([2], [[0, 0]]),
+    ],
     ["softmaxCrossEntropy with weights", (a) => tf.losses.softmaxCrossEntropy(a, a, tf.scalar(2))],
   ];
   for (const [label, fn] of cases) {
@@ -210,7 +213,7 @@ Deno.test("tf.function: tf.memory is flat across repeated calls with captured Va
   });
   const failing = tfFunction((a: tf.Tensor) => {
     const tape = new GradientTape();
-    return tape.record(() => tf.mul(a, w).add(tf.prelu(a, w)));
+    return tape.record(() => tf.mul(a, w).add(tf.searchSorted(w, a)));
   }, { scope: { tf, w, GradientTape } });
   const run = () => {
     ok(x).dispose();

@@ -29,6 +29,8 @@
  *   `x.prod()`, `x.flatten()`: the same `tf.*` op); those that read a value
  *   (`dataSync`, `array`, ...) throw `OperatorNotAllowedInGraphError`,
  *   `x.print()` is a `Print` op (printed at every call), `x.dispose()` does nothing;
+ * - `StridedSlice GatherNd ScatterNd TopK MirrorPad` (`array_ops.ts`) are graph ops too,
+ *   and `Einsum` is built from `Sum Transpose Reshape MatMul BatchMatMulV2` ops;
  * - any other kernel given one throws a {@linkcode GraphError} (never an eager
  *   result computed once, at trace time, from the variable's value then);
  * - ops whose inputs are all plain eager tensors still run eagerly while
@@ -64,6 +66,7 @@ import {
 import * as ops from "./ops.ts";
 import * as more from "./math_array_ops.ts";
 import * as nn from "./nn_ops.ts";
+import * as arr from "./array_ops.ts";
 
 type In = Record<string, TensorLike>;
 type Attrs = Record<string, unknown>;
@@ -292,6 +295,22 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
     if (batchDims) unsupported("tf.gather with batchDims");
     return more.gatherV2(x, indices, axis as number);
   },
+  // array_ops.ts: strided slices (all five masks), gatherND/scatterND, topk, mirrorPad, einsum.
+  StridedSlice: ({ x }, a) =>
+    arr.stridedSlice(x, a.begin as number[], a.end as number[], a.strides as number[], {
+      beginMask: a.beginMask as number,
+      endMask: a.endMask as number,
+      ellipsisMask: a.ellipsisMask as number,
+      newAxisMask: a.newAxisMask as number,
+      shrinkAxisMask: a.shrinkAxisMask as number,
+    }),
+  GatherNd: ({ params, indices }) => arr.gatherNd(params, indices),
+  ScatterNd: ({ indices, updates }, { shape }) =>
+    arr.scatterNd(indices, updates, shape as number[]),
+  TopK: ({ x }, { k, sorted }) => arr.topK(x, k as number, sorted as boolean),
+  MirrorPad: ({ x }, a) =>
+    arr.mirrorPad(x, a.paddings as [number, number][], a.mode as "reflect" | "symmetric"),
+  Einsum: (xs, { equation }) => arr.einsum(equation as string, ...Object.values(xs)),
   OneHot: ({ indices }, { depth, onValue, offValue, dtype }) => {
     let y = ops.oneHot(indices, depth as number); // float32 ones and zeros
     const [on, off] = [onValue as number, offValue as number];

@@ -137,6 +137,15 @@ export {
   prelu,
   resizeBilinear,
 } from "./nn_ops.ts";
+export {
+  einsum,
+  gatherNd,
+  mirrorPad,
+  scatterNd,
+  stridedSlice,
+  type StridedSliceMasks,
+  topK,
+} from "./array_ops.ts";
 export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
 export {
   execute,
