@@ -16,6 +16,7 @@ import {
   gemmFilterGrad,
   gemmInputGrad,
   useGemm,
+  useWinogradTile,
   winogradConv2D,
   winogradFilterGrad,
   winogradInputGrad,
@@ -975,7 +976,7 @@ Deno.test("the GEMM convolution paths apply where they should, and useGemm(false
   tf.dispose([x, f, dy, x3, f3, dy3]);
 });
 
-Deno.test("tf.conv2d with 3x3 filters at stride 1 on wasm (Winograd F(2x2, 3x3)) equals cpu, with its input and filter gradients: odd and even sizes, same/valid/explicit padding, one tile", async () => {
+Deno.test("tf.conv2d with 3x3 filters at stride 1 on wasm (Winograd F(2x2, 3x3) and F(4x4, 3x3), images grouped) equals cpu, with its input and filter gradients: odd and even sizes, same/valid/explicit padding, one tile", async () => {
   const rand = mulberry32(63);
   const cases: { x: number[]; f: number[]; pad: Pad }[] = [
     { x: [3, 13, 13, 32], f: [3, 3, 32, 64], pad: "valid" }, // 11x11: odd, last tiles cut
@@ -983,12 +984,22 @@ Deno.test("tf.conv2d with 3x3 filters at stride 1 on wasm (Winograd F(2x2, 3x3))
     { x: [2, 7, 9, 4], f: [3, 3, 4, 8], pad: "same" }, // 7x9, padded inside the kernel
     { x: [1, 3, 3, 4], f: [3, 3, 4, 4], pad: "valid" }, // one output, one tile
     { x: [2, 6, 5, 8], f: [3, 3, 8, 4], pad: [[0, 0], [2, 0], [1, 2], [0, 0]] },
+    { x: [8, 6, 6, 4], f: [3, 3, 4, 8], pad: "valid" }, // F(4x4): one tile, 8 images a call
+    { x: [4, 14, 10, 8], f: [3, 3, 8, 8], pad: "same" }, // F(4x4): cut rows and columns
   ];
-  for (const c of cases) {
-    const x = randArray(rand, c.x.reduce((a, b) => a * b));
-    const f = randArray(rand, c.f.reduce((a, b) => a * b));
-    const run = () => convAndGrads(T(x, c.x), T(f, c.f), 1, c.pad);
-    assertClose(await on("wasm", run), await on("cpu", run), `winograd ${JSON.stringify(c)}`);
+  for (const m of [2, 4, undefined] as const) {
+    const before = useWinogradTile(m);
+    try {
+      for (const c of cases) {
+        const x = randArray(rand, c.x.reduce((a, b) => a * b));
+        const f = randArray(rand, c.f.reduce((a, b) => a * b));
+        const run = () => convAndGrads(T(x, c.x), T(f, c.f), 1, c.pad);
+        const what = `winograd F(${m ?? "auto"}) ${JSON.stringify(c)}`;
+        assertClose(await on("wasm", run), await on("cpu", run), what);
+      }
+    } finally {
+      useWinogradTile(before);
+    }
   }
   // Where it applies: 3x3, stride and dilation 1, channels in and out multiples of 4, NHWC.
   await initBackend({ prefer: "wasm" });

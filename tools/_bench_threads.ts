@@ -105,7 +105,7 @@ if (import.meta.main) {
     `x [${b},13,13,32], dy [${b},11,11,64]`,
     () => filterGrad(cx, dy2, [3, 3, 32, 64]),
   );
-  // The small CNN's second convolution (5x5: not Winograd's F(2x2, 3x3)).
+  // The small CNN's second convolution (5x5: not Winograd's 3x3).
   const sx = r([b, 12, 12, 8]) as tf.Tensor4D, sw = r([5, 5, 8, 16]) as tf.Tensor4D;
   const sdy = r([b, 8, 8, 16]) as tf.Tensor4D;
   time(

@@ -104,7 +104,7 @@ export function conv2dBackpropFilterVia(
   const right = filterWidth - 1 + (outWidth - 1) * strideWidth + 1 - left - inWidth;
 
   if (backendName === "wasm") {
-    // Few input channels: the direct loops; more: 3x3 stride-1 filters by Winograd's F(2x2, 3x3)
+    // Few input channels: the direct loops; more: 3x3 stride-1 filters by Winograd
     // (conv2d_winograd.ts), others Pᵀ·dY through our GEMM (conv2d_gemm.ts).
     const many = inChannels >= GEMM_MIN_CHANNELS;
     const fast = (many ? winogradFilterGrad(backend, x, dy, attrs) : null) ??

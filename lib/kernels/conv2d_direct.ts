@@ -326,7 +326,7 @@ export function directConv2DConfig(stock: tf.KernelConfig): tf.KernelConfig {
     setupFunc: stock.setupFunc,
     kernelFunc: (args) => {
       const { x, filter } = args.inputs as { x: Info; filter: Info };
-      // Winograd's F(2x2, 3x3) for 3x3 stride-1 filters with channels in fours, then the
+      // Winograd for 3x3 stride-1 filters with channels in fours, then the
       // GEMM: measured faster here for first layers too (5x5x1→8 at batch 128: 1.1 against
       // 3.2 ms; 3x3x1→32: 2.2 against 3.2 ms). These loops run when both are off.
       const viaGemm = winogradConv2D(args.backend, x, filter, args.attrs as never) ??

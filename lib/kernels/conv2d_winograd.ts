@@ -1,41 +1,47 @@
 /**
  * `Conv2D` with 3x3 filters and stride 1 on WASM, and its input and filter
- * gradients, by Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast
- * Algorithms for Convolutional Neural Networks", 2015): 16 multiplications for
- * each 2x2 block of outputs instead of 36.
+ * gradients, by Winograd's minimal filtering F(m×m, 3x3) (Lavin and Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", 2015): F(2x2, 3x3) takes 16
+ * multiplications for each 2x2 block of outputs, F(4x4, 3x3) 36 for each 4x4
+ * block, instead of 36 and 144.
  *
- * The output is cut into 2x2 tiles; tile t reads the 4x4 window d of the input
- * that starts at (2·ty, 2·tx). With
+ * The output is cut into m×m tiles; tile t reads the α×α window d (α = m + 2) of
+ * the input that starts at (m·ty, m·tx). For F(2x2, 3x3)
  *
  *     Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]
  *     G  = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]
  *     Aᵀ = [1 1 1 0; 0 1 −1 −1]
  *
- * the filter g of each (input, output) channel pair becomes U = G·g·Gᵀ and each
- * window V = Bᵀ·d·B (4x4 each). For each of the 16 positions ξ of those 4x4
- * matrices, the sum over input channels is one matrix product,
- * M_ξ[tile, o] = Σ_c V_ξ[tile, c] · U_ξ[c, o], run by `gemm.ts`' micro-kernel;
- * the 2x2 outputs of a tile are Aᵀ·M·A. The products do (16/36)·(tiles·4 / outputs)
- * of the direct convolution's multiply-adds: 0.53 for the Keras MNIST CNN's second
- * layer (13x13x32 → 11x11x64; an odd output wastes part of its last tiles).
+ * (F(4x4, 3x3)'s 6x6 matrices are below). The filter g of each (input, output)
+ * channel pair becomes U = G·g·Gᵀ and each window V = Bᵀ·d·B (α×α each). For each
+ * of the α² positions ξ of those matrices, the sum over input channels is one
+ * matrix product, M_ξ[tile, o] = Σ_c V_ξ[tile, c] · U_ξ[c, o], run by `gemm.ts`'
+ * micro-kernel; the m×m outputs of a tile are Aᵀ·M·A. For the Keras MNIST CNN's
+ * second layer (13x13x32 → 11x11x64) the products do 0.53 (F(2x2)) or 0.30
+ * (F(4x4)) of the direct convolution's multiply-adds; F(4x4)'s transforms cost
+ * more per tile and round a few times more (about 1e-6 relative), so it is chosen
+ * only where its products, in whole panels, are at most 0.85 of F(2x2)'s
+ * (`useWinogradTile` forces either).
  *
  * The input gradient is the same kind of convolution, of dy with the filter
  * turned by 180° and its channel axes swapped. The filter gradient is summed in
  * the transformed domain, dU_ξ = Σ_tiles V_ξᵀ · dM_ξ with dM = A·dy·Aᵀ the
  * transform of each tile's output gradient, then dW = Gᵀ·dU·G.
  *
- * Everything for one image stays in cache: its windows' transform (V, 16 matrices
- * of tiles × channels), the 16 products (M) and the output transform happen in one
+ * A few images at a time stay in cache: their windows' transform (V, α² matrices
+ * of tiles × channels), the α² products (M) and the output transform happen in one
  * call of an assembled function, specialised to the layer's sizes so that every
- * offset is a constant. Images go in parts that two threads share; a part keeps
- * its own V and M. Each output gets the same operations in the same order on one
- * thread or two. The results differ from the direct convolution's by float32
- * rounding (the transforms add and subtract inputs before multiplying), as
- * cuDNN's and oneDNN's Winograd paths differ from theirs.
+ * offset is a constant. A call takes as many images (a divisor of the batch) as
+ * make the products' rows fill the micro-kernel's panels best: four 3x3-tile
+ * images are 36 rows, six panels of 6. Calls go in parts that two threads share;
+ * a part keeps its own V and M. Each output gets the same operations in the same
+ * order on one thread or two. The results differ from the direct convolution's by
+ * float32 rounding (the transforms add and subtract inputs before multiplying),
+ * as cuDNN's and oneDNN's Winograd paths differ from theirs.
  *
- * Where the output has an odd height or width, the last tiles reach one row or
- * column past the input; those reads take the row or column before instead: they
- * only feed the tile's outputs past the edge, which are never written.
+ * Inputs are zero-padded into a scratch buffer where the tiles reach past them
+ * (padding, or an output that is not a multiple of m); outputs past the edge are
+ * not written, and their gradients are zeros.
  *
  * @example
  * ```ts
@@ -594,7 +600,7 @@ function shapeOf(x: Info, o: number, top: number, left: number, outH: number, ou
 
 /**
  * The stride-1 3x3 convolution of NHWC `x` (c channels, zero-padded by `top` and `left`,
- * and below and right as far as needed) to `outH × outW × o`, by F(2x2, 3x3), with the
+ * and below and right as far as needed) to `outH × outW × o`, by F(m×m, 3x3), with the
  * filter's taps where `layout` says.
  */
 function convolve(
@@ -654,7 +660,7 @@ function convolve(
 }
 
 /**
- * The convolution's geometry where F(2x2, 3x3) applies: WASM heap, the GEMM paths on,
+ * The convolution's geometry where Winograd applies: WASM heap, the GEMM paths on,
  * float32 NHWC, a 3x3 filter, stride and dilation 1, channels multiples of 4 (`k`, the
  * depth of the products, at most KC). Undefined elsewhere.
  */
@@ -694,7 +700,7 @@ function eligible(
   return { memory, info };
 }
 
-/** `Conv2D` by F(2x2, 3x3) where it applies ({@linkcode eligible}); undefined elsewhere. */
+/** `Conv2D` by Winograd where it applies ({@linkcode eligible}); undefined elsewhere. */
 export function winogradConv2D(
   backend: unknown,
   x: Info,
@@ -721,7 +727,7 @@ export function winogradConv2D(
 }
 
 /**
- * `Conv2DBackpropInput` by F(2x2, 3x3) where the forward convolution qualifies: the input
+ * `Conv2DBackpropInput` by Winograd where the forward convolution qualifies: the input
  * gradient of a stride-1 convolution is the convolution of dy, padded by 2 − top above and
  * 2 − left to the left, with the filter turned by 180° and its channel axes swapped
  * (dx[y, x, c] = Σ_{i, j, o} dy[y + top − i, x + left − j, o] · W[i, j, c, o]).
@@ -753,7 +759,7 @@ export function winogradInputGrad(
 }
 
 /**
- * `Conv2DBackpropFilter` by F(2x2, 3x3) where the convolution qualifies: in the transformed
+ * `Conv2DBackpropFilter` by Winograd where the convolution qualifies: in the transformed
  * domain the filter gradient is dU_ξ = Σ_tiles V_ξᵀ · dM_ξ (V the input windows' transform,
  * dM = A·dy·Aᵀ the output gradient's), then dW = Gᵀ·dU·G. Images go in parts that the
  * threads share, each summing into its own dU; the parts are added in a fixed order.

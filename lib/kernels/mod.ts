@@ -25,7 +25,12 @@ export { conv2dBackpropInputConfig, conv2dBackpropInputVia } from "./conv2d_back
 export { gemmMatMulConfig, untransposedMatMulConfig } from "./batch_matmul.ts";
 export { gemm, gemmEnabled, type Operand, type Strided, type Tabled, useGemm } from "./gemm.ts";
 export { gemmConv2D, gemmFilterGrad, gemmInputGrad } from "./conv2d_gemm.ts";
-export { winogradConv2D, winogradFilterGrad, winogradInputGrad } from "./conv2d_winograd.ts";
+export {
+  useWinogradTile,
+  winogradConv2D,
+  winogradFilterGrad,
+  winogradInputGrad,
+} from "./conv2d_winograd.ts";
 export { maxPoolGradConfig, maxPoolGradInto } from "./max_pool_grad.ts";
 export { maxPoolConfig } from "./max_pool.ts";
 export { nonNegativeAxisConfig } from "./cumulative_axis.ts";
