@@ -461,6 +461,131 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
   };
 }
 
+/**
+ * `packFilter(g, u)`: one input channel's U_ξ = G·g·Gᵀ for every output channel, four
+ * at a time: g the channel's filter (HWIO: tap k of output channel oi at g + k·c·o·4 +
+ * oi·4), u its rows in the packed U_ξ (panels of NR output channels, as `tiles` reads B;
+ * U_ξ at u + ξ·bStride). G·g per column of taps, then each row of it times Gᵀ.
+ */
+function packFunction(s: Shape): WasmFunction {
+  const [G, U, OB, Q] = [0, 1, 2, 3];
+  const t = s.m === 4 ? F4 : F2, a = s.m + 2;
+  const bStride = Math.ceil(s.o / NR) * NR * s.c * 4, tapStride = s.c * s.o * 4;
+  const tap = (k: number) => 4 + k, h = (i: number, l: number) => 13 + 3 * i + l;
+  const temps: [number, number] = [13 + 3 * a, 14 + 3 * a];
+  return {
+    name: "packFilter",
+    params: [I32, I32],
+    locals: [I32, I32, ...Array(9 + 3 * a + 2).fill(V128)],
+    body: [
+      [...op.i32(0), ...op.set(OB)],
+      op.block,
+      op.loop,
+      [...op.get(OB), ...op.i32(s.o * 4), ...op.i32GeU, ...op.brIf(1)],
+      ...upTo(9).map((k) => [
+        ...op.get(G),
+        ...op.get(OB),
+        ...op.i32Add,
+        ...simd.load(k * tapStride),
+        ...op.set(tap(k)),
+      ]),
+      // q = u + (ob / 32)·NR·c·4 + ob % 32: the four channels' place in their panel.
+      [...op.get(OB), ...op.i32(5), ...op.i32ShrU, ...op.i32(NR * s.c * 4), ...op.i32Mul],
+      [...op.get(U), ...op.i32Add, ...op.get(OB), ...op.i32(31), ...op.i32And, ...op.i32Add],
+      op.set(Q),
+      ...upTo(3).flatMap((l) =>
+        rowsOf(t.G, (r) => op.get(tap(3 * r + l)), (i, v) => [[...v, ...op.set(h(i, l))]], temps)
+      ),
+      ...upTo(a).flatMap((i) =>
+        rowsOf(t.G, (l) => op.get(h(i, l)), (j, v) => [
+          [...op.get(Q), ...v, ...simd.store((a * i + j) * bStride)],
+        ], temps)
+      ),
+      [...op.get(OB), ...op.i32(16), ...op.i32Add, ...op.set(OB), ...op.br(0)],
+      op.end,
+      op.end,
+    ],
+  };
+}
+
+/**
+ * `unpackFilterGrad(du, dw, parts)`: one input channel's dW = Gᵀ·dU·G for every output
+ * channel, four at a time, where dU is the sum of the parts' dU (added in order; part p's
+ * at du + p·(its size)). du points at the channel's row (c·nPad + o within each of the α²
+ * planes), dw at its filter (HWIO). Gᵀ·dU per column, then each row of it times G; both
+ * passes first take the sums and differences of the values at paired points.
+ */
+function unpackFunction(s: Shape): WasmFunction {
+  const [DU, DW, PARTS, OB, PP, PTR] = [0, 1, 2, 3, 4, 5];
+  const t = s.m === 4 ? F4 : F2, a = s.m + 2, a2 = a * a;
+  const nPad = Math.ceil(s.o / NR) * NR, plane = Math.ceil(s.c / MR) * MR * nPad * 4;
+  const GT = upTo(3).map((k) => t.G.map((row) => row[k]));
+  const du = (i: number, j: number) => 6 + a * i + j,
+    h = (k: number, j: number) => 6 + a2 + a * k + j;
+  const temp = 6 + a2 + 3 * a;
+  return {
+    name: "unpackFilterGrad",
+    params: [I32, I32, I32],
+    locals: [I32, I32, I32, ...Array(a2 + 3 * a + 1).fill(V128)],
+    body: [
+      [...op.i32(0), ...op.set(OB)],
+      op.block,
+      op.loop,
+      [...op.get(OB), ...op.i32(s.o * 4), ...op.i32GeU, ...op.brIf(1)],
+      ...upTo(a2).map((x) => [
+        ...op.get(DU),
+        ...op.get(OB),
+        ...op.i32Add,
+        ...simd.load(x * plane),
+        ...op.set(6 + x),
+      ]),
+      // The other parts, in order: ptr = du + ob + p·(part size).
+      [...op.i32(1), ...op.set(PP)],
+      op.block,
+      op.loop,
+      [...op.get(PP), ...op.get(PARTS), ...op.i32GeU, ...op.brIf(1)],
+      [...op.get(DU), ...op.get(OB), ...op.i32Add, ...op.get(PP), ...op.i32(a2 * plane)],
+      [...op.i32Mul, ...op.i32Add, ...op.set(PTR)],
+      ...upTo(a2).map((x) => [
+        ...op.get(6 + x),
+        ...op.get(PTR),
+        ...simd.load(x * plane),
+        ...simd.add,
+        ...op.set(6 + x),
+      ]),
+      [...op.get(PP), ...op.i32(1), ...op.i32Add, ...op.set(PP), ...op.br(0)],
+      op.end,
+      op.end,
+      ...upTo(a).flatMap((j) => {
+        const paired = pairColumns(GT, (i) => du(i, j), temp);
+        return [
+          ...paired.code,
+          ...upTo(3).map((k) => [
+            ...combination(paired.mat[k], (i) => op.get(du(i, j))),
+            ...op.set(h(k, j)),
+          ]),
+        ];
+      }),
+      ...upTo(3).flatMap((k) => {
+        const paired = pairColumns(GT, (j) => h(k, j), temp);
+        return [
+          ...paired.code,
+          ...upTo(3).map((l) => [
+            ...op.get(DW),
+            ...op.get(OB),
+            ...op.i32Add,
+            ...combination(paired.mat[l], (j) => op.get(h(k, j))),
+            ...simd.store((3 * k + l) * s.c * s.o * 4),
+          ]),
+        ];
+      }),
+      [...op.get(OB), ...op.i32(16), ...op.i32Add, ...op.set(OB), ...op.br(0)],
+      op.end,
+      op.end,
+    ],
+  };
+}
+
 const modules = new Map<string, Uint8Array>();
 
 /** The module for `s` (`tiles`, `image`, `filterImage`), assembled once per shape. */
@@ -468,7 +593,13 @@ function moduleFor(s: Shape): Uint8Array {
   const key = JSON.stringify(s);
   let bytes = modules.get(key);
   if (!bytes) {
-    const fns = [tilesFunction(relaxedSimd()), imageFunction(s), imageFunction(s, true)];
+    const fns = [
+      tilesFunction(relaxedSimd()),
+      imageFunction(s),
+      imageFunction(s, true),
+      packFunction(s),
+      unpackFunction(s),
+    ];
     modules.set(key, bytes = assemble(fns));
   }
   return bytes;
@@ -482,86 +613,29 @@ interface FilterLayout {
   so: number;
 }
 
-/**
- * U_ξ = (G·g·Gᵀ)_ξ for every (c, o), packed as `tiles` reads B: panels of NR output
- * channels. Computed in float64 (each row of G·g, then its products with G's rows),
- * rounded once to float32.
- */
-function packFilter(
-  wv: Float32Array,
-  at: FilterLayout,
-  t: Transform,
-  c: number,
-  o: number,
-  dst: Float32Array,
-): void {
-  const a = t.m + 2, nPanels = Math.ceil(o / NR), stride = nPanels * NR * c;
-  if (nPanels * NR !== o) dst.fill(0);
-  const G = Float64Array.from(t.G.flat()), sk = at.sk;
-  for (let ci = 0; ci < c; ci++) {
-    for (let oi = 0; oi < o; oi++) {
-      const p = at.base + ci * at.sc + oi * at.so;
-      const [g0, g1, g2] = [wv[p], wv[p + sk], wv[p + 2 * sk]];
-      const [g3, g4, g5] = [wv[p + 3 * sk], wv[p + 4 * sk], wv[p + 5 * sk]];
-      const [g6, g7, g8] = [wv[p + 6 * sk], wv[p + 7 * sk], wv[p + 8 * sk]];
-      const q = Math.floor(oi / NR) * NR * c + ci * NR + (oi % NR);
-      for (let i = 0; i < a; i++) {
-        const [r0, r1, r2] = [G[3 * i], G[3 * i + 1], G[3 * i + 2]];
-        const h0 = r0 * g0 + r1 * g3 + r2 * g6;
-        const h1 = r0 * g1 + r1 * g4 + r2 * g7;
-        const h2 = r0 * g2 + r1 * g5 + r2 * g8;
-        for (let j = 0; j < a; j++) {
-          dst[q + (a * i + j) * stride] = h0 * G[3 * j] + h1 * G[3 * j + 1] + h2 * G[3 * j + 2];
-        }
-      }
+/** Whether the filter's taps are where `packFilter` reads them: HWIO, c input channels. */
+const isHwio = (at: FilterLayout, c: number, o: number): boolean =>
+  at.base === 0 && at.sk === c * o && at.sc === o && at.so === 1;
+
+/** The filter's taps copied into HWIO order (tap k, channel ci, channel oi) in dst. */
+function toHwio(wv: Float32Array, at: FilterLayout, c: number, o: number, dst: Float32Array): void {
+  for (let k = 0; k < 9; k++) {
+    for (let ci = 0; ci < c; ci++) {
+      const from = at.base + k * at.sk + ci * at.sc, to = (k * c + ci) * o;
+      for (let oi = 0; oi < o; oi++) dst[to + oi] = wv[from + oi * at.so];
     }
   }
 }
 
-/**
- * dW = Gᵀ·dU·G for every (c, o), from dU_ξ (planes of `plane` floats, c·nPad + o within
- * each) into dw (HWIO), in float64.
- */
-function unpackFilterGrad(
-  du: Float32Array,
-  plane: number,
-  nPad: number,
-  t: Transform,
-  c: number,
-  o: number,
-  dw: Float32Array,
-): void {
-  const a = t.m + 2, G = Float64Array.from(t.G.flat());
-  const h = new Float64Array(3 * a); // Gᵀ·dU (3 × α)
-  for (let ci = 0; ci < c; ci++) {
-    for (let oi = 0; oi < o; oi++) {
-      const q = ci * nPad + oi;
-      h.fill(0);
-      for (let i = 0; i < a; i++) {
-        const [r0, r1, r2] = [G[3 * i], G[3 * i + 1], G[3 * i + 2]];
-        for (let j = 0; j < a; j++) {
-          const u = du[q + (a * i + j) * plane];
-          h[j] += r0 * u;
-          h[a + j] += r1 * u;
-          h[2 * a + j] += r2 * u;
-        }
-      }
-      for (let k = 0; k < 3; k++) {
-        let [s0, s1, s2] = [0, 0, 0];
-        for (let j = 0; j < a; j++) {
-          const v = h[k * a + j];
-          s0 += v * G[3 * j];
-          s1 += v * G[3 * j + 1];
-          s2 += v * G[3 * j + 2];
-        }
-        const at = (3 * k * c + ci) * o + oi;
-        dw[at] = s0;
-        dw[at + c * o] = s1;
-        dw[at + 2 * c * o] = s2;
-      }
-    }
-  }
-}
+/** The input channels in up to 8 parts of rows for runParts: `base` at channel 0, `step` per channel. */
+const channelParts = (c: number, base: number[], step: number[]): Rows[] =>
+  chunks(c, 8, (c0, c1) => ({
+    base: base.map((b, i) => b + c0 * step[i]),
+    stepN: step,
+    stepY: step.map(() => 0),
+    n: c1 - c0,
+    y: 1,
+  }));
 
 /**
  * Images per call: the divisor g ≤ 8 of the batch whose g·tiles rows (at most 64, or
@@ -619,7 +693,7 @@ function convolve(
   const s = shapeOf(x, o, top, left, outH, outW);
   const bytes = moduleFor(s);
   const ex = instantiate(bytes, memory);
-  const t = s.m === 4 ? F4 : F2, a2 = (s.m + 2) ** 2;
+  const a2 = (s.m + 2) ** 2;
   const rows = s.g * s.th * s.tw, groups = batch / s.g;
   const mPanels = Math.ceil(rows / MR), nPanels = Math.ceil(o / NR);
   const out = heap.makeOutput([batch, outH, outW, o], "float32");
@@ -627,6 +701,7 @@ function convolve(
   const { alloc, free } = scratchOf(heap);
   try {
     const bp = alloc(a2 * nPanels * NR * c, "float32");
+    const hwio = isHwio(layout, c, o) ? undefined : alloc(9 * c * o, "float32");
     // V_ξ's rows: the group's tile t at t·c·4 (padded to whole panels), channel j at j·4.
     const v = { offset: 0, rowStride: c * 4, colStride: 4 };
     const { rowTab, kTab } = operandTables(memory, v, rows, c, mPanels * MR, alloc);
@@ -637,8 +712,14 @@ function convolve(
       pad: alloc(padFloats, "float32"),
     }));
     // Views after the allocations: growing a heap that is not shared detaches older views.
-    const wv = heap.typedArrayFromHeap(filter) as Float32Array;
-    packFilter(wv, layout, t, c, o, new Float32Array(memory.buffer, bp, a2 * nPanels * NR * c));
+    if (nPanels * NR !== o) new Float32Array(memory.buffer, bp, a2 * nPanels * NR * c).fill(0);
+    let gAt = heap.getMemoryOffset(filter.dataId);
+    if (hwio !== undefined) {
+      const wv = heap.typedArrayFromHeap(filter) as Float32Array;
+      toHwio(wv, layout, c, o, new Float32Array(memory.buffer, hwio, 9 * c * o));
+      gAt = hwio;
+    }
+    runParts(bytes, memory, ex, "packFilter", channelParts(c, [gAt, bp], [o * 4, NR * 4]));
     const [xAt, yAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(out.dataId)];
     const [xGroup, yGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
     let index = 0; // chunks() describes the parts in order: part i uses scratch i
@@ -779,7 +860,7 @@ export function winogradFilterGrad(
   const s = shapeOf(x, o, padInfo.top, padInfo.left, outH, outW);
   const bytes = moduleFor(s);
   const ex = instantiate(bytes, memory);
-  const t = s.m === 4 ? F4 : F2, a = s.m + 2, a2 = a * a;
+  const a2 = (s.m + 2) ** 2;
   const rows = s.g * s.th * s.tw, groups = batch / s.g;
   const mPanels = Math.ceil(rows / MR), nPanels = Math.ceil(o / NR), cPanels = Math.ceil(c / MR);
   const [nPad, cPad] = [nPanels * NR, cPanels * MR];
@@ -791,14 +872,15 @@ export function winogradFilterGrad(
     const vT = { offset: 0, rowStride: 4, colStride: c * 4 };
     const { rowTab, kTab } = operandTables(memory, vT, c, rows, cPad, alloc);
     const padFloats = padded(s) ? windowRows(s) * windowCols(s) * c : 0;
-    const size = a2 * cPad * nPad;
-    const scratch = Array.from({ length: parts }, () => ({
+    // Each part's dU_ξ (α² planes of cPad × nPad), one after another.
+    const size = a2 * cPad * nPad, du = alloc(parts * size, "float32");
+    const scratch = Array.from({ length: parts }, (_, p) => ({
       v: alloc(a2 * mPanels * MR * c, "float32"),
       dm: alloc(a2 * nPad * rows, "float32"),
-      du: alloc(size, "float32"),
+      du: du + p * size * 4,
       pad: alloc(padFloats, "float32"),
     }));
-    for (const { du } of scratch) new Float32Array(memory.buffer, du, size).fill(0);
+    new Float32Array(memory.buffer, du, parts * size).fill(0);
     const [xAt, dyAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId)];
     const [xGroup, dyGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
     let index = 0; // chunks() describes the parts in order: part i uses scratch i
@@ -813,14 +895,10 @@ export function winogradFilterGrad(
       };
     };
     runParts(bytes, memory, ex, "filterImage", chunks(groups, parts, part));
-    // dU = Σ over the parts, in order (float32 sums); then dW = Gᵀ·dU·G (in float64).
-    const du = new Float32Array(memory.buffer, scratch[0].du, size);
-    for (const p of scratch.slice(1, index)) {
-      const other = new Float32Array(memory.buffer, p.du, size);
-      for (let i = 0; i < size; i++) du[i] += other[i];
-    }
-    const dw = heap.typedArrayFromHeap(out) as Float32Array;
-    unpackFilterGrad(du, cPad * nPad, nPad, t, c, o, dw);
+    // dU = Σ over the parts, in order; then dW = Gᵀ·dU·G.
+    const dwAt = heap.getMemoryOffset(out.dataId);
+    const rowsOfDu = channelParts(c, [du, dwAt, index], [nPad * 4, o * 4, 0]);
+    runParts(bytes, memory, ex, "unpackFilterGrad", rowsOfDu);
   } finally {
     free();
   }
