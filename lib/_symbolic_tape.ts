@@ -41,6 +41,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as v1 from "./v1/mod.ts";
 import { hasSymbolic, inFunctionGraph } from "./v1/resource_variables.ts";
 import { captureInTraces, constantSources } from "./v1/ops.ts";
+import { flattenNest } from "./_nest.ts";
 
 /** A misuse of a tape in a traced function (same meaning as the eager tape's errors). */
 export class SymbolicTapeError extends v1.GraphError {
@@ -68,6 +69,8 @@ export class SymbolicTape {
   /** Ids of watched eager tensors (their constants in the graph stand for them). */
   readonly #watchedEager = new Map<number, { graph: v1.Graph; at: number }>();
   #recording = false;
+  /** Where the ops of the `record` block running now start (moved by `reset`). */
+  #open: { start: number } | null = null;
   #used = false;
 
   constructor(readonly tape: TapeLike) {}
@@ -81,17 +84,34 @@ export class SymbolicTape {
       );
     }
     const graph = v1.getDefaultGraph();
-    const start = graph.operations.length;
+    const open = { start: graph.operations.length };
     const eng = tf.engine();
     eng.startScope(); // eager temporaries made while building are freed
     this.#recording = true;
+    this.#open = open;
     try {
       return fn();
     } finally {
       this.#recording = false;
+      this.#open = null;
       eng.endScope();
-      this.#ranges.push({ graph, start, end: graph.operations.length });
+      this.#ranges.push({ graph, start: open.start, end: graph.operations.length });
     }
+  }
+
+  /** Forgets everything recorded and watched so far; the block records afresh (TF's `reset`). */
+  reset(): void {
+    if (!this.#recording || this.#open === null) {
+      throw new SymbolicTapeError(
+        "reset(): this tape is not recording; call it inside tape.record(() => ...), or " +
+          "create a new GradientTape",
+      );
+    }
+    this.#ranges.length = 0;
+    this.#paused.length = 0;
+    this.#watched.clear();
+    this.#watchedEager.clear();
+    this.#open.start = v1.getDefaultGraph().operations.length;
   }
 
   /** Runs `fn` inside `record` with its ops left off this tape (TF's `stop_recording`). */
@@ -172,7 +192,8 @@ export class SymbolicTape {
         ? [op.variable]
         : []
     );
-    return [...new Set([...explicit, ...read])];
+    // "in order of construction", as TF's watched_variables()
+    return [...new Set([...explicit, ...read])].sort((a, b) => a.id - b.id);
   }
 
   /** The graph tensors standing for `s` (a variable's recorded reads, or `s` itself). */
@@ -204,10 +225,13 @@ export class SymbolicTape {
           "new GradientTape({ persistent: true }) to take several gradients",
       );
     }
-    const all = (Array.isArray(target) ? target : [target]).map((t, i) => {
+    const all = flat(target).map((t, i) => {
       if (t instanceof v1.SymbolicTensor || t instanceof tf.Tensor) return t;
       throw new SymbolicTapeError(`gradient(target, ...): target ${i} is not a tensor`);
     });
+    if (all.length === 0) {
+      throw new SymbolicTapeError("gradient(target, ...): target is an empty list or record");
+    }
     const given = outputGradients(all, options.outputGradients);
     if (!this.tape.persistent) this.#used = true;
     return rebuild(sources, this.#grads(all, given, flat(sources), options.unconnectedGradients));
@@ -276,7 +300,8 @@ export class SymbolicTape {
       const sShape = (s as Source).shape as (number | null)[];
       const full = batch ? [b, ...dims.slice(1), ...sShape.slice(1)] : [...dims, ...sShape];
       if (rows[k].some((r) => r === null) || full.some((d) => d === null)) {
-        if (options.unconnectedGradients !== "zero") return null;
+        // TF's batch_jacobian gives zeros for an unconnected source, whatever the option.
+        if (options.unconnectedGradients !== "zero" && !batch) return null;
         return v1.constant(tf.tidy(() => tf.zeros(full as number[])));
       }
       return v1.reshape(v1.stack(rows[k] as v1.SymbolicTensor[], batch ? 1 : 0), full as number[]);
@@ -308,9 +333,21 @@ export class SymbolicTape {
     const dxs = ys.length > 0 && xs.length > 0
       ? v1.gradients(ys, xs, dy, { through: recorded })
       : [];
+    // A Variable target is read with the tape active in TF, so a variable the tape watches
+    // is connected to itself: its own gradient is the target's output gradient (or ones).
+    const watches = (t: Source): t is tf.Variable =>
+      t instanceof tf.Variable && t.dtype === "float32" &&
+      ((this.tape.watchAccessedVariables && t.trainable) || this.#watched.has(t));
+    const itself = (s: unknown): v1.SymbolicTensor[] =>
+      all.flatMap((t, j) => {
+        if (t !== s || !watches(t)) return [];
+        if (given) return [v1.toSymbolic(given[j] as v1.TensorLike)];
+        return [v1.constant(tf.tidy(() => tf.ones(t.shape)))];
+      });
     let k = 0;
     const grads = list.map((s, i) => {
       const parts = stands[i].map(() => dxs[k++]).filter((d): d is v1.SymbolicTensor => !!d);
+      parts.push(...itself(s));
       if (parts.length > 0) return v1.addN(parts);
       if (unconnected !== "zero") return null;
       return s instanceof v1.SymbolicTensor
@@ -327,7 +364,7 @@ export class SymbolicTape {
  */
 function outputGradients(targets: Source[], given: unknown): Source[] | undefined {
   if (given === undefined) return undefined;
-  const list = Array.isArray(given) ? [...given] : [given];
+  const list = flat(given);
   const fits = (d: unknown, t: Source): boolean => {
     if (!(d instanceof tf.Tensor) && !(d instanceof v1.SymbolicTensor)) return false;
     if (d.dtype !== "float32") return false;
@@ -347,20 +384,16 @@ function outputGradients(targets: Source[], given: unknown): Source[] | undefine
   return list as Source[];
 }
 
+const isLeaf = (v: unknown): boolean => v instanceof tf.Tensor || v instanceof v1.SymbolicTensor;
+
+/** The leaves of a nested structure of tensors (lists and records, any depth). */
 function flat(x: unknown): unknown[] {
-  if (x instanceof tf.Tensor || x instanceof v1.SymbolicTensor) return [x];
-  if (Array.isArray(x)) return [...x];
-  if (x !== null && typeof x === "object") return Object.values(x);
-  return [x];
+  return flattenNest(x, isLeaf).leaves;
 }
 
+/** `grads` (one per leaf of `sources`) in the structure of `sources`. */
 function rebuild(sources: unknown, grads: unknown[]): unknown {
-  if (sources instanceof tf.Tensor || sources instanceof v1.SymbolicTensor) return grads[0];
-  if (Array.isArray(sources)) return grads;
-  if (sources !== null && typeof sources === "object") {
-    return Object.fromEntries(Object.keys(sources).map((k, i) => [k, grads[i]]));
-  }
-  return grads[0];
+  return flattenNest(sources, isLeaf).pack(grads);
 }
 
 const tapes = new WeakMap<object, SymbolicTape>();

@@ -120,6 +120,9 @@
 import * as tf from "@tensorflow/tfjs";
 import "./_tf_gradients.ts";
 import { symbolicTapeFor } from "./_symbolic_tape.ts";
+import { flattenNest } from "./_nest.ts";
+import { hasSymbolic, inFunctionGraph } from "./v1/resource_variables.ts";
+import { stopGradient as graphStopGradient } from "./v1/ops.ts";
 
 /** A misuse of a {@linkcode GradientTape}: reused, disposed, bad arguments. */
 export class GradientTapeError extends Error {
@@ -134,19 +137,26 @@ export interface GradientTapeOptions {
   watchAccessedVariables?: boolean;
 }
 
-/** Sources of a gradient: one tensor, a list, or a record of named tensors. */
+/**
+ * Sources (or targets) of a gradient: one tensor, or any nesting of lists and
+ * records of tensors (TF: "any nested combination of lists or dictionaries").
+ */
 export type TensorStructure =
   | tf.Tensor
-  | readonly tf.Tensor[]
-  | { readonly [name: string]: tf.Tensor };
+  | readonly TensorStructure[]
+  | { readonly [name: string]: TensorStructure };
 
 /** The gradients, in the structure of the sources: `G` for each source. */
 export type GradientOf<S, G> = S extends tf.Tensor ? G
   : S extends readonly tf.Tensor[] ? G[]
-  : { [K in keyof S]: G };
+  : S extends readonly (infer E)[] ? GradientOf<E, G>[]
+  : { [K in keyof S]: GradientOf<S[K], G> };
 
 /** What an unconnected (or unwatched) source gets: `null` (default) or zeros. */
 export type UnconnectedGradients = "none" | "zero";
+
+/** TF's `tf.UnconnectedGradients` enum: `UnconnectedGradients.ZERO` is `"zero"`. */
+export const UnconnectedGradients = { NONE: "none", ZERO: "zero" } as const;
 
 /** Options of {@linkcode GradientTape.gradient}. */
 export interface TapeGradientOptions<U extends UnconnectedGradients = "none"> {
@@ -154,10 +164,11 @@ export interface TapeGradientOptions<U extends UnconnectedGradients = "none"> {
   unconnectedGradients?: U;
   /**
    * Initial gradient of the target (TF's `output_gradients`), same shape as the
-   * target (a list, one per target, when the target is a list); default all
-   * ones (so a non-scalar target is differentiated as its sum).
+   * target (one per target, in the target's structure or as a flat list, when
+   * the target is a structure); default all ones (so a non-scalar target is
+   * differentiated as its sum).
    */
-  outputGradients?: tf.Tensor | readonly tf.Tensor[];
+  outputGradients?: TensorStructure;
 }
 
 // ---------------------------------------------------------------------------
@@ -323,33 +334,50 @@ function describe(x: unknown): string {
   return typeof x === "object" ? (x.constructor?.name ?? "an object") : `${typeof x} ${String(x)}`;
 }
 
-function flatten(
-  sources: TensorStructure,
-  what = "gradient(target, sources)",
-): { list: tf.Tensor[]; keys: string[] | null } {
-  if (sources instanceof tf.Tensor) return { list: [sources], keys: null };
-  if (Array.isArray(sources)) return { list: [...sources], keys: null };
-  if (sources !== null && typeof sources === "object") {
-    const keys = Object.keys(sources);
-    const rec = sources as { readonly [name: string]: tf.Tensor };
-    return { list: keys.map((k) => rec[k]), keys };
+/** A nested structure of tensors taken apart; each leaf checked to be a tensor. */
+function flattenTensors(
+  x: unknown,
+  what: string,
+  item: string,
+): { list: tf.Tensor[]; pack: (values: readonly unknown[]) => unknown } {
+  if (x === null || typeof x !== "object") {
+    throw new GradientTapeError(
+      `${what}: expected a tf.Tensor, a list or a record of tensors, got ${describe(x)}`,
+    );
   }
-  throw new GradientTapeError(
-    `${what}: expected a tf.Tensor, a list or a record of tensors, got ${describe(sources)}`,
-  );
+  const { leaves, paths, pack } = flattenNest(x, (v) => v instanceof tf.Tensor);
+  leaves.forEach((t, i) => {
+    if (!(t instanceof tf.Tensor)) {
+      throw new GradientTapeError(
+        `${what}: ${paths[i] === "" ? "" : `${item} ${paths[i]} `}is not a tf.Tensor (got ` +
+          `${describe(t)})`,
+      );
+    }
+  });
+  return { list: leaves as tf.Tensor[], pack };
 }
 
-/** Puts `values` back in the structure `keys` describes (one tensor, a list or a record). */
-function restructure<T>(single: boolean, keys: string[] | null, values: T[]): unknown {
-  if (single) return values[0];
-  if (keys === null) return values;
-  return Object.fromEntries(keys.map((k, i) => [k, values[i]]));
+/** Checks the `unconnectedGradients` option (TF raises ValueError for an unknown value); true for "zero". */
+function zerosForUnconnected(value: unknown, what: string): boolean {
+  if (value === undefined || value === "none") return false;
+  if (value === "zero") return true;
+  throw new GradientTapeError(
+    `${what}: unconnectedGradients must be "none" or "zero" (UnconnectedGradients.NONE or ` +
+      `.ZERO), got ${describe(value)}`,
+  );
 }
 
 /** Options of {@linkcode GradientTape.jacobian} and {@linkcode GradientTape.batchJacobian}. */
 export interface JacobianOptions<U extends UnconnectedGradients = "none"> {
   /** `"none"` (default) gives `null` for sources the target does not depend on; `"zero"` zeros. */
   unconnectedGradients?: U;
+  /**
+   * TF's `experimental_use_pfor`. The rows are always computed one backward
+   * pass each; `false` only adds TF's check that the tape is persistent.
+   */
+  experimentalUsePfor?: boolean;
+  /** TF's `parallel_iterations`: accepted and ignored (the rows run one after another). */
+  parallelIterations?: number;
 }
 
 /**
@@ -417,14 +445,8 @@ export class GradientTape {
     const sym = symbolicTapeFor(this, tensors);
     if (sym) return sym.watch(tensors);
     this.#checkUsable("watch");
-    const { list, keys } = flatten(tensors, "watch(tensors)");
-    for (const [i, t] of list.entries()) {
-      if (!(t instanceof tf.Tensor)) {
-        const where = keys ? `"${keys[i]}"` : `${i}`;
-        throw new GradientTapeError(
-          `watch(tensors): item ${where} is not a tf.Tensor (got ${describe(t)})`,
-        );
-      }
+    const { list } = flattenTensors(tensors, "watch(tensors)", "item");
+    for (const t of list) {
       this.#watched.add(t.id);
       if (this.#recording && !this.#derived.has(t.id)) {
         this.#watchedFrom.set(t.id, engine().state.nextTapeNodeId);
@@ -434,12 +456,41 @@ export class GradientTape {
     }
   }
 
-  /** The variables this tape watches (explicitly, or because they were used), like TF's. */
+  /**
+   * The variables this tape watches (explicitly, or because they were used),
+   * "in order of construction" as TF's `watched_variables()`.
+   */
   watchedVariables(): tf.Variable[] {
     // In a traced function (graph tensors): lib/_symbolic_tape.ts.
     const sym = symbolicTapeFor(this);
     if (sym) return sym.watchedVariables();
-    return [...this.#watchedVariables.values()];
+    return [...this.#watchedVariables.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Throws away everything recorded so far, as if the `record` block had been
+   * left and a new tape entered (TF's `tape.reset()`): earlier operations, and
+   * what was watched, no longer count; the rest of the block records afresh.
+   * Only inside this tape's `record` (TF raises "Tape is not recording" outside).
+   */
+  reset(): void {
+    // In a traced function (graph tensors): lib/_symbolic_tape.ts.
+    const sym = symbolicTapeFor(this);
+    if (sym) return sym.reset();
+    this.#checkUsable("reset");
+    if (!this.#recording) {
+      throw new GradientTapeError(
+        "reset(): this tape is not recording; call it inside tape.record(() => ...), or " +
+          "create a new GradientTape",
+      );
+    }
+    this.#releaseAll();
+    this.#watched.clear();
+    this.#derived.clear();
+    this.#watchedVariables.clear();
+    this.#watchedFrom.clear();
+    // Nothing of the current block so far is this tape's any more.
+    this.#paused = [[0, engine().state.nextTapeNodeId]];
   }
 
   /**
@@ -558,21 +609,21 @@ export class GradientTape {
    * zeros with `{ unconnectedGradients: "zero" }`).
    */
   gradient<S extends TensorStructure, U extends UnconnectedGradients = "none">(
-    target: tf.Tensor | readonly tf.Tensor[],
+    target: TensorStructure,
     sources: S,
     options: TapeGradientOptions<U> = {},
   ): GradientOf<S, U extends "zero" ? tf.Tensor : tf.Tensor | null> {
+    const zeros = zerosForUnconnected(options.unconnectedGradients, "gradient()");
     // In a traced function (graph tensors): lib/_symbolic_tape.ts.
     const sym = symbolicTapeFor(this, target);
     if (sym) return sym.gradient(target, sources, options) as never;
     this.#checkReady("gradient");
     const targets = this.#targets(target, "gradient(target, sources)");
-    const { list, keys } = this.#sources(sources, "gradient(target, sources)");
+    const { list, pack } = flattenTensors(sources, "gradient(target, sources)", "source");
     const dys = this.#outputGradients(targets, options.outputGradients);
-    const zeros = options.unconnectedGradients === "zero";
     const grads = this.#backprop(targets, list, dys, zeros);
     this.#afterGradient();
-    return restructure(sources instanceof tf.Tensor, keys, grads) as never;
+    return pack(grads) as never;
   }
 
   /**
@@ -587,24 +638,24 @@ export class GradientTape {
     sources: S,
     options: JacobianOptions<U> = {},
   ): GradientOf<S, U extends "zero" ? tf.Tensor : tf.Tensor | null> {
+    const zeros = zerosForUnconnected(options.unconnectedGradients, "jacobian()");
     // In a traced function (graph tensors): lib/_symbolic_tape.ts.
     const sym = symbolicTapeFor(this, target);
     if (sym) return sym.jacobian(target, sources, options) as never;
     this.#checkReady("jacobian");
+    this.#checkPfor("jacobian", options);
     const [y] = this.#targets(target, "jacobian(target, sources)", true);
-    const { list, keys } = this.#sources(sources, "jacobian(target, sources)");
+    const { list, pack } = flattenTensors(sources, "jacobian(target, sources)", "source");
     const n = y.size;
     const rows = this.#rows(y, list, n, (i) => tf.oneHot([i], n).reshape(y.shape).toFloat());
     const out = list.map((s, k) => {
       const shape = [...y.shape, ...s.shape];
-      if (rows[k] === null) {
-        return options.unconnectedGradients === "zero" ? tf.zeros(shape) : null;
-      }
+      if (rows[k] === null) return zeros ? tf.zeros(shape) : null;
       return tf.tidy(() => tf.stack(rows[k]!).reshape(shape));
     });
     rows.forEach((r) => tf.dispose(r ?? []));
     this.#afterGradient();
-    return restructure(sources instanceof tf.Tensor, keys, out) as never;
+    return pack(out) as never;
   }
 
   /**
@@ -612,22 +663,28 @@ export class GradientTape {
    * `target` `[b, y1, ...]` and `source` `[b, x1, ...]` give
    * `[b, y1, ..., x1, ...]`, entry `[i, j..., k...]` = ∂target[i, j...]/∂source[i, k...].
    * Examples must not depend on each other (as in TensorFlow, this is assumed,
-   * not checked).
+   * not checked). A source the target does not depend on gets zeros whatever
+   * `unconnectedGradients` says, as in TensorFlow ("to maintain compatibility
+   * with the previous behavior, which ignored `unconnected_gradients`").
    */
   batchJacobian<U extends UnconnectedGradients = "none">(
     target: tf.Tensor,
     source: tf.Tensor,
     options: JacobianOptions<U> = {},
-  ): U extends "zero" ? tf.Tensor : tf.Tensor | null {
+  ): tf.Tensor {
+    zerosForUnconnected(options.unconnectedGradients, "batchJacobian()");
     // In a traced function (graph tensors): lib/_symbolic_tape.ts.
     const sym = symbolicTapeFor(this, target);
     if (sym) return sym.jacobian(target, source, options, true) as never;
     this.#checkReady("batchJacobian");
+    this.#checkPfor("batchJacobian", options);
     const [y] = this.#targets(target, "batchJacobian(target, source)", true);
-    const { list: [x] } = this.#sources(source, "batchJacobian(target, source)");
-    if (!(x instanceof tf.Tensor) || source instanceof Array) {
-      throw new GradientTapeError("batchJacobian(target, source): source must be one tf.Tensor");
+    if (!(source instanceof tf.Tensor)) {
+      throw new GradientTapeError(
+        `batchJacobian(target, source): source must be one tf.Tensor, got ${describe(source)}`,
+      );
     }
+    const x = source;
     if (y.rank < 2 || x.rank < 2 || y.shape[0] !== x.shape[0]) {
       throw new GradientTapeError(
         `batchJacobian(target, source): target [${y.shape}] and source [${x.shape}] must both ` +
@@ -643,15 +700,27 @@ export class GradientTape {
       (j) => tf.oneHot(tf.fill([b], j, "int32"), m).reshape(y.shape).toFloat(),
     );
     const shape = [b, ...y.shape.slice(1), ...x.shape.slice(1)];
-    let out: tf.Tensor | null;
-    if (rows === null) {
-      out = options.unconnectedGradients === "zero" ? tf.zeros(shape) : null;
-    } else {
+    let out: tf.Tensor;
+    if (rows === null) out = tf.zeros(shape);
+    else {
       out = tf.tidy(() => tf.stack(rows, 1).reshape(shape));
       tf.dispose(rows);
     }
     this.#afterGradient();
-    return out as never;
+    return out;
+  }
+
+  /**
+   * TF: with `experimental_use_pfor=False`, an eager non-persistent tape raises
+   * "GradientTape must be created with persistent=True to compute the jacobian".
+   */
+  #checkPfor(what: string, options: JacobianOptions<UnconnectedGradients>): void {
+    if (options.experimentalUsePfor === false && !this.persistent) {
+      throw new GradientTapeError(
+        `${what}(): with experimentalUsePfor: false the GradientTape must be created with ` +
+          "{ persistent: true } (TF computes the rows with one gradient call each)",
+      );
+    }
   }
 
   /** One backward pass per row seed; per source, the list of rows (zeros where unconnected) or null. */
@@ -694,35 +763,26 @@ export class GradientTape {
 
   #targets(target: unknown, what: string, single = false): tf.Tensor[] {
     if (target instanceof tf.Tensor) return [target];
-    const ok = !single && Array.isArray(target) && target.length > 0 &&
-      target.every((t) => t instanceof tf.Tensor);
-    if (!ok) {
-      throw new GradientTapeError(
-        `${what}: target must be a tf.Tensor${single ? "" : " or a non-empty list of tensors"}, ` +
-          `got ${describe(target)}`,
+    const bad = () =>
+      new GradientTapeError(
+        `${what}: target must be a tf.Tensor${
+          single ? "" : " or a non-empty list or record of tensors"
+        }, got ${describe(target)}`,
       );
-    }
-    return [...(target as tf.Tensor[])];
-  }
-
-  #sources(sources: unknown, what: string): { list: tf.Tensor[]; keys: string[] | null } {
-    const { list, keys } = flatten(sources as TensorStructure, what);
-    list.forEach((s, i) => {
-      if (!(s instanceof tf.Tensor)) {
-        throw new GradientTapeError(
-          `${what}: source ${keys ? `"${keys[i]}"` : i} is not a tf.Tensor (got ${describe(s)})`,
-        );
-      }
-    });
-    return { list, keys };
+    if (single || target === null || typeof target !== "object") throw bad();
+    const { list } = flattenTensors(target, what, "target");
+    if (list.length === 0) throw bad();
+    return list;
   }
 
   #outputGradients(
     targets: tf.Tensor[],
-    given: tf.Tensor | readonly tf.Tensor[] | undefined,
+    given: TensorStructure | undefined,
   ): (tf.Tensor | undefined)[] {
     if (given === undefined) return targets.map(() => undefined);
-    const list = given instanceof tf.Tensor ? [given] : [...given];
+    const list = given instanceof tf.Tensor
+      ? [given]
+      : flattenNest(given, (v) => v instanceof tf.Tensor).leaves;
     if (
       list.length !== targets.length ||
       list.some((d, i) =>
@@ -735,7 +795,7 @@ export class GradientTape {
           `(${targets.map((t) => `[${t.shape}]`).join(", ")})`,
       );
     }
-    return list;
+    return list as tf.Tensor[];
   }
 
   #afterGradient(): void {
@@ -750,6 +810,17 @@ export class GradientTape {
     dys: (tf.Tensor | undefined)[],
     zeros: boolean,
   ): (tf.Tensor | null)[] {
+    // A Variable target is read with the tape active in TF (`with self: convert_to_tensor(t)`),
+    // so a variable the tape would watch is connected to itself (`result = v0` in the guide).
+    for (const t of targets) {
+      const watches = this.#watched.has(t.id) ||
+        (this.watchAccessedVariables && isTrainableVariable(t));
+      if (t instanceof tf.Variable && isFloat(t) && watches && !this.#derived.has(t.id)) {
+        this.#watched.add(t.id);
+        this.#derived.add(t.id);
+        this.#watchedVariables.set(t.id, t);
+      }
+    }
     // Only watched float tensors, and those computed from them on this tape, are sources.
     const connected = (s: tf.Tensor) => this.#derived.has(s.id) && isFloat(s);
     const live = sources.filter(connected);
@@ -830,6 +901,10 @@ export class GradientTape {
  * ```
  */
 export function stopGradient<T extends tf.Tensor>(x: T): T {
+  // In a traced function: TF's StopGradient op, so the trace keeps reading `x` at every call.
+  if (hasSymbolic(x) || (x instanceof tf.Tensor && inFunctionGraph())) {
+    return graphStopGradient(x as never) as unknown as T;
+  }
   if (!(x instanceof tf.Tensor)) {
     throw new GradientTapeError(`stopGradient(x): x must be a tf.Tensor, got ${describe(x)}`);
   }
