@@ -3,8 +3,10 @@
  *
  * TensorFlow.js's `tf.variable(initial, trainable, name)` already gives a
  * mutable tensor with `assign`. This module adds what `tf.Variable` has in
- * Python — {@linkcode variable} with named options, {@linkcode assignAdd} and
- * {@linkcode assignSub} — and `tf.train.Checkpoint`-like files:
+ * Python — {@linkcode variable} with named options, {@linkcode assign},
+ * {@linkcode assignAdd}, {@linkcode assignSub} (TensorFlow's shape and dtype
+ * checks, returning the variable) and {@linkcode readValue} — and
+ * `tf.train.Checkpoint`-like files:
  * {@linkcode saveVariables} writes a set of variables to one file, atomically;
  * {@linkcode restoreVariables} checks the whole file against the variables
  * before it assigns anything, so a bad checkpoint leaves them unchanged and
@@ -58,6 +60,7 @@ import { crc32 } from "node:zlib";
 import { FileWriteError, writeFileAtomic } from "./io/atomic.ts";
 import { type PathFault, readAtMost, statRegularFile } from "./io/safe_path.ts";
 import { assignVariable, hasSymbolic, inFunctionGraph } from "./v1/resource_variables.ts";
+import { readVariable } from "./v1/ops.ts";
 import type { SymbolicTensor } from "./v1/graph.ts";
 
 // ---------------------------------------------------------------------------
@@ -84,10 +87,16 @@ export class VariableError extends Error {
  * arrays and numbers become float32 unless `dtype` says otherwise.
  */
 export function variable(
-  initial: tf.Tensor | tf.TensorLike,
+  initial: tf.Tensor | tf.TensorLike | (() => tf.Tensor | tf.TensorLike),
   options: VariableOptions = {},
 ): tf.Variable {
   const { name, trainable = true, dtype } = options;
+  if (initial === undefined || initial === null) {
+    throw new VariableError(
+      "variable(): an initial value is required (a tensor, a number, an array, or a function " +
+        "returning one), as TensorFlow's tf.Variable(initial_value) requires",
+    );
+  }
   if (name !== undefined) {
     if (typeof name !== "string" || name === "") {
       throw new VariableError(`variable(): name must be a non-empty string, got ${String(name)}`);
@@ -102,9 +111,26 @@ export function variable(
     }
   }
   return tf.tidy(() => {
-    const t = initial instanceof tf.Tensor ? initial : tf.tensor(initial, undefined, dtype);
+    // TF: the initial value "can also be a callable with no argument that returns the initial value".
+    const value = typeof initial === "function" ? initial() : initial;
+    const t = value instanceof tf.Tensor ? value : tf.tensor(value, undefined, dtype);
     return tf.variable(t, trainable, name, dtype);
   });
+}
+
+/**
+ * The value of `v` now, as a tensor of its own (Python's `v.read_value()`): a
+ * later `assign` to `v` does not change it. Read inside a `GradientTape`, it is
+ * connected to `v` like any use of `v`; in a traced function it is a
+ * `ReadVariableOp` of the trace (read at every call).
+ */
+export function readValue(v: tf.Variable): tf.Tensor {
+  if (!(v instanceof tf.Variable)) {
+    throw new VariableError(`readValue(): the argument must be a tf.Variable, got ${String(v)}`);
+  }
+  if (v.isDisposed) throw new VariableError(`readValue(): variable "${v.name}" was disposed`);
+  if (inFunctionGraph()) return readVariable(v) as unknown as tf.Tensor;
+  return tf.clone(v);
 }
 
 /**
@@ -117,30 +143,37 @@ export function variable(
  */
 function updated(
   v: tf.Variable,
-  what: "assignAdd" | "assignSub",
+  what: "assign" | "assignAdd" | "assignSub",
   delta: tf.Tensor | tf.TensorLike | SymbolicTensor,
 ): tf.Variable {
   if (!(v instanceof tf.Variable)) {
     throw new VariableError(`${what}(): the first argument must be a tf.Variable`);
   }
-  if (v.dtype === "bool" || v.dtype === "string" || v.dtype === "complex64") {
+  if (v.isDisposed) throw new VariableError(`${what}(): variable "${v.name}" was disposed`);
+  const numeric = v.dtype === "float32" || v.dtype === "int32";
+  if (!numeric && (what !== "assign" || v.dtype !== "bool")) {
     throw new VariableError(`${what}(): variable "${v.name}" has dtype ${v.dtype}; need a number`);
   }
   if (inFunctionGraph() || hasSymbolic(delta)) {
-    const type = what === "assignAdd" ? "AssignAddVariableOp" : "AssignSubVariableOp";
+    const type = what === "assign"
+      ? "AssignVariableOp"
+      : what === "assignAdd"
+      ? "AssignAddVariableOp"
+      : "AssignSubVariableOp";
     assignVariable(v, delta as never, type);
     return v;
   }
+  const noun = what === "assign" ? "value" : "delta";
   if (delta instanceof tf.Tensor && delta.isDisposed) {
-    throw new VariableError(`${what}(): the delta for variable "${v.name}" was disposed`);
+    throw new VariableError(`${what}(): the ${noun} for variable "${v.name}" was disposed`);
   }
   tf.tidy(() => {
     let d: tf.Tensor;
     if (delta instanceof tf.Tensor) {
       if (delta.dtype !== v.dtype) {
         throw new VariableError(
-          `${what}(): the delta is ${delta.dtype}, variable "${v.name}" ${v.dtype}: ` +
-            `TensorFlow does not cast implicitly (cast the delta with .cast("${v.dtype}"))`,
+          `${what}(): the ${noun} is ${delta.dtype}, variable "${v.name}" ${v.dtype}: ` +
+            `TensorFlow does not cast implicitly (cast the ${noun} with .cast("${v.dtype}"))`,
         );
       }
       d = delta;
@@ -152,18 +185,32 @@ function updated(
             `(variable "${v.name}")`,
         );
       }
-      d = tf.tensor(delta as number[], undefined, v.dtype as "float32" | "int32");
+      d = tf.tensor(delta as number[], undefined, v.dtype as "float32" | "int32" | "bool");
     }
     if (!tf.util.arraysEqual(d.shape, v.shape)) {
       throw new VariableError(
         `${what}(): cannot update variable "${v.name}" with shape [${v.shape}] using a ` +
           `tensor with shape [${d.shape}]: shapes must be equal, as in TensorFlow (no ` +
-          `broadcasting; e.g. tf.fill([${v.shape}], x) for a constant delta)`,
+          `broadcasting; e.g. tf.fill([${v.shape}], x) for a constant ${noun})`,
       );
     }
-    v.assign(what === "assignAdd" ? tf.add(v, d) : tf.sub(v, d));
+    v.assign(what === "assign" ? d : what === "assignAdd" ? tf.add(v, d) : tf.sub(v, d));
   });
   return v;
+}
+
+/**
+ * `v = value` in place (Python's `v.assign(value)`), with TensorFlow's checks:
+ * the value must have the variable's shape (a variable cannot be resized) and,
+ * as a tensor, its dtype; plain numbers and arrays take the variable's dtype
+ * (`a.assign([1, 2])` keeps a float32 variable float32). Returns `v`. In a
+ * traced function the assignment is an `AssignVariableOp` of the trace.
+ */
+export function assign(
+  v: tf.Variable,
+  value: tf.Tensor | tf.TensorLike | SymbolicTensor,
+): tf.Variable {
+  return updated(v, "assign", value);
 }
 
 /** `v += delta` in place (Python's `v.assign_add(delta)`, same shape and dtype); returns `v`. */
