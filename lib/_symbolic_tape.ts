@@ -42,6 +42,7 @@ import * as v1 from "./v1/mod.ts";
 import { hasSymbolic, inFunctionGraph } from "./v1/resource_variables.ts";
 import { captureInTraces, constantSources } from "./v1/ops.ts";
 import { flattenNest } from "./_nest.ts";
+import { oneHotSeed } from "./_seed.ts";
 
 /** A misuse of a tape in a traced function (same meaning as the eager tape's errors). */
 export class SymbolicTapeError extends v1.GraphError {
@@ -285,10 +286,7 @@ export class SymbolicTape {
     const rows: (v1.SymbolicTensor | null)[][] = list.map(() => []);
     for (let i = 0; i < n; i++) {
       // Output gradient: 1 at element i (at element i of every example with `batch`).
-      const seed = tf.tidy(() =>
-        (batch ? tf.oneHot(tf.fill([b], i, "int32"), n) : tf.oneHot([i], n))
-          .reshape(dims).toFloat()
-      );
+      const seed = oneHotSeed(dims, b, n, i);
       try {
         const grads = this.#grads([target as Source], [seed], list, "none");
         grads.forEach((g, k) => rows[k].push(g as v1.SymbolicTensor | null));

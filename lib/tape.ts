@@ -121,6 +121,7 @@ import * as tf from "@tensorflow/tfjs";
 import "./_tf_gradients.ts";
 import { symbolicTapeFor } from "./_symbolic_tape.ts";
 import { flattenNest } from "./_nest.ts";
+import { oneHotSeed } from "./_seed.ts";
 import { hasSymbolic, inFunctionGraph } from "./v1/resource_variables.ts";
 import { stopGradient as graphStopGradient } from "./v1/ops.ts";
 
@@ -647,7 +648,7 @@ export class GradientTape {
     const [y] = this.#targets(target, "jacobian(target, sources)", true);
     const { list, pack } = flattenTensors(sources, "jacobian(target, sources)", "source");
     const n = y.size;
-    const rows = this.#rows(y, list, n, (i) => tf.oneHot([i], n).reshape(y.shape).toFloat());
+    const rows = this.#rows(y, list, n, (i) => oneHotSeed(y.shape, 1, n, i));
     const out = list.map((s, k) => {
       const shape = [...y.shape, ...s.shape];
       if (rows[k] === null) return zeros ? tf.zeros(shape) : null;
@@ -697,7 +698,7 @@ export class GradientTape {
       y,
       [x],
       m,
-      (j) => tf.oneHot(tf.fill([b], j, "int32"), m).reshape(y.shape).toFloat(),
+      (j) => oneHotSeed(y.shape, b, m, j),
     );
     const shape = [b, ...y.shape.slice(1), ...x.shape.slice(1)];
     let out: tf.Tensor;
