@@ -384,9 +384,12 @@ function outputGradients(targets: Source[], given: unknown): Source[] | undefine
 
 const isLeaf = (v: unknown): boolean => v instanceof tf.Tensor || v instanceof v1.SymbolicTensor;
 
-/** The leaves of a nested structure of tensors (lists and records, any depth). */
+/**
+ * The leaves of a nested structure of tensors (lists and records, any depth);
+ * a Keras `LayerVariable` stands for its variable.
+ */
 function flat(x: unknown): unknown[] {
-  return flattenNest(x, isLeaf).leaves;
+  return flattenNest(x, isLeaf).leaves.map((v) => v instanceof tf.LayerVariable ? v.read() : v);
 }
 
 /** `grads` (one per leaf of `sources`) in the structure of `sources`. */

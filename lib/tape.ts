@@ -144,12 +144,16 @@ export interface GradientTapeOptions {
  */
 export type TensorStructure =
   | tf.Tensor
+  | tf.LayerVariable
   | readonly TensorStructure[]
   | { readonly [name: string]: TensorStructure };
 
-/** The gradients, in the structure of the sources: `G` for each source. */
-export type GradientOf<S, G> = S extends tf.Tensor ? G
-  : S extends readonly tf.Tensor[] ? G[]
+/**
+ * The gradients, in the structure of the sources: `G` for each source (a
+ * Keras `LayerVariable`, as in `layer.trainableWeights`, stands for its `tf.Variable`).
+ */
+export type GradientOf<S, G> = S extends tf.Tensor | tf.LayerVariable ? G
+  : S extends readonly (tf.Tensor | tf.LayerVariable)[] ? G[]
   : S extends readonly (infer E)[] ? GradientOf<E, G>[]
   : { [K in keyof S]: GradientOf<S[K], G> };
 
@@ -347,15 +351,18 @@ function flattenTensors(
     );
   }
   const { leaves, paths, pack } = flattenNest(x, (v) => v instanceof tf.Tensor);
-  leaves.forEach((t, i) => {
+  const list = leaves.map((t, i) => {
+    // A Keras weight (`layer.trainableWeights`) stands for its variable, as TF's layer variables are tf.Variables.
+    if (t instanceof tf.LayerVariable) return t.read();
     if (!(t instanceof tf.Tensor)) {
       throw new GradientTapeError(
         `${what}: ${paths[i] === "" ? "" : `${item} ${paths[i]} `}is not a tf.Tensor (got ` +
           `${describe(t)})`,
       );
     }
+    return t;
   });
-  return { list: leaves as tf.Tensor[], pack };
+  return { list, pack };
 }
 
 /** Checks the `unconnectedGradients` option (TF raises ValueError for an unknown value); true for "zero". */

@@ -118,6 +118,38 @@ Deno.test("autodiff guide: 'The tape is flexible about how sources are passed an
   tf.dispose([w, b, c, loss, first.w, first.inner[0], dc, j.p[0], k, y, dk]);
 });
 
+Deno.test("autodiff guide, 'Gradients with respect to a model': tape.gradient(loss, layer.trainable_variables) — a Dense layer's trainableWeights as sources give gradients of the kernel's and bias's shapes, equal to the closed form, eager and traced", () => {
+  const layer = tf.layers.dense({
+    units: 2,
+    inputShape: [3],
+    kernelInitializer: tf.initializers.glorotNormal({ seed: 5 }),
+    biasInitializer: "ones",
+  });
+  const x = tf.tensor2d([[1, 2, 3]]);
+  layer.apply(x); // builds the weights
+  const body = () => {
+    const tape = new GradientTape();
+    const loss = tape.record(() => (layer.apply(x) as tf.Tensor).square().mean());
+    return tape.gradient(loss, layer.trainableWeights);
+  };
+  const check = ([dk, db]: (tf.Tensor | null)[]) => {
+    assert.deepEqual(dk!.shape, [3, 2]);
+    assert.deepEqual(db!.shape, [2]);
+    // loss = mean(y²) over 2 units: dloss/dy = y; dk = xᵀ·y, db = y
+    const y = tf.tidy(() => (layer.apply(x) as tf.Tensor).dataSync());
+    close(db!.dataSync(), Array.from(y));
+    close(dk!.dataSync(), [1, 2, 3].flatMap((xi) => Array.from(y, (yj) => xi * yj)));
+  };
+  const eager = body();
+  check(eager);
+  const f = tfFunction(() => body(), { autograph: false });
+  const traced = f() as unknown as (tf.Tensor | null)[];
+  check(traced);
+  f.dispose();
+  tf.dispose([x, ...eager as tf.Tensor[], ...traced as tf.Tensor[]]);
+  layer.dispose();
+});
+
 Deno.test("autodiff guide, 'Replaced a variable with a tensor': x = x + 1 (not x.assign_add(1)) makes x a plain tensor, and its gradient None on the next epoch", () => {
   let x: tf.Tensor = variable(2);
   const grads: (number[] | null)[] = [];
