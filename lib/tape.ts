@@ -3,8 +3,10 @@
  *
  * Operations run inside {@linkcode GradientTape.record} are recorded; afterwards
  * {@linkcode GradientTape.gradient} walks the recording backwards from a target
- * to the sources you ask for (a tensor, a list or a record, returned in the
- * same structure), exactly like `tf.GradientTape` in Python.
+ * to the sources you ask for (a tensor, or any nesting of lists and records,
+ * returned in the same structure; a Keras `LayerVariable` such as
+ * `layer.trainableWeights[0]` stands for its variable), exactly like
+ * `tf.GradientTape` in Python.
  *
  * @example Gradients of a loss with respect to two variables
  * ```ts
@@ -88,7 +90,13 @@
  * as in TensorFlow, ops that used `t` before its `watch`, ops run outside
  * `record` (before it, after it, or between two `record` blocks) and ops
  * inside `stopRecording` are not on the tape, so a target computed only
- * through them gets `null`.
+ * through them gets `null`. `tape.reset()` inside the block throws away
+ * everything recorded and watched so far (TF's `reset`). A `tf.Variable` given
+ * as the target is read "with the tape active", as TF does: a variable the
+ * tape watches gets gradient 1 with respect to itself (the guide's
+ * `result = v0`). `gradient()` inside the tape's own `record` block raises a
+ * `GradientTapeError`, as TF's API doc says ("RuntimeError: if called inside
+ * the context of the tape"); record the block on an outer tape instead.
  * Operations that depend on nothing watched are dropped at the end of each
  * `record`, and their saved tensors freed; so are operations inside
  * `tape.stopRecording(fn)` and those whose results are all integer or bool.
@@ -98,7 +106,10 @@
  * point (int32, bool), and any path through an integer or bool result (a cast
  * to int32, `argMax`, `argMin`, comparisons such as `tf.greater`) or through
  * {@linkcode stopGradient}. Pass `{ unconnectedGradients: "zero" }` to get
- * zeros instead (TensorFlow's `UnconnectedGradients.ZERO`). Where tfjs's
+ * zeros instead (TensorFlow's `UnconnectedGradients.ZERO`;
+ * {@linkcode UnconnectedGradients} names both values, anything else is an
+ * error). `batchJacobian` gives zeros for an unconnected source whatever the
+ * option says, as TensorFlow does. Where tfjs's
  * gradients differ from TensorFlow's, TensorFlow's are registered: d|x|/dx = 0
  * at 0, and `max`/`min` reductions share the gradient equally between ties.
  *
@@ -611,8 +622,9 @@ export class GradientTape {
   }
 
   /**
-   * Gradients of `target` (a tensor, or a list whose gradients add up) with
-   * respect to `sources`, in the structure of `sources`. A non-persistent tape
+   * Gradients of `target` (a tensor, or a list or record of tensors at any
+   * depth, whose gradients add up) with respect to `sources`, in the structure
+   * of `sources`. A non-persistent tape
    * allows one call. Unwatched, unconnected or integer sources get `null` (or
    * zeros with `{ unconnectedGradients: "zero" }`).
    */

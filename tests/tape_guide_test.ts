@@ -91,6 +91,16 @@ Deno.test("autodiff guide, non-scalar targets: 'if you ask for the gradient of m
   tf.dispose([x, g, w.y0, w.y1, targets.y0, targets.y1]);
 });
 
+Deno.test("autodiff guide: 'if the target(s) are not scalar the gradient of the sum is calculated' — y = x·[3, 4] at x = 2 gives 7, eager and traced", () => {
+  const x = variable(2);
+  eagerAndTraced(() => {
+    const tape = new GradientTape();
+    const y = tape.record(() => x.mul(tf.tensor1d([3, 4])));
+    return [tape.gradient(y, x)];
+  }, [[7]]);
+  x.dispose();
+});
+
 Deno.test("autodiff guide: 'The tape is flexible about how sources are passed and will accept any nested combination of lists or dictionaries and return the gradient structured the same way'", () => {
   const w = variable([[1, 2], [3, 4]]);
   const b = variable([0.5, -1]);
