@@ -750,6 +750,7 @@ Deno.test("direct Conv2D and filter gradient (few input channels) on wasm equal 
   const rand = mulberry32(51);
   const cases: { x: number[]; f: number[]; pad: Pad | number; strides?: number }[] = [
     { x: [3, 12, 12, 1], f: [5, 5, 1, 8], pad: "valid" },
+    { x: [2, 13, 13, 1], f: [5, 5, 1, 8], pad: "valid" }, // 9 wide: 2 turns of 4 partial sums, 1 more
     { x: [2, 9, 7, 1], f: [3, 3, 1, 32], pad: "same" },
     { x: [2, 6, 8, 1], f: [2, 4, 1, 12], pad: "same" }, // even filter: uneven padding
     { x: [1, 5, 5, 1], f: [1, 1, 1, 4], pad: 1 },
