@@ -107,6 +107,7 @@ import {
   OperatorNotAllowedInGraphError,
 } from "./autograph/mod.ts";
 import {
+  assertInScope,
   constant,
   DisposedTensorError,
   type DType,
@@ -158,13 +159,41 @@ export class TensorSpec {
     return new TensorSpec(shape, t.dtype as DType);
   }
 
-  /** Whether a value with this dtype and shape fits (`is_compatible_with`). */
+  /**
+   * Whether this spec and a tensor or spec could describe the same value
+   * (`is_compatible_with`): the same dtype, and shapes that agree where both are
+   * known (an unknown rank or a `null` dimension agrees with anything).
+   */
   isCompatibleWith(t: { dtype: string; shape: Shape | null }): boolean {
     if (t.dtype !== this.dtype) return false;
-    if (this.shape === null) return true;
-    if (t.shape === null) return false;
+    if (this.shape === null || t.shape === null) return true;
     return t.shape.length === this.shape.length &&
-      this.shape.every((d, i) => d === null || d === t.shape![i]);
+      this.shape.every((d, i) => d === null || t.shape![i] === null || d === t.shape![i]);
+  }
+
+  /**
+   * Whether every value this spec describes is also described by `other`
+   * (`is_subtype_of`): `TensorSpec([2])` is a subtype of `TensorSpec([null])`,
+   * not the other way round. A concrete function accepts its subtypes.
+   */
+  isSubtypeOf(other: TensorSpec): boolean {
+    return isSubtype(this, other);
+  }
+
+  /**
+   * The most specific spec that all of `this` and `others` are subtypes of
+   * (`most_specific_common_supertype`): differing dimensions become `null`,
+   * differing ranks an unknown rank; `null` when the dtypes differ.
+   */
+  mostSpecificCommonSupertype(others: TensorSpec[]): TensorSpec | null {
+    let shape: Shape | null = this.shape;
+    for (const o of others) {
+      if (o.dtype !== this.dtype) return null;
+      shape = shape === null || o.shape === null || o.shape.length !== shape.length
+        ? null
+        : shape.map((d, i) => d === o.shape![i] ? d : null);
+    }
+    return new TensorSpec(shape, this.dtype);
   }
 
   toString(): string {
@@ -173,6 +202,15 @@ export class TensorSpec {
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
   }
+}
+
+/** Whether every value `a` describes is described by `b` (TF's `is_subtype_of`). */
+function isSubtype(a: { dtype: string; shape: Shape | null }, b: TensorSpec): boolean {
+  if (a.dtype !== b.dtype) return false;
+  if (b.shape === null) return true;
+  if (a.shape === null) return false;
+  return a.shape.length === b.shape.length &&
+    b.shape.every((d, i) => d === null || d === a.shape![i]);
 }
 
 /** `new TensorSpec(shape, dtype, name)` (`tf.TensorSpec(shape, dtype)`). */
@@ -451,6 +489,7 @@ function readable(args: unknown[], specs: TensorSpec[]): string {
 /** Flattens a traced result into graph outputs; returns the structure to rebuild. */
 function collect(x: unknown, out: SymbolicTensor[]): Structure {
   if (x instanceof SymbolicTensor) {
+    assertInScope([x]); // e.g. set inside a cond branch through an object's field
     out.push(x);
     return x;
   }
@@ -698,6 +737,8 @@ export function tfFunction<A extends unknown[], R>(
   let succeeded = 0;
   let lastCallOpCount = 0;
   const recent: boolean[] = [];
+  /** The traces under way (a trace that calls the function itself nests). */
+  const inProgress: { key: string; specs: TensorSpec[] }[] = [];
   let warned = false;
   const name = opts.name ?? (fn.name || "function");
   const maxKept = opts.maxConcreteFunctions ?? 32;
@@ -746,7 +787,7 @@ export function tfFunction<A extends unknown[], R>(
         throw new DisposedTensorError(`${name}: argument ${i} is a disposed tf.Tensor`);
       }
       const s = specOf(t);
-      if (!spec.isCompatibleWith(s)) {
+      if (!isSubtype(s, spec)) {
         throw new SignatureError(
           `${name}: argument ${i} (${s.dtype} ${formatShape(s.shape)}) does not fit the ` +
             `inputSignature ${spec.dtype} ${formatShape(spec.shape)}`,
@@ -761,7 +802,8 @@ export function tfFunction<A extends unknown[], R>(
     key: string,
     specs: TensorSpec[],
     vars: tf.Variable[],
-  ): Concrete => {
+    mayCreate: boolean,
+  ): Concrete & { created: string[] } => {
     traceCount++;
     const graph = new Graph();
     graph.autoControlDeps = true;
@@ -769,7 +811,9 @@ export function tfFunction<A extends unknown[], R>(
     const before = new Set(Object.keys(tf.engine().registeredVariables));
     const eng = tf.engine();
     let structure: Structure;
+    let created: string[] = [];
     eng.startScope(); // eager temporaries made while tracing are freed
+    inProgress.push({ key, specs });
     try {
       structure = watchRandomDraws(graph, () =>
         graph.asDefault(() => {
@@ -782,8 +826,8 @@ export function tfFunction<A extends unknown[], R>(
           });
           return collect(body(...symArgs as A), outputs);
         }));
-      const created = Object.keys(tf.engine().registeredVariables).filter((n) => !before.has(n));
-      if (created.length > 0 && succeeded > 0) {
+      created = Object.keys(tf.engine().registeredVariables).filter((n) => !before.has(n));
+      if (created.length > 0 && !mayCreate) {
         for (const n of created) tf.engine().registeredVariables[n]?.dispose();
         throw new VariableCreationError(
           `${name}: tf.function only supports singleton tf.Variables created on the first ` +
@@ -800,10 +844,12 @@ export function tfFunction<A extends unknown[], R>(
       }
       throw explainSoftmaxAxis(e);
     } finally {
+      inProgress.pop();
       eng.endScope();
     }
     succeeded++;
     graph.outputs = outputs;
+    graph.finished = `the traced function ${name}`;
     const sig = readable(args, specs);
     const call = (...callArgs: unknown[]): unknown => {
       const flat = flattenArgs(callArgs, name);
@@ -816,7 +862,7 @@ export function tfFunction<A extends unknown[], R>(
       }
       flat.leaves.forEach((leaf, i) => {
         const s = specOf(leaf);
-        if (!(leaf instanceof tf.Tensor) || !specs[i].isCompatibleWith(s)) {
+        if (!(leaf instanceof tf.Tensor) || !isSubtype(s, specs[i])) {
           throw new SignatureError(
             `${name}: ${flat.paths[i]} (${s.dtype} ${formatShape(s.shape)}) is incompatible ` +
               `with the concrete function's ${specs[i]}`,
@@ -846,7 +892,8 @@ export function tfFunction<A extends unknown[], R>(
         return r;
       });
     };
-    const cf: Concrete = {
+    const cf: Concrete & { created: string[] } = {
+      created,
       signature: sig,
       graph,
       inputSpecs: specs,
@@ -882,17 +929,13 @@ export function tfFunction<A extends unknown[], R>(
     const unknown = (cf: Concrete) =>
       cf.inputSpecs.reduce((n, s) => n + (s.shape?.filter((d) => d === null).length ?? 99), 0);
     return (cache.get(key) ?? [])
-      .filter((cf) => cf.inputSpecs.every((s, i) => s.isCompatibleWith(specs[i])))
+      .filter((cf) => cf.inputSpecs.every((s, i) => isSubtype(specs[i], s)))
       .sort((a, b) => unknown(a) - unknown(b))[0];
   };
 
   /** `specs` with every dimension that differs from `prev`'s made `null` (reduce_retracing). */
   const generalise = (specs: TensorSpec[], prev: TensorSpec[]): TensorSpec[] =>
-    specs.map((s, i) =>
-      s.shape === null || prev[i].shape === null || s.shape.length !== prev[i].shape!.length
-        ? new TensorSpec(null, s.dtype)
-        : new TensorSpec(s.shape.map((d, j) => d === prev[i].shape![j] ? d : null), s.dtype)
-    );
+    specs.map((s, i) => s.mostSpecificCommonSupertype([prev[i]]) ?? s);
 
   /** The concrete function for `args`, tracing if needed; `traced` tells whether it did. */
   const concrete = (args: unknown[]): { cf: Concrete; traced: boolean } => {
@@ -906,7 +949,33 @@ export function tfFunction<A extends unknown[], R>(
     }
     const prev = cache.get(flat.key)?.at(-1);
     if (opts.reduceRetracing && prev && !signature) specs = generalise(specs, prev.inputSpecs);
-    const cf = trace(args, flat.key, specs, flat.vars);
+    const again = inProgress.find((t) =>
+      t.key === flat.key && t.specs.every((s, i) => isSubtype(specs[i], s))
+    );
+    if (again) {
+      throw new GraphError(
+        `${name}: recursive tf.function calls are not supported: it calls itself with the ` +
+          `signature it is being traced for (${readable(args, specs)}), so tracing would never ` +
+          `end. Recurse on JavaScript values (each traces once), or write the recursion as a ` +
+          `loop (AutoGraph's while)`,
+      );
+    }
+    const first = succeeded === 0;
+    let cf = trace(args, flat.key, specs, flat.vars, first);
+    if (first && cf.created.length > 0) {
+      // As TF: a first trace that created Variables only initialises them; the function is
+      // traced again with Variable creation forbidden, and that trace is the one kept (so a
+      // function that creates a Variable at every call raises on its first call).
+      const made = cf.created;
+      cf.graph.dispose();
+      try {
+        cf = trace(args, flat.key, specs, flat.vars, false);
+      } catch (e) {
+        for (const n of made) tf.engine().registeredVariables[n]?.dispose();
+        succeeded = 0;
+        throw e;
+      }
+    }
     remember(flat.key, cf);
     return { cf, traced: true };
   };

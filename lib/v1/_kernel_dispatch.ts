@@ -56,6 +56,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  assertInScope,
   type DType,
   getDefaultGraph,
   GraphError,
@@ -367,6 +368,7 @@ const engine = tf.engine() as unknown as {
 const eagerRunKernel = engine.runKernel.bind(engine);
 engine.runKernel = (name, inputs, attrs = {}) => {
   if (!hasGraphInput(inputs)) return eagerRunKernel(name, inputs, attrs);
+  assertInScope(Object.values(inputs)); // a tensor leaked from a finished trace
   const build = graphKernels[name];
   if (!build) unsupported(`the tfjs kernel ${name}`);
   const graphs = Object.values(inputs).filter((x) => x instanceof SymbolicTensor)

@@ -82,6 +82,7 @@ function buildFunctionGraph(
       const out = fn(...g.inputs);
       g.outputs = (Array.isArray(out) ? out : [out]).map((t) => g.capture(toSymbolic(t)));
     });
+    g.finished = "a cond branch or a while_loop body";
   } catch (e) {
     g.dispose();
     throw e;
