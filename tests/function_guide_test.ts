@@ -1,0 +1,400 @@
+// tf.function and AutoGraph, behaviour by behaviour, from TensorFlow's guides "Introduction to
+// graphs and tf.function" (guide/intro_to_graphs), "Better performance with tf.function"
+// (guide/function), AutoGraph's reference (control_flow.md, limitations.md) and the API docs of
+// tf.function, tf.TensorSpec and ConcreteFunction. The behaviours other files already test
+// (print/tf.print, retracing on Python values, inputSignature, reduce_retracing, ...) are not
+// repeated here.
+// deno-lint-ignore-file no-explicit-any
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+import {
+  SignatureError,
+  TensorSpec,
+  tensorSpec,
+  tfFunction,
+  VariableCreationError,
+} from "../lib/function.ts";
+import { convert, OperatorNotAllowedInGraphError, range } from "../lib/autograph/mod.ts";
+import { GradientTape } from "../lib/tape.ts";
+import { assignAdd } from "../lib/variables.ts";
+import * as v1 from "../lib/v1/mod.ts";
+
+await initBackend();
+
+const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataSync());
+const opTypes = (f: { concreteFunctions: { graph: v1.Graph }[] }, i = 0): string[] =>
+  f.concreteFunctions[i].graph.operations.map((op) => op.type);
+/** Runs `fn`, which must throw an instance of `type` whose message matches `re`. */
+function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, re: RegExp): void {
+  assert.throws(fn, (e: Error) => {
+    assert.ok(e instanceof type, `expected ${type.name}, got ${e}`);
+    assert.match(e.message, re);
+    return true;
+  });
+}
+
+// ---------------------------------------------------------------- intro_to_graphs
+
+Deno.test('intro_to_graphs: "Only needed operations are run during graph execution" (an unused tf.gather out of range raises eagerly, not in the graph)', () => {
+  const unusedReturn = (x: tf.Tensor): tf.Tensor => {
+    tf.gather(x, [1]); // index 1 of a 1-element tensor: fails when it runs
+    return x;
+  };
+  const x = tf.tensor([0]);
+  assert.throws(() => tf.tidy(() => unusedReturn(x)), /index value 1/);
+  const graph = tfFunction(unusedReturn);
+  graph(x).dispose(); // traced: the graph keeps its constant (the index)
+  const before = tf.memory().numTensors;
+  const y = graph(x);
+  assert.deepEqual(value(y), [0]);
+  assert.ok(opTypes(graph).includes("GatherV2"), "the op is in the graph, only not run");
+  y.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  graph.dispose();
+  x.dispose();
+});
+
+Deno.test("intro_to_graphs: \"tf.function applies to a function and all other functions it calls\" (inner_function's matmul and add are in outer_function's graph)", () => {
+  const innerFunction = (x: tf.Tensor, y: tf.Tensor, b: tf.Tensor) => tf.add(tf.matMul(x, y), b);
+  const outerFunction = tfFunction((x: tf.Tensor) => {
+    const y = tf.tensor([[2], [3]]);
+    const b = tf.tensor(4);
+    return innerFunction(x, y, b);
+  });
+  const x = tf.tensor([[1, 2]]);
+  const r = outerFunction(x);
+  assert.deepEqual(r.arraySync(), [[12]]); // 1·2 + 2·3 + 4
+  const types = opTypes(outerFunction);
+  assert.ok(types.includes("MatMul") && types.includes("AddV2"), types.join());
+  tf.dispose([x, r]);
+  outerFunction.dispose();
+});
+
+// The guide's get_MSE takes tf.reduce_mean of int32 tensors (an int32 mean in TF); tfjs's
+// tf.mean of int32 gives a float32 mean, and in a trace it raises a DTypeError: a sum here.
+Deno.test("intro_to_graphs: a Function traces a new graph for a new dtype (get_MSE with int32, then float32), and reuses it for new values", () => {
+  let traces = 0;
+  const getMSE = tfFunction((yTrue: tf.Tensor, yPred: tf.Tensor) => {
+    traces++; // a JavaScript side effect: runs only while tracing
+    return tf.div(tf.sum(tf.square(tf.sub(yPred, yTrue))), tf.scalar(3, yTrue.dtype));
+  });
+  const calls: [tf.Tensor, tf.Tensor][] = [
+    [tf.tensor([1, 2, 3], undefined, "int32"), tf.tensor([1, 3, 3], undefined, "int32")],
+    [tf.tensor([0, 0, 0], undefined, "int32"), tf.tensor([3, 0, 0], undefined, "int32")],
+    [tf.tensor([1, 2, 3]), tf.tensor([1, 2, 5])],
+  ];
+  const results = calls.map(([a, b]) => getMSE(a, b));
+  assert.deepEqual(results.map((r) => r.dtype), ["int32", "int32", "float32"]);
+  const mse = results.map((r) => value(r)[0]);
+  assert.deepEqual(mse.slice(0, 2), [0, 3]); // integer division: floor(1 / 3), 9 / 3
+  assert.ok(Math.abs(mse[2] - 4 / 3) < 1e-6);
+  assert.equal(traces, 2);
+  assert.equal(getMSE.traceCount, 2); // experimental_get_tracing_count()
+  tf.dispose([...calls.flat(), ...results]);
+  getMSE.dispose();
+});
+
+// ---------------------------------------------------------------- tf.function API doc
+
+Deno.test("tf.function API doc: data-dependent if/else with return in both branches (f(-2) = -x // 2 = 1, f(3) = x * x = 9), one trace", () => {
+  const f = tfFunction(function f(x: any) {
+    if ((tf.sum(x) as any) > 0) {
+      return x * x;
+    } else {
+      return tf.floorDiv(-x, tf.scalar(2, "int32")); // tfjs would make a number 2 float32
+    }
+  }, { scope: { tf } });
+  const [a, b] = [tf.scalar(-2, "int32"), tf.scalar(3, "int32")];
+  const [ra, rb] = [f(a), f(b)];
+  assert.deepEqual([value(ra)[0], value(rb)[0]], [1, 9]);
+  assert.equal(f.traceCount, 1);
+  assert.ok(opTypes(f).includes("If"));
+  tf.dispose([a, b, ra, rb]);
+  f.dispose();
+});
+
+// ---------------------------------------------------------------- guide/function: Variables
+
+Deno.test('guide/function: "tf.function only supports singleton tf.Variables created on the first call": a function that creates a Variable at every call raises on its first call', () => {
+  const f = tfFunction((x: tf.Tensor) => {
+    const v = tf.variable(tf.scalar(1));
+    return v.mul(x);
+  });
+  const x = tf.scalar(1);
+  const vars = Object.keys(tf.engine().registeredVariables).length;
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    throwsWith(
+      () => f(x),
+      VariableCreationError,
+      /singleton tf\.Variables created on the first call/,
+    );
+  }
+  assert.equal(Object.keys(tf.engine().registeredVariables).length, vars, "no Variable kept");
+  assert.equal(tf.memory().numTensors, before, "no tensor kept");
+  x.dispose();
+});
+
+Deno.test('guide/function: the Count module ("if self.count is None: self.count = tf.Variable(0)") creates its Variable once; the first call traces twice, as TF (tracing count 2)', () => {
+  const counter = { count: null as tf.Variable | null };
+  let traces = 0;
+  const call = tfFunction(() => {
+    traces++;
+    if (counter.count === null) counter.count = tf.variable(tf.scalar(0, "int32"));
+    assignAdd(counter.count, 1);
+    return counter.count.add(0);
+  });
+  const seen = [1, 2, 3].map(() => {
+    const r = call();
+    const n = value(r)[0];
+    r.dispose();
+    return n;
+  });
+  assert.deepEqual(seen, [1, 2, 3]);
+  // TF: the first trace creates the Variable; the function is traced again without creating
+  // one, and that graph is the one called (experimental_get_tracing_count() is 2).
+  assert.equal(call.traceCount, 2);
+  assert.equal(traces, 2);
+  assert.equal(call.concreteFunctions.length, 1, "the initialising trace is not kept");
+  assert.ok(opTypes(call).includes("AssignAddVariableOp"));
+  call.dispose();
+  counter.count!.dispose();
+});
+
+Deno.test('guide/function: "Using with multiple Keras optimizers": a train_step called with a second Adam optimizer raises (its slot Variables would be created on a non-first call)', () => {
+  const w = tf.variable(tf.scalar(2));
+  const x = tf.scalar(1), y = tf.scalar(2);
+  const trainStep = tfFunction((optimizer: tf.Optimizer) => {
+    const tape = new GradientTape();
+    const loss = tape.record(() => tf.sum(tf.square(tf.sub(tf.mul(w, x), y))));
+    const [g] = tape.gradient(loss, [w]);
+    optimizer.applyGradients({ [w.name]: g! });
+  });
+  const [opt1, opt2] = [tf.train.adam(1e-2), tf.train.adam(1e-3)];
+  trainStep(opt1);
+  trainStep(opt1);
+  throwsWith(() => trainStep(opt2), VariableCreationError, /created on the first call/);
+  trainStep.dispose();
+  opt1.dispose();
+  opt2.dispose();
+  tf.dispose([w, x, y]);
+});
+
+// ---------------------------------------------------------------- guide/function: limitations
+
+Deno.test('guide/function: "Recursive tf.functions are not supported": a tensor-dependent recursion raises a GraphError (TF: a recursion error), a recursion on JavaScript values traces per value', () => {
+  const recursive: any = tfFunction(function recursiveFn(n: any): any {
+    if (n > 0) {
+      return recursive(n - 1);
+    } else {
+      return tf.scalar(1);
+    }
+  }, {
+    scope: {
+      tf,
+      get recursive() {
+        return recursive;
+      },
+    },
+  });
+  const n = tf.scalar(5);
+  throwsWith(() => recursive(n), v1.GraphError, /recursive tf\.function calls are not supported/);
+  const r = recursive(3); // n is a JavaScript number: four traces, 3, 2, 1, 0
+  assert.deepEqual(value(r), [1]);
+  assert.equal(recursive.traceCount, 4 + 1); // + the failed trace of the tensor call
+  tf.dispose([n, r]);
+  recursive.dispose();
+});
+
+Deno.test('guide/function: "All outputs of a tf.function must be return values": a leaked tensor used after the call raises InaccessibleTensorError ("is out of scope and cannot be used here")', () => {
+  let leaked: any;
+  const leakyFunction = tfFunction((a: tf.Tensor) => {
+    leaked = a.add(1); // bad: leaks a graph tensor
+    return a.add(2);
+  });
+  const a = tf.scalar(1);
+  const r = leakyFunction(a);
+  assert.deepEqual(value(r), [3]);
+  const before = tf.memory().numTensors;
+  throwsWith(() => tf.tidy(() => tf.add(leaked, 1)), v1.InaccessibleTensorError, /out of scope/);
+  throwsWith(() => tf.tidy(() => leaked.mul(2)), v1.InaccessibleTensorError, /out of scope/);
+  throwsWith(() => leaked.dataSync(), OperatorNotAllowedInGraphError, /no value/);
+  // Captured by another tf.function: TF raises there too.
+  const capturesLeakedTensor = tfFunction((b: tf.Tensor) => tf.add(b, leaked));
+  throwsWith(() => capturesLeakedTensor(a), v1.InaccessibleTensorError, /out of scope/);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([a, r]);
+  leakyFunction.dispose();
+});
+
+Deno.test("guide/function: Python globals and free variables are read when tracing (buggy_add keeps foo = 1 after foo = 100); a new trace sees the new value", () => {
+  let foo = 1;
+  const buggyAdd = tfFunction((x: tf.Tensor) => tf.add(x, foo));
+  const x = tf.scalar(1), y = tf.tensor([1]);
+  const first = buggyAdd(x);
+  foo = 100;
+  const stale = buggyAdd(x); // same signature: the traced graph holds foo = 1
+  const fresh = buggyAdd(y); // a new shape: traced again, reading foo = 100
+  assert.deepEqual([value(first)[0], value(stale)[0], value(fresh)[0]], [2, 2, 101]);
+  tf.dispose([x, y, first, stale, fresh]);
+  buggyAdd.dispose();
+});
+
+Deno.test('guide/function: "Depending on Python objects": changing an attribute of an object argument does not retrace (objects key the cache by identity), so the result is stale', () => {
+  class SimpleModel {
+    constructor(public bias: number, public weight: number) {}
+  }
+  const evaluate = tfFunction((model: SimpleModel, x: tf.Tensor) =>
+    x.mul(model.weight).add(model.bias)
+  );
+  const model = new SimpleModel(0, 2);
+  const x = tf.scalar(5);
+  const a = evaluate(model, x);
+  model.weight = 3; // mutated: no retrace
+  const b = evaluate(model, x);
+  const c = evaluate(new SimpleModel(0, 3), x); // a new object: a new trace
+  assert.deepEqual([value(a)[0], value(b)[0], value(c)[0]], [10, 10, 15]);
+  assert.equal(evaluate.traceCount, 2);
+  tf.dispose([x, a, b, c]);
+  evaluate.dispose();
+});
+
+Deno.test("guide/function: with an inputSignature of unknown size, x.shape is null when tracing; the run-time shape (tf.shape) has the value", () => {
+  let staticShape: (number | null)[] = [];
+  const f = tfFunction((x: tf.Tensor) => {
+    staticShape = [...x.shape];
+    return v1.shapeOf(x as unknown as v1.SymbolicTensor);
+  }, { inputSignature: [tensorSpec([null])] });
+  const x = tf.tensor([1, 2, 3]);
+  const s = f(x) as unknown as tf.Tensor;
+  assert.deepEqual(staticShape, [null]);
+  assert.deepEqual(value(s), [3]);
+  tf.dispose([x, s]);
+  f.dispose();
+});
+
+// ---------------------------------------------------------------- concrete functions
+
+Deno.test('guide/function: "Python arguments are given special treatment in a concrete function": pow(a, b=2) fixes b; calling it with b=3 raises, b=2 works', () => {
+  const pow = tfFunction((a: tf.Tensor, b: number) => a.pow(b));
+  const square = pow.getConcreteFunction(tf.scalar(2), 2);
+  const x = tf.scalar(10);
+  const r = square.call(x, 2) as tf.Tensor;
+  assert.deepEqual(value(r), [100]);
+  throwsWith(() => square.call(x, 3), SignatureError, /concrete function/);
+  tf.dispose([x, r]);
+  pow.dispose();
+});
+
+Deno.test("tf.TensorSpec API: is_compatible_with (unknown dims and ranks agree with anything), is_subtype_of (one way), most_specific_common_supertype", () => {
+  const any1 = new TensorSpec([null]), three = new TensorSpec([3]), anyRank = new TensorSpec(null);
+  assert.ok(any1.isCompatibleWith(tf.zeros([3])));
+  assert.ok(!any1.isCompatibleWith(tf.zeros([3, 1])), "rank 2 is not rank 1");
+  assert.ok(!three.isCompatibleWith(new TensorSpec([3], "int32")), "dtypes differ");
+  assert.ok(any1.isCompatibleWith(three) && three.isCompatibleWith(any1), "symmetric");
+  assert.ok(any1.isCompatibleWith(anyRank) && anyRank.isCompatibleWith(three));
+  assert.ok(three.isSubtypeOf(any1) && !any1.isSubtypeOf(three));
+  assert.ok(any1.isSubtypeOf(anyRank) && !anyRank.isSubtypeOf(any1));
+  assert.deepEqual(three.mostSpecificCommonSupertype([new TensorSpec([4])])?.shape, [null]);
+  assert.deepEqual(
+    new TensorSpec([2, 3]).mostSpecificCommonSupertype([new TensorSpec([2, 5])])?.shape,
+    [2, null],
+  );
+  assert.equal(three.mostSpecificCommonSupertype([new TensorSpec([3, 1])])?.shape, null);
+  assert.equal(three.mostSpecificCommonSupertype([new TensorSpec([3], "int32")]), null);
+  // A concrete function for TensorSpec([null]) accepts shape (3,): dispatch is by subtype.
+  const f = tfFunction((x: tf.Tensor) => x.add(1));
+  const cf = f.getConcreteFunction(any1);
+  const r = f(tf.tensor([1, 2, 3]));
+  assert.equal(f.traceCount, 1);
+  assert.equal(cf.inputSpecs[0].toString(), "TensorSpec(shape=(?,), dtype=float32)");
+  r.dispose();
+  f.dispose();
+});
+
+// ---------------------------------------------------------------- AutoGraph
+
+Deno.test('AutoGraph limitations: "Python collections in TensorFlow control flow": appending to a JavaScript array in a tensor loop raises InaccessibleTensorError (use a tensor loop variable)', () => {
+  const f = tfFunction((n: any) => {
+    const out: any[] = [];
+    for (const i of range(n)) out.push(i);
+    return tf.stack(out);
+  }, { scope: { tf, range } });
+  const n = tf.scalar(3, "int32");
+  const before = tf.memory().numTensors;
+  throwsWith(() => f(n), v1.InaccessibleTensorError, /out of scope[\s\S]*tensor loop/);
+  assert.equal(tf.memory().numTensors, before);
+  n.dispose();
+  f.dispose();
+});
+
+Deno.test('AutoGraph control_flow: "a Python value modified in a tensor-dependent if becomes a tensor" (y = 0, then 1 or 2 in the branches)', () => {
+  const f = tfFunction((x: any) => {
+    let y = 0;
+    if (x > 0) {
+      y = 1;
+    } else {
+      y = 2;
+    }
+    return y;
+  });
+  const [a, b] = [tf.scalar(5), tf.scalar(-5)];
+  const [ra, rb] = [f(a), f(b)] as unknown as tf.Tensor[];
+  assert.ok(ra instanceof tf.Tensor && rb instanceof tf.Tensor, "tensors, not numbers");
+  assert.deepEqual([value(ra)[0], value(rb)[0]], [1, 2]);
+  assert.equal(f.traceCount, 1);
+  tf.dispose([a, b, ra, rb]);
+  f.dispose();
+});
+
+Deno.test("guide/function: a loop over JavaScript data unrolls (the graph grows with its length); a loop over a tensor is one While op whatever the trip count", () => {
+  const size = (f: { concreteFunctions: { graph: v1.Graph }[] }, i: number) =>
+    f.concreteFunctions[i].graph.operations.length;
+  const f = tfFunction((x: any, n: any) => {
+    for (const _ of range(n)) x = x + 1;
+    return x;
+  }, { scope: { range } });
+  const x = tf.scalar(0);
+  const [n3, n10] = [tf.scalar(3, "int32"), tf.scalar(10, "int32")];
+  const rs = [f(x, 3), f(x, 10), f(x, n3), f(x, n10)] as tf.Tensor[];
+  assert.deepEqual(rs.map((r) => value(r)[0]), [3, 10, 3, 10]);
+  assert.equal(f.traceCount, 3, "one per number, one for every tensor");
+  assert.ok(size(f, 1) > size(f, 0), "unrolled: 10 copies of the body");
+  assert.ok(!opTypes(f, 0).includes("While") && opTypes(f, 2).includes("While"));
+  tf.dispose([x, n3, n10, ...rs]);
+  f.dispose();
+});
+
+Deno.test("AutoGraph: functions called by the converted function are not converted (TF converts them recursively): a tensor if inside one raises OperatorNotAllowedInGraphError; converting it too works", () => {
+  const inner = (x: any) => {
+    if (x > 0) return x;
+    return -x;
+  };
+  const outer = tfFunction((x: any) => inner(x), { scope: { inner } });
+  const x = tf.scalar(-2);
+  throwsWith(() => outer(x), OperatorNotAllowedInGraphError, /AutoGraph/);
+  const converted = convert(inner);
+  const fixed = tfFunction((x: any) => converted(x), { scope: { converted } });
+  const r = fixed(x) as unknown as tf.Tensor;
+  assert.deepEqual(value(r), [2]);
+  tf.dispose([x, r]);
+  fixed.dispose();
+});
+
+Deno.test("AutoGraph: an object field set in a tensor-dependent if raises InaccessibleTensorError (TF tracks self.attr; the emulation tracks only local variables)", () => {
+  const obj: { y?: unknown } = {};
+  const f = tfFunction((x: any) => {
+    if (x > 0) {
+      obj.y = x;
+    } else {
+      obj.y = -x;
+    }
+    return obj.y;
+  }, { scope: { obj } });
+  const x = tf.scalar(-2);
+  const before = tf.memory().numTensors;
+  throwsWith(() => f(x), v1.InaccessibleTensorError, /cond branch/);
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+});
