@@ -398,3 +398,34 @@ Deno.test("AutoGraph: an object field set in a tensor-dependent if raises Inacce
   assert.equal(tf.memory().numTensors, before);
   x.dispose();
 });
+
+Deno.test("AutoGraph: a tensor-dependent if whose branches give different shapes is a cond with the most specific compatible shape ((1,) and (2,) give (?,); ranks 1 and 2 an unknown rank)", () => {
+  const sizes = tfFunction((x: any) => {
+    let y;
+    if (x > 0) {
+      y = tf.zeros([1]);
+    } else {
+      y = tf.zeros([2]);
+    }
+    return y;
+  }, { scope: { tf } });
+  const ranks = tfFunction((x: any) => {
+    let y;
+    if (x > 0) {
+      y = tf.zeros([1]);
+    } else {
+      y = tf.zeros([2, 2]);
+    }
+    return y;
+  }, { scope: { tf } });
+  const [pos, neg] = [tf.scalar(1), tf.scalar(-1)];
+  const out = [sizes(pos), sizes(neg), ranks(pos), ranks(neg)] as tf.Tensor[];
+  assert.deepEqual(out.map((t) => t.shape), [[1], [2], [1], [2, 2]]);
+  const ifOut = (f: typeof sizes) =>
+    f.concreteFunctions[0].graph.operations.find((op) => op.type === "If")!.outputs[0];
+  assert.deepEqual(ifOut(sizes).shape, [null]);
+  assert.equal(ifOut(ranks).unknownRank, true);
+  tf.dispose([pos, neg, ...out]);
+  sizes.dispose();
+  ranks.dispose();
+});
