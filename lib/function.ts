@@ -300,9 +300,20 @@ export interface ConcreteFunction {
   readonly inputSpecs: TensorSpec[];
   /**
    * Runs the graph on these arguments. Tensors must fit the traced specs
-   * (a {@linkcode SignatureError} otherwise, as TensorFlow raises).
+   * (a {@linkcode SignatureError} otherwise, as TensorFlow raises). As TF's
+   * concrete functions, it takes the arguments of the trace (its JavaScript
+   * values must be the traced ones), or only their tensors and Variables, in
+   * order (the flat signature: `square(x)` for `pow.getConcreteFunction(a, 2)`).
    */
   call(...args: unknown[]): unknown;
+  /** The traced arguments with a `TensorSpec` for each tensor (`structured_input_signature`). */
+  readonly structuredInputSignature: unknown[];
+  /** The traced result with its graph tensors (`structured_outputs`). */
+  readonly structuredOutputs: unknown;
+  /** The parameters with their specs (or traced values), and the output type. */
+  prettyPrintedSignature(): string;
+  /** `ConcreteFunction` and the pretty-printed signature (what TF prints for one). */
+  toString(): string;
 }
 
 /** What `tfFunction` keeps about a concrete function. */
@@ -340,6 +351,8 @@ export type TfFunction<A extends unknown[], R> = ((...args: A) => Eager<R>) & {
   getConcreteFunction(...args: unknown[]): ConcreteFunction;
   /** Every concrete function kept (at most `maxConcreteFunctions`). */
   readonly concreteFunctions: ConcreteFunction[];
+  /** The signatures of every trace kept, one block each (`pretty_printed_concrete_signatures`). */
+  prettyPrintedConcreteSignatures(): string;
   /** Frees the constants of every traced graph and forgets them (the next call retraces). */
   dispose(): void;
 };
@@ -448,15 +461,60 @@ function variableSpec(v: tf.Variable, aliasId: number): string {
     `trainable=${v.trainable}, alias_id=${aliasId})`;
 }
 
-/** Replaces the tensor leaves of `args` (in flattening order) by `next()`. */
-function mapLeaves(args: unknown[], next: () => unknown): unknown[] {
+/**
+ * Replaces the tensor leaves of `args` (in flattening order) by `next()`, and the
+ * Variables by `variable(v)` when given.
+ */
+function mapLeaves(
+  args: unknown[],
+  next: () => unknown,
+  variable?: (v: tf.Variable) => unknown,
+): unknown[] {
   const walk = (x: unknown): unknown => {
+    if (variable && x instanceof tf.Variable) return variable(x);
     if (isLeaf(x)) return next();
     if (Array.isArray(x)) return x.map(walk);
     if (isRecord(x)) return Object.fromEntries(Object.keys(x).sort().map((k) => [k, walk(x[k])]));
     return x;
   };
   return args.map(walk);
+}
+
+/** Markers of a concrete function's argument template: where a tensor or a Variable was. */
+const TENSOR = Symbol("tensor");
+const VARIABLE = Symbol("variable");
+
+/**
+ * The traced arguments `template` with its tensors and Variables replaced by `flat`, in
+ * order (TF's flat signature of a concrete function); undefined when `flat` does not fit.
+ */
+function fillTemplate(template: unknown[], flat: unknown[]): unknown[] | undefined {
+  let k = 0;
+  let fits = true;
+  const walk = (x: unknown): unknown => {
+    if (x === TENSOR || x === VARIABLE) {
+      const a = flat[k++];
+      if (x === VARIABLE ? !(a instanceof tf.Variable) : !isLeaf(a)) fits = false;
+      return a;
+    }
+    if (Array.isArray(x)) return x.map(walk);
+    if (isRecord(x)) return Object.fromEntries(Object.keys(x).map((n) => [n, walk(x[n])]));
+    return x;
+  };
+  const filled = template.map(walk);
+  return fits && k === flat.length ? filled : undefined;
+}
+
+/** The parameter names of `fn` (`arg0`, ... where its source does not say). */
+function parameterNames(fn: (...args: never[]) => unknown, count: number): string[] {
+  const src = Function.prototype.toString.call(fn);
+  const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(([^)]*)\)/.exec(src) ??
+    /^\s*(?:async\s+)?([\w$]+)\s*=>/.exec(src);
+  const names = m && !/[=.{[]/.test(m[1])
+    ? m[1].replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "").split(",").map((p) => p.trim())
+      .filter((p) => p !== "").map((p) => p.replace(/^\.\.\./, "").split(":")[0].trim())
+    : [];
+  return Array.from({ length: count }, (_, i) => names[i] || `arg${i}`);
 }
 
 function specOf(leaf: Leaf): TensorSpec {
@@ -851,8 +909,19 @@ export function tfFunction<A extends unknown[], R>(
     graph.outputs = outputs;
     graph.finished = `the traced function ${name}`;
     const sig = readable(args, specs);
-    const call = (...callArgs: unknown[]): unknown => {
-      const flat = flattenArgs(callArgs, name);
+    const template = mapLeaves(args, () => TENSOR, () => VARIABLE);
+    const call = (...passed: unknown[]): unknown => {
+      let callArgs = passed;
+      let flat = flattenArgs(callArgs, name);
+      if (flat.key !== key) {
+        // TF's flat signature: only the tensors (and Variables), in order; the JavaScript
+        // values stay those of the trace (`square(x)` for `pow.get_concrete_function(a, 2)`).
+        const spliced = fillTemplate(template, passed);
+        if (spliced) {
+          callArgs = spliced;
+          flat = flattenArgs(callArgs, name);
+        }
+      }
       if (flat.leaves.length !== graph.inputs.length || flat.key !== key) {
         throw new SignatureError(
           `${name}: this concrete function takes ${specs.length} tensors (${sig}); got ${flat.leaves.length} (${
@@ -892,8 +961,42 @@ export function tfFunction<A extends unknown[], R>(
         return r;
       });
     };
+    const params = parameterNames(fn, args.length);
+    const outputType = () =>
+      rebuild(structure, (t) => new TensorSpec(t.unknownRank ? null : [...t.shape], t.dtype));
     const cf: Concrete & { created: string[] } = {
       created,
+      get structuredInputSignature() {
+        let k = 0;
+        return mapLeaves(args, () => specs[k++], (v) => TensorSpec.fromTensor(v));
+      },
+      get structuredOutputs() {
+        return rebuild(structure, (t) => t);
+      },
+      prettyPrintedSignature: () => {
+        let k = 0;
+        const show = (x: unknown): string =>
+          x instanceof TensorSpec
+            ? String(x)
+            : Array.isArray(x)
+            ? `[${x.map(show).join(", ")}]`
+            : isRecord(x)
+            ? `{${Object.keys(x).map((n) => `${n}: ${show(x[n])}`).join(", ")}}`
+            : x === undefined
+            ? "None"
+            : `Literal[${primitiveKey(x)}]`;
+        const inputs = mapLeaves(args, () => specs[k++], (v) => TensorSpec.fromTensor(v));
+        return [
+          `${name}(${params.join(", ")})`,
+          "  Input Parameters:",
+          ...inputs.map((a, i) => `    ${params[i]}: ${show(a)}`),
+          "  Output Type:",
+          `    ${show(outputType())}`,
+        ].join("\n");
+      },
+      toString() {
+        return `ConcreteFunction ${this.prettyPrintedSignature()}`;
+      },
       signature: sig,
       graph,
       inputSpecs: specs,
@@ -1030,6 +1133,9 @@ export function tfFunction<A extends unknown[], R>(
     traceCount: { get: () => traceCount },
     lastCallOpCount: { get: () => lastCallOpCount },
     concreteFunctions: { get: () => [...order] },
+    prettyPrintedConcreteSignatures: {
+      value: () => order.map((cf) => cf.prettyPrintedSignature()).join("\n\n"),
+    },
     getConcreteFunction: {
       value: (...args: unknown[]) => {
         const temps: tf.Tensor[] = [];
@@ -1090,12 +1196,54 @@ function autographed<F extends (...args: never[]) => unknown>(
  * Prints `message` and `x`'s value every time it is computed, and returns `x`
  * (`tf.print`). In a traced function it is a graph op (`Print`) that runs at
  * every call, even if its result is unused; on an eager tensor it prints now.
+ *
+ * TF's own form, `tfPrint("Executed with", x, ...)` (a string first: any mix of
+ * strings, numbers and tensors, printed on one line joined by spaces), is a
+ * `PrintV2` op in a traced function, run at every call even when it prints
+ * only JavaScript values (`tf.print("Executed with", 1)`); eagerly it prints now.
  */
-export function tfPrint<T extends tf.Tensor | SymbolicTensor>(x: T, message = ""): T {
-  if (x instanceof SymbolicTensor) return print(x, message) as T;
+export function tfPrint<T extends tf.Tensor | SymbolicTensor>(x: T, message?: string): T;
+export function tfPrint(first: string, ...rest: unknown[]): void;
+export function tfPrint(x: unknown, ...rest: unknown[]): unknown {
+  if (typeof x === "string") return printAll([x, ...rest]);
+  const message = (rest[0] as string | undefined) ?? "";
+  if (x instanceof SymbolicTensor) return print(x, message);
   printTensor(x as tf.Tensor, message);
   return x;
 }
+
+/** A value as `tf.print` shows it: a tensor's values, anything else as a string. */
+function shown(x: unknown): string {
+  return x instanceof tf.Tensor ? x.toString().replace(/^Tensor\n\s*/, "") : String(x);
+}
+
+/** `tf.print(*inputs)`: now, or as a `PrintV2` op when a function is traced. */
+function printAll(inputs: unknown[]): void {
+  const tensors = inputs.filter((x): x is tf.Tensor | SymbolicTensor =>
+    x instanceof SymbolicTensor || x instanceof tf.Tensor
+  );
+  if (!inFunctionGraph() && !tensors.some((x) => x instanceof SymbolicTensor)) {
+    console.log(inputs.map(shown).join(" "));
+    return;
+  }
+  // The text around the tensors: null marks where each tensor's values go.
+  const template = inputs.map((x) => tensors.includes(x as tf.Tensor) ? null : String(x));
+  const g = getDefaultGraph();
+  const syms = tensors.map((t) => toSymbolic(t));
+  const op = g.addOp("PrintV2", syms, { template }, [], { name: "PrintV2" });
+  op.stateful = true;
+  g.statefulOps.push(op);
+  g.sequence(op, "effect");
+}
+
+kernels.PrintV2 = (inputs, op) => {
+  let k = 0;
+  const parts = (op.attrs.template as (string | null)[]).map((p) =>
+    p === null ? shown(inputs[k++]) : p
+  );
+  console.log(parts.join(" "));
+  return [];
+};
 
 /** Median per-call times of a function run eagerly and as a {@linkcode tfFunction}. */
 export interface FunctionTiming {

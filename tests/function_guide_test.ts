@@ -13,6 +13,7 @@ import {
   TensorSpec,
   tensorSpec,
   tfFunction,
+  tfPrint,
   VariableCreationError,
 } from "../lib/function.ts";
 import { convert, OperatorNotAllowedInGraphError, range } from "../lib/autograph/mod.ts";
@@ -25,6 +26,17 @@ await initBackend();
 const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataSync());
 const opTypes = (f: { concreteFunctions: { graph: v1.Graph }[] }, i = 0): string[] =>
   f.concreteFunctions[i].graph.operations.map((op) => op.type);
+/** Runs `fn` with console.log captured: its result and the lines printed. */
+function captureLog<T>(fn: () => T): { result: T; lines: string[] } {
+  const lines: string[] = [];
+  const orig = console.log;
+  console.log = (...a: unknown[]) => void lines.push(a.map(String).join(" "));
+  try {
+    return { result: fn(), lines };
+  } finally {
+    console.log = orig;
+  }
+}
 /** Runs `fn`, which must throw an instance of `type` whose message matches `re`. */
 function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, re: RegExp): void {
   assert.throws(fn, (e: Error) => {
@@ -428,4 +440,217 @@ Deno.test("AutoGraph: a tensor-dependent if whose branches give different shapes
   tf.dispose([pos, neg, ...out]);
   sizes.dispose();
   ranks.dispose();
+});
+
+// ---------------------------------------------------------------- guide/function: more
+
+Deno.test('guide/function: "print" runs when tracing, "tf.print(\'Executed with\', x)" at every call, also for a Python value (f(1), f(1), f(2))', () => {
+  const f = tfFunction((x: number) => {
+    console.log("Traced with", x);
+    tfPrint("Executed with", x);
+  });
+  const { lines } = captureLog(() => [f(1), f(1), f(2)]);
+  assert.deepEqual(lines, [
+    "Traced with 1",
+    "Executed with 1",
+    "Executed with 1",
+    "Traced with 2",
+    "Executed with 2",
+  ]);
+  assert.ok(opTypes(f).includes("PrintV2"));
+  // Eagerly, TF's form prints at once: strings, tensors and numbers joined by spaces.
+  const t = tf.tensor([1, 2]);
+  assert.deepEqual(captureLog(() => tfPrint("eager", t, 3)).lines, ["eager [1, 2] 3"]);
+  t.dispose();
+  f.dispose();
+});
+
+Deno.test("guide/function: fizzbuzz over tf.range(1, n + 1): every branch is traced once, and tf.print runs in the branch taken at every iteration", () => {
+  const traced: string[] = [];
+  const fizzbuzz = tfFunction((n: any) => {
+    for (const i of range(1, n + 1)) {
+      traced.push("loop");
+      if (i % 15 === 0) {
+        traced.push("fizzbuzz");
+        tfPrint("fizzbuzz");
+      } else if (i % 3 === 0) {
+        traced.push("fizz");
+        tfPrint("fizz");
+      } else if (i % 5 === 0) {
+        traced.push("buzz");
+        tfPrint("buzz");
+      } else {
+        traced.push("default");
+        tfPrint(i as any); // a tensor: range has a tensor bound
+      }
+    }
+  }, { scope: { range, tfPrint, traced } });
+  const [five, sixteen] = [tf.scalar(5, "int32"), tf.scalar(16, "int32")];
+  const a = captureLog(() => fizzbuzz(five)).lines;
+  const b = captureLog(() => fizzbuzz(sixteen)).lines;
+  assert.deepEqual(a, ["1", "2", "fizz", "4", "buzz"]);
+  assert.deepEqual(b.slice(10), ["11", "fizz", "13", "14", "fizzbuzz", "16"]);
+  assert.deepEqual(traced, ["loop", "fizzbuzz", "fizz", "buzz", "default"]);
+  assert.equal(fizzbuzz.traceCount, 1);
+  tf.dispose([five, sixteen]);
+  fizzbuzz.dispose();
+});
+
+Deno.test('guide/function: "Changing Python global and free variables ... only happens during tracing" (external_list.append(x) ran once in three calls)', () => {
+  const externalList: unknown[] = [];
+  const sideEffect = tfFunction((x: number) => {
+    externalList.push(x);
+  });
+  sideEffect(1);
+  sideEffect(1);
+  sideEffect(1);
+  assert.equal(externalList.length, 1);
+});
+
+Deno.test('guide/function: a Python counter guarding assign_add is read when tracing, so "v will increase by 1, every time the tf.function is called" (1, 2, 3)', () => {
+  const model = { v: tf.variable(tf.scalar(0, "int32")), counter: 0 };
+  const call = tfFunction(() => {
+    if (model.counter === 0) {
+      model.counter += 1; // a JavaScript side effect
+      assignAdd(model.v, 1);
+    }
+    return model.v.add(0);
+  });
+  const seen = [0, 1, 2].map(() => {
+    const r = call();
+    const n = value(r)[0];
+    r.dispose();
+    return n;
+  });
+  assert.deepEqual(seen, [1, 2, 3]);
+  call.dispose();
+  model.v.dispose();
+});
+
+Deno.test('guide/function: "Using Python iterators and generators": next(iterator) runs when tracing, so buggy_consume_next prints the first value every time', () => {
+  const buggyConsumeNext = tfFunction((iterator: Iterator<number>) => {
+    tfPrint("Value:", iterator.next().value);
+  });
+  const iterator = [1, 2, 3][Symbol.iterator]();
+  const { lines } = captureLog(() => [0, 1, 2].map(() => buggyConsumeNext(iterator)));
+  assert.deepEqual(lines, ["Value: 1", "Value: 1", "Value: 1"]);
+  buggyConsumeNext.dispose();
+});
+
+Deno.test('guide/function: "Separate Function objects are guaranteed not to share traces"', () => {
+  let traces = 0;
+  const f = () => {
+    traces++;
+    return tf.scalar(1);
+  };
+  const [a, b] = [tfFunction(f), tfFunction(f)];
+  tf.dispose([a(), b(), a(), b()]);
+  assert.equal(traces, 2);
+  assert.deepEqual([a.traceCount, b.traceCount], [1, 1]);
+  a.dispose();
+  b.dispose();
+});
+
+Deno.test('guide/function "Rules of tracing": "If multiple matches are found, the most specific signature is chosen" ((1, None) before (None, None)); dicts match whatever their key order, lists do not', () => {
+  const f = tfFunction((x: tf.Tensor) => ({ y: x.add(0), spec: String(TensorSpec.fromTensor(x)) }));
+  // (1, None) first: asked for later, (None, None) would serve it (dispatch is by subtype).
+  f.getConcreteFunction(new TensorSpec([1, null]));
+  f.getConcreteFunction(new TensorSpec([null, null]));
+  const x = tf.zeros([1, 2]), z = tf.zeros([3, 2]);
+  const [rx, rz] = [f(x), f(z)] as unknown as { y: tf.Tensor; spec: string }[];
+  assert.equal(rx.spec, "TensorSpec(shape=(1, ?), dtype=float32)");
+  assert.equal(rz.spec, "TensorSpec(shape=(?, ?), dtype=float32)");
+  assert.equal(f.traceCount, 2);
+  const g = tfFunction((d: unknown) => tf.scalar(JSON.stringify(d).length));
+  tf.dispose([g({ a: 1, b: 2 }), g({ b: 2, a: 1 }), g([1, 2]), g([2, 1])]);
+  assert.equal(g.traceCount, 3); // {a, b} once; [1, 2] and [2, 1] apart
+  tf.dispose([x, z, rx.y, rz.y]);
+  f.dispose();
+  g.dispose();
+});
+
+Deno.test("guide/function: Variables as object attributes are read at every call (BetterModel: bias.assign_add(5) changes the result without a retrace)", () => {
+  const betterModel = { bias: tf.variable(tf.scalar(0)), weight: tf.variable(tf.scalar(2)) };
+  const evaluate = tfFunction((model: typeof betterModel, x: tf.Tensor) =>
+    tf.add(tf.mul(model.weight, x), model.bias)
+  );
+  const x = tf.scalar(10);
+  const a = evaluate(betterModel, x);
+  assignAdd(betterModel.bias, 5);
+  const b = evaluate(betterModel, x);
+  assert.deepEqual([value(a)[0], value(b)[0]], [20, 25]);
+  assert.equal(evaluate.traceCount, 1);
+  tf.dispose([x, a, b, betterModel.bias, betterModel.weight]);
+  evaluate.dispose();
+});
+
+Deno.test('guide/function: a concrete function takes its tensors only: square = pow.get_concrete_function(TensorSpec(None), b=2); "assert square(tf.constant(10.0)) == 100"; evaluate_no_bias(x) without the model', () => {
+  const pow = tfFunction((a: tf.Tensor, b: number) => a.pow(b));
+  const square = pow.getConcreteFunction(new TensorSpec(null), 2);
+  const x = tf.scalar(10);
+  const r = square.call(x) as tf.Tensor;
+  assert.deepEqual(value(r), [100]);
+  throwsWith(() => square.call(x, 3), SignatureError, /concrete function/);
+  throwsWith(() => square.call(), SignatureError, /concrete function/);
+  const evaluate = (model: { weight: number; bias: number }, x: tf.Tensor) =>
+    x.mul(model.weight).add(model.bias);
+  const newModel = { weight: 2, bias: 0 };
+  const evaluateNoBias = tfFunction(evaluate).getConcreteFunction(newModel, x);
+  newModel.bias += 5;
+  const evaluateWithBias = tfFunction(evaluate).getConcreteFunction(newModel, x);
+  const [a, b] = [evaluateNoBias.call(x), evaluateWithBias.call(x)] as tf.Tensor[];
+  assert.deepEqual([value(a)[0], value(b)[0]], [20, 25]);
+  tf.dispose([x, r, a, b]);
+  pow.dispose();
+});
+
+Deno.test('guide/function "Using with multiple Keras optimizers": a new Function and ConcreteFunction per optimizer, called as train_step_1(w, x, y), trains (the workaround)', () => {
+  const trainStep = (w: tf.Variable, x: tf.Tensor, y: tf.Tensor, optimizer: tf.Optimizer) => {
+    const tape = new GradientTape();
+    const loss = tape.record(() => tf.sum(tf.square(tf.sub(tf.mul(w, x), y))));
+    const [g] = tape.gradient(loss, [w]);
+    optimizer.applyGradients({ [w.name]: g! });
+  };
+  const w = tf.variable(tf.scalar(2));
+  const x = tf.tensor([-1]), y = tf.tensor([2]);
+  const [opt1, opt2] = [tf.train.adam(1e-2), tf.train.adam(1e-3)];
+  const f1 = tfFunction(trainStep), f2 = tfFunction(trainStep);
+  const trainStep1 = f1.getConcreteFunction(w, x, y, opt1);
+  const trainStep2 = f2.getConcreteFunction(w, x, y, opt2);
+  const start = tf.memory().numTensors;
+  for (let i = 0; i < 10; i++) (i % 2 === 0 ? trainStep1 : trainStep2).call(w, x, y);
+  // Adam's first steps move w by about the learning rate each, toward -2 (w·x = y).
+  const moved = 2 - value(w)[0];
+  assert.ok(Math.abs(moved - (5 * 1e-2 + 5 * 1e-3)) < 2e-3, `w moved by ${moved}`);
+  assert.equal(tf.memory().numTensors, start);
+  f1.dispose();
+  f2.dispose();
+  [opt1, opt2].forEach((o) => o.dispose());
+  tf.dispose([w, x, y]);
+});
+
+Deno.test("guide/function: a ConcreteFunction prints its inputs and output type; structured_input_signature, structured_outputs and pretty_printed_concrete_signatures()", () => {
+  const double = tfFunction(function double(a: tf.Tensor) {
+    return a.add(a);
+  });
+  const x = tf.scalar(1, "int32");
+  double(x).dispose();
+  const cf = double.getConcreteFunction(new TensorSpec([], "float32"));
+  assert.deepEqual(cf.structuredInputSignature.map(String), [
+    "TensorSpec(shape=(), dtype=float32)",
+  ]);
+  const out = cf.structuredOutputs as v1.SymbolicTensor;
+  assert.ok(out instanceof v1.SymbolicTensor && out.dtype === "float32");
+  const text = String(cf);
+  assert.match(text, /^ConcreteFunction double\(a\)/);
+  assert.match(text, /a: TensorSpec\(shape=\(\), dtype=float32\)/);
+  assert.match(text, /Output Type:\s+TensorSpec\(shape=\(\), dtype=float32\)/);
+  const all = double.prettyPrintedConcreteSignatures();
+  assert.equal(all.split("\n\n").length, 2);
+  assert.match(all, /dtype=int32[\s\S]*dtype=float32/);
+  const pow = tfFunction((a: tf.Tensor, b: number) => a.pow(b));
+  assert.match(String(pow.getConcreteFunction(new TensorSpec(null), 2)), /b: Literal\[2\]/);
+  x.dispose();
+  double.dispose();
+  pow.dispose();
 });
