@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import {
+  runFunctionsEagerly,
   SignatureError,
   TensorSpec,
   tensorSpec,
@@ -83,28 +84,41 @@ Deno.test("intro_to_graphs: \"tf.function applies to a function and all other fu
   outerFunction.dispose();
 });
 
-// The guide's get_MSE takes tf.reduce_mean of int32 tensors (an int32 mean in TF); tfjs's
-// tf.mean of int32 gives a float32 mean, and in a trace it raises a DTypeError: a sum here.
-Deno.test("intro_to_graphs: a Function traces a new graph for a new dtype (get_MSE with int32, then float32), and reuses it for new values", () => {
-  let traces = 0;
+Deno.test('intro_to_graphs: get_MSE traced equals get_MSE with run_functions_eagerly(True); "get_MSE only printed once even though it was called three times", and three times eagerly', () => {
   const getMSE = tfFunction((yTrue: tf.Tensor, yPred: tf.Tensor) => {
-    traces++; // a JavaScript side effect: runs only while tracing
-    return tf.div(tf.sum(tf.square(tf.sub(yPred, yTrue))), tf.scalar(3, yTrue.dtype));
+    console.log("Calculating MSE!");
+    const sqDiff = tf.pow(tf.sub(yTrue, yPred), 2);
+    return tf.mean(sqDiff); // tfjs's mean of int32 is a float32 mean (TF's would be int32)
   });
-  const calls: [tf.Tensor, tf.Tensor][] = [
-    [tf.tensor([1, 2, 3], undefined, "int32"), tf.tensor([1, 3, 3], undefined, "int32")],
-    [tf.tensor([0, 0, 0], undefined, "int32"), tf.tensor([3, 0, 0], undefined, "int32")],
-    [tf.tensor([1, 2, 3]), tf.tensor([1, 2, 5])],
-  ];
-  const results = calls.map(([a, b]) => getMSE(a, b));
-  assert.deepEqual(results.map((r) => r.dtype), ["int32", "int32", "float32"]);
-  const mse = results.map((r) => value(r)[0]);
-  assert.deepEqual(mse.slice(0, 2), [0, 3]); // integer division: floor(1 / 3), 9 / 3
-  assert.ok(Math.abs(mse[2] - 4 / 3) < 1e-6);
-  assert.equal(traces, 2);
-  assert.equal(getMSE.traceCount, 2); // experimental_get_tracing_count()
-  tf.dispose([...calls.flat(), ...results]);
+  const yTrue = tf.tensor([1, 2, 3, 4, 5], undefined, "int32");
+  const yPred = tf.tensor([3, 2, 1, 9, 5], undefined, "int32");
+  const graph = captureLog(() => [0, 1, 2].map(() => getMSE(yTrue, yPred)));
+  runFunctionsEagerly(true);
+  let eager;
+  try {
+    eager = captureLog(() => [0, 1, 2].map(() => getMSE(yTrue, yPred)));
+  } finally {
+    runFunctionsEagerly(false);
+  }
+  assert.equal(graph.lines.length, 1);
+  assert.equal(eager.lines.length, 3);
+  assert.deepEqual(graph.result.map((r) => value(r)[0]), eager.result.map((r) => value(r)[0]));
+  assert.ok(Math.abs(value(graph.result[0])[0] - 33 / 5) < 1e-5);
+  assert.equal(getMSE.traceCount, 1);
+  tf.dispose([yTrue, yPred, ...graph.result, ...eager.result]);
   getMSE.dispose();
+});
+
+Deno.test('intro_to_graphs: "Polymorphism: one Function, many graphs": my_relu traces for a scalar, a list [1, -1] and a vector; the same signatures again trace nothing', () => {
+  const myRelu = tfFunction((x: tf.Tensor | number[]) => tf.maximum(0, x));
+  const first = [myRelu(tf.scalar(5.5)), myRelu([1, -1]), myRelu(tf.tensor([3, -3]))];
+  assert.equal(myRelu.traceCount, 3);
+  const again = [myRelu(tf.scalar(-2.5)), myRelu(tf.tensor([-1, 1]))];
+  assert.equal(myRelu.traceCount, 3);
+  assert.deepEqual([...first, ...again].map(value), [[5.5], [1, 0], [3, 0], [0], [0, 1]]);
+  assert.equal(myRelu.prettyPrintedConcreteSignatures().split("\n\n").length, 3);
+  tf.dispose([...first, ...again]);
+  myRelu.dispose();
 });
 
 // ---------------------------------------------------------------- tf.function API doc
