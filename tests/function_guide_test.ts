@@ -408,21 +408,54 @@ Deno.test("AutoGraph: functions called by the converted function are not convert
   fixed.dispose();
 });
 
-Deno.test("AutoGraph: an object field set in a tensor-dependent if raises InaccessibleTensorError (TF tracks self.attr; the emulation tracks only local variables)", () => {
-  const obj: { y?: unknown } = {};
-  const f = tfFunction((x: any) => {
+Deno.test('AutoGraph limitations: "Python collections of fixed structure are allowed": static_object.field, static_dict["field"] and static_list[0] modified in a tensor loop, c.y in a tensor if, are tracked (composite names)', () => {
+  const field = tfFunction((x: any) => {
+    const staticObject = { field: x };
+    while (staticObject.field > 0) staticObject.field -= 1;
+    return staticObject.field;
+  });
+  const dict = tfFunction((x: any) => {
+    const staticDict: Record<string, any> = { "field": x };
+    while (staticDict["field"] > 0) staticDict["field"] -= 2;
+    return staticDict["field"];
+  });
+  const list = tfFunction((x: any) => {
+    const staticList = [x];
+    while (staticList[0] > 0) staticList[0] -= 3;
+    return staticList[0];
+  });
+  const c = { y: 0 as any };
+  const branch = tfFunction((x: any) => {
     if (x > 0) {
-      obj.y = x;
+      c.y = x;
     } else {
-      obj.y = -x;
+      c.y = -x;
     }
-    return obj.y;
-  }, { scope: { obj } });
-  const x = tf.scalar(-2);
+    return c.y;
+  }, { scope: { c } });
+  const [three, minusTwo] = [tf.scalar(3), tf.scalar(-2)];
+  const out = [field(three), dict(three), list(three), branch(three), branch(minusTwo)];
+  assert.deepEqual(out.map((t) => value(t)[0]), [0, -1, 0, 3, 2]);
+  for (const f of [field, dict, list]) assert.ok(opTypes(f).includes("While"));
+  assert.equal(branch.traceCount, 1);
+  assert.ok(opTypes(branch).includes("If"));
+  tf.dispose([three, minusTwo, ...out]);
+  [field, dict, list, branch].forEach((f) => f.dispose());
+});
+
+Deno.test('AutoGraph limitations: "Python collections of fixed structure with dynamic index" (d[key] += i in a tensor loop) raise InaccessibleTensorError ("illegal capture" in TF), leaking nothing', () => {
+  const f = tfFunction((n: any) => {
+    const d: Record<string, any> = { a: tf.scalar(3, "int32") };
+    for (const i of range(n)) {
+      for (const key of Object.keys(d)) d[key] = d[key] + i;
+    }
+    return d.a;
+  }, { scope: { tf, range } });
+  const n = tf.scalar(3, "int32");
   const before = tf.memory().numTensors;
-  throwsWith(() => f(x), v1.InaccessibleTensorError, /cond branch/);
+  throwsWith(() => f(n), v1.InaccessibleTensorError, /while_loop body/);
   assert.equal(tf.memory().numTensors, before);
-  x.dispose();
+  n.dispose();
 });
 
 Deno.test("AutoGraph: a tensor-dependent if whose branches give different shapes is a cond with the most specific compatible shape ((1,) and (2,) give (?,); ranks 1 and 2 an unknown rank)", () => {
