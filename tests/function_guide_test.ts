@@ -701,3 +701,78 @@ Deno.test("guide/function: a ConcreteFunction prints its inputs and output type;
   double.dispose();
   pow.dispose();
 });
+
+// ---------------------------------------------------------------- AutoGraph control_flow.md
+
+Deno.test('AutoGraph control_flow: "All Python code paths are executed during tracing": a tensor if traces both branches ("true branch", "false branch"); a JavaScript if runs one', () => {
+  const f = tfFunction((c: any) => {
+    console.log("before if");
+    if (c) {
+      console.log("true branch");
+    } else {
+      console.log("false branch");
+    }
+    console.log("after if");
+  });
+  const t = tf.scalar(true, "bool");
+  assert.deepEqual(captureLog(() => f(t)).lines, [
+    "before if",
+    "true branch",
+    "false branch",
+    "after if",
+  ]);
+  assert.deepEqual(captureLog(() => f(true)).lines, ["before if", "true branch", "after if"]);
+  t.dispose();
+  f.dispose();
+});
+
+Deno.test('AutoGraph control_flow: "for statements that iterate over a tf.Tensor ... iterate over the first dimension" (iteration: [1, 2], iteration: [3, 4]) in one While op', () => {
+  const f = tfFunction((x: any) => {
+    for (const i of x) tfPrint("iteration:", i);
+  }, { scope: { tfPrint } });
+  const x = tf.tensor([[1, 2], [3, 4]]);
+  assert.deepEqual(captureLog(() => f(x)).lines, ["iteration: [1, 2]", "iteration: [3, 4]"]);
+  assert.ok(opTypes(f).includes("While"));
+  x.dispose();
+  f.dispose();
+});
+
+Deno.test('AutoGraph control_flow: a loop over a list of tensors "is unrolled - three tf.prints are built in the graph"; over tf.stack(l) it "runs as a TensorFlow loop"', () => {
+  const unrolled = tfFunction((l: any[]) => {
+    for (const i of l) tfPrint("item", i);
+  }, { scope: { tfPrint } });
+  const stacked = tfFunction((l: any[]) => {
+    for (const i of tf.stack(l) as any) tfPrint("item", i);
+  }, { scope: { tfPrint, tf } });
+  const l = [tf.scalar(1), tf.scalar(2), tf.scalar(3)];
+  const expected = ["item 1", "item 2", "item 3"];
+  assert.deepEqual(captureLog(() => unrolled(l)).lines, expected);
+  assert.deepEqual(captureLog(() => stacked(l)).lines, expected);
+  const count = (f: typeof unrolled, type: string) => opTypes(f).filter((t) => t === type).length;
+  assert.deepEqual([count(unrolled, "PrintV2"), count(unrolled, "While")], [3, 0]);
+  assert.deepEqual([count(stacked, "PrintV2"), count(stacked, "While")], [0, 1]);
+  tf.dispose(l);
+  unrolled.dispose();
+  stacked.dispose();
+});
+
+Deno.test('AutoGraph control_flow: "Mixing Tensor-dependent break and Python-dependent loops is disallowed" (while True with a tensor break), and a loop whose condition turns into a tensor raises', () => {
+  const buggyWhilePyTrueTfBreak = tfFunction((x: any) => {
+    while (true) {
+      if (x === 0) break;
+      x -= 1;
+    }
+    return x;
+  });
+  const changes = tfFunction((x: any) => {
+    let i: any = 0;
+    while (i < 10) i = tf.add(x, 1);
+    return i;
+  }, { scope: { tf } });
+  const x = tf.scalar(5);
+  const before = tf.memory().numTensors;
+  throwsWith(() => buggyWhilePyTrueTfBreak(x), v1.GraphError, /changed to a tensor/);
+  throwsWith(() => changes(x), v1.GraphError, /changed to a tensor/);
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+});
