@@ -746,6 +746,7 @@ function callOp(
  */
 function maxArguments(fn: (...args: never[]) => unknown): number | null {
   const src = Function.prototype.toString.call(fn);
+  if (hasNoSource(fn)) return null; // "function () { [native code] }": any number
   const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(([^)]*)\)/.exec(src) ??
     /^\s*(?:async\s+)?([\w$]+)\s*=>/.exec(src);
   if (!m) return null;
@@ -1168,10 +1169,16 @@ function explainSoftmaxAxis(e: unknown): unknown {
   return m ? notLastAxisError(m[1] ? "logSoftmax" : "softmax", +m[2], +m[3]) : e;
 }
 
+/** A built-in or bound function: its source is `[native code]`. */
+function hasNoSource(fn: (...args: never[]) => unknown): boolean {
+  return /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(fn));
+}
+
 /**
  * `fn` converted by AutoGraph, or `fn` itself when `autograph` is off. A function whose
- * free variables the converted code cannot see runs as written, with TF's warning
- * ("AutoGraph could not transform ... and will run it as-is").
+ * free variables the converted code cannot see, or whose source is not available (a
+ * bound or built-in function), runs as written, with TF's warning ("AutoGraph could not
+ * transform ... and will run it as-is").
  */
 function autographed<F extends (...args: never[]) => unknown>(
   fn: F,
@@ -1179,6 +1186,14 @@ function autographed<F extends (...args: never[]) => unknown>(
   onUnseen: (e: AutoGraphScopeError) => void,
 ): F {
   if (opts.autograph === false) return fn;
+  if (hasNoSource(fn)) {
+    console.warn(
+      `WARNING: AutoGraph could not transform ${fn.name || "a function"} and will run it ` +
+        `as-is. Cause: its source code is not available (a bound or built-in function); ` +
+        `pass the function itself, with { scope } for what it uses`,
+    );
+    return fn;
+  }
   try {
     return convert(fn, { scope: opts.scope });
   } catch (e) {

@@ -776,3 +776,29 @@ Deno.test('AutoGraph control_flow: "Mixing Tensor-dependent break and Python-dep
   assert.equal(tf.memory().numTensors, before);
   x.dispose();
 });
+
+Deno.test('AutoGraph limitations "Access to source code": a bound or built-in function (no source) is run as-is with "AutoGraph could not transform ... and will run it as-is", and traces', () => {
+  const model = {
+    k: 2,
+    scale(x: tf.Tensor) {
+      return x.mul(this.k);
+    },
+  };
+  const f = tfFunction(model.scale.bind(model));
+  const warnings: string[] = [];
+  const orig = console.warn;
+  console.warn = (...a: unknown[]) => void warnings.push(a.map(String).join(" "));
+  let r: tf.Tensor;
+  const x = tf.scalar(3);
+  try {
+    r = f(x);
+  } finally {
+    console.warn = orig;
+  }
+  assert.deepEqual(value(r), [6]);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /AutoGraph could not transform bound scale and will run it as-is/);
+  assert.equal(f.traceCount, 1);
+  tf.dispose([x, r]);
+  f.dispose();
+});
