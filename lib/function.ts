@@ -738,6 +738,67 @@ function callOp(
   return op;
 }
 
+// ---------------------------------------------------------------- Variables made in a trace
+
+/** The values of the arguments of the call being traced, by placeholder (innermost trace last). */
+const callValues: Map<SymbolicTensor, tf.Tensor>[] = [];
+
+function withCallValues<T>(feeds: Map<SymbolicTensor, tf.Tensor>, run: () => T): T {
+  callValues.push(feeds);
+  try {
+    return run();
+  } finally {
+    callValues.pop();
+  }
+}
+
+/**
+ * The eager value of a graph tensor given as a Variable's initial value while a function
+ * is traced (`tf.Variable(tf.ones_like(x))` on the first call): TF initialises such a
+ * Variable from the arguments of the first call, and so does this, by running the
+ * initializer's ops on them.
+ */
+function initialValue(t: SymbolicTensor): tf.Tensor {
+  const feeds = callValues.at(-1);
+  const cannot = (why: string) =>
+    new GraphError(
+      `tf.variable: the initial value ${t.toString()} is a graph tensor, and ${why}. ` +
+        `Create the Variable from an eager tensor (outside the function, or from a shape: ` +
+        `tf.ones(x.shape))`,
+    );
+  if (!feeds || !inFunctionGraph()) throw cannot("no traced function is being called");
+  const ctx = new RunContext(new Map());
+  try {
+    return tf.tidy(() => execute([t], feeds, ctx)[0]!.clone());
+  } catch (e) {
+    if (!(e instanceof GraphError)) throw e;
+    throw cannot(
+      `it cannot be computed from this call's arguments (${e.message.split("\n")[0]}): ` +
+        `arguments given as TensorSpecs have no values`,
+    );
+  } finally {
+    ctx.garbage.forEach((x) => x.dispose());
+  }
+}
+
+{
+  const engine = tf.engine() as unknown as {
+    makeVariable(init: tf.Tensor, trainable?: boolean, name?: string, dtype?: string): tf.Variable;
+  };
+  const makeVariable = engine.makeVariable.bind(engine);
+  engine.makeVariable = (init, trainable, name, dtype) => {
+    if (!((init as unknown) instanceof SymbolicTensor)) {
+      return makeVariable(init, trainable, name, dtype);
+    }
+    const value = initialValue(init as unknown as SymbolicTensor);
+    try {
+      return makeVariable(value, trainable, name, dtype);
+    } finally {
+      value.dispose();
+    }
+  };
+}
+
 // ---------------------------------------------------------------- tfFunction
 
 /**
@@ -877,13 +938,17 @@ export function tfFunction<A extends unknown[], R>(
       structure = watchRandomDraws(graph, () =>
         graph.asDefault(() => {
           let k = 0;
+          const feeds = new Map<SymbolicTensor, tf.Tensor>(); // for Variables' initial values
+          const leaves = flattenArgs(args, name).leaves;
           const symArgs = mapLeaves(args, () => {
             const s = specs[k];
+            const leaf = leaves[k];
             const p = placeholder(s.dtype, s.shape, `arg${k++}`);
             graph.inputs.push(p);
+            if (leaf instanceof tf.Tensor) feeds.set(p, leaf);
             return p;
           });
-          return collect(body(...symArgs as A), outputs);
+          return withCallValues(feeds, () => collect(body(...symArgs as A), outputs));
         }));
       created = Object.keys(tf.engine().registeredVariables).filter((n) => !before.has(n));
       if (created.length > 0 && !mayCreate) {

@@ -802,3 +802,64 @@ Deno.test('AutoGraph limitations "Access to source code": a bound or built-in fu
   tf.dispose([x, r]);
   f.dispose();
 });
+
+// ---------------------------------------------------------------- tf.function API doc: more
+
+Deno.test('tf.function API doc "Variables may only be created once": MyModule\'s "self.v = tf.Variable(tf.ones_like(x))" on the first call is initialised from that call\'s argument', () => {
+  const mod = { v: null as tf.Variable | null };
+  const call = tfFunction((x: tf.Tensor) => {
+    if (mod.v === null) mod.v = tf.variable(tf.onesLike(x)); // a graph tensor while traced
+    return mod.v.mul(x);
+  });
+  const [a, b] = [tf.tensor([1, 2, 3]), tf.tensor([4, 5, 6])];
+  const [ra, rb] = [call(a), call(b)];
+  assert.deepEqual([value(ra), value(rb)], [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(value(mod.v), [1, 1, 1]);
+  // From a TensorSpec there is no value to start from: a GraphError that says so.
+  const fromSpec = tfFunction((x: tf.Tensor) => tf.variable(tf.onesLike(x)).mul(x));
+  const vars = Object.keys(tf.engine().registeredVariables).length;
+  throwsWith(
+    () => fromSpec.getConcreteFunction(new TensorSpec([3])),
+    v1.GraphError,
+    /initial value .* is a graph tensor/,
+  );
+  assert.equal(Object.keys(tf.engine().registeredVariables).length, vars);
+  tf.dispose([a, b, ra, rb, mod.v!]);
+  call.dispose();
+});
+
+Deno.test('tf.function API doc: "f1 = f.get_concrete_function(1); f2 = f.get_concrete_function(2); f1 is f2 → False", with tensors "f1 is f2 → True"; an input_signature of shape None serves a vector and a matrix', () => {
+  const f = tfFunction((x: any) => tf.abs(x));
+  assert.notEqual(f.getConcreteFunction(1), f.getConcreteFunction(2));
+  const [one, two] = [tf.scalar(1), tf.scalar(2)];
+  assert.equal(f.getConcreteFunction(one), f.getConcreteFunction(two));
+  assert.ok(f.getConcreteFunction(1).graph instanceof v1.Graph);
+  const plus1 = (x: tf.Tensor) => x.add(1);
+  const vector = tf.tensor([1, 1]), matrix = tf.tensor([[3]]);
+  const g = tfFunction(plus1);
+  assert.notEqual(g.getConcreteFunction(vector), g.getConcreteFunction(matrix));
+  const h = tfFunction(plus1, { inputSignature: [new TensorSpec(null, "float32")] });
+  assert.equal(h.getConcreteFunction(vector), h.getConcreteFunction(matrix));
+  assert.equal(h.traceCount, 1);
+  tf.dispose([one, two, vector, matrix]);
+  [f, g, h].forEach((fn) => fn.dispose());
+});
+
+Deno.test('tf.function API doc: "l.append(i + 1)  # Caution! Will only happen once when tracing" (a loop over a tensor: l holds one graph tensor, unusable outside)', () => {
+  const l: unknown[] = [];
+  const f = tfFunction((x: any) => {
+    for (const i of x) l.push(i + 1);
+  }, { scope: { l } });
+  const x = tf.tensor([1, 2, 3]);
+  f(x);
+  f(x);
+  assert.equal(l.length, 1);
+  assert.ok(l[0] instanceof v1.SymbolicTensor);
+  throwsWith(
+    () => tf.tidy(() => tf.add(l[0] as tf.Tensor, 1)),
+    v1.InaccessibleTensorError,
+    /out of scope/,
+  );
+  x.dispose();
+  f.dispose();
+});
