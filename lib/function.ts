@@ -154,9 +154,14 @@ export class TensorSpec {
   }
 
   /** The spec of a tensor (`tf.TensorSpec.from_tensor`). */
-  static fromTensor(t: tf.Tensor | SymbolicTensor): TensorSpec {
+  static fromTensor(t: tf.Tensor | SymbolicTensor, name?: string): TensorSpec {
     const shape = t instanceof SymbolicTensor && t.unknownRank ? null : [...t.shape];
-    return new TensorSpec(shape, t.dtype as DType);
+    return new TensorSpec(shape, t.dtype as DType, name);
+  }
+
+  /** A spec with the shape and dtype of `spec`, named `name` (`tf.TensorSpec.from_spec`). */
+  static fromSpec(spec: TensorSpec, name: string | undefined = spec.name): TensorSpec {
+    return new TensorSpec(spec.shape, spec.dtype, name);
   }
 
   /**
@@ -312,6 +317,13 @@ export interface ConcreteFunction {
   readonly structuredOutputs: unknown;
   /** The parameters with their specs (or traced values), and the output type. */
   prettyPrintedSignature(): string;
+  /** The graph's arguments (its placeholders, one per tensor) and results (`inputs`, `outputs`). */
+  readonly inputs: SymbolicTensor[];
+  readonly outputs: SymbolicTensor[];
+  /** The Variables the graph reads or assigns, branches and loop bodies included (`variables`). */
+  readonly variables: tf.Variable[];
+  /** Those of {@linkcode ConcreteFunction.variables} that are trainable (`trainable_variables`). */
+  readonly trainableVariables: tf.Variable[];
   /** `ConcreteFunction` and the pretty-printed signature (what TF prints for one). */
   toString(): string;
 }
@@ -478,6 +490,20 @@ function mapLeaves(
     return x;
   };
   return args.map(walk);
+}
+
+/** The Variables the ops of `g` and of its sub-graphs read or assign, in order of first use. */
+function variablesOf(g: Graph): tf.Variable[] {
+  const out = new Set<tf.Variable>();
+  const visit = (graph: Graph): void => {
+    for (const op of graph.operations) {
+      if (op.variable) out.add(op.variable);
+      Object.values(op.subgraphs ?? {}).forEach(visit);
+      if (op.callee) visit(op.callee);
+    }
+  };
+  visit(g);
+  return [...out];
 }
 
 /** Markers of a concrete function's argument template: where a tensor or a Variable was. */
@@ -1038,6 +1064,18 @@ export function tfFunction<A extends unknown[], R>(
       },
       get structuredOutputs() {
         return rebuild(structure, (t) => t);
+      },
+      get inputs() {
+        return [...graph.inputs];
+      },
+      get outputs() {
+        return [...graph.outputs];
+      },
+      get variables() {
+        return variablesOf(graph);
+      },
+      get trainableVariables() {
+        return variablesOf(graph).filter((v) => v.trainable);
       },
       prettyPrintedSignature: () => {
         let k = 0;

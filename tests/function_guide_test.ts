@@ -329,6 +329,12 @@ Deno.test("tf.TensorSpec API: is_compatible_with (unknown dims and ranks agree w
   );
   assert.equal(three.mostSpecificCommonSupertype([new TensorSpec([3, 1])])?.shape, null);
   assert.equal(three.mostSpecificCommonSupertype([new TensorSpec([3], "int32")]), null);
+  // from_spec keeps shape and dtype under a new name; from_tensor describes a tensor.
+  const named = TensorSpec.fromSpec(new TensorSpec([8, 3], "int32", "OriginalName"), "NewName");
+  assert.deepEqual([named.shape, named.dtype, named.name], [[8, 3], "int32", "NewName"]);
+  const t = tf.tensor([1, 2, 3], undefined, "int32");
+  assert.equal(String(TensorSpec.fromTensor(t)), "TensorSpec(shape=(3,), dtype=int32)");
+  t.dispose();
   // A concrete function for TensorSpec([null]) accepts shape (3,): dispatch is by subtype.
   const f = tfFunction((x: tf.Tensor) => x.add(1));
   const cf = f.getConcreteFunction(any1);
@@ -861,5 +867,26 @@ Deno.test('tf.function API doc: "l.append(i + 1)  # Caution! Will only happen on
     /out of scope/,
   );
   x.dispose();
+  f.dispose();
+});
+
+Deno.test("ConcreteFunction API: inputs, outputs, variables and trainable_variables of a traced graph (a Variable read inside a tf.cond branch counts)", () => {
+  const w = tf.variable(tf.scalar(2));
+  const steps = tf.variable(tf.scalar(0), false);
+  const f = tfFunction((x: any) => {
+    assignAdd(steps, 1);
+    if (x > 0) {
+      return x * (w as any);
+    } else {
+      return x;
+    }
+  }, { scope: { w, steps, assignAdd } });
+  const cf = f.getConcreteFunction(new TensorSpec([]));
+  assert.equal(cf.inputs.length, 1);
+  assert.deepEqual(cf.inputs[0].shape, []);
+  assert.equal(cf.outputs.length, 1);
+  assert.deepEqual(new Set(cf.variables), new Set([w, steps]));
+  assert.deepEqual(cf.trainableVariables, [w]);
+  tf.dispose([w, steps]);
   f.dispose();
 });
