@@ -17,7 +17,12 @@ import {
   tfPrint,
   VariableCreationError,
 } from "../lib/function.ts";
-import { convert, OperatorNotAllowedInGraphError, range } from "../lib/autograph/mod.ts";
+import {
+  convert,
+  OperatorNotAllowedInGraphError,
+  range,
+  setLoopOptions,
+} from "../lib/autograph/mod.ts";
 import { GradientTape } from "../lib/tape.ts";
 import { assignAdd } from "../lib/variables.ts";
 import * as v1 from "../lib/v1/mod.ts";
@@ -889,4 +894,22 @@ Deno.test("ConcreteFunction API: inputs, outputs, variables and trainable_variab
   assert.deepEqual(cf.trainableVariables, [w]);
   tf.dispose([w, steps]);
   f.dispose();
+});
+
+Deno.test('guide/function "Accumulating values in a loop" without tf.TensorArray (not emulated): a tensor loop variable that grows, with a shape invariant (set_loop_options), collects one value per iteration', () => {
+  const collect = tfFunction((n: any) => {
+    let s: any = tf.zeros([0], "int32");
+    for (const i of range(n)) {
+      setLoopOptions({ shapeInvariants: [[s, [null]]] });
+      s = tf.concat([s, tf.reshape(i, [1])]);
+    }
+    return s;
+  }, { scope: { tf, range, setLoopOptions } });
+  const [four, two] = [tf.scalar(4, "int32"), tf.scalar(2, "int32")];
+  const [a, b] = [collect(four), collect(two)];
+  assert.deepEqual([value(a), value(b)], [[0, 1, 2, 3], [0, 1]]);
+  assert.equal(collect.traceCount, 1);
+  assert.ok(opTypes(collect).includes("While"));
+  tf.dispose([four, two, a, b]);
+  collect.dispose();
 });
