@@ -227,14 +227,38 @@ export function tensorSpec(
   return new TensorSpec(shape, dtype, name);
 }
 
+/** An `inputSignature` entry: a spec, or arrays and records of specs (TF's nested signature). */
+export type SpecTree =
+  | TensorSpec
+  | { shape: Shape | null; dtype?: DType }
+  | SpecTree[]
+  | { [key: string]: SpecTree };
+
+const isPlainSpec = (x: unknown): x is { shape: Shape | null; dtype?: DType } =>
+  isRecord(x) && "shape" in x && (x.shape === null || Array.isArray(x.shape)) &&
+  Object.keys(x).every((k) => k === "shape" || k === "dtype");
+
+/** A signature entry with its plain `{ shape, dtype }` objects made `TensorSpec`s. */
+function toSpecTree(s: SpecTree): SpecTree {
+  if (s instanceof TensorSpec) return s;
+  if (isPlainSpec(s)) return new TensorSpec(s.shape, s.dtype ?? "float32");
+  if (Array.isArray(s)) return s.map(toSpecTree);
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, toSpecTree(v as SpecTree)]));
+}
+
+const describeValue = (x: unknown): string =>
+  Array.isArray(x) ? `an array of ${x.length}` : isRecord(x) ? "a record" : primitiveKey(x);
+
 /** Options for {@linkcode tfFunction}. */
 export interface TfFunctionOptions {
   /**
    * One spec per argument: trace once for every input that fits. Plain
-   * `{ shape, dtype }` objects are accepted here. Numbers and arrays passed
-   * for a spec are converted to tensors of its dtype.
+   * `{ shape, dtype }` objects are accepted here, and so are arrays and records
+   * of specs for arguments that are arrays and records of tensors (TF's nested
+   * `input_signature`). Numbers and arrays passed for a spec are converted to
+   * tensors of its dtype.
    */
-  inputSignature?: (TensorSpec | { shape: Shape | null; dtype?: DType })[];
+  inputSignature?: SpecTree[];
   /** A name for the traced graphs. */
   name?: string;
   /**
@@ -889,9 +913,9 @@ export function tfFunction<A extends unknown[], R>(
   const name = opts.name ?? (fn.name || "function");
   const maxKept = opts.maxConcreteFunctions ?? 32;
   const most = maxArguments(fn);
-  const signature = opts.inputSignature?.map((s) =>
-    s instanceof TensorSpec ? s : new TensorSpec(s.shape, s.dtype ?? "float32")
-  );
+  const signature = opts.inputSignature?.map(toSpecTree);
+  /** The signature's specs in flattening order (one per tensor of the bound arguments). */
+  const signatureSpecs = signature && flattenArgs(signature, name).leaves as TensorSpec[];
 
   /** Arguments checked against the inputSignature; numbers and arrays converted (to dispose). */
   const bindSignature = (args: unknown[], temps: tf.Tensor[]): unknown[] => {
@@ -910,15 +934,38 @@ export function tfFunction<A extends unknown[], R>(
         `${name}: expected ${signature.length} arguments (inputSignature), got ${args.length}`,
       );
     }
-    return args.map((a, i) => {
-      const spec = signature[i];
+    /** `a` bound to the spec (tree) `spec`: the same structure, tensors that fit. */
+    const bind = (a: unknown, spec: SpecTree, path: string): unknown => {
+      if (!(spec instanceof TensorSpec)) {
+        const keys = Array.isArray(spec) ? null : Object.keys(spec).sort();
+        const fits = keys
+          ? isRecord(a) && Object.keys(a).sort().join() === keys.join()
+          : Array.isArray(a) && a.length === (spec as SpecTree[]).length;
+        if (!fits) {
+          throw new SignatureError(
+            `${name}: ${path} must have the structure of the inputSignature ` +
+              `(${
+                keys
+                  ? `a record with keys ${keys.join(", ")}`
+                  : `an array of ${(spec as SpecTree[]).length}`
+              }), got ${describeValue(a)}`,
+          );
+        }
+        return keys
+          ? Object.fromEntries(
+            keys.map((
+              k,
+            ) => [k, bind((a as Record<string, unknown>)[k], spec[k as never], `${path}.${k}`)]),
+          )
+          : (a as unknown[]).map((x, j) => bind(x, (spec as SpecTree[])[j], `${path}[${j}]`));
+      }
       let t: unknown = a;
       if (typeof a === "number" || typeof a === "boolean" || Array.isArray(a)) {
         try {
           t = tf.tensor(a as number[], undefined, spec.dtype);
         } catch (e) {
           throw new SignatureError(
-            `${name}: argument ${i} (${JSON.stringify(a)}) cannot be converted to ` +
+            `${name}: ${path} (${JSON.stringify(a)}) cannot be converted to ` +
               `${spec}: ${(e as Error).message}`,
           );
         }
@@ -926,21 +973,22 @@ export function tfFunction<A extends unknown[], R>(
       }
       if (!isLeaf(t)) {
         throw new SignatureError(
-          `${name}: argument ${i} must be a tensor (or a number/array) for ${spec}`,
+          `${name}: ${path} must be a tensor (or a number/array) for ${spec}`,
         );
       }
       if (t instanceof tf.Tensor && t.isDisposed) {
-        throw new DisposedTensorError(`${name}: argument ${i} is a disposed tf.Tensor`);
+        throw new DisposedTensorError(`${name}: ${path} is a disposed tf.Tensor`);
       }
       const s = specOf(t);
       if (!isSubtype(s, spec)) {
         throw new SignatureError(
-          `${name}: argument ${i} (${s.dtype} ${formatShape(s.shape)}) does not fit the ` +
+          `${name}: ${path} (${s.dtype} ${formatShape(s.shape)}) does not fit the ` +
             `inputSignature ${spec.dtype} ${formatShape(spec.shape)}`,
         );
       }
       return t;
-    });
+    };
+    return args.map((a, i) => bind(a, signature[i], `argument ${i}`));
   };
 
   const trace = (
@@ -1148,7 +1196,7 @@ export function tfFunction<A extends unknown[], R>(
   const concrete = (args: unknown[]): { cf: Concrete; traced: boolean } => {
     const flat = flattenArgs(args, name);
     let specs = flat.leaves.map(specOf);
-    if (signature) specs = signature; // bound arguments: one tensor per spec
+    if (signatureSpecs) specs = signatureSpecs; // bound arguments: one tensor per spec
     const found = lookup(flat.key, specs);
     if (found) {
       touch(found);

@@ -913,3 +913,34 @@ Deno.test('guide/function "Accumulating values in a loop" without tf.TensorArray
   tf.dispose([four, two, a, b]);
   collect.dispose();
 });
+
+Deno.test('tf.function API doc: "input_signature: A possibly nested sequence of tf.TensorSpec objects": arrays and records of specs bind arrays and records of tensors; a wrong structure or shape raises SignatureError naming the element', () => {
+  const f = tfFunction(
+    (pair: tf.Tensor[], named: { scale: tf.Tensor }) => pair[0].add(pair[1]).mul(named.scale),
+    {
+      inputSignature: [
+        [new TensorSpec([null]), new TensorSpec([null])],
+        { scale: new TensorSpec([]) },
+      ],
+    },
+  );
+  const [a, b, c] = [tf.tensor([1, 2]), tf.tensor([3, 4]), tf.tensor([1, 2, 3])];
+  const r1 = f([a, b], { scale: 2 as unknown as tf.Tensor }); // a number converts to the spec's dtype
+  const r2 = f([c, c], { scale: tf.scalar(1) });
+  assert.deepEqual([value(r1), value(r2)], [[8, 12], [2, 4, 6]]);
+  assert.equal(f.traceCount, 1);
+  assert.equal(f.getConcreteFunction().inputSpecs.length, 3);
+  throwsWith(
+    () => f([a], { scale: tf.scalar(1) }),
+    SignatureError,
+    /argument 0 must have the structure/,
+  );
+  throwsWith(() => f([a, b], { bias: tf.scalar(1) } as never), SignatureError, /keys scale/);
+  throwsWith(
+    () => f([a, tf.zeros([2, 2])], { scale: tf.scalar(1) }),
+    SignatureError,
+    /argument 0\[1\] \(float32 \(2, 2\)\) does not fit/,
+  );
+  tf.dispose([a, b, c, r1, r2]);
+  f.dispose();
+});
