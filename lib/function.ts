@@ -7,7 +7,8 @@
  *
  * Consequences you can observe, as in TensorFlow:
  * - `console.log` inside the function runs only while tracing; use
- *   {@linkcode tfPrint} (a graph op) to print at every call.
+ *   {@linkcode tfPrint} (a graph op: `tfPrint(x, "msg")`, or TF's
+ *   `tfPrint("msg", x, ...)`) to print at every call.
  * - A new shape retraces (`traceCount` grows) unless an `inputSignature` with
  *   `null` dimensions says that any size is fine, or `reduceRetracing` lets
  *   the second shape generalise to `null` dimensions.
@@ -18,9 +19,21 @@
  *   dependencies: a read after a write sees the write). A `GradientTape`
  *   inside the function differentiates the graph, so a whole training step
  *   (tape + `tape.gradient` + `optimizer.applyGradients`) traces once and trains.
- * - Variables may be created only by the first trace; a later trace that
- *   creates one throws {@linkcode VariableCreationError} (TensorFlow's
- *   "tf.function only supports singleton tf.Variables created on the first call").
+ * - Variables may be created only by the first trace; as in TF, a first trace
+ *   that creates some is followed by a second that may not (`traceCount` 2), and
+ *   a trace that creates one then throws {@linkcode VariableCreationError}
+ *   (TensorFlow's "tf.function only supports singleton tf.Variables created on
+ *   the first call"), so a function that creates a Variable at every call fails
+ *   on its first call. An initial value computed from the arguments
+ *   (`tf.variable(tf.onesLike(x))`) is taken from the first call's values.
+ * - A graph tensor kept outside (in an outer variable, an array, an object)
+ *   cannot be used once its trace, branch or loop body is finished: an
+ *   `InaccessibleTensorError`. A function that calls itself with the signature
+ *   it is being traced for raises a `GraphError` (TF: recursion is not supported).
+ * - `getConcreteFunction(...)` returns a {@linkcode ConcreteFunction}: called
+ *   with the traced arguments, or only their tensors and Variables (TF's flat
+ *   signature); it shows its signature (`String(cf)`, `structuredInputSignature`,
+ *   `structuredOutputs`, `variables`).
  * - Arguments are flattened: tensors inside arrays and records are inputs.
  *   A `tf.Variable` argument is keyed by its `VariableSpec` (shape, dtype,
  *   trainable, and an alias id: `f(v, v)` and `f(v, w)` trace apart), so

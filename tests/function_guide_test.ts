@@ -944,3 +944,20 @@ Deno.test('tf.function API doc: "input_signature: A possibly nested sequence of 
   tf.dispose([a, b, c, r1, r2]);
   f.dispose();
 });
+
+Deno.test("tf.autograph.experimental.set_loop_options(maximum_iterations=3): a tensor while loop stops after 3 iterations however long its condition holds", () => {
+  const f = tfFunction((x: any) => {
+    let i: any = tf.scalar(0, "int32");
+    while (x > 0) {
+      setLoopOptions({ maximumIterations: 3 });
+      x = x - 1;
+      i = i + 1;
+    }
+    return [x, i];
+  }, { scope: { tf, setLoopOptions } });
+  const [ten, two] = [tf.scalar(10), tf.scalar(2)];
+  const [a, b] = [f(ten), f(two)] as tf.Tensor[][];
+  assert.deepEqual([...a, ...b].map((t) => value(t)[0]), [7, 3, 0, 2]);
+  tf.dispose([ten, two, ...a, ...b]);
+  f.dispose();
+});
