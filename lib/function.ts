@@ -879,9 +879,51 @@ function maxArguments(fn: (...args: never[]) => unknown): number | null {
   return params === "" ? 0 : params.split(",").filter((p) => p.trim() !== "").length;
 }
 
-/** How many of the last calls are looked at for TF's retracing warning, and how many traces warn. */
-const RETRACE_WINDOW = 10;
+/** TF's `FREQUENT_TRACING_WARNING_THRESHOLD` and `..._MAX_WARNING_PER_DETECTOR`. */
 const RETRACE_THRESHOLD = 5;
+const RETRACE_MAX_WARNINGS = 2;
+
+/**
+ * TF's frequent-tracing detector, one per JavaScript function (TF keys it by the Python
+ * function, so that `tf.function(f)` created anew in a loop is one detector): the calls
+ * since the oldest trace within the window, grouped by trace.
+ */
+class RetraceDetector {
+  /** For each trace in the window: 1 + the calls without tracing that followed it. */
+  callsPerTrace: number[] = [];
+  calls = 0;
+  warnings = 0;
+
+  /** A call that traced; the warning to give, if any. */
+  tracing(name: string): string | undefined {
+    this.calls++;
+    this.callsPerTrace.push(1);
+    while (
+      this.callsPerTrace.length > 0 && this.calls - this.callsPerTrace[0] > RETRACE_THRESHOLD
+    ) {
+      this.calls -= this.callsPerTrace.shift()!;
+    }
+    if (this.warnings >= RETRACE_MAX_WARNINGS || this.callsPerTrace.length < RETRACE_THRESHOLD) {
+      return undefined;
+    }
+    this.warnings++;
+    return `WARNING: ${this.callsPerTrace.length} out of the last ${this.calls} calls to ${name} ` +
+      `triggered tf.function retracing. Tracing is expensive and the excessive number of tracings ` +
+      `could be due to (1) creating a tfFunction repeatedly in a loop, (2) passing tensors ` +
+      `with different shapes, (3) passing JavaScript values instead of tensors. For (1), ` +
+      `define the tfFunction outside the loop. For (2), use an inputSignature with null ` +
+      `dimensions or { reduceRetracing: true }. For (3), pass tensors.`;
+  }
+
+  /** A call that ran a cached graph. */
+  cached(): void {
+    if (this.callsPerTrace.length === 0) this.callsPerTrace = [0];
+    this.callsPerTrace[this.callsPerTrace.length - 1]++;
+    this.calls++;
+  }
+}
+
+const detectors = new WeakMap<object, RetraceDetector>();
 
 /**
  * Wraps `fn` so that it runs as a traced graph (`tf.function`). Tensors among
@@ -919,10 +961,8 @@ export function tfFunction<A extends unknown[], R>(
   let traceCount = 0;
   let succeeded = 0;
   let lastCallOpCount = 0;
-  const recent: boolean[] = [];
   /** The traces under way (a trace that calls the function itself nests). */
   const inProgress: { key: string; specs: TensorSpec[] }[] = [];
-  let warned = false;
   const name = opts.name ?? (fn.name || "function");
   const maxKept = opts.maxConcreteFunctions ?? 32;
   const most = maxArguments(fn);
@@ -1249,20 +1289,11 @@ export function tfFunction<A extends unknown[], R>(
   };
 
   const noteCall = (traced: boolean): void => {
-    recent.push(traced);
-    if (recent.length > RETRACE_WINDOW) recent.shift();
-    const traces = recent.filter((t) => t).length;
-    if (!warned && traces >= RETRACE_THRESHOLD) {
-      warned = true;
-      console.warn(
-        `WARNING: ${traces} out of the last ${recent.length} calls to ${name} triggered ` +
-          `tf.function retracing. Tracing is expensive and the excessive number of tracings ` +
-          `could be due to (1) creating a tfFunction repeatedly in a loop, (2) passing tensors ` +
-          `with different shapes, (3) passing JavaScript values instead of tensors. For (1), ` +
-          `define the tfFunction outside the loop. For (2), use an inputSignature with null ` +
-          `dimensions or { reduceRetracing: true }. For (3), pass tensors.`,
-      );
-    }
+    let detector = detectors.get(fn);
+    if (!detector) detectors.set(fn, detector = new RetraceDetector());
+    if (!traced) return detector.cached();
+    const warning = detector.tracing(name);
+    if (warning) console.warn(warning);
   };
 
   const wrapper = (...args: A): Eager<R> => {

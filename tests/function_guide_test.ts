@@ -961,3 +961,34 @@ Deno.test("tf.autograph.experimental.set_loop_options(maximum_iterations=3): a t
   tf.dispose([ten, two, ...a, ...b]);
   f.dispose();
 });
+
+Deno.test('tf.function retracing warning "(1) creating @tf.function repeatedly in a loop": tfFunction(f) made anew at every step warns as one function would, at most twice; calls of a cached graph do not count', () => {
+  const step = (x: tf.Tensor) => x.add(1);
+  const warnings: string[] = [];
+  const orig = console.warn;
+  console.warn = (...a: unknown[]) => void warnings.push(a.map(String).join(" "));
+  const x = tf.scalar(1);
+  try {
+    for (let i = 0; i < 8; i++) {
+      const f = tfFunction(step, { name: "step" }); // the pitfall: a new tfFunction each time
+      f(x).dispose();
+      f.dispose();
+    }
+  } finally {
+    console.warn = orig;
+  }
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0], /5 out of the last 5 calls to step triggered tf\.function retracing/);
+  // One tfFunction called with one signature: no warning however often it is called.
+  const quiet: string[] = [];
+  console.warn = (...a: unknown[]) => void quiet.push(a.map(String).join(" "));
+  const g = tfFunction((y: tf.Tensor) => y.add(2));
+  try {
+    for (let i = 0; i < 8; i++) g(x).dispose();
+  } finally {
+    console.warn = orig;
+  }
+  assert.equal(quiet.length, 0);
+  x.dispose();
+  g.dispose();
+});
