@@ -18,6 +18,7 @@ import {
   VariableCreationError,
 } from "../lib/function.ts";
 import {
+  AutoGraphError,
   convert,
   OperatorNotAllowedInGraphError,
   range,
@@ -990,5 +991,28 @@ Deno.test('tf.function retracing warning "(1) creating @tf.function repeatedly i
   }
   assert.equal(quiet.length, 0);
   x.dispose();
+  g.dispose();
+});
+
+Deno.test("AutoGraph: a do...while loop (no TensorFlow form) on a tensor condition raises AutoGraphError instead of looping forever while tracing; on JavaScript values it runs as JavaScript", () => {
+  const f = tfFunction((x: any) => {
+    do {
+      x = x - 1;
+    } while (x > 0);
+    return x;
+  });
+  const x = tf.scalar(3);
+  throwsWith(() => f(x), AutoGraphError, /do\.\.\.while loop cannot become a graph loop/);
+  const g = tfFunction((x: any, n: number) => {
+    let k = 0;
+    do {
+      x = x + 1;
+      k++;
+    } while (k < n);
+    return x;
+  });
+  const r = g(x, 4);
+  assert.deepEqual(value(r), [7]);
+  tf.dispose([x, r]);
   g.dispose();
 });

@@ -118,6 +118,9 @@ export function convertControlFlow(tree: N): N {
         ...stateArgs(n._state),
       ]));
     }
+    if (n.type === "DoWhileStatement") {
+      return { ...n, test: agCall("doWhileTest", [n.test]) }; // no graph form: JavaScript only
+    }
     if (n.type === "WhileStatement") {
       const { body, rest } = loopParts(n, statements(n.body));
       return exprStmt(agCall("whileStmt", [
