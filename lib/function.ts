@@ -7,7 +7,8 @@
  *
  * Consequences you can observe, as in TensorFlow:
  * - `console.log` inside the function runs only while tracing; use
- *   {@linkcode tfPrint} (a graph op) to print at every call.
+ *   {@linkcode tfPrint} (a graph op: `tfPrint(x, "msg")`, or TF's
+ *   `tfPrint("msg", x, ...)`) to print at every call.
  * - A new shape retraces (`traceCount` grows) unless an `inputSignature` with
  *   `null` dimensions says that any size is fine, or `reduceRetracing` lets
  *   the second shape generalise to `null` dimensions.
@@ -18,9 +19,21 @@
  *   dependencies: a read after a write sees the write). A `GradientTape`
  *   inside the function differentiates the graph, so a whole training step
  *   (tape + `tape.gradient` + `optimizer.applyGradients`) traces once and trains.
- * - Variables may be created only by the first trace; a later trace that
- *   creates one throws {@linkcode VariableCreationError} (TensorFlow's
- *   "tf.function only supports singleton tf.Variables created on the first call").
+ * - Variables may be created only by the first trace; as in TF, a first trace
+ *   that creates some is followed by a second that may not (`traceCount` 2), and
+ *   a trace that creates one then throws {@linkcode VariableCreationError}
+ *   (TensorFlow's "tf.function only supports singleton tf.Variables created on
+ *   the first call"), so a function that creates a Variable at every call fails
+ *   on its first call. An initial value computed from the arguments
+ *   (`tf.variable(tf.onesLike(x))`) is taken from the first call's values.
+ * - A graph tensor kept outside (in an outer variable, an array, an object)
+ *   cannot be used once its trace, branch or loop body is finished: an
+ *   `InaccessibleTensorError`. A function that calls itself with the signature
+ *   it is being traced for raises a `GraphError` (TF: recursion is not supported).
+ * - `getConcreteFunction(...)` returns a {@linkcode ConcreteFunction}: called
+ *   with the traced arguments, or only their tensors and Variables (TF's flat
+ *   signature); it shows its signature (`String(cf)`, `structuredInputSignature`,
+ *   `structuredOutputs`, `variables`).
  * - Arguments are flattened: tensors inside arrays and records are inputs.
  *   A `tf.Variable` argument is keyed by its `VariableSpec` (shape, dtype,
  *   trainable, and an alias id: `f(v, v)` and `f(v, w)` trace apart), so
@@ -107,6 +120,7 @@ import {
   OperatorNotAllowedInGraphError,
 } from "./autograph/mod.ts";
 import {
+  assertInScope,
   constant,
   DisposedTensorError,
   type DType,
@@ -153,18 +167,51 @@ export class TensorSpec {
   }
 
   /** The spec of a tensor (`tf.TensorSpec.from_tensor`). */
-  static fromTensor(t: tf.Tensor | SymbolicTensor): TensorSpec {
+  static fromTensor(t: tf.Tensor | SymbolicTensor, name?: string): TensorSpec {
     const shape = t instanceof SymbolicTensor && t.unknownRank ? null : [...t.shape];
-    return new TensorSpec(shape, t.dtype as DType);
+    return new TensorSpec(shape, t.dtype as DType, name);
   }
 
-  /** Whether a value with this dtype and shape fits (`is_compatible_with`). */
+  /** A spec with the shape and dtype of `spec`, named `name` (`tf.TensorSpec.from_spec`). */
+  static fromSpec(spec: TensorSpec, name: string | undefined = spec.name): TensorSpec {
+    return new TensorSpec(spec.shape, spec.dtype, name);
+  }
+
+  /**
+   * Whether this spec and a tensor or spec could describe the same value
+   * (`is_compatible_with`): the same dtype, and shapes that agree where both are
+   * known (an unknown rank or a `null` dimension agrees with anything).
+   */
   isCompatibleWith(t: { dtype: string; shape: Shape | null }): boolean {
     if (t.dtype !== this.dtype) return false;
-    if (this.shape === null) return true;
-    if (t.shape === null) return false;
+    if (this.shape === null || t.shape === null) return true;
     return t.shape.length === this.shape.length &&
-      this.shape.every((d, i) => d === null || d === t.shape![i]);
+      this.shape.every((d, i) => d === null || t.shape![i] === null || d === t.shape![i]);
+  }
+
+  /**
+   * Whether every value this spec describes is also described by `other`
+   * (`is_subtype_of`): `TensorSpec([2])` is a subtype of `TensorSpec([null])`,
+   * not the other way round. A concrete function accepts its subtypes.
+   */
+  isSubtypeOf(other: TensorSpec): boolean {
+    return isSubtype(this, other);
+  }
+
+  /**
+   * The most specific spec that all of `this` and `others` are subtypes of
+   * (`most_specific_common_supertype`): differing dimensions become `null`,
+   * differing ranks an unknown rank; `null` when the dtypes differ.
+   */
+  mostSpecificCommonSupertype(others: TensorSpec[]): TensorSpec | null {
+    let shape: Shape | null = this.shape;
+    for (const o of others) {
+      if (o.dtype !== this.dtype) return null;
+      shape = shape === null || o.shape === null || o.shape.length !== shape.length
+        ? null
+        : shape.map((d, i) => d === o.shape![i] ? d : null);
+    }
+    return new TensorSpec(shape, this.dtype);
   }
 
   toString(): string {
@@ -173,6 +220,15 @@ export class TensorSpec {
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
   }
+}
+
+/** Whether every value `a` describes is described by `b` (TF's `is_subtype_of`). */
+function isSubtype(a: { dtype: string; shape: Shape | null }, b: TensorSpec): boolean {
+  if (a.dtype !== b.dtype) return false;
+  if (b.shape === null) return true;
+  if (a.shape === null) return false;
+  return a.shape.length === b.shape.length &&
+    b.shape.every((d, i) => d === null || d === a.shape![i]);
 }
 
 /** `new TensorSpec(shape, dtype, name)` (`tf.TensorSpec(shape, dtype)`). */
@@ -184,14 +240,38 @@ export function tensorSpec(
   return new TensorSpec(shape, dtype, name);
 }
 
+/** An `inputSignature` entry: a spec, or arrays and records of specs (TF's nested signature). */
+export type SpecTree =
+  | TensorSpec
+  | { shape: Shape | null; dtype?: DType }
+  | SpecTree[]
+  | { [key: string]: SpecTree };
+
+const isPlainSpec = (x: unknown): x is { shape: Shape | null; dtype?: DType } =>
+  isRecord(x) && "shape" in x && (x.shape === null || Array.isArray(x.shape)) &&
+  Object.keys(x).every((k) => k === "shape" || k === "dtype");
+
+/** A signature entry with its plain `{ shape, dtype }` objects made `TensorSpec`s. */
+function toSpecTree(s: SpecTree): SpecTree {
+  if (s instanceof TensorSpec) return s;
+  if (isPlainSpec(s)) return new TensorSpec(s.shape, s.dtype ?? "float32");
+  if (Array.isArray(s)) return s.map(toSpecTree);
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, toSpecTree(v as SpecTree)]));
+}
+
+const describeValue = (x: unknown): string =>
+  Array.isArray(x) ? `an array of ${x.length}` : isRecord(x) ? "a record" : primitiveKey(x);
+
 /** Options for {@linkcode tfFunction}. */
 export interface TfFunctionOptions {
   /**
    * One spec per argument: trace once for every input that fits. Plain
-   * `{ shape, dtype }` objects are accepted here. Numbers and arrays passed
-   * for a spec are converted to tensors of its dtype.
+   * `{ shape, dtype }` objects are accepted here, and so are arrays and records
+   * of specs for arguments that are arrays and records of tensors (TF's nested
+   * `input_signature`). Numbers and arrays passed for a spec are converted to
+   * tensors of its dtype.
    */
-  inputSignature?: (TensorSpec | { shape: Shape | null; dtype?: DType })[];
+  inputSignature?: SpecTree[];
   /** A name for the traced graphs. */
   name?: string;
   /**
@@ -262,9 +342,27 @@ export interface ConcreteFunction {
   readonly inputSpecs: TensorSpec[];
   /**
    * Runs the graph on these arguments. Tensors must fit the traced specs
-   * (a {@linkcode SignatureError} otherwise, as TensorFlow raises).
+   * (a {@linkcode SignatureError} otherwise, as TensorFlow raises). As TF's
+   * concrete functions, it takes the arguments of the trace (its JavaScript
+   * values must be the traced ones), or only their tensors and Variables, in
+   * order (the flat signature: `square(x)` for `pow.getConcreteFunction(a, 2)`).
    */
   call(...args: unknown[]): unknown;
+  /** The traced arguments with a `TensorSpec` for each tensor (`structured_input_signature`). */
+  readonly structuredInputSignature: unknown[];
+  /** The traced result with its graph tensors (`structured_outputs`). */
+  readonly structuredOutputs: unknown;
+  /** The parameters with their specs (or traced values), and the output type. */
+  prettyPrintedSignature(): string;
+  /** The graph's arguments (its placeholders, one per tensor) and results (`inputs`, `outputs`). */
+  readonly inputs: SymbolicTensor[];
+  readonly outputs: SymbolicTensor[];
+  /** The Variables the graph reads or assigns, branches and loop bodies included (`variables`). */
+  readonly variables: tf.Variable[];
+  /** Those of {@linkcode ConcreteFunction.variables} that are trainable (`trainable_variables`). */
+  readonly trainableVariables: tf.Variable[];
+  /** `ConcreteFunction` and the pretty-printed signature (what TF prints for one). */
+  toString(): string;
 }
 
 /** What `tfFunction` keeps about a concrete function. */
@@ -302,6 +400,8 @@ export type TfFunction<A extends unknown[], R> = ((...args: A) => Eager<R>) & {
   getConcreteFunction(...args: unknown[]): ConcreteFunction;
   /** Every concrete function kept (at most `maxConcreteFunctions`). */
   readonly concreteFunctions: ConcreteFunction[];
+  /** The signatures of every trace kept, one block each (`pretty_printed_concrete_signatures`). */
+  prettyPrintedConcreteSignatures(): string;
   /** Frees the constants of every traced graph and forgets them (the next call retraces). */
   dispose(): void;
 };
@@ -410,15 +510,74 @@ function variableSpec(v: tf.Variable, aliasId: number): string {
     `trainable=${v.trainable}, alias_id=${aliasId})`;
 }
 
-/** Replaces the tensor leaves of `args` (in flattening order) by `next()`. */
-function mapLeaves(args: unknown[], next: () => unknown): unknown[] {
+/**
+ * Replaces the tensor leaves of `args` (in flattening order) by `next()`, and the
+ * Variables by `variable(v)` when given.
+ */
+function mapLeaves(
+  args: unknown[],
+  next: () => unknown,
+  variable?: (v: tf.Variable) => unknown,
+): unknown[] {
   const walk = (x: unknown): unknown => {
+    if (variable && x instanceof tf.Variable) return variable(x);
     if (isLeaf(x)) return next();
     if (Array.isArray(x)) return x.map(walk);
     if (isRecord(x)) return Object.fromEntries(Object.keys(x).sort().map((k) => [k, walk(x[k])]));
     return x;
   };
   return args.map(walk);
+}
+
+/** The Variables the ops of `g` and of its sub-graphs read or assign, in order of first use. */
+function variablesOf(g: Graph): tf.Variable[] {
+  const out = new Set<tf.Variable>();
+  const visit = (graph: Graph): void => {
+    for (const op of graph.operations) {
+      if (op.variable) out.add(op.variable);
+      Object.values(op.subgraphs ?? {}).forEach(visit);
+      if (op.callee) visit(op.callee);
+    }
+  };
+  visit(g);
+  return [...out];
+}
+
+/** Markers of a concrete function's argument template: where a tensor or a Variable was. */
+const TENSOR = Symbol("tensor");
+const VARIABLE = Symbol("variable");
+
+/**
+ * The traced arguments `template` with its tensors and Variables replaced by `flat`, in
+ * order (TF's flat signature of a concrete function); undefined when `flat` does not fit.
+ */
+function fillTemplate(template: unknown[], flat: unknown[]): unknown[] | undefined {
+  let k = 0;
+  let fits = true;
+  const walk = (x: unknown): unknown => {
+    if (x === TENSOR || x === VARIABLE) {
+      const a = flat[k++];
+      if (x === VARIABLE ? !(a instanceof tf.Variable) : !isLeaf(a)) fits = false;
+      return a;
+    }
+    if (Array.isArray(x)) return x.map(walk);
+    if (isRecord(x)) return Object.fromEntries(Object.keys(x).map((n) => [n, walk(x[n])]));
+    return x;
+  };
+  const filled = template.map(walk);
+  return fits && k === flat.length ? filled : undefined;
+}
+
+/** The parameter names of `fn` (`arg0`, ... where its source does not say). */
+function parameterNames(fn: (...args: never[]) => unknown, count: number): string[] {
+  const src = Function.prototype.toString.call(fn);
+  const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(([^)]*)\)/.exec(src) ??
+    /^\s*(?:async\s+)?([\w$]+)\s*=>/.exec(src);
+  const names = m && !/[=.{[]/.test(m[1])
+    ? m[1].replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "").split(",").map((p) => p.trim())
+      .filter((p) => p !== "").map((p) => p.replace(/^\.\.\./, "").split(":")[0].trim())
+    : [];
+  return Array.from({ length: count }, (_, i) => names[i] || `arg${i}`);
 }
 
 function specOf(leaf: Leaf): TensorSpec {
@@ -451,6 +610,7 @@ function readable(args: unknown[], specs: TensorSpec[]): string {
 /** Flattens a traced result into graph outputs; returns the structure to rebuild. */
 function collect(x: unknown, out: SymbolicTensor[]): Structure {
   if (x instanceof SymbolicTensor) {
+    assertInScope([x]); // e.g. set inside a cond branch through an object's field
     out.push(x);
     return x;
   }
@@ -641,6 +801,67 @@ function callOp(
   return op;
 }
 
+// ---------------------------------------------------------------- Variables made in a trace
+
+/** The values of the arguments of the call being traced, by placeholder (innermost trace last). */
+const callValues: Map<SymbolicTensor, tf.Tensor>[] = [];
+
+function withCallValues<T>(feeds: Map<SymbolicTensor, tf.Tensor>, run: () => T): T {
+  callValues.push(feeds);
+  try {
+    return run();
+  } finally {
+    callValues.pop();
+  }
+}
+
+/**
+ * The eager value of a graph tensor given as a Variable's initial value while a function
+ * is traced (`tf.Variable(tf.ones_like(x))` on the first call): TF initialises such a
+ * Variable from the arguments of the first call, and so does this, by running the
+ * initializer's ops on them.
+ */
+function initialValue(t: SymbolicTensor): tf.Tensor {
+  const feeds = callValues.at(-1);
+  const cannot = (why: string) =>
+    new GraphError(
+      `tf.variable: the initial value ${t.toString()} is a graph tensor, and ${why}. ` +
+        `Create the Variable from an eager tensor (outside the function, or from a shape: ` +
+        `tf.ones(x.shape))`,
+    );
+  if (!feeds || !inFunctionGraph()) throw cannot("no traced function is being called");
+  const ctx = new RunContext(new Map());
+  try {
+    return tf.tidy(() => execute([t], feeds, ctx)[0]!.clone());
+  } catch (e) {
+    if (!(e instanceof GraphError)) throw e;
+    throw cannot(
+      `it cannot be computed from this call's arguments (${e.message.split("\n")[0]}): ` +
+        `arguments given as TensorSpecs have no values`,
+    );
+  } finally {
+    ctx.garbage.forEach((x) => x.dispose());
+  }
+}
+
+{
+  const engine = tf.engine() as unknown as {
+    makeVariable(init: tf.Tensor, trainable?: boolean, name?: string, dtype?: string): tf.Variable;
+  };
+  const makeVariable = engine.makeVariable.bind(engine);
+  engine.makeVariable = (init, trainable, name, dtype) => {
+    if (!((init as unknown) instanceof SymbolicTensor)) {
+      return makeVariable(init, trainable, name, dtype);
+    }
+    const value = initialValue(init as unknown as SymbolicTensor);
+    try {
+      return makeVariable(value, trainable, name, dtype);
+    } finally {
+      value.dispose();
+    }
+  };
+}
+
 // ---------------------------------------------------------------- tfFunction
 
 /**
@@ -649,6 +870,7 @@ function callOp(
  */
 function maxArguments(fn: (...args: never[]) => unknown): number | null {
   const src = Function.prototype.toString.call(fn);
+  if (hasNoSource(fn)) return null; // "function () { [native code] }": any number
   const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(([^)]*)\)/.exec(src) ??
     /^\s*(?:async\s+)?([\w$]+)\s*=>/.exec(src);
   if (!m) return null;
@@ -657,9 +879,51 @@ function maxArguments(fn: (...args: never[]) => unknown): number | null {
   return params === "" ? 0 : params.split(",").filter((p) => p.trim() !== "").length;
 }
 
-/** How many of the last calls are looked at for TF's retracing warning, and how many traces warn. */
-const RETRACE_WINDOW = 10;
+/** TF's `FREQUENT_TRACING_WARNING_THRESHOLD` and `..._MAX_WARNING_PER_DETECTOR`. */
 const RETRACE_THRESHOLD = 5;
+const RETRACE_MAX_WARNINGS = 2;
+
+/**
+ * TF's frequent-tracing detector, one per JavaScript function (TF keys it by the Python
+ * function, so that `tf.function(f)` created anew in a loop is one detector): the calls
+ * since the oldest trace within the window, grouped by trace.
+ */
+class RetraceDetector {
+  /** For each trace in the window: 1 + the calls without tracing that followed it. */
+  callsPerTrace: number[] = [];
+  calls = 0;
+  warnings = 0;
+
+  /** A call that traced; the warning to give, if any. */
+  tracing(name: string): string | undefined {
+    this.calls++;
+    this.callsPerTrace.push(1);
+    while (
+      this.callsPerTrace.length > 0 && this.calls - this.callsPerTrace[0] > RETRACE_THRESHOLD
+    ) {
+      this.calls -= this.callsPerTrace.shift()!;
+    }
+    if (this.warnings >= RETRACE_MAX_WARNINGS || this.callsPerTrace.length < RETRACE_THRESHOLD) {
+      return undefined;
+    }
+    this.warnings++;
+    return `WARNING: ${this.callsPerTrace.length} out of the last ${this.calls} calls to ${name} ` +
+      `triggered tf.function retracing. Tracing is expensive and the excessive number of tracings ` +
+      `could be due to (1) creating a tfFunction repeatedly in a loop, (2) passing tensors ` +
+      `with different shapes, (3) passing JavaScript values instead of tensors. For (1), ` +
+      `define the tfFunction outside the loop. For (2), use an inputSignature with null ` +
+      `dimensions or { reduceRetracing: true }. For (3), pass tensors.`;
+  }
+
+  /** A call that ran a cached graph. */
+  cached(): void {
+    if (this.callsPerTrace.length === 0) this.callsPerTrace = [0];
+    this.callsPerTrace[this.callsPerTrace.length - 1]++;
+    this.calls++;
+  }
+}
+
+const detectors = new WeakMap<object, RetraceDetector>();
 
 /**
  * Wraps `fn` so that it runs as a traced graph (`tf.function`). Tensors among
@@ -697,14 +961,14 @@ export function tfFunction<A extends unknown[], R>(
   let traceCount = 0;
   let succeeded = 0;
   let lastCallOpCount = 0;
-  const recent: boolean[] = [];
-  let warned = false;
+  /** The traces under way (a trace that calls the function itself nests). */
+  const inProgress: { key: string; specs: TensorSpec[] }[] = [];
   const name = opts.name ?? (fn.name || "function");
   const maxKept = opts.maxConcreteFunctions ?? 32;
   const most = maxArguments(fn);
-  const signature = opts.inputSignature?.map((s) =>
-    s instanceof TensorSpec ? s : new TensorSpec(s.shape, s.dtype ?? "float32")
-  );
+  const signature = opts.inputSignature?.map(toSpecTree);
+  /** The signature's specs in flattening order (one per tensor of the bound arguments). */
+  const signatureSpecs = signature && flattenArgs(signature, name).leaves as TensorSpec[];
 
   /** Arguments checked against the inputSignature; numbers and arrays converted (to dispose). */
   const bindSignature = (args: unknown[], temps: tf.Tensor[]): unknown[] => {
@@ -723,15 +987,38 @@ export function tfFunction<A extends unknown[], R>(
         `${name}: expected ${signature.length} arguments (inputSignature), got ${args.length}`,
       );
     }
-    return args.map((a, i) => {
-      const spec = signature[i];
+    /** `a` bound to the spec (tree) `spec`: the same structure, tensors that fit. */
+    const bind = (a: unknown, spec: SpecTree, path: string): unknown => {
+      if (!(spec instanceof TensorSpec)) {
+        const keys = Array.isArray(spec) ? null : Object.keys(spec).sort();
+        const fits = keys
+          ? isRecord(a) && Object.keys(a).sort().join() === keys.join()
+          : Array.isArray(a) && a.length === (spec as SpecTree[]).length;
+        if (!fits) {
+          throw new SignatureError(
+            `${name}: ${path} must have the structure of the inputSignature ` +
+              `(${
+                keys
+                  ? `a record with keys ${keys.join(", ")}`
+                  : `an array of ${(spec as SpecTree[]).length}`
+              }), got ${describeValue(a)}`,
+          );
+        }
+        return keys
+          ? Object.fromEntries(
+            keys.map((
+              k,
+            ) => [k, bind((a as Record<string, unknown>)[k], spec[k as never], `${path}.${k}`)]),
+          )
+          : (a as unknown[]).map((x, j) => bind(x, (spec as SpecTree[])[j], `${path}[${j}]`));
+      }
       let t: unknown = a;
       if (typeof a === "number" || typeof a === "boolean" || Array.isArray(a)) {
         try {
           t = tf.tensor(a as number[], undefined, spec.dtype);
         } catch (e) {
           throw new SignatureError(
-            `${name}: argument ${i} (${JSON.stringify(a)}) cannot be converted to ` +
+            `${name}: ${path} (${JSON.stringify(a)}) cannot be converted to ` +
               `${spec}: ${(e as Error).message}`,
           );
         }
@@ -739,21 +1026,22 @@ export function tfFunction<A extends unknown[], R>(
       }
       if (!isLeaf(t)) {
         throw new SignatureError(
-          `${name}: argument ${i} must be a tensor (or a number/array) for ${spec}`,
+          `${name}: ${path} must be a tensor (or a number/array) for ${spec}`,
         );
       }
       if (t instanceof tf.Tensor && t.isDisposed) {
-        throw new DisposedTensorError(`${name}: argument ${i} is a disposed tf.Tensor`);
+        throw new DisposedTensorError(`${name}: ${path} is a disposed tf.Tensor`);
       }
       const s = specOf(t);
-      if (!spec.isCompatibleWith(s)) {
+      if (!isSubtype(s, spec)) {
         throw new SignatureError(
-          `${name}: argument ${i} (${s.dtype} ${formatShape(s.shape)}) does not fit the ` +
+          `${name}: ${path} (${s.dtype} ${formatShape(s.shape)}) does not fit the ` +
             `inputSignature ${spec.dtype} ${formatShape(spec.shape)}`,
         );
       }
       return t;
-    });
+    };
+    return args.map((a, i) => bind(a, signature[i], `argument ${i}`));
   };
 
   const trace = (
@@ -761,7 +1049,8 @@ export function tfFunction<A extends unknown[], R>(
     key: string,
     specs: TensorSpec[],
     vars: tf.Variable[],
-  ): Concrete => {
+    mayCreate: boolean,
+  ): Concrete & { created: string[] } => {
     traceCount++;
     const graph = new Graph();
     graph.autoControlDeps = true;
@@ -769,21 +1058,27 @@ export function tfFunction<A extends unknown[], R>(
     const before = new Set(Object.keys(tf.engine().registeredVariables));
     const eng = tf.engine();
     let structure: Structure;
+    let created: string[] = [];
     eng.startScope(); // eager temporaries made while tracing are freed
+    inProgress.push({ key, specs });
     try {
       structure = watchRandomDraws(graph, () =>
         graph.asDefault(() => {
           let k = 0;
+          const feeds = new Map<SymbolicTensor, tf.Tensor>(); // for Variables' initial values
+          const leaves = flattenArgs(args, name).leaves;
           const symArgs = mapLeaves(args, () => {
             const s = specs[k];
+            const leaf = leaves[k];
             const p = placeholder(s.dtype, s.shape, `arg${k++}`);
             graph.inputs.push(p);
+            if (leaf instanceof tf.Tensor) feeds.set(p, leaf);
             return p;
           });
-          return collect(body(...symArgs as A), outputs);
+          return withCallValues(feeds, () => collect(body(...symArgs as A), outputs));
         }));
-      const created = Object.keys(tf.engine().registeredVariables).filter((n) => !before.has(n));
-      if (created.length > 0 && succeeded > 0) {
+      created = Object.keys(tf.engine().registeredVariables).filter((n) => !before.has(n));
+      if (created.length > 0 && !mayCreate) {
         for (const n of created) tf.engine().registeredVariables[n]?.dispose();
         throw new VariableCreationError(
           `${name}: tf.function only supports singleton tf.Variables created on the first ` +
@@ -800,13 +1095,26 @@ export function tfFunction<A extends unknown[], R>(
       }
       throw explainSoftmaxAxis(e);
     } finally {
+      inProgress.pop();
       eng.endScope();
     }
     succeeded++;
     graph.outputs = outputs;
+    graph.finished = `the traced function ${name}`;
     const sig = readable(args, specs);
-    const call = (...callArgs: unknown[]): unknown => {
-      const flat = flattenArgs(callArgs, name);
+    const template = mapLeaves(args, () => TENSOR, () => VARIABLE);
+    const call = (...passed: unknown[]): unknown => {
+      let callArgs = passed;
+      let flat = flattenArgs(callArgs, name);
+      if (flat.key !== key) {
+        // TF's flat signature: only the tensors (and Variables), in order; the JavaScript
+        // values stay those of the trace (`square(x)` for `pow.get_concrete_function(a, 2)`).
+        const spliced = fillTemplate(template, passed);
+        if (spliced) {
+          callArgs = spliced;
+          flat = flattenArgs(callArgs, name);
+        }
+      }
       if (flat.leaves.length !== graph.inputs.length || flat.key !== key) {
         throw new SignatureError(
           `${name}: this concrete function takes ${specs.length} tensors (${sig}); got ${flat.leaves.length} (${
@@ -816,7 +1124,7 @@ export function tfFunction<A extends unknown[], R>(
       }
       flat.leaves.forEach((leaf, i) => {
         const s = specOf(leaf);
-        if (!(leaf instanceof tf.Tensor) || !specs[i].isCompatibleWith(s)) {
+        if (!(leaf instanceof tf.Tensor) || !isSubtype(s, specs[i])) {
           throw new SignatureError(
             `${name}: ${flat.paths[i]} (${s.dtype} ${formatShape(s.shape)}) is incompatible ` +
               `with the concrete function's ${specs[i]}`,
@@ -846,7 +1154,54 @@ export function tfFunction<A extends unknown[], R>(
         return r;
       });
     };
-    const cf: Concrete = {
+    const params = parameterNames(fn, args.length);
+    const outputType = () =>
+      rebuild(structure, (t) => new TensorSpec(t.unknownRank ? null : [...t.shape], t.dtype));
+    const cf: Concrete & { created: string[] } = {
+      created,
+      get structuredInputSignature() {
+        let k = 0;
+        return mapLeaves(args, () => specs[k++], (v) => TensorSpec.fromTensor(v));
+      },
+      get structuredOutputs() {
+        return rebuild(structure, (t) => t);
+      },
+      get inputs() {
+        return [...graph.inputs];
+      },
+      get outputs() {
+        return [...graph.outputs];
+      },
+      get variables() {
+        return variablesOf(graph);
+      },
+      get trainableVariables() {
+        return variablesOf(graph).filter((v) => v.trainable);
+      },
+      prettyPrintedSignature: () => {
+        let k = 0;
+        const show = (x: unknown): string =>
+          x instanceof TensorSpec
+            ? String(x)
+            : Array.isArray(x)
+            ? `[${x.map(show).join(", ")}]`
+            : isRecord(x)
+            ? `{${Object.keys(x).map((n) => `${n}: ${show(x[n])}`).join(", ")}}`
+            : x === undefined
+            ? "None"
+            : `Literal[${primitiveKey(x)}]`;
+        const inputs = mapLeaves(args, () => specs[k++], (v) => TensorSpec.fromTensor(v));
+        return [
+          `${name}(${params.join(", ")})`,
+          "  Input Parameters:",
+          ...inputs.map((a, i) => `    ${params[i]}: ${show(a)}`),
+          "  Output Type:",
+          `    ${show(outputType())}`,
+        ].join("\n");
+      },
+      toString() {
+        return `ConcreteFunction ${this.prettyPrintedSignature()}`;
+      },
       signature: sig,
       graph,
       inputSpecs: specs,
@@ -882,23 +1237,19 @@ export function tfFunction<A extends unknown[], R>(
     const unknown = (cf: Concrete) =>
       cf.inputSpecs.reduce((n, s) => n + (s.shape?.filter((d) => d === null).length ?? 99), 0);
     return (cache.get(key) ?? [])
-      .filter((cf) => cf.inputSpecs.every((s, i) => s.isCompatibleWith(specs[i])))
+      .filter((cf) => cf.inputSpecs.every((s, i) => isSubtype(specs[i], s)))
       .sort((a, b) => unknown(a) - unknown(b))[0];
   };
 
   /** `specs` with every dimension that differs from `prev`'s made `null` (reduce_retracing). */
   const generalise = (specs: TensorSpec[], prev: TensorSpec[]): TensorSpec[] =>
-    specs.map((s, i) =>
-      s.shape === null || prev[i].shape === null || s.shape.length !== prev[i].shape!.length
-        ? new TensorSpec(null, s.dtype)
-        : new TensorSpec(s.shape.map((d, j) => d === prev[i].shape![j] ? d : null), s.dtype)
-    );
+    specs.map((s, i) => s.mostSpecificCommonSupertype([prev[i]]) ?? s);
 
   /** The concrete function for `args`, tracing if needed; `traced` tells whether it did. */
   const concrete = (args: unknown[]): { cf: Concrete; traced: boolean } => {
     const flat = flattenArgs(args, name);
     let specs = flat.leaves.map(specOf);
-    if (signature) specs = signature; // bound arguments: one tensor per spec
+    if (signatureSpecs) specs = signatureSpecs; // bound arguments: one tensor per spec
     const found = lookup(flat.key, specs);
     if (found) {
       touch(found);
@@ -906,26 +1257,43 @@ export function tfFunction<A extends unknown[], R>(
     }
     const prev = cache.get(flat.key)?.at(-1);
     if (opts.reduceRetracing && prev && !signature) specs = generalise(specs, prev.inputSpecs);
-    const cf = trace(args, flat.key, specs, flat.vars);
+    const again = inProgress.find((t) =>
+      t.key === flat.key && t.specs.every((s, i) => isSubtype(specs[i], s))
+    );
+    if (again) {
+      throw new GraphError(
+        `${name}: recursive tf.function calls are not supported: it calls itself with the ` +
+          `signature it is being traced for (${readable(args, specs)}), so tracing would never ` +
+          `end. Recurse on JavaScript values (each traces once), or write the recursion as a ` +
+          `loop (AutoGraph's while)`,
+      );
+    }
+    const first = succeeded === 0;
+    let cf = trace(args, flat.key, specs, flat.vars, first);
+    if (first && cf.created.length > 0) {
+      // As TF: a first trace that created Variables only initialises them; the function is
+      // traced again with Variable creation forbidden, and that trace is the one kept (so a
+      // function that creates a Variable at every call raises on its first call).
+      const made = cf.created;
+      cf.graph.dispose();
+      try {
+        cf = trace(args, flat.key, specs, flat.vars, false);
+      } catch (e) {
+        for (const n of made) tf.engine().registeredVariables[n]?.dispose();
+        succeeded = 0;
+        throw e;
+      }
+    }
     remember(flat.key, cf);
     return { cf, traced: true };
   };
 
   const noteCall = (traced: boolean): void => {
-    recent.push(traced);
-    if (recent.length > RETRACE_WINDOW) recent.shift();
-    const traces = recent.filter((t) => t).length;
-    if (!warned && traces >= RETRACE_THRESHOLD) {
-      warned = true;
-      console.warn(
-        `WARNING: ${traces} out of the last ${recent.length} calls to ${name} triggered ` +
-          `tf.function retracing. Tracing is expensive and the excessive number of tracings ` +
-          `could be due to (1) creating a tfFunction repeatedly in a loop, (2) passing tensors ` +
-          `with different shapes, (3) passing JavaScript values instead of tensors. For (1), ` +
-          `define the tfFunction outside the loop. For (2), use an inputSignature with null ` +
-          `dimensions or { reduceRetracing: true }. For (3), pass tensors.`,
-      );
-    }
+    let detector = detectors.get(fn);
+    if (!detector) detectors.set(fn, detector = new RetraceDetector());
+    if (!traced) return detector.cached();
+    const warning = detector.tracing(name);
+    if (warning) console.warn(warning);
   };
 
   const wrapper = (...args: A): Eager<R> => {
@@ -961,6 +1329,9 @@ export function tfFunction<A extends unknown[], R>(
     traceCount: { get: () => traceCount },
     lastCallOpCount: { get: () => lastCallOpCount },
     concreteFunctions: { get: () => [...order] },
+    prettyPrintedConcreteSignatures: {
+      value: () => order.map((cf) => cf.prettyPrintedSignature()).join("\n\n"),
+    },
     getConcreteFunction: {
       value: (...args: unknown[]) => {
         const temps: tf.Tensor[] = [];
@@ -993,10 +1364,16 @@ function explainSoftmaxAxis(e: unknown): unknown {
   return m ? notLastAxisError(m[1] ? "logSoftmax" : "softmax", +m[2], +m[3]) : e;
 }
 
+/** A built-in or bound function: its source is `[native code]`. */
+function hasNoSource(fn: (...args: never[]) => unknown): boolean {
+  return /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(fn));
+}
+
 /**
  * `fn` converted by AutoGraph, or `fn` itself when `autograph` is off. A function whose
- * free variables the converted code cannot see runs as written, with TF's warning
- * ("AutoGraph could not transform ... and will run it as-is").
+ * free variables the converted code cannot see, or whose source is not available (a
+ * bound or built-in function), runs as written, with TF's warning ("AutoGraph could not
+ * transform ... and will run it as-is").
  */
 function autographed<F extends (...args: never[]) => unknown>(
   fn: F,
@@ -1004,6 +1381,14 @@ function autographed<F extends (...args: never[]) => unknown>(
   onUnseen: (e: AutoGraphScopeError) => void,
 ): F {
   if (opts.autograph === false) return fn;
+  if (hasNoSource(fn)) {
+    console.warn(
+      `WARNING: AutoGraph could not transform ${fn.name || "a function"} and will run it ` +
+        `as-is. Cause: its source code is not available (a bound or built-in function); ` +
+        `pass the function itself, with { scope } for what it uses`,
+    );
+    return fn;
+  }
   try {
     return convert(fn, { scope: opts.scope });
   } catch (e) {
@@ -1021,12 +1406,54 @@ function autographed<F extends (...args: never[]) => unknown>(
  * Prints `message` and `x`'s value every time it is computed, and returns `x`
  * (`tf.print`). In a traced function it is a graph op (`Print`) that runs at
  * every call, even if its result is unused; on an eager tensor it prints now.
+ *
+ * TF's own form, `tfPrint("Executed with", x, ...)` (a string first: any mix of
+ * strings, numbers and tensors, printed on one line joined by spaces), is a
+ * `PrintV2` op in a traced function, run at every call even when it prints
+ * only JavaScript values (`tf.print("Executed with", 1)`); eagerly it prints now.
  */
-export function tfPrint<T extends tf.Tensor | SymbolicTensor>(x: T, message = ""): T {
-  if (x instanceof SymbolicTensor) return print(x, message) as T;
+export function tfPrint<T extends tf.Tensor | SymbolicTensor>(x: T, message?: string): T;
+export function tfPrint(first: string, ...rest: unknown[]): void;
+export function tfPrint(x: unknown, ...rest: unknown[]): unknown {
+  if (typeof x === "string") return printAll([x, ...rest]);
+  const message = (rest[0] as string | undefined) ?? "";
+  if (x instanceof SymbolicTensor) return print(x, message);
   printTensor(x as tf.Tensor, message);
   return x;
 }
+
+/** A value as `tf.print` shows it: a tensor's values, anything else as a string. */
+function shown(x: unknown): string {
+  return x instanceof tf.Tensor ? x.toString().replace(/^Tensor\n\s*/, "") : String(x);
+}
+
+/** `tf.print(*inputs)`: now, or as a `PrintV2` op when a function is traced. */
+function printAll(inputs: unknown[]): void {
+  const tensors = inputs.filter((x): x is tf.Tensor | SymbolicTensor =>
+    x instanceof SymbolicTensor || x instanceof tf.Tensor
+  );
+  if (!inFunctionGraph() && !tensors.some((x) => x instanceof SymbolicTensor)) {
+    console.log(inputs.map(shown).join(" "));
+    return;
+  }
+  // The text around the tensors: null marks where each tensor's values go.
+  const template = inputs.map((x) => tensors.includes(x as tf.Tensor) ? null : String(x));
+  const g = getDefaultGraph();
+  const syms = tensors.map((t) => toSymbolic(t));
+  const op = g.addOp("PrintV2", syms, { template }, [], { name: "PrintV2" });
+  op.stateful = true;
+  g.statefulOps.push(op);
+  g.sequence(op, "effect");
+}
+
+kernels.PrintV2 = (inputs, op) => {
+  let k = 0;
+  const parts = (op.attrs.template as (string | null)[]).map((p) =>
+    p === null ? shown(inputs[k++]) : p
+  );
+  console.log(parts.join(" "));
+  return [];
+};
 
 /** Median per-call times of a function run eagerly and as a {@linkcode tfFunction}. */
 export interface FunctionTiming {

@@ -137,10 +137,12 @@ for (
     ["momentum", () => tf.train.momentum(0.02, 0.9)],
   ] as [string, () => tf.Optimizer][]
 ) {
-  Deno.test(`tf.function: a traced train_step (GradientTape + applyGradients, ${label}) traces once and trains exactly like the eager loop`, () => {
+  Deno.test(`tf.function: a traced train_step (GradientTape + applyGradients, ${label}) traces once (twice on the first call when it creates slot Variables) and trains exactly like the eager loop`, () => {
     const eager = regression(make, false, 40);
     const traced = regression(make, true, 40);
-    assert.equal(traced.traceCount, 1);
+    // TF's experimental_get_tracing_count counts both traces of a first call that creates
+    // Variables (Adam's and momentum's slots): one that creates them, one that may not.
+    assert.equal(traced.traceCount, label === "SGD" ? 1 : 2);
     assert.equal(traced.leaked, 0, "memory flat across traced steps");
     eager.losses.forEach((l, i) => assert.ok(Math.abs(l - traced.losses[i]) <= 1e-5, `step ${i}`));
     [...eager.w, ...eager.b].forEach((p, i) =>
@@ -207,18 +209,20 @@ Deno.test("tf.function: a Variable created on the first trace is fine; creating 
   });
   const a = tf.tensor([1, 2]), b = tf.tensor([1, 2, 3]);
   tf.dispose([ok(a), ok(b)]);
-  assert.equal(ok.traceCount, 2);
+  assert.equal(ok.traceCount, 3); // the first call traces twice (creating, then not), as TF
 
+  // A Variable created at every call: TF's second trace of the first call creates one again.
   const bad = tfFunction((x: tf.Tensor) => x.mul(tf.variable(tf.scalar(2))));
-  bad(a).dispose();
   const vars = Object.keys(tf.engine().registeredVariables).length;
   const before = tf.memory().numTensors;
-  assert.throws(
-    () => bad(b),
-    (e: Error) =>
-      e instanceof VariableCreationError && e instanceof v1.GraphError &&
-      /singleton tf\.Variables created on the first call/.test(e.message),
-  );
+  for (const x of [a, b]) {
+    assert.throws(
+      () => bad(x),
+      (e: Error) =>
+        e instanceof VariableCreationError && e instanceof v1.GraphError &&
+        /singleton tf\.Variables created on the first call/.test(e.message),
+    );
+  }
   assert.equal(Object.keys(tf.engine().registeredVariables).length, vars);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([a, b, v!]);

@@ -61,24 +61,56 @@ function declaredIn(n: N): Set<string> {
 }
 
 /**
+ * The source text of a member expression AutoGraph tracks as a symbol of its own
+ * (TensorFlow's composite names): `o.x`, `this.x`, `o.a.b`, `l[0]`, `d["k"]` (constant
+ * keys only); null for anything else (`d[key]`, `f().x`).
+ */
+export function compositeName(m: N): string | null {
+  if (m.type !== "MemberExpression" || m.optional) return null;
+  const obj = m.object.type === "Identifier"
+    ? m.object.name
+    : m.object.type === "ThisExpression"
+    ? "this"
+    : compositeName(m.object);
+  if (obj === null) return null;
+  if (!m.computed) {
+    return m.property.type === "PrivateIdentifier"
+      ? `${obj}.#${m.property.name}`
+      : `${obj}.${m.property.name}`;
+  }
+  const key = m.property.type === "Literal" ? m.property.value : undefined;
+  return typeof key === "number" || typeof key === "string"
+    ? `${obj}[${JSON.stringify(key)}]`
+    : null;
+}
+
+/** The variable a (possibly composite) name starts from: `o` for `o.x` and `o["k"]`. */
+export const rootName = (name: string): string => /^[^.[]+/.exec(name)![0];
+
+/**
  * The variables `n` assigns (`=`, `+=`, `++`) that are declared outside it, sorted: the
- * state an `if` passes out or a loop carries. Assignments inside nested functions and to
- * object members (`o.x = 1`, a side effect on the object) do not count.
+ * state an `if` passes out or a loop carries. An object's fields and constant-key
+ * elements assigned directly (`o.x = 1`, `this.n += 1`, `d["k"] -= 1`, `l[0]++`) count as
+ * symbols of their own (`"o.x"`, TensorFlow's composite names), unless the object is
+ * declared inside `n`; assignments inside nested functions do not count.
  */
 export function modifiedVariables(n: N): string[] {
   const out = new Set<string>();
+  const target = (t: N): void => {
+    const composite = compositeName(t);
+    if (composite !== null) out.add(composite);
+    else patternNames(t).forEach((x) => out.add(x));
+  };
   walk(n, (c) => {
     if (isFunction(c)) return false;
-    if (c.type === "AssignmentExpression") patternNames(c.left).forEach((x) => out.add(x));
-    if (c.type === "UpdateExpression" && c.argument.type === "Identifier") {
-      out.add(c.argument.name);
-    }
+    if (c.type === "AssignmentExpression") target(c.left);
+    if (c.type === "UpdateExpression") target(c.argument);
     if (c.type === "ForOfStatement" && c.left.type !== "VariableDeclaration") {
       patternNames(c.left).forEach((x) => out.add(x));
     }
   });
   const local = declaredIn(n);
-  return [...out].filter((x) => !local.has(x)).sort();
+  return [...out].filter((x) => !local.has(rootName(x))).sort();
 }
 
 /** Every name declared anywhere in `fn`: its parameters, its own name, and all inner bindings. */

@@ -20,6 +20,12 @@
  * `if (x.sum() > 0)` would silently take one branch — the converted `if` dispatches on
  * the tensor instead, which is what AutoGraph is for.
  *
+ * The state of a statement is its variables and, as TensorFlow's composite names, the
+ * object fields and constant-key elements it assigns directly (`o.x = ...`, `this.n += 1`,
+ * `d["k"] -= 1`, `l[0]++`). A tensor stored any other way (`list.push(t)`, `d[key] = t`)
+ * inside a tensor-dependent branch or loop raises `InaccessibleTensorError` where it is
+ * used outside.
+ *
  * Limits (as TensorFlow's, see its AutoGraph reference "limitations"): a variable that a
  * tensor-dependent `if` defines must be defined in both branches; a `return` inside one
  * must be matched in every branch; loop variables keep their dtype and shape (unless

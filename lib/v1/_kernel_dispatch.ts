@@ -56,6 +56,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  assertInScope,
   type DType,
   getDefaultGraph,
   GraphError,
@@ -192,7 +193,13 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
   Identity: ({ x }) => ops.identity(x),
   Softmax: ({ logits }, { dim }) => ops.softmax(logits, dim as number),
   Sum: ({ x }, a) => ops.reduceSum(x, axis(a.axis), !!a.keepDims),
-  Mean: ({ x }, a) => ops.reduceMean(x, axis(a.axis), !!a.keepDims),
+  // tfjs's mean of an integer tensor is a float32 mean (TF's reduce_mean would stay int32).
+  Mean: ({ x }, a) =>
+    ops.reduceMean(
+      (x as SymbolicTensor).dtype === "float32" ? x : ops.cast(x, "float32"),
+      axis(a.axis),
+      !!a.keepDims,
+    ),
   Max: ({ x }, a) => ops.reduceMax(x, axis(a.reductionIndices), !!a.keepDims),
   // tfjs ops that compute a shape from a graph tensor's (tf.squeeze, tf.fused.matMul) pass
   // unknown dimensions as null: -1 there (TF's reshape infers one dimension).
@@ -367,6 +374,7 @@ const engine = tf.engine() as unknown as {
 const eagerRunKernel = engine.runKernel.bind(engine);
 engine.runKernel = (name, inputs, attrs = {}) => {
   if (!hasGraphInput(inputs)) return eagerRunKernel(name, inputs, attrs);
+  assertInScope(Object.values(inputs)); // a tensor leaked from a finished trace
   const build = graphKernels[name];
   if (!build) unsupported(`the tfjs kernel ${name}`);
   const graphs = Object.values(inputs).filter((x) => x instanceof SymbolicTensor)

@@ -82,6 +82,7 @@ function buildFunctionGraph(
       const out = fn(...g.inputs);
       g.outputs = (Array.isArray(out) ? out : [out]).map((t) => g.capture(toSymbolic(t)));
     });
+    g.finished = "a cond branch or a while_loop body";
   } catch (e) {
     g.dispose();
     throw e;
@@ -157,8 +158,16 @@ function markStateful(op: Operation, subgraphs: Graph[]): void {
   }
 }
 
-/** The outputs' dtypes and merged shapes of two branches, or the error TensorFlow gives. */
-function branchSpecs(name: string, thenG: Graph, elseG: Graph): { dtype: DType; shape: Shape }[] {
+/**
+ * The outputs' dtypes and merged shapes of two branches (TF's most specific compatible
+ * shape: differing sizes unknown, differing ranks an unknown rank), or the error TensorFlow
+ * gives.
+ */
+function branchSpecs(
+  name: string,
+  thenG: Graph,
+  elseG: Graph,
+): { dtype: DType; shape: Shape; unknownRank?: boolean }[] {
   const [a, b] = [thenG.outputs, elseG.outputs];
   if (a.length !== b.length) {
     throw new GraphError(
@@ -171,14 +180,8 @@ function branchSpecs(name: string, thenG: Graph, elseG: Graph): { dtype: DType; 
         `${name}: output ${i} is ${t.dtype} in one branch, ${b[i].dtype} in the other`,
       );
     }
-    const shape = mergeShapes(t.shape, b[i].shape);
-    if (!shape) {
-      throw new ShapeError(
-        `${name}: output ${i} has shape ${formatShape(t.shape)} in one branch and ` +
-          `${formatShape(b[i].shape)} in the other`,
-      );
-    }
-    return { dtype: t.dtype, shape };
+    const shape = t.unknownRank || b[i].unknownRank ? null : mergeShapes(t.shape, b[i].shape);
+    return shape ? { dtype: t.dtype, shape } : { dtype: t.dtype, shape: [], unknownRank: true };
   });
 }
 

@@ -88,12 +88,45 @@ export class OperatorNotAllowedInGraphError extends GraphError {
   }
 }
 
+/**
+ * A tensor of a finished function graph (a traced function, a cond branch, a loop body)
+ * used outside it (TensorFlow's `InaccessibleTensorError`: "is out of scope and cannot be
+ * used here"): a tensor stored in an outer variable, array or object while tracing.
+ */
+export class InaccessibleTensorError extends GraphError {
+  constructor(message: string) {
+    super(message);
+    this.name = "InaccessibleTensorError";
+  }
+}
+
 /** A tensor that was disposed was passed where a value is needed (a feed, a traced argument). */
 export class DisposedTensorError extends GraphError {
   constructor(message: string) {
     super(message);
     this.name = "DisposedTensorError";
   }
+}
+
+/**
+ * Throws {@linkcode InaccessibleTensorError} if one of `xs` is a tensor of a finished
+ * function graph (a traced function, a cond branch, a loop body).
+ */
+export function assertInScope(xs: Iterable<unknown>): void {
+  for (const x of xs) {
+    if (x instanceof SymbolicTensor && x.graph.finished) throw outOfScope(x, x.graph.finished);
+  }
+}
+
+/** The error for a tensor of a finished function graph (`where`) used outside it. */
+function outOfScope(t: SymbolicTensor | undefined, where: string): InaccessibleTensorError {
+  return new InaccessibleTensorError(
+    `${t?.toString() ?? "A tensor"} is out of scope and cannot be used here: it was made ` +
+      `inside ${where}, whose graph is finished (it was stored in a variable, array or object ` +
+      `outside while tracing). Use return values (or a loop variable) to get it out; to ` +
+      `collect values across the iterations of a tensor loop, carry a tensor and concat ` +
+      `(tf.TensorArray is not emulated)`,
+  );
 }
 
 /** Formats a static shape the way TF1 prints it: `(?, 784)`; `null` (unknown rank) is `<unknown>`. */
@@ -381,6 +414,11 @@ export class Graph {
   autoControlDeps: boolean;
   /** True once `dispose()` ran: the constants are gone, the graph cannot run. */
   disposed = false;
+  /**
+   * Set when a function graph is finished (a traced function, a cond branch, a loop
+   * body): what it was. Its tensors cannot be used by new ops any more.
+   */
+  finished?: string;
 
   /** TF's `unique_name` bookkeeping: how many times each name was asked for. */
   readonly #nameCounts = new Map<string, number>();
@@ -556,6 +594,7 @@ export class Graph {
     opts: { name?: string; controlInputs?: Operation[] } = {},
   ): Operation {
     if (this.disposed) throw new GraphError(`cannot add ${type} to a disposed graph`);
+    if (this.finished) throw outOfScope(inputs.find((t) => t.graph === this), this.finished);
     const name = this.uniqueName(opts.name ?? type);
     const local = inputs.map((t) => this.capture(t, name));
     const control = [...(opts.controlInputs ?? [])];
@@ -571,6 +610,7 @@ export class Graph {
   /** This graph's stand-in for `t` (itself when `t` already belongs here). */
   capture(t: SymbolicTensor, user = "an op"): SymbolicTensor {
     if (t.graph === this) return t;
+    if (t.graph.finished) throw outOfScope(t, t.graph.finished);
     if (!this.parent || !this.isWithin(t.graph)) {
       throw new GraphError(
         `${t.toString()} must be from the same graph as ${user}: build every op of a graph inside the ` +

@@ -22,6 +22,7 @@
  * @module
  */
 export {
+  assertInScope,
   type AttrValue,
   DisposedTensorError,
   type DType,
@@ -30,6 +31,7 @@ export {
   getDefaultGraph,
   Graph,
   GraphError,
+  InaccessibleTensorError,
   Operation,
   OperatorNotAllowedInGraphError,
   type OpInfo,

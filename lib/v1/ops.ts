@@ -201,13 +201,13 @@ export function constant(
     copying--;
   }
   const dt = t.dtype as DType;
-  const op = addOp(
-    "Const",
-    [],
-    { dtype: dt, shape: t.shape },
-    [{ dtype: dt, shape: t.shape }],
-    name,
-  );
+  let op: Operation;
+  try {
+    op = addOp("Const", [], { dtype: dt, shape: t.shape }, [{ dtype: dt, shape: t.shape }], name);
+  } catch (e) {
+    t.dispose(); // e.g. a finished graph: no op owns the copy
+    throw e;
+  }
   op.value = t;
   if (value instanceof tf.Tensor) constantSources.set(op, value.id);
   return op.output;

@@ -39,14 +39,21 @@ import {
   type N,
   statements,
 } from "../_ast.ts";
-import { liveAfter, modifiedVariables } from "../_analysis.ts";
+import * as acorn from "acorn";
+import { liveAfter, modifiedVariables, rootName } from "../_analysis.ts";
+
+/** The expression of a state name: a variable, or a composite name (`o.x`, `d["k"]`). */
+const symbol = (name: string): N =>
+  /^[\w$]+$/.test(name)
+    ? id(name)
+    : acorn.parseExpressionAt(name, 0, { ecmaVersion: "latest" }) as unknown as N;
 
 /** `() => [a, b], (vars_) => { [a, b] = vars_; }, ["a", "b"]` (nothing when no state). */
 function stateArgs(names: string[]): N[] {
   if (names.length === 0) return [];
   return [
-    arrow([], array(names.map(id))),
-    arrow([id("vars_")], block([exprStmt(assign(array(names.map(id)), id("vars_")))])),
+    arrow([], array(names.map(symbol))),
+    arrow([id("vars_")], block([exprStmt(assign(array(names.map(symbol)), id("vars_")))])),
     array(names.map(literal)),
   ];
 }
@@ -90,7 +97,9 @@ export function convertControlFlow(tree: N): N {
   const annotate = (n: N): void => {
     if (n.type === "IfStatement") {
       const live = liveAfter(path, n);
-      n._state = modifiedVariables(n).filter((x) => live.has(x));
+      n._state = modifiedVariables(n).filter((x) =>
+        live.has(rootName(x)) || rootName(x) === "this"
+      );
     } else if (n.type === "WhileStatement" || n.type === "ForOfStatement") {
       n._state = modifiedVariables(n);
     }
@@ -108,6 +117,9 @@ export function convertControlFlow(tree: N): N {
         orelse,
         ...stateArgs(n._state),
       ]));
+    }
+    if (n.type === "DoWhileStatement") {
+      return { ...n, test: agCall("doWhileTest", [n.test]) }; // no graph form: JavaScript only
     }
     if (n.type === "WhileStatement") {
       const { body, rest } = loopParts(n, statements(n.body));

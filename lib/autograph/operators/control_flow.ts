@@ -343,6 +343,22 @@ function tfWhile(
   setState(out);
 }
 
+/**
+ * The condition of a `do...while` loop, which has no graph form (TensorFlow has no such
+ * loop): its JavaScript truth value; a symbolic tensor is an error, where JavaScript would
+ * take the tensor object as true and loop forever while tracing.
+ */
+export function doWhileTest(test: unknown): boolean {
+  if (isSymbolic(test)) {
+    throw new AutoGraphError(
+      `the condition of a do...while loop is the tensor ${test.toString()}: a do...while ` +
+        `loop cannot become a graph loop (TensorFlow has none). Write it as a while loop: ` +
+        `the body once, then while (condition) { body }`,
+    );
+  }
+  return truthy(test, "do...while");
+}
+
 // ---------------------------------------------------------------- for
 
 /** `range(stop)` / `range(start, stop, step)`: Python's `range`; a tensor bound makes a graph loop. */
