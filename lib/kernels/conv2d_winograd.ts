@@ -23,10 +23,13 @@
  * only where its products, in whole panels, are at most 0.85 of F(2x2)'s
  * (`useWinogradTile` forces either).
  *
- * The input gradient is the same kind of convolution, of dy with the filter
- * turned by 180° and its channel axes swapped. The filter gradient is summed in
- * the transformed domain, dU_ξ = Σ_tiles V_ξᵀ · dM_ξ with dM = A·dy·Aᵀ the
- * transform of each tile's output gradient, then dW = Gᵀ·dU·G.
+ * Both gradients start from dM = A·dy·Aᵀ, the transform of each tile's output
+ * gradient. The input gradient runs the forward's steps backwards (their adjoints):
+ * dV_ξ = dM_ξ · U_ξᵀ, and each tile's window gets B·dV·Bᵀ added (windows overlap by
+ * two rows and columns), so it takes the forward's tiles (9 of 4x4 for an 11x11
+ * output) where convolving dy with the turned filter would tile the 13x13 input
+ * (16). The filter gradient is summed in the transformed domain, dU_ξ =
+ * Σ_tiles V_ξᵀ · dM_ξ, then dW = Gᵀ·dU·G.
  *
  * A few images at a time stay in cache: their windows' transform (V, α² matrices
  * of tiles × channels), the α² products (M) and the output transform happen in one
@@ -269,7 +272,7 @@ const padded = (s: Shape): boolean =>
  * dU_ξ += V_ξᵀ · dM_ξ, where dM = A·dy·Aᵀ of each tile's m×m output gradient (packed
  * into dm as `tiles` reads B) and the tables read V_ξ transposed.
  */
-function imageFunction(s: Shape, filter = false): WasmFunction {
+function imageFunction(s: Shape, mode: "forward" | "filter" | "input"): WasmFunction {
   const [X, Y, V, M, BP, ROWTAB, KTAB, PAD] = [0, 1, 2, 3, 4, 5, 6, 7];
   const [TY, TX, P, Q, CB, XI, IMG, XP, YP] = [8, 9, 10, 11, 12, 13, 14, 15, 16];
   const { m } = s, t = m === 4 ? F4 : F2, a = m + 2, a2 = a * a;
@@ -302,6 +305,11 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
   // The filter gradient's dM_ξ (rows × o, packed in panels of NR) and dU_ξ (c × o).
   const dmStride = nPanels * NR * rows * 4, cPanels = Math.ceil(s.c / MR);
   const duStride = cPanels * MR * ldm;
+  // The input gradient's dM_ξ (rows × o: the left operand), dV_ξ (rows × c, in panels of NR
+  // columns) and packed U_ξᵀ (o × c).
+  const cnPanels = Math.ceil(s.c / NR), ldv = cnPanels * NR * 4;
+  const dmRowsStride = mPanels * MR * yPix, dvStride = mPanels * MR * ldv;
+  const utStride = cnPanels * NR * yPix;
   // The last tile row and column may hold fewer than m outputs.
   const lastH = s.outH - m * (s.th - 1), lastW = s.outW - m * (s.tw - 1);
   // v128 locals: α loads, then α² sums, then two temporaries.
@@ -383,12 +391,17 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
   // channels), q = dy + m·ty·yRow + m·tx·yPix + ob. Outputs past the edge have no
   // gradient: zeros.
   const A = upTo(a).map((i) => upTo(m).map((r) => t.AT[r][i]));
+  // For the input gradient dM is the left operand instead: p = dm + row·yPix + ob.
+  const asRows = mode === "input", gStride = asRows ? dmRowsStride : dmStride;
   const gradients = (lastRow: boolean, lastCol: boolean): number[][] =>
     channels(yPix, [
-      [...tileAt, ...op.i32(32)],
-      [...op.i32Mul, ...op.get(M), ...op.i32Add, ...op.get(CB), ...op.i32(5), ...op.i32ShrU],
-      [...op.i32(rows * 32), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32(31)],
-      [...op.i32And, ...op.i32Add, ...op.set(P)],
+      ...(asRows ? [[...op.get(M), ...tileAt, ...op.i32(yPix), ...op.i32Mul, ...op.i32Add]] : [
+        [...tileAt, ...op.i32(32)],
+        [...op.i32Mul, ...op.get(M), ...op.i32Add, ...op.get(CB), ...op.i32(5), ...op.i32ShrU],
+        [...op.i32(rows * 32), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32(31)],
+        [...op.i32And],
+      ]),
+      [...(asRows ? op.get(CB) : []), ...op.i32Add, ...op.set(P)],
       [...op.get(YP), ...op.get(TY), ...op.i32(m * yRow), ...op.i32Mul, ...op.i32Add],
       [...op.get(TX), ...op.i32(m * yPix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
       op.set(Q),
@@ -402,7 +415,7 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
       ]),
       ...upTo(a).flatMap((i) =>
         rowsOf(A, (q) => op.get(sum(i, q, m)), (j, v) => [
-          [...op.get(P), ...v, ...simd.store((a * i + j) * dmStride)],
+          [...op.get(P), ...v, ...simd.store((a * i + j) * gStride)],
         ], temps)
       ),
     ]);
@@ -418,46 +431,101 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
       op.end,
     ])
   );
-  // The α² products: tiles(V_ξ, ..., B_ξ, C_ξ, kc, ldm, rowPanels, nPanels, acc).
+  // The α² products: tiles(A_ξ, rowTab, kTab, B_ξ, C_ξ, kc, ldc, rowPanels, nPanels, acc).
   const products = (
-    b: number,
-    bStride: number,
-    c: number,
-    cStride: number,
+    [a0, aStride]: [number, number],
+    [b, bStride]: [number, number],
+    [c, cStride, ldc]: [number, number, number],
     kc: number,
-    rows: number,
+    [rowPanels, colPanels]: [number, number],
     acc: number,
   ) =>
     loop(XI, a2, [
-      [...op.get(V), ...op.get(XI), ...op.i32(vStride), ...op.i32Mul, ...op.i32Add],
+      [...op.get(a0), ...op.get(XI), ...op.i32(aStride), ...op.i32Mul, ...op.i32Add],
       [...op.get(ROWTAB), ...op.get(KTAB)],
       [...op.get(b), ...op.get(XI), ...op.i32(bStride), ...op.i32Mul, ...op.i32Add],
       [...op.get(c), ...op.get(XI), ...op.i32(cStride), ...op.i32Mul, ...op.i32Add],
-      [...op.i32(kc), ...op.i32(ldm), ...op.i32(rows), ...op.i32(nPanels), ...op.i32(acc)],
+      [...op.i32(kc), ...op.i32(ldc), ...op.i32(rowPanels), ...op.i32(colPanels), ...op.i32(acc)],
       op.call(0),
     ]);
+  // The input gradient: each tile's window gets dd = B·dV·Bᵀ added (the adjoint of V =
+  // Bᵀ·d·B), windows overlapping by two rows and columns, in a zeroed padded buffer;
+  // W = B·dV column by column, then each row of W times Bᵀ. p = v + row·ldv + cb,
+  // q = pad + m·ty·xRow + m·tx·pix + cb.
+  const B = upTo(a).map((i) => upTo(a).map((k) => t.BT[k][i]));
+  const pairedB = (v: (i: number) => number) => pairColumns(B, v, temps[0]);
+  const adjointPass = channels(pix, [
+    [...op.get(V), ...tileAt, ...op.i32(ldv), ...op.i32Mul, ...op.i32Add],
+    [...op.get(CB), ...op.i32Add, ...op.set(P)],
+    [...op.get(PAD), ...op.get(TY), ...op.i32(m * xRow), ...op.i32Mul, ...op.i32Add],
+    [...op.get(TX), ...op.i32(m * pix), ...op.i32Mul, ...op.i32Add, ...op.get(CB), ...op.i32Add],
+    op.set(Q),
+    ...upTo(a).flatMap((j) => [
+      ...upTo(a).map((
+        k,
+      ) => [...op.get(P), ...simd.load((a * k + j) * dvStride), ...op.set(vec(k))]),
+      ...pairedB(vec).code,
+      ...upTo(a).map((i) => [
+        ...combination(pairedB(vec).mat[i], (k) => op.get(vec(k))),
+        ...op.set(sum(i, j, a)),
+      ]),
+    ]),
+    ...upTo(a).flatMap((i) => [
+      ...pairedB((j) => sum(i, j, a)).code,
+      ...upTo(a).map((l) => [
+        ...op.get(Q),
+        ...op.get(Q),
+        ...simd.load(i * xRow + l * pix),
+        ...combination(pairedB((j) => sum(i, j, a)).mat[l], (j) => op.get(sum(i, j, a))),
+        ...simd.add,
+        ...simd.store(i * xRow + l * pix),
+      ]),
+    ]),
+  ]);
+  // The image's dx: the padded buffer's rows top.. and columns left.. copied out.
+  const dxOut: number[][] = loop(TY, s.inH, [
+    [...image, ...op.get(TY), ...op.i32(s.inW * pix), ...op.i32Mul, ...op.i32Add],
+    [...op.get(PAD), ...op.get(TY), ...op.i32(xRow), ...op.i32Mul, ...op.i32Add],
+    [...op.i32(s.top * xRow + s.left * pix), ...op.i32Add],
+    [...op.i32(s.inW * pix), ...op.memoryCopy],
+  ]);
   const tilesOf = (pass: number[][]) => loop(TY, s.th, loop(TX, s.tw, pass));
+  const bodies = {
+    forward: [
+      ...loop(IMG, s.g, [...input, ...tilesOf(inputPass)]),
+      // The α² products M_ξ = V_ξ · U_ξ (one block of k: c ≤ KC).
+      ...products([V, vStride], [BP, bStride], [M, mStride, ldm], s.c, [mPanels, nPanels], 0),
+      ...loop(IMG, s.g, [[...output, ...op.set(YP)], ...tilesOf(outputs)]),
+    ],
+    filter: [
+      ...loop(IMG, s.g, [
+        ...input,
+        ...tilesOf(inputPass),
+        [...output, ...op.set(YP)],
+        ...tilesOf(gradientPass),
+      ]),
+      // dU_ξ += V_ξᵀ · dM_ξ: rows of V_ξᵀ are channels (rowTab c·4), its k the tiles (kTab t·pix).
+      ...products([V, vStride], [M, dmStride], [BP, duStride, ldm], rows, [cPanels, nPanels], 1),
+    ],
+    input: [
+      ...loop(IMG, s.g, [[...output, ...op.set(YP)], ...tilesOf(gradientPass)]),
+      // dV_ξ = dM_ξ · U_ξᵀ (k: the output channels, o ≤ KC).
+      ...products([M, dmRowsStride], [BP, utStride], [V, dvStride, ldv], s.o, [
+        mPanels,
+        cnPanels,
+      ], 0),
+      ...loop(IMG, s.g, [
+        [...op.get(PAD), ...op.i32(0), ...op.i32(windowRows(s) * xRow), ...op.memoryFill],
+        ...tilesOf(adjointPass),
+        ...dxOut,
+      ]),
+    ],
+  };
   return {
-    name: filter ? "filterImage" : "image",
+    name: { forward: "image", filter: "filterImage", input: "inputImage" }[mode],
     params: Array(8).fill(I32),
     locals: [...Array(9).fill(I32), ...Array(a + a2 + 2).fill(V128)],
-    body: filter
-      ? [
-        ...loop(IMG, s.g, [
-          ...input,
-          ...tilesOf(inputPass),
-          [...output, ...op.set(YP)],
-          ...tilesOf(gradientPass),
-        ]),
-        // dU_ξ += V_ξᵀ · dM_ξ: rows of V_ξᵀ are channels (rowTab c·4), its k the tiles (kTab t·pix).
-        ...products(M, dmStride, BP, duStride, rows, cPanels, 1),
-      ]
-      : [
-        ...loop(IMG, s.g, [...input, ...tilesOf(inputPass)]),
-        // The α² products M_ξ = V_ξ · U_ξ (one block of k: c ≤ KC).
-        ...products(BP, bStride, M, mStride, s.c, mPanels, 0),
-        ...loop(IMG, s.g, [[...output, ...op.set(YP)], ...tilesOf(outputs)]),
-      ],
+    body: bodies[mode],
   };
 }
 
@@ -467,14 +535,14 @@ function imageFunction(s: Shape, filter = false): WasmFunction {
  * oi·4), u its rows in the packed U_ξ (panels of NR output channels, as `tiles` reads B;
  * U_ξ at u + ξ·bStride). G·g per column of taps, then each row of it times Gᵀ.
  */
-function packFunction(s: Shape): WasmFunction {
+function packFunction(s: Shape, name: string): WasmFunction {
   const [G, U, OB, Q] = [0, 1, 2, 3];
   const t = s.m === 4 ? F4 : F2, a = s.m + 2;
   const bStride = Math.ceil(s.o / NR) * NR * s.c * 4, tapStride = s.c * s.o * 4;
   const tap = (k: number) => 4 + k, h = (i: number, l: number) => 13 + 3 * i + l;
   const temps: [number, number] = [13 + 3 * a, 14 + 3 * a];
   return {
-    name: "packFilter",
+    name,
     params: [I32, I32],
     locals: [I32, I32, ...Array(9 + 3 * a + 2).fill(V128)],
     body: [
@@ -595,9 +663,11 @@ function moduleFor(s: Shape): Uint8Array {
   if (!bytes) {
     const fns = [
       tilesFunction(relaxedSimd()),
-      imageFunction(s),
-      imageFunction(s, true),
-      packFunction(s),
+      imageFunction(s, "forward"),
+      imageFunction(s, "filter"),
+      imageFunction(s, "input"),
+      packFunction(s, "packFilter"),
+      packFunction({ ...s, c: s.o, o: s.c }, "packFilterT"),
       unpackFunction(s),
     ];
     modules.set(key, bytes = assemble(fns));
@@ -605,24 +675,12 @@ function moduleFor(s: Shape): Uint8Array {
   return bytes;
 }
 
-/** Where a filter's tap k from channel ci to channel oi is: base + k·sk + ci·sc + oi·so. */
-interface FilterLayout {
-  base: number;
-  sk: number;
-  sc: number;
-  so: number;
-}
-
-/** Whether the filter's taps are where `packFilter` reads them: HWIO, c input channels. */
-const isHwio = (at: FilterLayout, c: number, o: number): boolean =>
-  at.base === 0 && at.sk === c * o && at.sc === o && at.so === 1;
-
-/** The filter's taps copied into HWIO order (tap k, channel ci, channel oi) in dst. */
-function toHwio(wv: Float32Array, at: FilterLayout, c: number, o: number, dst: Float32Array): void {
+/** W (HWIO: tap k, input channel i, output channel j) with its channel axes swapped, into dst. */
+function swapChannels(wv: Float32Array, c: number, o: number, dst: Float32Array): void {
   for (let k = 0; k < 9; k++) {
-    for (let ci = 0; ci < c; ci++) {
-      const from = at.base + k * at.sk + ci * at.sc, to = (k * c + ci) * o;
-      for (let oi = 0; oi < o; oi++) dst[to + oi] = wv[from + oi * at.so];
+    for (let j = 0; j < o; j++) {
+      const to = (k * o + j) * c;
+      for (let i = 0; i < c; i++) dst[to + i] = wv[(k * c + i) * o + j];
     }
   }
 }
@@ -653,8 +711,14 @@ function groupOf(batch: number, tiles: number): number {
 }
 
 /** The Shape of a convolution of `x` (NHWC) padded by `top`, `left` to `outH × outW × o`. */
-function shapeOf(x: Info, o: number, top: number, left: number, outH: number, outW: number): Shape {
-  const [batch, inH, inW, c] = x.shape;
+function shapeOf(
+  [batch, inH, inW, c]: number[],
+  o: number,
+  top: number,
+  left: number,
+  outH: number,
+  outW: number,
+): Shape {
   const { m } = transformFor(outH, outW);
   return {
     m,
@@ -674,8 +738,7 @@ function shapeOf(x: Info, o: number, top: number, left: number, outH: number, ou
 
 /**
  * The stride-1 3x3 convolution of NHWC `x` (c channels, zero-padded by `top` and `left`,
- * and below and right as far as needed) to `outH × outW × o`, by F(m×m, 3x3), with the
- * filter's taps where `layout` says.
+ * and below and right as far as needed) to `outH × outW × o`, by F(m×m, 3x3).
  */
 function convolve(
   heap: HeapBackend,
@@ -687,10 +750,9 @@ function convolve(
   outH: number,
   outW: number,
   filter: Info,
-  layout: FilterLayout,
 ): Info {
   const [batch, inH, inW, c] = x.shape;
-  const s = shapeOf(x, o, top, left, outH, outW);
+  const s = shapeOf(x.shape, o, top, left, outH, outW);
   const bytes = moduleFor(s);
   const ex = instantiate(bytes, memory);
   const a2 = (s.m + 2) ** 2;
@@ -701,7 +763,6 @@ function convolve(
   const { alloc, free } = scratchOf(heap);
   try {
     const bp = alloc(a2 * nPanels * NR * c, "float32");
-    const hwio = isHwio(layout, c, o) ? undefined : alloc(9 * c * o, "float32");
     // V_ξ's rows: the group's tile t at t·c·4 (padded to whole panels), channel j at j·4.
     const v = { offset: 0, rowStride: c * 4, colStride: 4 };
     const { rowTab, kTab } = operandTables(memory, v, rows, c, mPanels * MR, alloc);
@@ -713,12 +774,7 @@ function convolve(
     }));
     // Views after the allocations: growing a heap that is not shared detaches older views.
     if (nPanels * NR !== o) new Float32Array(memory.buffer, bp, a2 * nPanels * NR * c).fill(0);
-    let gAt = heap.getMemoryOffset(filter.dataId);
-    if (hwio !== undefined) {
-      const wv = heap.typedArrayFromHeap(filter) as Float32Array;
-      toHwio(wv, layout, c, o, new Float32Array(memory.buffer, hwio, 9 * c * o));
-      gAt = hwio;
-    }
+    const gAt = heap.getMemoryOffset(filter.dataId);
     runParts(bytes, memory, ex, "packFilter", channelParts(c, [gAt, bp], [o * 4, NR * 4]));
     const [xAt, yAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(out.dataId)];
     const [xGroup, yGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
@@ -803,15 +859,15 @@ export function winogradConv2D(
     outHeight,
     outWidth,
     filter,
-    { base: 0, sk: c * o, sc: o, so: 1 },
   );
 }
 
 /**
- * `Conv2DBackpropInput` by Winograd where the forward convolution qualifies: the input
- * gradient of a stride-1 convolution is the convolution of dy, padded by 2 − top above and
- * 2 − left to the left, with the filter turned by 180° and its channel axes swapped
- * (dx[y, x, c] = Σ_{i, j, o} dy[y + top − i, x + left − j, o] · W[i, j, c, o]).
+ * `Conv2DBackpropInput` by Winograd where the forward convolution qualifies: the adjoint
+ * of the forward's steps on the forward's tiles. Each tile's dM = A·dy·Aᵀ (zeros past the
+ * output's edge), dV_ξ = dM_ξ · U_ξᵀ (the products, k the output channels), then B·dV·Bᵀ
+ * added into the tile's window of a zeroed padded buffer, whose rows and columns inside
+ * the input are dx.
  */
 export function winogradInputGrad(
   backend: unknown,
@@ -822,21 +878,53 @@ export function winogradInputGrad(
   const [, , c, o] = filter.shape;
   const e = eligible(backend, attrs.inputShape, filter.shape, [dy.dtype, filter.dtype], attrs, o);
   if (!e || dy.shape.join() !== e.info.outShape.join()) return undefined;
-  const heap = backend as HeapBackend;
-  const { padInfo, inHeight, inWidth } = e.info;
-  return convolve(
-    heap,
-    e.memory,
-    dy,
-    c,
-    2 - padInfo.top,
-    2 - padInfo.left,
-    inHeight,
-    inWidth,
-    // Tap k of the turned filter is tap 8 − k; its channels ci, oi are W's o, c.
-    filter,
-    { base: 8 * c * o, sk: -c * o, sc: 1, so: o },
-  );
+  const heap = backend as HeapBackend, memory = e.memory;
+  const [batch, inH, inW] = attrs.inputShape;
+  const { padInfo, outHeight: outH, outWidth: outW } = e.info;
+  const s = shapeOf(attrs.inputShape, o, padInfo.top, padInfo.left, outH, outW);
+  const bytes = moduleFor(s);
+  const ex = instantiate(bytes, memory);
+  const a2 = (s.m + 2) ** 2;
+  const rows = s.g * s.th * s.tw, groups = batch / s.g;
+  const mPanels = Math.ceil(rows / MR), cnPanels = Math.ceil(c / NR);
+  const out = heap.makeOutput(attrs.inputShape, "float32");
+  const parts = Math.min(16, groups);
+  const { alloc, free } = scratchOf(heap);
+  try {
+    // U_ξᵀ packed (k: the o output channels, panels of NR input channels), from W with its
+    // channel axes swapped.
+    const ut = alloc(a2 * cnPanels * NR * o, "float32"), swapped = alloc(9 * c * o, "float32");
+    // dM_ξ's rows: the group's tile t at t·o·4 (padded to whole panels), channel j at j·4.
+    const dm = { offset: 0, rowStride: o * 4, colStride: 4 };
+    const { rowTab, kTab } = operandTables(memory, dm, rows, o, mPanels * MR, alloc);
+    const scratch = Array.from({ length: parts }, () => ({
+      dm: alloc(a2 * mPanels * MR * o, "float32"),
+      dv: alloc(a2 * mPanels * MR * cnPanels * NR, "float32"),
+      pad: alloc(windowRows(s) * windowCols(s) * c, "float32"),
+    }));
+    // Views after the allocations: growing a heap that is not shared detaches older views.
+    if (cnPanels * NR !== c) new Float32Array(memory.buffer, ut, a2 * cnPanels * NR * o).fill(0);
+    const wv = heap.typedArrayFromHeap(filter) as Float32Array;
+    swapChannels(wv, c, o, new Float32Array(memory.buffer, swapped, 9 * c * o));
+    runParts(bytes, memory, ex, "packFilterT", channelParts(o, [swapped, ut], [c * 4, NR * 4]));
+    const [dxAt, dyAt] = [heap.getMemoryOffset(out.dataId), heap.getMemoryOffset(dy.dataId)];
+    const [xGroup, dyGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
+    let index = 0; // chunks() describes the parts in order: part i uses scratch i
+    const part = (n0: number, n1: number): Rows => {
+      const { dm, dv, pad } = scratch[index++];
+      return {
+        base: [dxAt + n0 * xGroup, dyAt + n0 * dyGroup, dv, dm, ut, rowTab, kTab, pad],
+        stepN: [xGroup, dyGroup, 0, 0, 0, 0, 0, 0],
+        stepY: [0, 0, 0, 0, 0, 0, 0, 0],
+        n: n1 - n0,
+        y: 1,
+      };
+    };
+    runParts(bytes, memory, ex, "inputImage", chunks(groups, parts, part));
+  } finally {
+    free();
+  }
+  return out;
 }
 
 /**
@@ -857,7 +945,7 @@ export function winogradFilterGrad(
   const [, , c, o] = attrs.filterShape;
   const [batch, inH, inW] = x.shape;
   const { padInfo, outHeight: outH, outWidth: outW } = e.info;
-  const s = shapeOf(x, o, padInfo.top, padInfo.left, outH, outW);
+  const s = shapeOf(x.shape, o, padInfo.top, padInfo.left, outH, outW);
   const bytes = moduleFor(s);
   const ex = instantiate(bytes, memory);
   const a2 = (s.m + 2) ** 2;
