@@ -51,3 +51,19 @@ export function permutation(n: number, seed: number): Uint32Array {
 export function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
+
+/**
+ * One 32-bit seed from a (global, operation) seed pair, as TensorFlow's random
+ * ops use both seeds "in conjunction": different pairs give unrelated streams.
+ */
+export function mixSeeds(globalSeed: number, opSeed: number): number {
+  let h = Math.imul((globalSeed >>> 0) ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ (opSeed >>> 0), 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16), 0x27d4eb2f);
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
+/** The next seed for a tfjs random op from a generator: in [1, 2^31 - 1) (tfjs reads 0 as no seed). */
+export function nextOpSeed(next: () => number): number {
+  return 1 + Math.floor(next() * 0x7ffffffe);
+}

@@ -8,12 +8,17 @@
  * as in TF, so a graph tensor `mean` or `stddev` gets its gradient, and
  * `dropout(x)`'s gradient with respect to `x` is the kept mask scaled.
  *
- * Seeds (TF's op-level seed, without a global seed): with no `seed`, every run
- * draws from tfjs's unseeded generator. With a `seed`, the op gets its own
- * generator seeded by it: each run gives new values, and a graph built again
- * (a new trace, a new program) gives the same sequence of values run after run.
- * TensorFlow's global seed (`tf.random.set_seed`) is not implemented, nor are
- * the stateless ops (`tf.random.stateless_*`) or `tf.random.Generator`.
+ * Seeds (`tf.random.set_seed`'s rules): with neither an op `seed` nor a
+ * global seed (`setSeed` of `../random.ts`), every run draws from tfjs's
+ * unseeded generator. With a `seed`, the op gets its own generator seeded by
+ * it and the global seed (TF's default global seed when none is set): each run
+ * gives new values, and a graph built again (a new trace, a new program) gives
+ * the same sequence of values run after run. With a global seed and no op
+ * seed, the op's seed is the next number of its graph's op counter (counted
+ * across the branches and loop bodies of the graph), read when the op is
+ * built: each trace of a `tf.function` draws the same sequence, and `setSeed`
+ * later changes only graphs built after it. Not implemented: the stateless
+ * ops (`tf.random.stateless_*`) and `tf.random.Generator`.
  * An unused draw does not run (TF prunes legacy random ops too).
  *
  * Not supported: differentiating a `cond`/`whileLoop` or a nested traced
@@ -34,7 +39,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type DType, GraphError, type Shape, SymbolicTensor, type TensorLike } from "./graph.ts";
+import {
+  type DType,
+  getDefaultGraph,
+  GraphError,
+  type Shape,
+  SymbolicTensor,
+  type TensorLike,
+} from "./graph.ts";
 import {
   add,
   addOp,
@@ -52,7 +64,8 @@ import {
 import { where } from "./math_array_ops.ts";
 import { gradFns } from "./gradients.ts";
 import type { Graph, Operation } from "./graph.ts";
-import { mulberry32 } from "../_random.ts";
+import { mixSeeds, mulberry32, nextOpSeed } from "../_random.ts";
+import { DEFAULT_GRAPH_SEED, getGlobalSeed } from "../random.ts";
 
 /** The shape of a draw: a list of sizes, or an int32 vector computed by the graph (e.g. `shapeOf(x)`). */
 export type DrawShape = number[] | SymbolicTensor;
@@ -70,6 +83,7 @@ function draw(
   if (seed !== undefined && !Number.isInteger(seed)) {
     throw new GraphError(`${caller}: seed must be an integer, got ${seed}`);
   }
+  const seeds = { seed: seed ?? null, globalSeed: getGlobalSeed() };
   if (shape instanceof SymbolicTensor) {
     if (shape.dtype !== "int32" || (!shape.unknownRank && shape.rank !== 1)) {
       throw new GraphError(`${caller}: shape ${shape.toString()} must be an int32 vector`);
@@ -78,7 +92,7 @@ function draw(
     const out = n === null
       ? { dtype, shape: [] as Shape, unknownRank: true }
       : { dtype, shape: Array<number | null>(n).fill(null) };
-    return addOp(type, [shape], { ...attrs, seed: seed ?? null }, [out], name).output;
+    return addOp(type, [shape], { ...attrs, ...opSeeds(seeds) }, [out], name).output;
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new GraphError(
@@ -89,10 +103,25 @@ function draw(
   return addOp(
     type,
     [],
-    { ...attrs, shape: [...shape], seed: seed ?? null },
+    { ...attrs, shape: [...shape], ...opSeeds(seeds) },
     [{ dtype, shape: [...shape] }],
     name,
   ).output;
+}
+
+/** Ops built under a global seed without an op seed, per outermost graph (TF's `_graph_to_seed_dict`). */
+const opCounts = new WeakMap<Graph, number>();
+
+/** The seed attributes of a new draw: under a global seed, a missing op seed is the graph's op counter. */
+function opSeeds(
+  seeds: { seed: number | null; globalSeed: number | null },
+): { seed: number | null; globalSeed: number | null } {
+  if (seeds.globalSeed === null || seeds.seed !== null) return seeds;
+  let g = getDefaultGraph();
+  while (g.parent) g = g.parent;
+  const n = opCounts.get(g) ?? 0;
+  opCounts.set(g, n + 1);
+  return { ...seeds, seed: n };
 }
 
 /** The ops that must draw float32 (TF raises for other dtypes). */
@@ -281,14 +310,20 @@ export function redrawError(what: string, draw: Operation): GraphError {
   );
 }
 
-/** One generator per seeded op: a new seed for tfjs at every run, the same sequence per graph. */
+/**
+ * One generator per seeded op, from its (global, op) seed pair: a new seed for
+ * tfjs at every run, the same sequence per graph.
+ */
 const streams = new WeakMap<Operation, () => number>();
 function runSeed(op: Operation): number | undefined {
   const seed = op.attrs.seed as number | null;
   if (seed === null) return undefined;
   let next = streams.get(op);
-  if (!next) streams.set(op, next = mulberry32(seed));
-  return 1 + Math.floor(next() * 0x7ffffffe); // tfjs treats 0 as no seed
+  if (!next) {
+    const global = (op.attrs.globalSeed as number | null | undefined) ?? DEFAULT_GRAPH_SEED;
+    streams.set(op, next = mulberry32(mixSeeds(global, seed)));
+  }
+  return nextOpSeed(next);
 }
 
 /** The shape to draw: the static attribute or the run-time int32 input. */
