@@ -685,6 +685,37 @@ function swapChannels(wv: Float32Array, c: number, o: number, dst: Float32Array)
   }
 }
 
+/**
+ * Runs `name` on the batch's groups of images in up to `parts` parts, in order: each call
+ * gets the group's x and y (`at + group·step`) and then `rest(i)`, part i's own pointers.
+ * Returns how many parts there were.
+ */
+function runGroups(
+  bytes: Uint8Array,
+  memory: WebAssembly.Memory,
+  ex: WebAssembly.Exports,
+  name: string,
+  groups: number,
+  parts: number,
+  [xAt, xStep]: [number, number],
+  [yAt, yStep]: [number, number],
+  rest: (part: number) => number[],
+): number {
+  let index = 0; // chunks() describes the parts in order
+  const list = chunks(groups, parts, (n0, n1): Rows => {
+    const own = rest(index++);
+    return {
+      base: [xAt + n0 * xStep, yAt + n0 * yStep, ...own],
+      stepN: [xStep, yStep, ...own.map(() => 0)],
+      stepY: [0, 0, ...own.map(() => 0)],
+      n: n1 - n0,
+      y: 1,
+    };
+  });
+  runParts(bytes, memory, ex, name, list);
+  return list.length;
+}
+
 /** The input channels in up to 8 parts of rows for runParts: `base` at channel 0, `step` per channel. */
 const channelParts = (c: number, base: number[], step: number[]): Rows[] =>
   chunks(c, 8, (c0, c1) => ({
@@ -778,18 +809,10 @@ function convolve(
     runParts(bytes, memory, ex, "packFilter", channelParts(c, [gAt, bp], [o * 4, NR * 4]));
     const [xAt, yAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(out.dataId)];
     const [xGroup, yGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
-    let index = 0; // chunks() describes the parts in order: part i uses scratch i
-    const part = (n0: number, n1: number): Rows => {
-      const { v, m, pad } = scratch[index++];
-      return {
-        base: [xAt + n0 * xGroup, yAt + n0 * yGroup, v, m, bp, rowTab, kTab, pad],
-        stepN: [xGroup, yGroup, 0, 0, 0, 0, 0, 0],
-        stepY: [0, 0, 0, 0, 0, 0, 0, 0],
-        n: n1 - n0,
-        y: 1,
-      };
-    };
-    runParts(bytes, memory, ex, "image", chunks(groups, parts, part));
+    runGroups(bytes, memory, ex, "image", groups, parts, [xAt, xGroup], [yAt, yGroup], (i) => {
+      const { v, m, pad } = scratch[i];
+      return [v, m, bp, rowTab, kTab, pad];
+    });
   } finally {
     free();
   }
@@ -909,18 +932,11 @@ export function winogradInputGrad(
     runParts(bytes, memory, ex, "packFilterT", channelParts(o, [swapped, ut], [c * 4, NR * 4]));
     const [dxAt, dyAt] = [heap.getMemoryOffset(out.dataId), heap.getMemoryOffset(dy.dataId)];
     const [xGroup, dyGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
-    let index = 0; // chunks() describes the parts in order: part i uses scratch i
-    const part = (n0: number, n1: number): Rows => {
-      const { dm, dv, pad } = scratch[index++];
-      return {
-        base: [dxAt + n0 * xGroup, dyAt + n0 * dyGroup, dv, dm, ut, rowTab, kTab, pad],
-        stepN: [xGroup, dyGroup, 0, 0, 0, 0, 0, 0],
-        stepY: [0, 0, 0, 0, 0, 0, 0, 0],
-        n: n1 - n0,
-        y: 1,
-      };
-    };
-    runParts(bytes, memory, ex, "inputImage", chunks(groups, parts, part));
+    const dx: [number, number] = [dxAt, xGroup];
+    runGroups(bytes, memory, ex, "inputImage", groups, parts, dx, [dyAt, dyGroup], (i) => {
+      const { dm, dv, pad } = scratch[i];
+      return [dv, dm, ut, rowTab, kTab, pad];
+    });
   } finally {
     free();
   }
@@ -971,21 +987,24 @@ export function winogradFilterGrad(
     new Float32Array(memory.buffer, du, parts * size).fill(0);
     const [xAt, dyAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId)];
     const [xGroup, dyGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
-    let index = 0; // chunks() describes the parts in order: part i uses scratch i
-    const part = (n0: number, n1: number): Rows => {
-      const { v, dm, du, pad } = scratch[index++];
-      return {
-        base: [xAt + n0 * xGroup, dyAt + n0 * dyGroup, v, dm, du, rowTab, kTab, pad],
-        stepN: [xGroup, dyGroup, 0, 0, 0, 0, 0, 0],
-        stepY: [0, 0, 0, 0, 0, 0, 0, 0],
-        n: n1 - n0,
-        y: 1,
-      };
-    };
-    runParts(bytes, memory, ex, "filterImage", chunks(groups, parts, part));
+    const x0: [number, number] = [xAt, xGroup];
+    const used = runGroups(
+      bytes,
+      memory,
+      ex,
+      "filterImage",
+      groups,
+      parts,
+      x0,
+      [dyAt, dyGroup],
+      (i) => {
+        const { v, dm, du, pad } = scratch[i];
+        return [v, dm, du, rowTab, kTab, pad];
+      },
+    );
     // dU = Σ over the parts, in order; then dW = Gᵀ·dU·G.
     const dwAt = heap.getMemoryOffset(out.dataId);
-    const rowsOfDu = channelParts(c, [du, dwAt, index], [nPad * 4, o * 4, 0]);
+    const rowsOfDu = channelParts(c, [du, dwAt, used], [nPad * 4, o * 4, 0]);
     runParts(bytes, memory, ex, "unpackFilterGrad", rowsOfDu);
   } finally {
     free();
