@@ -741,82 +741,61 @@ function groupOf(batch: number, tiles: number): number {
   return best;
 }
 
-/** The Shape of a convolution of `x` (NHWC) padded by `top`, `left` to `outH × outW × o`. */
-function shapeOf(
-  [batch, inH, inW, c]: number[],
-  o: number,
-  top: number,
-  left: number,
-  outH: number,
-  outW: number,
-): Shape {
-  const { m } = transformFor(outH, outW);
-  return {
-    m,
-    g: groupOf(batch, Math.ceil(outH / m) * Math.ceil(outW / m)),
-    th: Math.ceil(outH / m),
-    tw: Math.ceil(outW / m),
-    c,
-    o,
-    inH,
-    inW,
-    top,
-    left,
-    outH,
-    outW,
-  };
+/** What the three entry points share for one convolution: its shape, module and sizes. */
+interface Plan {
+  s: Shape;
+  bytes: Uint8Array;
+  ex: WebAssembly.Exports;
+  /** α², the transforms' positions. */
+  a2: number;
+  /** A call's product rows (its images' tiles), and their panels of MR. */
+  rows: number;
+  mPanels: number;
+  /** Calls over the batch. */
+  groups: number;
+  /**
+   * Runs `name` on the batch's groups in up to `parts` parts (see runGroups), with the
+   * forward convolution's input at xAt and output at yAt (whichever is written).
+   */
+  run(
+    name: string,
+    parts: number,
+    xAt: number,
+    yAt: number,
+    rest: (part: number) => number[],
+  ): number;
 }
 
 /**
- * The stride-1 3x3 convolution of NHWC `x` (c channels, zero-padded by `top` and `left`,
- * and below and right as far as needed) to `outH × outW × o`, by F(m×m, 3x3).
+ * The Plan of a convolution of NHWC `xShape` to `o` channels with the geometry `info`
+ * (padding above and to the left, output size): F(2x2) or F(4x4), images per call.
  */
-function convolve(
-  heap: HeapBackend,
+function planOf(
   memory: WebAssembly.Memory,
-  x: Info,
+  [batch, inH, inW, c]: number[],
   o: number,
-  top: number,
-  left: number,
-  outH: number,
-  outW: number,
-  filter: Info,
-): Info {
-  const [batch, inH, inW, c] = x.shape;
-  const s = shapeOf(x.shape, o, top, left, outH, outW);
+  info: tf.backend_util.Conv2DInfo,
+): Plan {
+  const { padInfo: { top, left }, outHeight: outH, outWidth: outW } = info;
+  const { m } = transformFor(outH, outW);
+  const [th, tw] = [Math.ceil(outH / m), Math.ceil(outW / m)];
+  const g = groupOf(batch, th * tw);
+  const s: Shape = { m, g, th, tw, c, o, inH, inW, top, left, outH, outW };
   const bytes = moduleFor(s);
   const ex = instantiate(bytes, memory);
-  const a2 = (s.m + 2) ** 2;
-  const rows = s.g * s.th * s.tw, groups = batch / s.g;
-  const mPanels = Math.ceil(rows / MR), nPanels = Math.ceil(o / NR);
-  const out = heap.makeOutput([batch, outH, outW, o], "float32");
-  const parts = Math.min(16, groups);
-  const { alloc, free } = scratchOf(heap);
-  try {
-    const bp = alloc(a2 * nPanels * NR * c, "float32");
-    // V_ξ's rows: the group's tile t at t·c·4 (padded to whole panels), channel j at j·4.
-    const v = { offset: 0, rowStride: c * 4, colStride: 4 };
-    const { rowTab, kTab } = operandTables(memory, v, rows, c, mPanels * MR, alloc);
-    const padFloats = padded(s) ? windowRows(s) * windowCols(s) * c : 0;
-    const scratch = Array.from({ length: parts }, () => ({
-      v: alloc(a2 * mPanels * MR * c, "float32"),
-      m: alloc(a2 * mPanels * MR * nPanels * NR, "float32"),
-      pad: alloc(padFloats, "float32"),
-    }));
-    // Views after the allocations: growing a heap that is not shared detaches older views.
-    if (nPanels * NR !== o) new Float32Array(memory.buffer, bp, a2 * nPanels * NR * c).fill(0);
-    const gAt = heap.getMemoryOffset(filter.dataId);
-    runParts(bytes, memory, ex, "packFilter", channelParts(c, [gAt, bp], [o * 4, NR * 4]));
-    const [xAt, yAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(out.dataId)];
-    const [xGroup, yGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
-    runGroups(bytes, memory, ex, "image", groups, parts, [xAt, xGroup], [yAt, yGroup], (i) => {
-      const { v, m, pad } = scratch[i];
-      return [v, m, bp, rowTab, kTab, pad];
-    });
-  } finally {
-    free();
-  }
-  return out;
+  const rows = g * th * tw, groups = batch / g;
+  const [xGroup, yGroup] = [g * inH * inW * c * 4, g * outH * outW * o * 4];
+  return {
+    s,
+    bytes,
+    ex,
+    a2: (m + 2) ** 2,
+    rows,
+    mPanels: Math.ceil(rows / MR),
+    groups,
+    run: (name, parts, xAt, yAt, rest) =>
+      runGroups(bytes, memory, ex, name, groups, parts, [xAt, xGroup], [yAt, yGroup], rest),
+  };
 }
 
 /**
@@ -870,19 +849,36 @@ export function winogradConv2D(
   const [, , c, o] = filter.shape;
   const e = eligible(backend, x.shape, filter.shape, [x.dtype, filter.dtype], attrs, c);
   if (!e) return undefined;
-  const heap = backend as HeapBackend;
-  const { padInfo, outHeight, outWidth } = e.info;
-  return convolve(
-    heap,
-    e.memory,
-    x,
-    o,
-    padInfo.top,
-    padInfo.left,
-    outHeight,
-    outWidth,
-    filter,
-  );
+  const heap = backend as HeapBackend, memory = e.memory;
+  const { s, bytes, ex, a2, rows, mPanels, groups, run } = planOf(memory, x.shape, o, e.info);
+  const nPanels = Math.ceil(o / NR);
+  const out = heap.makeOutput(e.info.outShape, "float32");
+  const parts = Math.min(16, groups);
+  const { alloc, free } = scratchOf(heap);
+  try {
+    const bp = alloc(a2 * nPanels * NR * c, "float32");
+    // V_ξ's rows: the group's tile t at t·c·4 (padded to whole panels), channel j at j·4.
+    const v = { offset: 0, rowStride: c * 4, colStride: 4 };
+    const { rowTab, kTab } = operandTables(memory, v, rows, c, mPanels * MR, alloc);
+    const padFloats = padded(s) ? windowRows(s) * windowCols(s) * c : 0;
+    const scratch = Array.from({ length: parts }, () => ({
+      v: alloc(a2 * mPanels * MR * c, "float32"),
+      m: alloc(a2 * mPanels * MR * nPanels * NR, "float32"),
+      pad: alloc(padFloats, "float32"),
+    }));
+    // Views after the allocations: growing a heap that is not shared detaches older views.
+    if (nPanels * NR !== o) new Float32Array(memory.buffer, bp, a2 * nPanels * NR * c).fill(0);
+    const gAt = heap.getMemoryOffset(filter.dataId);
+    runParts(bytes, memory, ex, "packFilter", channelParts(c, [gAt, bp], [o * 4, NR * 4]));
+    const [xAt, yAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(out.dataId)];
+    run("image", parts, xAt, yAt, (i) => {
+      const { v, m, pad } = scratch[i];
+      return [v, m, bp, rowTab, kTab, pad];
+    });
+  } finally {
+    free();
+  }
+  return out;
 }
 
 /**
@@ -902,14 +898,13 @@ export function winogradInputGrad(
   const e = eligible(backend, attrs.inputShape, filter.shape, [dy.dtype, filter.dtype], attrs, o);
   if (!e || dy.shape.join() !== e.info.outShape.join()) return undefined;
   const heap = backend as HeapBackend, memory = e.memory;
-  const [batch, inH, inW] = attrs.inputShape;
-  const { padInfo, outHeight: outH, outWidth: outW } = e.info;
-  const s = shapeOf(attrs.inputShape, o, padInfo.top, padInfo.left, outH, outW);
-  const bytes = moduleFor(s);
-  const ex = instantiate(bytes, memory);
-  const a2 = (s.m + 2) ** 2;
-  const rows = s.g * s.th * s.tw, groups = batch / s.g;
-  const mPanels = Math.ceil(rows / MR), cnPanels = Math.ceil(c / NR);
+  const { s, bytes, ex, a2, rows, mPanels, groups, run } = planOf(
+    memory,
+    attrs.inputShape,
+    o,
+    e.info,
+  );
+  const cnPanels = Math.ceil(c / NR);
   const out = heap.makeOutput(attrs.inputShape, "float32");
   const parts = Math.min(16, groups);
   const { alloc, free } = scratchOf(heap);
@@ -931,9 +926,7 @@ export function winogradInputGrad(
     swapChannels(wv, c, o, new Float32Array(memory.buffer, swapped, 9 * c * o));
     runParts(bytes, memory, ex, "packFilterT", channelParts(o, [swapped, ut], [c * 4, NR * 4]));
     const [dxAt, dyAt] = [heap.getMemoryOffset(out.dataId), heap.getMemoryOffset(dy.dataId)];
-    const [xGroup, dyGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
-    const dx: [number, number] = [dxAt, xGroup];
-    runGroups(bytes, memory, ex, "inputImage", groups, parts, dx, [dyAt, dyGroup], (i) => {
+    run("inputImage", parts, dxAt, dyAt, (i) => {
       const { dm, dv, pad } = scratch[i];
       return [dv, dm, ut, rowTab, kTab, pad];
     });
@@ -959,14 +952,8 @@ export function winogradFilterGrad(
   if (!e || dy.shape.join() !== e.info.outShape.join()) return undefined;
   const heap = backend as HeapBackend, memory = e.memory;
   const [, , c, o] = attrs.filterShape;
-  const [batch, inH, inW] = x.shape;
-  const { padInfo, outHeight: outH, outWidth: outW } = e.info;
-  const s = shapeOf(x.shape, o, padInfo.top, padInfo.left, outH, outW);
-  const bytes = moduleFor(s);
-  const ex = instantiate(bytes, memory);
-  const a2 = (s.m + 2) ** 2;
-  const rows = s.g * s.th * s.tw, groups = batch / s.g;
-  const mPanels = Math.ceil(rows / MR), nPanels = Math.ceil(o / NR), cPanels = Math.ceil(c / MR);
+  const { s, bytes, ex, a2, rows, mPanels, groups, run } = planOf(memory, x.shape, o, e.info);
+  const nPanels = Math.ceil(o / NR), cPanels = Math.ceil(c / MR);
   const [nPad, cPad] = [nPanels * NR, cPanels * MR];
   const parts = Math.min(8, groups);
   const out = heap.makeOutput(attrs.filterShape, "float32");
@@ -986,22 +973,10 @@ export function winogradFilterGrad(
     }));
     new Float32Array(memory.buffer, du, parts * size).fill(0);
     const [xAt, dyAt] = [heap.getMemoryOffset(x.dataId), heap.getMemoryOffset(dy.dataId)];
-    const [xGroup, dyGroup] = [s.g * inH * inW * c * 4, s.g * outH * outW * o * 4];
-    const x0: [number, number] = [xAt, xGroup];
-    const used = runGroups(
-      bytes,
-      memory,
-      ex,
-      "filterImage",
-      groups,
-      parts,
-      x0,
-      [dyAt, dyGroup],
-      (i) => {
-        const { v, dm, du, pad } = scratch[i];
-        return [v, dm, du, rowTab, kTab, pad];
-      },
-    );
+    const used = run("filterImage", parts, xAt, dyAt, (i) => {
+      const { v, dm, du, pad } = scratch[i];
+      return [v, dm, du, rowTab, kTab, pad];
+    });
     // dU = Σ over the parts, in order; then dW = Gᵀ·dU·G.
     const dwAt = heap.getMemoryOffset(out.dataId);
     const rowsOfDu = channelParts(c, [du, dwAt, used], [nPad * 4, o * 4, 0]);

@@ -109,6 +109,20 @@ type SliceAttrs = {
   shrink_axis_mask: number;
 };
 
+/** tfjs's `sliceInfo` (TF's dense slice spec) of a strided slice of `shape` (-1: unknown). */
+const sliceInfoOf = (shape: number[], a: SliceAttrs): tf.slice_util.SliceInfo =>
+  tf.slice_util.sliceInfo(
+    shape,
+    a.begin,
+    a.end,
+    a.strides,
+    a.begin_mask,
+    a.end_mask,
+    a.ellipsis_mask,
+    a.new_axis_mask,
+    a.shrink_axis_mask,
+  );
+
 /** The output shape of a strided slice of `shape` (TF's shape inference), or a GraphError. */
 function slicedShape(x: SymbolicTensor, a: SliceAttrs): Shape {
   if (x.unknownRank) {
@@ -117,17 +131,7 @@ function slicedShape(x: SymbolicTensor, a: SliceAttrs): Shape {
     );
   }
   try {
-    const info = tf.slice_util.sliceInfo(
-      x.shape.map((d) => d ?? -1),
-      a.begin,
-      a.end,
-      a.strides,
-      a.begin_mask,
-      a.end_mask,
-      a.ellipsis_mask,
-      a.new_axis_mask,
-      a.shrink_axis_mask,
-    );
+    const info = sliceInfoOf(x.shape.map((d) => d ?? -1), a);
     return info.finalShape.map((d) => d < 0 ? null : d);
   } catch (e) {
     throw new GraphError(
@@ -194,17 +198,7 @@ function stridedSliceGrad(
  * than 1, fails on empty results, and on WASM returns int32 data as float32 bits.
  */
 function sliceBy(x: tf.Tensor, a: SliceAttrs): tf.Tensor {
-  const { begin, end, strides, finalShape } = tf.slice_util.sliceInfo(
-    x.shape,
-    a.begin,
-    a.end,
-    a.strides,
-    a.begin_mask,
-    a.end_mask,
-    a.ellipsis_mask,
-    a.new_axis_mask,
-    a.shrink_axis_mask,
-  );
+  const { begin, end, strides, finalShape } = sliceInfoOf(x.shape, a);
   if (finalShape.includes(0)) return tf.zeros(finalShape, x.dtype);
   return tf.tidy(() => {
     let y = x;
