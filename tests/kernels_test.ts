@@ -873,6 +873,46 @@ Deno.test("AdamUpdate split between two threads (a 263,900-element variable) on 
   });
 });
 
+Deno.test("fused Adam on wasm updates a variable's buffer in place only when nothing else holds it: a clone taken before the step keeps the old values, a direct AdamUpdate call leaves its inputs alone", async () => {
+  await initBackend({ prefer: "wasm" });
+  const rand = mulberry32(44);
+  const n = 70_000; // split between the threads, in place
+  const start = randArray(rand, n);
+  const w = tf.variable(tf.tensor1d(start), true, "adam_in_place_w");
+  const opt = tf.train.adam(0.01);
+  const step = () => tf.tidy(() => void opt.minimize(() => tf.sum(tf.square(w)) as tf.Scalar));
+  step();
+  const before = tf.memory().numTensors;
+  const buffer = w.dataId;
+  step();
+  assert.equal(w.dataId, buffer, "an unshared variable was not updated in its own buffer");
+  assert.equal(tf.memory().numTensors, before, "in-place Adam leaked tensors");
+  // A clone shares the buffer on WASM (identity.ts): the step must not write over it.
+  const snapshot = tf.clone(w);
+  const old = Float32Array.from(await snapshot.data());
+  step();
+  assert.notEqual(w.dataId, snapshot.dataId, "a shared buffer was updated in place");
+  assert.deepEqual(Array.from(await snapshot.data()), Array.from(old));
+  assert.ok((await w.data()).some((x, i) => x !== old[i]), "the variable did not move");
+  assert.equal(tf.memory().numTensors, before + 1, "the clone is the only new tensor");
+  // Called directly (no inPlace attribute), the kernel returns new tensors.
+  const [x, m, v, g] = [0, 1, 2, 3].map(() => tf.tensor1d(randArray(rand, 1000).map(Math.abs)));
+  const inputs = await Promise.all([x, m, v, g].map((t) => t.data()));
+  const outs = tf.engine().runKernel("AdamUpdate", { x, m, v, g }, {
+    learningRate: 0.01,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-7,
+    correction1: 0.1,
+    correction2: 0.001,
+  }) as tf.Tensor[];
+  for (const [i, t] of [x, m, v, g].entries()) {
+    assert.deepEqual(Array.from(await t.data()), Array.from(inputs[i]), `input ${i} changed`);
+  }
+  tf.dispose([w, snapshot, x, m, v, g, ...outs]);
+  opt.dispose();
+});
+
 Deno.test("tf.matMul on wasm through our GEMM equals cpu across panel edges (6 rows, 8 columns), k blocks (384) and splits along k, every transpose, broadcast batches", async () => {
   const rand = mulberry32(61);
   // m around the 6-row panels, n around the 8-column panels, k around the 384-deep blocks.
@@ -887,13 +927,25 @@ Deno.test("tf.matMul on wasm through our GEMM equals cpu across panel edges (6 r
     // Deep products with a small C are split along k: two shares, then four (SPLIT_K_DEPTH).
     [45, 7, 2352],
     [13, 9, 3100],
+    // A row-major B of 64–512 KiB is read in place (DIRECT_B_BYTES): the MLP's forward
+    // (2 rows after the last panel), its weight gradient (xᵀ·dy), a broadcast batch of A.
+    [128, 128, 784],
+    [784, 128, 128],
+    [97, 64, 300],
   ];
   for (const [i, [m, n, k]] of cases.entries()) {
-    const ta = (i & 1) === 1, tb = (i & 2) === 2;
-    const [batchA, batchB] = i === 3 ? [[2], [1]] : i === 4 ? [[1], [3]] : i === 5 ? [[2], [2]] : [
-      [],
-      [],
-    ];
+    const direct = i >= 9; // B not transposed: row-major
+    const ta = direct ? i === 10 : (i & 1) === 1, tb = direct ? false : (i & 2) === 2;
+    const [batchA, batchB] = i === 3 || i === 11
+      ? [[2], [1]]
+      : i === 4
+      ? [[1], [3]]
+      : i === 5
+      ? [[2], [2]]
+      : [
+        [],
+        [],
+      ];
     const aShape = [...batchA, ...(ta ? [k, m] : [m, k])];
     const bShape = [...batchB, ...(tb ? [n, k] : [k, n])];
     const a = randArray(rand, aShape.reduce((p, q) => p * q, 1));

@@ -9,7 +9,10 @@
  * heap and returns the new value and both moments; {@linkcode installFusedAdam}
  * makes every `tf.train.adam` optimizer (including `compile({ optimizer:
  * "adam" })`) use it while the active backend is WASM. On any other backend,
- * or for a non-float32 variable, the stock code runs.
+ * or for a non-float32 variable, the stock code runs. The optimizer lets the
+ * kernel write over each variable and its moments in place, as TensorFlow's
+ * `ResourceApplyAdam` does, unless another tensor shares their buffers; large
+ * variables are split between the two threads.
  *
  * The results match the stock optimizer to float32 rounding: each
  * intermediate the stock ops would store as float32 is rounded with
@@ -43,13 +46,25 @@ export interface AdamUpdateAttrs {
   correction1: number;
   /** `1 − beta2^t`, as float32. */
   correction2: number;
+  /**
+   * The outputs may take the buffers of `x`, `m` and `v` (when no other tensor shares
+   * them): the caller replaces those tensors by the outputs. Default false.
+   */
+  inPlace?: boolean;
+}
+
+/** The WASM backend's reference counts of tensor buffers. */
+interface SharedBuffers {
+  refCount(dataId: object): number;
+  incRef(dataId: object): void;
 }
 
 const f = Math.fround;
 
 /**
- * One Adam step on flat float32 arrays, written to `xOut`, `mOut`, `vOut`
- * (which may alias nothing else). Rounds like the stock op-by-op update.
+ * One Adam step on flat float32 arrays, written to `xOut`, `mOut`, `vOut` (each may
+ * be its own input, `x`, `m` or `v`, and alias nothing else). Rounds like the stock
+ * op-by-op update.
  */
 export function adamUpdateInto(
   x: Float32Array,
@@ -119,8 +134,20 @@ export function adamUpdateConfig(): tf.KernelConfig {
     kernelFunc: ({ inputs, attrs, backend }) => {
       const { x, m, v, g } = inputs as Record<"x" | "m" | "v" | "g", Info>;
       const heap = backend as unknown as HeapBackend;
-      const outs = [x, m, v].map((t) => heap.makeOutput(t.shape, "float32"));
       const a = attrs as unknown as AdamUpdateAttrs;
+      // In place (new values over the old, element by element) when the caller gives the
+      // buffers up (attribute inPlace: the fused optimizer, which assigns the outputs back
+      // to the variables) and no other tensor shares them (a clone or reshape of a variable
+      // shares its buffer on WASM, see identity.ts): no new 1.2 MB for the MLP each step.
+      const shared = backend as unknown as SharedBuffers;
+      const inPlace = a.inPlace === true && new Set([x, m, v, g].map((t) => t.dataId)).size === 4 &&
+        [x, m, v].every((t) => shared.refCount(t.dataId) === 1);
+      const outs = inPlace
+        ? [x, m, v].map((t) => {
+          shared.incRef(t.dataId);
+          return { dataId: t.dataId, shape: t.shape, dtype: t.dtype };
+        })
+        : [x, m, v].map((t) => heap.makeOutput(t.shape, "float32"));
       const all = [x, m, v, g, ...outs];
       const n = tf.util.sizeFromShape(x.shape);
       let done = 0;
@@ -130,10 +157,11 @@ export function adamUpdateConfig(): tf.KernelConfig {
         const ptrs = all.map((t) => heap.getMemoryOffset(t.dataId));
         const consts = [a.beta1, 1 - a.beta1, a.beta2, 1 - a.beta2, a.correction1, a.correction2]
           .concat([a.epsilon, -a.learningRate]);
-        // Very large variables in parts two threads share (element-wise: the same
-        // numbers). Measured here, the MLP's 100,352-element kernel took 0.29 ms on one
-        // thread and 0.34 ms split (waking the helper costs more than half the loop).
-        const parts = floatParts(ptrs, done, done >= 4 * SPLIT_MIN ? 8 : 1, consts);
+        // Large variables in parts two threads share (element-wise: the same numbers).
+        // The helper spins between a step's jobs, so waking it costs little: in a whole MLP
+        // step (.scratch/abstep.ts) the 100,352-element kernel took about 0.2 ms split, in
+        // place, against 0.3 on one thread.
+        const parts = floatParts(ptrs, done, done >= SPLIT_MIN ? 8 : 1, consts);
         runParts(ADAM_WASM, memory, instantiate(ADAM_WASM, memory), "adam", parts);
       }
       // The rest (or everything, without the heap's memory) in JavaScript.
@@ -186,6 +214,7 @@ function fusedApply(
     epsilon: s.epsilon,
     correction1,
     correction2,
+    inPlace: true, // each output is assigned back to its variable below
   };
   tf.tidy(() => {
     vars.forEach((value, i) => {

@@ -6,7 +6,9 @@
  *
  * - `k` is cut into equal blocks no deeper than {@linkcode KC};
  * - `B`'s block is copied ("packed") into panels of {@linkcode NR} columns,
- *   k-major, so that one step of `k` reads eight consecutive floats;
+ *   k-major, so that one step of `k` reads eight consecutive floats; a
+ *   mid-sized row-major `B` (a dense layer's weights, {@linkcode DIRECT_B_BYTES})
+ *   is read in place over all of `k` instead, in one job for both threads;
  * - a micro-kernel keeps an {@linkcode MR}×NR block of `C` in twelve 128-bit
  *   registers and adds one rank-1 product per step of `k`: MR splats of `A`
  *   elements times the two vectors of `B`'s row, 12 multiply-adds for 8 loads
@@ -81,13 +83,17 @@ const add = (local: number, bytes: number): number[] => [
  * over kc steps, where A[q, k] = a[rowTab[q] + kTab[k]] is read in place (two tables
  * of int32 byte offsets: strides, transposes and im2col are all just tables).
  * `ldc` is C's row stride in bytes; `acc` ≠ 0 adds onto C instead of overwriting it.
+ * With `direct`, `tilesDirect(..., ldb)` reads B in place instead: row k of panel j at
+ * bp + k·ldb + j·NR·4 (a row-major B, ldb its row stride in bytes). Either way each
+ * element of C gets the same multiply-adds in the same order.
  */
-export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
-  const [A, ROWTAB, KTAB, BP, C, KCP, LDC, MP, NP, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [I, J, K, PB, PC, PR, TP, T] = [10, 11, 12, 13, 14, 15, 16, 17];
-  const rowBase = (r: number) => 18 + r; // MR i32 locals
-  const acc = (r: number, h: number) => 18 + MR + 2 * r + h; // 2·MR v128 accumulators
-  const [B0, B1, AV] = [18 + 3 * MR, 19 + 3 * MR, 20 + 3 * MR];
+export function tilesFunction(fused: boolean, unroll = 2, direct = false): WasmFunction {
+  const [A, ROWTAB, KTAB, BP, C, KCP, LDC, MP, NP, ACC, LDB] = [...Array(11).keys()];
+  const first = direct ? 11 : 10; // the first local
+  const [I, J, K, PB, PC, PR, TP, T] = [...Array(8).keys()].map((l) => first + l);
+  const rowBase = (r: number) => first + 8 + r; // MR i32 locals
+  const acc = (r: number, h: number) => first + 8 + MR + 2 * r + h; // 2·MR v128 accumulators
+  const [B0, B1, AV] = [0, 1, 2].map((l) => first + 8 + 3 * MR + l);
   const i32Load = (offset = 0) => [0x28, 2, ...[offset]];
   const madd = (a: number, b: number, c: number): number[] =>
     fused
@@ -97,8 +103,10 @@ export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
   /** One step of k: t = kTab[k] (at tp + 4u), B row u of the panel, MR splats. */
   const step = (u: number): number[][] => [
     [...op.get(TP), ...i32Load(4 * u), ...op.set(T)],
-    [...op.get(PB), ...simd.load(u * NR * 4), ...op.set(B0)],
-    [...op.get(PB), ...simd.load(u * NR * 4 + 16), ...op.set(B1)],
+    // Packed: row u of the panel at pb + u·NR·4. In place: row k at pb, then pb += ldb.
+    [...op.get(PB), ...simd.load(direct ? 0 : u * NR * 4), ...op.set(B0)],
+    [...op.get(PB), ...simd.load(direct ? 16 : u * NR * 4 + 16), ...op.set(B1)],
+    ...(direct ? [[...op.get(PB), ...op.get(LDB), ...op.i32Add, ...op.set(PB)]] : []),
     ...rows.flatMap((r) => [
       [...op.get(rowBase(r)), ...op.get(T), ...op.i32Add, ...simd.load32Splat(0), ...op.set(AV)],
       madd(AV, B0, acc(r, 0)),
@@ -126,9 +134,11 @@ export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
     op.block,
     op.loop,
     [...op.get(J), ...op.get(NP), ...op.i32GeU, ...op.brIf(1)],
-    // pb = bp + j·kc·NR·4, pc = c + i·MR·ldc + j·NR·4
-    [...op.get(BP), ...op.get(J), ...op.get(KCP), ...op.i32Mul, ...i32Const(NR * 4)],
-    [...op.i32Mul, ...op.i32Add, ...op.set(PB)],
+    // pb = bp + j·kc·NR·4 (in place: bp + j·NR·4), pc = c + i·MR·ldc + j·NR·4
+    direct
+      ? [...op.get(BP), ...op.get(J), ...i32Const(NR * 4), ...op.i32Mul, ...op.i32Add]
+      : [...op.get(BP), ...op.get(J), ...op.get(KCP), ...op.i32Mul, ...i32Const(NR * 4)],
+    direct ? op.set(PB) : [...op.i32Mul, ...op.i32Add, ...op.set(PB)],
     [...op.get(C), ...op.get(I), ...op.get(LDC), ...op.i32Mul, ...i32Const(MR), ...op.i32Mul],
     [...op.i32Add, ...op.get(J), ...i32Const(NR * 4), ...op.i32Mul, ...op.i32Add, ...op.set(PC)],
     // Accumulators: zero, or C's current values.
@@ -151,7 +161,7 @@ export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
     op.loop,
     ...[...Array(unroll).keys()].flatMap(step),
     add(TP, unroll * 4),
-    add(PB, unroll * NR * 4),
+    ...(direct ? [] : [add(PB, unroll * NR * 4)]),
     [...op.get(K), ...i32Const(unroll), ...op.i32Sub, ...op.tee(K)],
     [...i32Const(unroll), ...op.i32GeU, ...op.brIf(0)],
     op.end,
@@ -161,7 +171,7 @@ export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
     op.loop,
     ...step(0),
     add(TP, 4),
-    add(PB, NR * 4),
+    ...(direct ? [] : [add(PB, NR * 4)]),
     [...op.get(K), ...i32Const(1), ...op.i32Sub, ...op.tee(K), ...op.brIf(0)],
     op.end,
     op.end,
@@ -179,8 +189,8 @@ export function tilesFunction(fused: boolean, unroll = 2): WasmFunction {
     op.end,
   ];
   return {
-    name: "tiles",
-    params: Array(10).fill(I32),
+    name: direct ? "tilesDirect" : "tiles",
+    params: Array(direct ? 11 : 10).fill(I32),
     locals: [...Array(8 + MR).fill(I32), ...Array(2 * MR + 3).fill(V128)],
     body,
   };
@@ -359,7 +369,14 @@ let gemmBytes: Uint8Array | undefined;
 
 /** The assembled module (relaxed multiply-adds where the engine validates them). */
 export function gemmModule(): Uint8Array {
-  return gemmBytes ??= assemble([tilesFunction(relaxedSimd()), PACK, COL2IM, RANGE, SCATTER]);
+  return gemmBytes ??= assemble([
+    tilesFunction(relaxedSimd()),
+    PACK,
+    COL2IM,
+    RANGE,
+    SCATTER,
+    tilesFunction(relaxedSimd(), 2, true),
+  ]);
 }
 
 /** A matrix at a byte offset, with its row and column strides in bytes. */
@@ -399,6 +416,15 @@ export function useGemm(on: boolean): boolean {
 export function gemmEnabled(): boolean {
   return enabled;
 }
+
+/**
+ * Bytes of a row-major B (k rows of n floats, n a multiple of {@linkcode NR}) that
+ * {@linkcode gemm} reads in place instead of packing: from 64 KiB (a dense layer's
+ * weights or output gradient, whose packing on this thread, block by block of k, kept
+ * the other thread waiting) to 512 KiB (larger ones are packed, so that a panel stays in
+ * L1). A convolution's small filter is packed: read in place, it ran 5–10% slower.
+ */
+export const DIRECT_B_BYTES = [1 << 16, 1 << 19] as const;
 
 /** Work (multiply-adds) from which the row panels are split between two threads. */
 export const GEMM_SPLIT_MIN = 1 << 18;
@@ -538,14 +564,13 @@ export function gemm(
   const pack = ex.pack as (...args: number[]) => void;
   const tiles = ex.tiles as (...args: number[]) => void;
   const nPanels = Math.ceil(n / NR), nPad = nPanels * NR;
-  const direct = nPad === n; // whole row panels go straight into C
-  const mFull = direct ? Math.floor(m / MR) : 0;
+  const straight = nPad === n; // whole row panels go straight into C
+  const mFull = straight ? Math.floor(m / MR) : 0;
   const tailRows = m - mFull * MR, tailPanels = Math.ceil(tailRows / MR);
   const kc = Math.ceil(k / Math.ceil(k / KC));
   const { alloc, free } = scratchOf(heap);
   const ints = (at: number, count: number) => new Int32Array(memory.buffer, at, count);
   try {
-    const bp = alloc(nPad * kc, "float32");
     const { rowTab, kTab } = "rowTable" in a
       ? { rowTab: a.rowTable, kTab: a.colTable }
       : operandTables(memory, a, m, k, m, alloc);
@@ -558,20 +583,41 @@ export function gemm(
       for (let r = 0; r < tailPanels * MR; r++) tt[r] = r < tailRows ? from[mFull * MR + r] : 0;
     }
     const ldc = n * 4, tailLdc = nPad * 4;
-    for (let k0 = 0; k0 < k; k0 += kc) {
-      const kb = Math.min(kc, k - k0);
-      pack(b.offset + k0 * b.rowStride, bp, n, kb, b.colStride, b.rowStride);
-      const acc = k0 > 0 ? 1 : 0, kt = kTab + k0 * 4;
+    if (
+      straight && b.colStride === 4 && k * b.rowStride >= DIRECT_B_BYTES[0] &&
+      k * b.rowStride <= DIRECT_B_BYTES[1]
+    ) {
+      // B read in place, all of k in one pass: no packing, one job for both threads, the
+      // rows after the whole panels one part of it.
       const part = (i0: number, i1: number): Rows =>
         once(
-          [a.offset, rowTab + i0 * MR * 4, kt, bp, c + i0 * MR * ldc, kb, ldc, i1 - i0]
-            .concat([nPanels, acc]),
+          [a.offset, rowTab + i0 * MR * 4, kTab, b.offset, c + i0 * MR * ldc, k, ldc, i1 - i0]
+            .concat([nPanels, 0, b.rowStride]),
           i1 > i0,
         );
-      // Row panels in parts two threads share (each part writes its own rows of C).
-      runParts(bytes, memory, ex, "tiles", chunks(mFull, gemmParts(m, n, kb), part));
+      const parts = chunks(mFull, gemmParts(m, n, k), part);
       if (tailPanels) {
-        tiles(a.offset, tailTab, kt, bp, tailC, kb, tailLdc, tailPanels, nPanels, acc);
+        parts.push(once([a.offset, tailTab, kTab, b.offset, tailC, k, tailLdc, tailPanels, nPanels]
+          .concat([0, b.rowStride])));
+      }
+      runParts(bytes, memory, ex, "tilesDirect", parts);
+    } else {
+      const bp = alloc(nPad * kc, "float32");
+      for (let k0 = 0; k0 < k; k0 += kc) {
+        const kb = Math.min(kc, k - k0);
+        pack(b.offset + k0 * b.rowStride, bp, n, kb, b.colStride, b.rowStride);
+        const acc = k0 > 0 ? 1 : 0, kt = kTab + k0 * 4;
+        const part = (i0: number, i1: number): Rows =>
+          once(
+            [a.offset, rowTab + i0 * MR * 4, kt, bp, c + i0 * MR * ldc, kb, ldc, i1 - i0]
+              .concat([nPanels, acc]),
+            i1 > i0,
+          );
+        // Row panels in parts two threads share (each part writes its own rows of C).
+        runParts(bytes, memory, ex, "tiles", chunks(mFull, gemmParts(m, n, kb), part));
+        if (tailPanels) {
+          tiles(a.offset, tailTab, kt, bp, tailC, kb, tailLdc, tailPanels, nPanels, acc);
+        }
       }
     }
     if (tailRows) {
