@@ -22,8 +22,10 @@
  * - `Selu`: TF's `SeluGrad`, `dy·scale` where `x >= 0` (tfjs's gives `dy·scale·alpha` at 0).
  * - `BatchMatMul`: TF's `_BatchMatMulV2Grad`, the same products as tfjs's, summed
  *   over the batch dimensions an input was broadcast along (tfjs's are not: a shape error).
- * - `Greater`: not differentiable, as in TensorFlow (zero gradients instead of
- *   tfjs's error), so a mask such as `cast(x > 0)` can sit in a differentiated function.
+ * - `Equal`, `NotEqual`, `Less`, `LessEqual`, `Greater`, `GreaterEqual`: not
+ *   differentiable, as in TensorFlow (zero gradients instead of tfjs's error), so a mask
+ *   such as `cast(x > 0)` can sit in a differentiated function, and `Max`'s gradient (which
+ *   compares with the maximum) can be differentiated again.
  * - `MaxPoolGrad`, `AvgPoolGrad`, `Conv2DBackpropFilter`: gradients of the
  *   backward kernels themselves, which tfjs lacks, so that second derivatives
  *   flow through pooling and convolution (TensorFlow's `MaxPoolGradGrad`,
@@ -225,15 +227,17 @@ const configs: tf.GradConfig[] = [
       };
     },
   },
-  {
-    // TF: ops.NotDifferentiable("Greater").
-    kernelName: "Greater",
+  // TF (math_grad.py): ops.NotDifferentiable for the comparisons. tfjs has no gradient for
+  // them: a mask such as cast(x > 0), or Max's own gradient (which compares with the
+  // maximum) differentiated again, failed with "gradient function not found for Equal".
+  ...["Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual"].map((kernelName) => ({
+    kernelName,
     inputsToSave: ["a", "b"],
-    gradFunc: (_dy, saved) => ({
+    gradFunc: (_dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => ({
       a: () => tf.zerosLike(saved[0]),
       b: () => tf.zerosLike(saved[1]),
     }),
-  },
+  })),
   {
     kernelName: "Abs",
     inputsToSave: ["x"],

@@ -46,6 +46,11 @@ export {
 } from "./adam_update.ts";
 export { aliasCastConfig, aliasIdentityConfig } from "./identity.ts";
 export {
+  installFusedSoftmaxCrossEntropy,
+  SOFTMAX_CROSS_ENTROPY,
+  softmaxCrossEntropyInto,
+} from "./softmax_cross_entropy.ts";
+export {
   type WasmKernelPath,
   wasmKernelPaths,
   type WasmRuntime,

@@ -114,6 +114,11 @@ const graphKernels: Record<string, (x: In, attrs: Attrs) => SymbolicTensor | Sym
   RealDiv: ({ a, b }) => ops.div(a, b),
   BatchMatMul: ({ a, b }, { transposeA, transposeB }) =>
     matMulOfBatch1(a, b, !!transposeA, !!transposeB),
+  // lib/kernels' fused tf.losses.softmaxCrossEntropy: TF's op, and its backprop output.
+  SoftmaxCrossEntropyWithLogits: ({ labels, logits }) => [
+    ops.softmaxCrossEntropyWithLogits(labels, logits),
+    ops.sub(ops.softmax(logits), labels),
+  ],
   // tf.fused.matMul (what tf.layers.dense runs): MatMul, bias and activation as separate ops.
   _FusedMatMul: ({ a, b, bias, preluActivationWeights }, attrs) => {
     if (preluActivationWeights) unsupported("tf.fused.matMul with a prelu activation");
