@@ -924,9 +924,10 @@ Deno.test("tf.matMul on wasm through our GEMM equals cpu across panel edges (6 r
     [128, 10, 784],
     [13, 16, 3],
     [5, 33, 769],
-    // Deep products with a small C are split along k: two shares, then four (SPLIT_K_DEPTH).
+    // Deep products with a small C are split along k (SPLIT_K_DEPTH): 3, 4 and 8 shares.
     [45, 7, 2352],
     [13, 9, 3100],
+    [20, 16, 6200],
     // A row-major B of 64–512 KiB is read in place (DIRECT_B_BYTES): the MLP's forward
     // (2 rows after the last panel), its weight gradient (xᵀ·dy), a broadcast batch of A.
     [128, 128, 784],
@@ -934,9 +935,9 @@ Deno.test("tf.matMul on wasm through our GEMM equals cpu across panel edges (6 r
     [97, 64, 300],
   ];
   for (const [i, [m, n, k]] of cases.entries()) {
-    const direct = i >= 9; // B not transposed: row-major
-    const ta = direct ? i === 10 : (i & 1) === 1, tb = direct ? false : (i & 2) === 2;
-    const [batchA, batchB] = i === 3 || i === 11
+    const direct = i >= 10; // B not transposed: row-major
+    const ta = direct ? i === 11 : (i & 1) === 1, tb = direct ? false : (i & 2) === 2;
+    const [batchA, batchB] = i === 3 || i === 12
       ? [[2], [1]]
       : i === 4
       ? [[1], [3]]

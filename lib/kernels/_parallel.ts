@@ -42,11 +42,6 @@ export interface Rows {
  */
 export const SPLIT_MIN = 1 << 16;
 
-/** Where a batch of `n` images, `work` output elements, splits: ⌈n/2⌉, or n (no split). */
-export function splitAt(n: number, work: number): number {
-  return work >= SPLIT_MIN ? Math.ceil(n / 2) : n;
-}
-
 /** One call of `fn(...args)` as {@linkcode Rows}, or none when `run` is false (an empty part). */
 export function once(args: number[], run = true): Rows {
   return { base: args, stepN: args.map(() => 0), stepY: args.map(() => 0), n: 1, y: run ? 1 : 0 };

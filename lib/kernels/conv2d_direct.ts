@@ -54,7 +54,7 @@ import {
   V128,
   type WasmFunction,
 } from "./_wasm.ts";
-import { type Rows, runParts, splitAt } from "./_parallel.ts";
+import { chunks, type Rows, runParts, SPLIT_MIN } from "./_parallel.ts";
 import { gemmConv2D } from "./conv2d_gemm.ts";
 import { winogradConv2D } from "./conv2d_winograd.ts";
 
@@ -356,42 +356,54 @@ function padded(
 }
 
 /**
+ * Parts the batch of a direct loop is cut into: up to {@linkcode BATCH_PARTS} when the
+ * output is large enough to share ({@linkcode SPLIT_MIN}), else one. Fine parts let this
+ * thread take more of them when the helper starts late; with two halves it waited for the
+ * helper's (a profile of the small CNN's step: 0.3 ms a step in the filter gradient).
+ */
+export function batchParts(batchSize: number, work: number): number {
+  return work >= SPLIT_MIN ? Math.min(BATCH_PARTS, batchSize) : 1;
+}
+
+/** Most parts {@linkcode batchParts} cuts a batch into. */
+export const BATCH_PARTS = 8;
+
+/**
  * Call the row function `name` for every output row: its arguments are the
- * input row (zero-padded first if need be), the two of `mid` (each moving with
+ * input row (zero-padded first if need be), the two of `mids[i]` (each moving with
  * the output row's byte offset where `moving` says 1), then output width, input
  * row bytes, filter height, filter width × channels and input pixel bytes. The
- * batch goes in two parts that the two threads share when there is a helper
- * (`_parallel.ts`), the second with `midSecond` in place of `mid` if given.
+ * batch goes in `mids.length` nearly equal parts, part i with `mids[i]`, that the
+ * two threads share when there is a helper (`_parallel.ts`).
  */
 function eachRow(
   heap: HeapBackend,
   p: NonNullable<ReturnType<typeof plan>>,
   x: Info,
   name: string,
-  mid: [number, number],
+  mids: [number, number][],
   moving: [number, number],
-  midSecond: [number, number] = mid,
   module: Uint8Array = CONV_WASM,
 ): void {
   const { input, height, width, temp } = padded(heap, x, p.info);
   const exports = instantiate(module, p.memory);
   const xp = heap.getMemoryOffset(input.dataId);
-  const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth } = p.info;
+  const { batchSize, outHeight, outWidth, filterHeight, filterWidth } = p.info;
   const c = p.info.inChannels;
-  const inRow = width * c * 4, outRow = outWidth * outChannels * 4;
-  const rows = (n0: number, n: number, m: [number, number]): Rows => ({
-    base: [xp + n0 * height * inRow, ...m.map((v, k) => v + moving[k] * n0 * outHeight * outRow)]
-      .concat([outWidth, inRow, filterHeight, filterWidth * c, c * 4]),
-    stepN: [height * inRow, ...moving.map((k) => k * outHeight * outRow), 0, 0, 0, 0, 0],
-    stepY: [inRow, ...moving.map((k) => k * outRow), 0, 0, 0, 0, 0],
-    n,
-    y: outHeight,
-  });
-  const b0 = splitAt(batchSize, batchSize * outHeight * outWidth * outChannels);
-  runParts(module, p.memory, exports, name, [
-    rows(0, b0, mid),
-    rows(b0, batchSize - b0, midSecond),
-  ]);
+  const inRow = width * c * 4, outRow = outWidth * p.info.outChannels * 4;
+  let part = 0;
+  const rows = (n0: number, n1: number): Rows => {
+    const m = mids[part++];
+    return {
+      base: [xp + n0 * height * inRow, ...m.map((v, k) => v + moving[k] * n0 * outHeight * outRow)]
+        .concat([outWidth, inRow, filterHeight, filterWidth * c, c * 4]),
+      stepN: [height * inRow, ...moving.map((k) => k * outHeight * outRow), 0, 0, 0, 0, 0],
+      stepY: [inRow, ...moving.map((k) => k * outRow), 0, 0, 0, 0, 0],
+      n: n1 - n0,
+      y: outHeight,
+    };
+  };
+  runParts(module, p.memory, exports, name, chunks(batchSize, mids.length, rows));
   if (temp) heap.disposeData(temp.dataId);
 }
 
@@ -416,7 +428,9 @@ export function directConv2DConfig(stock: tf.KernelConfig): tf.KernelConfig {
       const heap = args.backend as unknown as HeapBackend;
       const out = heap.makeOutput(p.info.outShape, "float32");
       const wp = heap.getMemoryOffset(filter.dataId), op = heap.getMemoryOffset(out.dataId);
-      eachRow(heap, p, x, `forward${p.groups}`, [wp, op], [0, 1]);
+      const { batchSize, outHeight, outWidth, outChannels } = p.info;
+      const parts = batchParts(batchSize, batchSize * outHeight * outWidth * outChannels);
+      eachRow(heap, p, x, `forward${p.groups}`, Array(parts).fill([wp, op]), [0, 1]);
       return out;
     },
   };
@@ -437,38 +451,28 @@ export function directFilterGrad(
     : undefined;
   if (!p || dy.shape.join() !== p.info.outShape.join()) return undefined;
   const heap = backend as unknown as HeapBackend;
-  const out = heap.makeOutput(attrs.filterShape, "float32");
-  // The second half of the batch sums into its own buffer (whichever thread runs it),
-  // added at the end: the same numbers on one thread or two.
+  // Each part of the batch sums into a buffer of its own (whichever thread runs it), added
+  // in order at the end: the same numbers on one thread or two.
   const { batchSize, outHeight, outWidth, outChannels } = p.info;
-  const split = splitAt(batchSize, batchSize * outHeight * outWidth * outChannels) < batchSize;
-  const second = split ? heap.makeOutput(attrs.filterShape, "float32") : out;
-  for (const t of new Set([out, second])) (heap.typedArrayFromHeap(t) as Float32Array).fill(0);
-  const dyp = heap.getMemoryOffset(dy.dataId), dwp = heap.getMemoryOffset(out.dataId);
-  const dwp2 = heap.getMemoryOffset(second.dataId);
+  const parts = batchParts(batchSize, batchSize * outHeight * outWidth * outChannels);
+  const outs = Array.from({ length: parts }, () => heap.makeOutput(attrs.filterShape, "float32"));
+  for (const t of outs) (heap.typedArrayFromHeap(t) as Float32Array).fill(0);
+  const dyp = heap.getMemoryOffset(dy.dataId);
+  const mids = outs.map((t): [number, number] => [dyp, heap.getMemoryOffset(t.dataId)]);
   const taps = p.info.filterWidth * p.info.inChannels;
   if (taps * p.groups <= TAP_ROW_ACCUMULATORS) {
     const module = tapRowModule(p.groups, taps);
-    eachRow(
-      heap,
-      p,
-      x,
-      `filterGradTaps${p.groups}x${taps}`,
-      [dyp, dwp],
-      [1, 0],
-      [dyp, dwp2],
-      module,
-    );
+    eachRow(heap, p, x, `filterGradTaps${p.groups}x${taps}`, mids, [1, 0], module);
   } else {
-    eachRow(heap, p, x, `filterGrad${p.groups}`, [dyp, dwp], [1, 0], [dyp, dwp2]);
+    eachRow(heap, p, x, `filterGrad${p.groups}`, mids, [1, 0]);
   }
-  if (second !== out) {
-    const dw = heap.typedArrayFromHeap(out) as Float32Array;
-    const dw2 = heap.typedArrayFromHeap(second) as Float32Array;
-    for (let i = 0; i < dw.length; i++) dw[i] += dw2[i];
-    heap.disposeData(second.dataId);
+  const dw = heap.typedArrayFromHeap(outs[0]) as Float32Array;
+  for (const t of outs.slice(1)) {
+    const more = heap.typedArrayFromHeap(t) as Float32Array;
+    for (let i = 0; i < dw.length; i++) dw[i] += more[i];
+    heap.disposeData(t.dataId);
   }
-  return out;
+  return outs[0];
 }
 
 /**
@@ -517,20 +521,17 @@ export function directInputGrad(
   const wt = callKernel("Transpose", "wasm", backend, { x: filter }, { perm: [0, 1, 3, 2] });
   const dyp = heap.getMemoryOffset(dy.dataId), wtp = heap.getMemoryOffset(wt.dataId);
   const dxp = heap.getMemoryOffset(target.dataId);
-  // One call per dy row; the images in two parts the threads share (their dx never overlap).
+  // One call per dy row; the images in parts the threads share (their dx never overlap).
   const dyRow = outWidth * o * 4, dxRow = wp * c * 4;
-  const rows = (n0: number, n: number): Rows => ({
+  const rows = (n0: number, n1: number): Rows => ({
     base: [dyp + n0 * outHeight * dyRow, wtp, dxp + n0 * hp * dxRow, outWidth, dxRow, fh, fw, o],
     stepN: [outHeight * dyRow, 0, hp * dxRow, 0, 0, 0, 0, 0],
     stepY: [dyRow, 0, dxRow, 0, 0, 0, 0, 0],
-    n,
+    n: n1 - n0,
     y: outHeight,
   });
-  const b0 = splitAt(b, tf.util.sizeFromShape(dy.shape));
-  runParts(CONV_WASM, memory, instantiate(CONV_WASM, memory), `inputGrad${c / 4}`, [
-    rows(0, b0),
-    rows(b0, b - b0),
-  ]);
+  const parts = chunks(b, batchParts(b, tf.util.sizeFromShape(dy.shape)), rows);
+  runParts(CONV_WASM, memory, instantiate(CONV_WASM, memory), `inputGrad${c / 4}`, parts);
   release(backend, wt);
   if (!unpadded) {
     // Crop the padding away: dx[y, x] = padded[y + top, x + left].

@@ -488,7 +488,7 @@ export function operandTables(
 }
 
 /**
- * C = A·B split along k into 2 or 4 shares that the threads take: each packs its own
+ * C = A·B split along k into 2 to 8 shares that the threads take: each packs its own
  * blocks of B and sums into a C of its own (`range`), and the shares are added here in a
  * fixed order, so the result does not depend on the thread count.
  */
@@ -507,7 +507,9 @@ function gemmSplitK(
   const mPanels = Math.ceil(m / MR), nPanels = Math.ceil(n / NR);
   const [mPad, nPad] = [mPanels * MR, nPanels * NR];
   const kc = Math.ceil(k / Math.ceil(k / KC));
-  const shares = k >= 2 * SPLIT_K_DEPTH ? 4 : 2;
+  // At least two blocks of k a share, at most 8 shares: fine enough that this thread takes
+  // more of them when the helper starts late (with 2 it waited for the helper's share).
+  const shares = Math.max(2, Math.min(8, Math.floor(k / (2 * KC))));
   const s = scratchOf(heap);
   try {
     const { rowTab, kTab } = operandTables(memory, a, m, k, mPad, s.alloc);
