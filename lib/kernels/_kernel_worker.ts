@@ -7,7 +7,7 @@
  * @module
  */
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { LAYOUT } from "./_parallel.ts";
+import { LAYOUT, runRows } from "./_parallel.ts";
 
 const { MAX_ARGS, SEQ, MOD, FN, ARGC, PARTS, CLAIM, FINISHED, ERROR, READY, SPIN } = LAYOUT;
 const PART = LAYOUT.partSize(MAX_ARGS);
@@ -39,7 +39,7 @@ while (true) {
   Atomics.wait(ctrl, SEQ, last);
   const seq = last = Atomics.load(ctrl, SEQ);
   let fn: ((...a: number[]) => void) | undefined;
-  const argc = ctrl[ARGC], parts = ctrl[PARTS], call = new Array<number>(argc);
+  const argc = ctrl[ARGC], parts = ctrl[PARTS];
   while (true) {
     const cur = Atomics.load(ctrl, CLAIM), i = cur & 0xfffff;
     // Another job's tag, or no part left: this job is over for this thread.
@@ -48,14 +48,8 @@ while (true) {
     try {
       fn ??= functions(ctrl[MOD])[ctrl[FN]];
       const at = i * PART, n = jobs[at + 3 * MAX_ARGS], y = jobs[at + 3 * MAX_ARGS + 1];
-      for (let a = 0; a < n; a++) {
-        for (let b = 0; b < y; b++) {
-          for (let k = 0; k < argc; k++) {
-            call[k] = jobs[at + k] + a * jobs[at + MAX_ARGS + k] + b * jobs[at + 2 * MAX_ARGS + k];
-          }
-          fn(...call);
-        }
-      }
+      const arg = (from: number) => jobs.subarray(at + from, at + from + argc);
+      runRows(fn, arg(0), arg(MAX_ARGS), arg(2 * MAX_ARGS), n, y);
     } catch (e) {
       ctrl[ERROR] = 1;
       console.error(`lib/kernels helper thread: ${(e as Error).message}`);

@@ -186,16 +186,50 @@ export async function startKernelHelper(memory: WebAssembly.Memory): Promise<str
   }
 }
 
-function each(fn: (...a: number[]) => void, rows: Rows): void {
-  const args = rows.base.slice();
-  for (let n = 0; n < rows.n; n++) {
-    for (let y = 0; y < rows.y; y++) {
-      for (let k = 0; k < args.length; k++) {
-        args[k] = rows.base[k] + n * rows.stepN[k] + y * rows.stepY[k];
-      }
-      fn(...args);
+/**
+ * Calls `fn(...base + n·stepN + y·stepY)` for n in [0, count), y in [0, rows): one part
+ * of a job, on either thread. The arguments go in as sixteen explicit ones (a WASM
+ * function takes those it declares and ignores the rest): a spread call took about
+ * 21 ns against 8 (.scratch/spread.ts), and a training step makes thousands.
+ */
+export function runRows(
+  fn: (...a: number[]) => void,
+  base: ArrayLike<number>,
+  stepN: ArrayLike<number>,
+  stepY: ArrayLike<number>,
+  count: number,
+  rows: number,
+): void {
+  const argc = base.length;
+  const a = new Array<number>(LAYOUT.MAX_ARGS).fill(0);
+  for (let n = 0; n < count; n++) {
+    for (let k = 0; k < argc; k++) a[k] = base[k] + n * stepN[k];
+    for (let y = 0; y < rows; y++) {
+      fn(
+        a[0],
+        a[1],
+        a[2],
+        a[3],
+        a[4],
+        a[5],
+        a[6],
+        a[7],
+        a[8],
+        a[9],
+        a[10],
+        a[11],
+        a[12],
+        a[13],
+        a[14],
+        a[15],
+      );
+      for (let k = 0; k < argc; k++) a[k] += stepY[k];
     }
   }
+}
+
+function each(fn: (...a: number[]) => void, rows: Rows): void {
+  runRows(fn, rows.base, rows.stepN, rows.stepY, rows.n, rows.y);
 }
 
 /**
