@@ -55,7 +55,7 @@ interface SyncBackend {
 
 /**
  * Per row of `classes` logits x and labels y: loss = −Σ y·(x − lse) and backprop =
- * exp(x − lse) − y, where lse = log Σ exp(x) (taken after subtracting the row's maximum).
+ * softmax(x) − y, where lse = log Σ exp(x) (taken after subtracting the row's maximum).
  */
 export function softmaxCrossEntropyInto(
   labels: ArrayLike<number>,
@@ -64,17 +64,18 @@ export function softmaxCrossEntropyInto(
   loss: Float32Array,
   backprop: Float32Array,
 ): void {
+  const exps = new Float64Array(classes);
   for (let r = 0, at = 0; r < loss.length; r++, at += classes) {
     let max = -Infinity;
     for (let j = 0; j < classes; j++) max = Math.max(max, logits[at + j]);
+    // One exp per element (most of the time here): e = exp(x − max) kept in float64.
     let sum = 0;
-    for (let j = 0; j < classes; j++) sum += Math.exp(logits[at + j] - max);
+    for (let j = 0; j < classes; j++) sum += exps[j] = Math.exp(logits[at + j] - max);
     const lse = max + Math.log(sum);
     let l = 0;
     for (let j = 0; j < classes; j++) {
-      const logSoftmax = logits[at + j] - lse;
-      l -= labels[at + j] * logSoftmax;
-      backprop[at + j] = Math.exp(logSoftmax) - labels[at + j];
+      l -= labels[at + j] * (logits[at + j] - lse);
+      backprop[at + j] = exps[j] / sum - labels[at + j];
     }
     loss[r] = l;
   }
