@@ -28,6 +28,7 @@ import { AutoGraphError } from "../errors.ts";
 import { add, gt, lt } from "./arithmetic.ts";
 import { and } from "./logical.ts";
 import { asSymbolic, describe, isEager, isSymbolic, isTensorLike, truthy } from "./_tensors.ts";
+import { TensorArray } from "../../tensor_array.ts";
 
 type Sym = v1.SymbolicTensor;
 /** Reads the current values of the statement's variables. */
@@ -81,7 +82,18 @@ export function ifExp(test: unknown, a: () => unknown, b: () => unknown): unknow
 }
 
 const dtypeOf = (x: unknown): v1.DType | undefined =>
-  isSymbolic(x) || isEager(x) ? x.dtype as v1.DType : undefined;
+  isSymbolic(x) || isEager(x) || x instanceof TensorArray ? x.dtype as v1.DType : undefined;
+
+/** A TensorArray made in a trace: graph control flow carries its one graph tensor. */
+const isTracedArray = (x: unknown): x is TensorArray => x instanceof TensorArray && x._traced;
+/** A value a graph `if` or loop carries: a tensor, a number, a boolean, a traced TensorArray. */
+const isCarried = (x: unknown): boolean => isTensorLike(x) || isTracedArray(x);
+/** `v` as the graph tensor a cond or loop carries. */
+const flowOf = (v: unknown, dtype?: v1.DType): Sym =>
+  isTracedArray(v) ? v._flow() : asSymbolic(v as v1.TensorLike, dtype);
+/** The values after a cond or loop: its tensors, TensorArrays rebuilt around theirs. */
+const rebuild = (like: unknown[], ts: unknown[]): unknown[] =>
+  ts.map((t, i) => isTracedArray(like[i]) ? like[i]._withFlow(t as Sym) : t);
 
 function tfIf(
   test: Sym,
@@ -97,9 +109,7 @@ function tfIf(
   // The main branch decides which variables are outputs (the tensor-like ones); the else
   // branch is checked against it.
   const outputs = (vals: unknown[], like: unknown[]) =>
-    vals.flatMap((v, i) =>
-      isTensorLike(main[i]) ? [asSymbolic(v as v1.TensorLike, dtypeOf(like[i]))] : []
-    );
+    vals.flatMap((v, i) => isCarried(main[i]) ? [flowOf(v, dtypeOf(like[i]))] : []);
   const built: v1.Graph[] = []; // the branch graphs, freed if the cond cannot be built
   const results = disposingOnError(built, () =>
     v1.cond(test, () => {
@@ -120,8 +130,9 @@ function tfIf(
   let k = 0;
   setState(names.map((_, i) => {
     const [a, b] = [main[i], other[i]];
-    if (!isTensorLike(a)) return a;
+    if (!isCarried(a)) return a;
     const out = results[k++];
+    if (isTracedArray(a)) return a._withFlow(out);
     const plain = (x: unknown) => typeof x === "number" || typeof x === "boolean";
     return plain(a) && a === b ? a : out; // the same JavaScript value from both branches
   }));
@@ -139,7 +150,7 @@ function checkBranches(name: string, a: unknown, b: unknown): void {
           `\`if\` must define it in both branches (or before the \`if\`)`,
     );
   }
-  if (isTensorLike(a) !== isTensorLike(b) || (!isTensorLike(a) && a !== b)) {
+  if (isCarried(a) !== isCarried(b) || (!isCarried(a) && a !== b)) {
     throw new AutoGraphError(
       `'${name}' is ${describe(a)} in the main branch but ${describe(b)} in the else branch ` +
         `of a tensor-dependent \`if\`: both must be tensors (or numbers/booleans), or the same value`,
@@ -214,6 +225,7 @@ export function whileStmt(
 /** A loop variable's entry value as a graph tensor, or the TF error for what cannot be one. */
 function carry(name: string, v: unknown): Sym {
   if (isTensorLike(v)) return asSymbolic(v);
+  if (isTracedArray(v)) return relax(name, v._flow(), v._loopShape());
   throw new AutoGraphError(
     `'${name}' is ${describe(v)} before the loop: a tensor-dependent loop can only carry ` +
       `tensors (numbers and booleans become tensors); compute it outside the loop, or make ` +
@@ -227,6 +239,7 @@ function compatible(a: v1.Shape, b: v1.Shape): boolean {
 
 /** The value of loop variable `name` after one iteration, checked against its entry value. */
 function next(name: string, before: Sym, v: unknown): Sym {
+  if (isTracedArray(v)) v = v._flow();
   if (!isTensorLike(v)) {
     throw new AutoGraphError(
       `'${name}' is ${describe(v)} after one iteration, but a tensor before the loop`,
@@ -262,7 +275,9 @@ function fillUndefined(
   names: string[],
 ): unknown[] {
   const init = getState();
-  if (!init.includes(undefined)) return init;
+  // A TensorArray whose element shape is not known yet learns it from the probe's writes.
+  const unknown = (v: unknown) => v === undefined || (v instanceof TensorArray && v._shapeUnknown);
+  if (!init.some(unknown)) return init;
   let after: unknown[] = [];
   const probe = new v1.Graph(v1.getDefaultGraph());
   try {
@@ -327,20 +342,20 @@ function tfWhile(
     v1.whileLoop(
       (...vars) => {
         built.push(v1.getDefaultGraph());
-        setState(vars);
+        setState(rebuild(entry, vars));
         const c = test();
         return isSymbolic(c) ? c : truthy(c, "while");
       },
       (...vars) => {
         built.push(v1.getDefaultGraph());
-        setState(vars);
+        setState(rebuild(entry, vars));
         body();
         return getState().map((v, i) => next(names[i], init[i], v));
       },
       init,
       { maximumIterations: opts.maximumIterations },
     ));
-  setState(out);
+  setState(rebuild(entry, out));
 }
 
 /**
