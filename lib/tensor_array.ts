@@ -193,7 +193,15 @@ export class TensorArray {
       }
       return this.#withFlow(tensorListSetItem(flow, graphIndex(index), v, this.dynamicSize));
     }
-    this.#write(eagerIndex(index, "index"), this.#eagerValue(value));
+    const i = eagerIndex(index, "index");
+    this.#checkWriteIndex(i, this.#list.length);
+    const v = this.#eagerValue(value);
+    try {
+      this.#write(i, v);
+    } catch (e) {
+      if (v !== value) this.#owned.delete(v), v.dispose();
+      throw e;
+    }
     return this;
   }
 
@@ -319,7 +327,7 @@ export class TensorArray {
       tf.dispose(rows);
       throw unstackError(rows.length, this.#list.length);
     }
-    this.#list = rows;
+    this.#list = [...rows]; // a copy: tfjs's tape keeps `rows` as the Unpack node's outputs
     rows.forEach((t) => this.#owned.add(t));
     return this;
   }
