@@ -173,6 +173,7 @@ export class TensorArray {
       this.#graph = { size: n, home: getDefaultGraph() };
     } else {
       const n = eagerIndex(size, "size");
+      if (n < 0) throw new TensorArrayError(`TensorArray: size must be >= 0, got ${n}`);
       this.#list = Array(n).fill(undefined);
     }
   }
@@ -430,10 +431,11 @@ export class TensorArray {
     const have = this.#cell.shape;
     const merged = have === null ? [...shape] : mergeElementShapes(have, shape);
     if (merged === null) {
-      throw new TensorArrayError(
-        `Incompatible shape for value ${show(shape)}, expected ${show(have)}: every element ` +
-          `of a TensorArray has one shape`,
-      );
+      // TF's two messages: eager (`_EagerTensorArray`), traced (`_GraphTensorArrayV2`).
+      const what = this.#graph
+        ? `Inconsistent shapes: saw ${show(shape)} but expected ${show(have)}`
+        : `Incompatible shape for value ${show(shape)}, expected ${show(have)}`;
+      throw new TensorArrayError(`${what}: every element of a TensorArray has one shape`);
     }
     if (this.#inferShape) this.#cell.shape = merged;
   }

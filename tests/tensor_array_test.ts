@@ -126,12 +126,14 @@ Deno.test("tf.TensorArray (eager): elements never written read, stack and gather
   assert.equal(tf.memory().numTensors, before);
 });
 
-Deno.test("tf.TensorArray (eager): unstack, scatter, gather, concat and size", () => {
+Deno.test("tf.TensorArray (eager): unstack, scatter, gather, concat and size; an index written twice keeps the last value", () => {
   tf.tidy(() => {
     const ta = new TensorArray("float32", { size: 0, dynamicSize: true, clearAfterRead: false });
     ta.unstack(tf.tensor2d([[1, 2], [3, 4]]));
     ta.scatter([3, 2], tf.tensor2d([[7, 8], [5, 6]]));
     assert.deepEqual(value(ta.size()), [4]);
+    ta.write(3, [9, 9]); // eagerly too, an element may be written again
+    ta.write(3, [7, 8]);
     assert.deepEqual(value(ta.stack()), [1, 2, 3, 4, 5, 6, 7, 8]);
     assert.deepEqual(value(ta.gather(tf.tensor1d([3, 0], "int32"))), [7, 8, 1, 2]);
     const c = ta.concat();
@@ -257,7 +259,7 @@ Deno.test("tf.TensorArray in tf.function: an element of another shape or dtype r
   throwsWith(
     () => shapes(x),
     TensorArrayError,
-    /Incompatible shape for value \(4,\), expected \(2,\)/,
+    /Inconsistent shapes: saw \(4,\) but expected \(2,\)/,
   );
   throwsWith(
     () => dtypes(x),
@@ -301,8 +303,21 @@ Deno.test("tf.TensorArray in tf.function: written in both branches of a tensor i
   assert.deepEqual(value(b[0]), [1, 2]);
   assert.equal(f.traceCount, 1);
   assert.ok(opTypes(f).includes("If"));
-  tf.dispose([pos, neg, ...a, ...b]);
-  f.dispose();
+  // Written in the else branch only, before any write gave the element shape: the branch is
+  // traced once more first to learn it.
+  const g = tfFunction((x: any) => {
+    let ta = new TensorArray("float32", { size: 2 });
+    if ((tf.sum(x) as any) > 0) {
+      ta = ta.write(0, x);
+    } else {
+      ta = ta.write(1, x);
+    }
+    return ta.stack();
+  }, { scope: { TensorArray, tf } });
+  const [c, d] = [g(pos), g(neg)];
+  assert.deepEqual([value(c), value(d)], [[1, 2, 0, 0], [0, 0, -1, -2]]);
+  tf.dispose([pos, neg, ...a, ...b, c, d]);
+  [f, g].forEach((fn) => fn.dispose());
 });
 
 Deno.test("tf.TensorArray in tf.function: gradients through write/read/stack in a While loop (the guide's dynamic_rnn with a nonlinear step) match finite differences, with the tape outside the call and inside a calling trace", () => {

@@ -103,6 +103,8 @@ function tfIf(
   setState: SetState,
   names: string[],
 ): void {
+  // A TensorArray only the else branch writes learns its element shape first.
+  if (getState().some(shapeUnknown)) probe(orelse, getState, setState);
   const init = getState();
   let main: unknown[] = [];
   let other: unknown[] = [];
@@ -263,6 +265,32 @@ function next(name: string, before: Sym, v: unknown): Sym {
   return t;
 }
 
+/** A TensorArray of a trace that does not know its element shape yet (nothing written). */
+const shapeUnknown = (v: unknown): boolean => v instanceof TensorArray && v._shapeUnknown;
+
+/**
+ * Traces `body` once in a throwaway graph and returns the variables' values after it (then
+ * restores them). What it learns: the dtype and shape of variables it defines, and the element
+ * shape of the TensorArrays it writes (their shape cell is shared with the arrays before it).
+ */
+function probe(body: () => void, getState: GetState, setState: SetState): unknown[] {
+  const init = getState();
+  let after: unknown[] = [];
+  const g = new v1.Graph(v1.getDefaultGraph());
+  try {
+    probing++;
+    g.asDefault(() => {
+      body();
+      after = getState();
+    });
+  } finally {
+    probing--;
+    setState(init);
+    g.dispose();
+  }
+  return after;
+}
+
 /**
  * Entry values for variables first assigned inside the loop body: the body is traced once
  * in a throwaway graph to learn their dtype and shape, and they start as zeros (TensorFlow
@@ -275,22 +303,8 @@ function fillUndefined(
   names: string[],
 ): unknown[] {
   const init = getState();
-  // A TensorArray whose element shape is not known yet learns it from the probe's writes.
-  const unknown = (v: unknown) => v === undefined || (v instanceof TensorArray && v._shapeUnknown);
-  if (!init.some(unknown)) return init;
-  let after: unknown[] = [];
-  const probe = new v1.Graph(v1.getDefaultGraph());
-  try {
-    probing++;
-    probe.asDefault(() => {
-      body();
-      after = getState();
-    });
-  } finally {
-    probing--;
-    setState(init);
-    probe.dispose();
-  }
+  if (!init.some((v) => v === undefined || shapeUnknown(v))) return init;
+  const after = probe(body, getState, setState);
   return init.map((v, i) => {
     if (v !== undefined) return v;
     const a = after[i];
