@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { TensorArray, TensorArrayError } from "../lib/tensor_array.ts";
-import { tfFunction } from "../lib/function.ts";
+import { TensorSpec, tfFunction } from "../lib/function.ts";
 import { range } from "../lib/autograph/mod.ts";
 import { GradientTape } from "../lib/tape.ts";
 import { gradientCheck, hessianVectorCheck } from "../lib/gradient_check.ts";
@@ -238,6 +238,52 @@ Deno.test("tf.TensorArray in tf.function: a write in a loop that is not known to
   assert.deepEqual(fixed.concreteFunctions[0].graph.outputs[0].shape, [4, 2]);
   tf.dispose([eight, a, x, b]);
   [grow, fixed].forEach((f) => f.dispose());
+});
+
+Deno.test("tf.TensorArray in tf.function: nested tf.range loops, the inner array stacked into the outer one, give an (n, m) tensor of unknown shape when traced", () => {
+  const f = tfFunction((n: any, m: any) => {
+    let rows = new TensorArray("float32", { size: 0, dynamicSize: true });
+    for (const i of range(n)) {
+      let row = new TensorArray("float32", { size: m, elementShape: [] });
+      for (const j of range(m)) row = row.write(j, tf.cast(i * 10 + j, "float32"));
+      rows = rows.write(i, row.stack());
+    }
+    return rows.stack();
+  }, { scope: { TensorArray, range, tf } });
+  const [two, three] = [int(2), int(3)];
+  const r = f(two, three);
+  assert.deepEqual([r.shape, value(r)], [[2, 3], [0, 1, 2, 10, 11, 12]]);
+  assert.deepEqual(f.concreteFunctions[0].graph.outputs[0].shape, [null, null]);
+  tf.dispose([two, three, r]);
+  f.dispose();
+});
+
+Deno.test("tf.TensorArray in tf.function: elements whose shape is partly unknown when traced (input_signature [3, None]) are written in a While loop, run with any width, and differentiate", () => {
+  const f = tfFunction((x: any) => {
+    const xs = new TensorArray("float32", { size: 3 }).unstack(x);
+    let ta = new TensorArray("float32", { size: 3 });
+    let s: any = tf.zerosLike(xs.read(0));
+    for (const i of range(v1.constant(3, "int32"))) {
+      s = tf.sin(s) + xs.read(i);
+      ta = ta.write(i, s);
+    }
+    return ta.stack();
+  }, { scope: { TensorArray, range, tf, v1 }, inputSignature: [new TensorSpec([3, null])] });
+  assert.deepEqual(f.getConcreteFunction().outputs[0].shape, [3, null]);
+  const [wide, narrow] = [tf.tensor2d([[1, 2], [3, 4], [5, 6]]), tf.tensor2d([[1], [3], [5]])];
+  const [a, b] = [f(wide), f(narrow)];
+  // s_0 = x_0, s_i = sin(s_{i-1}) + x_i, one column at a time
+  const s1 = Math.sin(1) + 3;
+  const expected = [1, s1, Math.sin(s1) + 5];
+  assert.deepEqual(a.shape, [3, 2]);
+  assert.deepEqual(b.shape, [3, 1]);
+  value(b).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5, `element ${i}`));
+  assert.ok(opTypes(f).includes("While"));
+  const x = tf.tensor2d([[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]]);
+  const r = gradientCheck((x) => tf.sum(tf.square(f(x))), [x]);
+  assert.ok(r.ok, r.toString());
+  tf.dispose([wide, narrow, a, b, x]);
+  f.dispose();
 });
 
 Deno.test("tf.TensorArray in tf.function: an element of another shape or dtype raises when traced (TF's \"Inconsistent shapes\"/dtype errors); a write past a fixed size raises when the function runs (TF's TensorListSetItem error), keeping no tensor", () => {
