@@ -27,7 +27,9 @@
  * `n` unknown when it grows in a loop); a loop that writes an array whose element shape is
  * not known yet is traced once more first to learn it (as AutoGraph does for variables
  * defined in the loop). Where this differs from TF: in a trace `concat()` needs elements of
- * one shape (TF's may differ in their first dimension), and `split` is not emulated.
+ * one shape (TF's may differ in their first dimension); a traced function cannot return a
+ * TensorArray (using it afterwards raises `InaccessibleTensorError`: return `ta.stack()`);
+ * `split`, `grad` and `identity` are not emulated.
  *
  * Eagerly, the tensors the array makes itself (zeros for unwritten elements, the rows of
  * `unstack`, values given as numbers) belong to the enclosing `tf.tidy`, as any op's result;
@@ -63,6 +65,7 @@ import {
   gather,
   getDefaultGraph,
   type Graph,
+  InaccessibleTensorError,
   reshape,
   type Shape,
   shapeOf,
@@ -405,6 +408,13 @@ export class TensorArray {
 
   #flow(): SymbolicTensor {
     const g = this.#graph!;
+    const finished = (g.flow?.graph ?? g.home).finished;
+    if (finished) {
+      throw new InaccessibleTensorError(
+        `${this.toString()} was made inside ${finished}, whose graph is finished: a ` +
+          `TensorArray of a trace cannot be used outside it. Return ta.stack() (a tensor) instead`,
+      );
+    }
     if (g.flow) return g.flow;
     const shape = this.#cell.shape;
     if (shape === null) {

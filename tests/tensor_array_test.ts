@@ -444,6 +444,17 @@ Deno.test("tf.TensorArray in tf.function: second derivatives through write, read
   f.dispose();
 });
 
+Deno.test("tf.TensorArray in tf.function: an array of a trace used after the trace (returned from the function) raises InaccessibleTensorError, as a graph tensor kept outside does", () => {
+  const f = tfFunction((x: any) => new TensorArray("float32", { size: 1 }).write(0, x), {
+    scope: { TensorArray },
+  });
+  const x = tf.scalar(1);
+  const ta = f(x) as unknown as TensorArray;
+  throwsWith(() => ta.stack(), v1.InaccessibleTensorError, /cannot be used outside it/);
+  x.dispose();
+  f.dispose();
+});
+
 Deno.test("tf.TensorArray: repeated calls keep tf.memory().numTensors flat, eager and traced, failing calls included", () => {
   const traced = tfFunction((n: any) => {
     let ta = new TensorArray("float32", { size: 0, dynamicSize: true });
