@@ -8,6 +8,10 @@
  * - an eager `tf.Tensor` → read as a JavaScript boolean now (eager execution);
  * - a JavaScript value → plain JavaScript at trace time: a loop over `range(3)` unrolls.
  *
+ * A `TensorArray` made in the trace is carried as its one graph tensor (as TF carries a
+ * TensorArray's flow); a loop that writes one whose element shape is not known yet, or an
+ * `if` whose else branch alone writes it, is traced once more first to learn that shape.
+ *
  * The errors follow TensorFlow's: a variable defined in one branch only, a `return` in
  * one branch only, a loop variable whose dtype or shape changes, a value a graph loop
  * cannot carry.
@@ -230,7 +234,7 @@ function carry(name: string, v: unknown): Sym {
   if (isTracedArray(v)) return relax(name, v._flow(), v._loopShape());
   throw new AutoGraphError(
     `'${name}' is ${describe(v)} before the loop: a tensor-dependent loop can only carry ` +
-      `tensors (numbers and booleans become tensors); compute it outside the loop, or make ` +
+      `tensors and TensorArrays (numbers and booleans become tensors); compute it outside the loop, or make ` +
       `the loop a JavaScript loop`,
   );
 }
@@ -259,7 +263,7 @@ function next(name: string, before: Sym, v: unknown): Sym {
       `'${name}' has shape ${v1.formatShape(before.shape)} before the loop, but shape ` +
         `${v1.formatShape(t.shape)} after one iteration. Use setLoopOptions({ shapeInvariants: ` +
         `[[${name}, shape]] }) first in the loop body (tf.autograph.experimental.set_loop_options) ` +
-        `to set shape invariants.`,
+        `to set shape invariants, or collect the values in a TensorArray.`,
     );
   }
   return t;
