@@ -304,7 +304,9 @@ export class TensorArray {
       }
       return reshape(this.#flow(), [-1, ...rest as number[]]) as unknown as tf.Tensor;
     }
-    if (this.#list.length === 0) return tf.zeros([0, ...(shape ?? []).slice(1).map((d) => d ?? 0)]);
+    if (this.#list.length === 0) {
+      return tf.zeros([0, ...(shape ?? []).slice(1).map((d) => d ?? 0)], this.dtype);
+    }
     return tf.concat(this.#list.map((_, i) => this.#maybeZero(i)));
   }
 
