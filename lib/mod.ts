@@ -15,6 +15,7 @@ export * from "./models/mod.ts";
 export * from "./io/mod.ts";
 export * as v1 from "./v1/mod.ts";
 export * from "./function.ts";
+export * from "./tensor_array.ts";
 export * from "./random.ts";
 export * as autograph from "./autograph/mod.ts";
 export {

@@ -26,6 +26,7 @@ import {
 } from "../lib/autograph/mod.ts";
 import { GradientTape } from "../lib/tape.ts";
 import { assignAdd } from "../lib/variables.ts";
+import { TensorArray } from "../lib/tensor_array.ts";
 import * as v1 from "../lib/v1/mod.ts";
 
 await initBackend();
@@ -897,22 +898,34 @@ Deno.test("ConcreteFunction API: inputs, outputs, variables and trainable_variab
   f.dispose();
 });
 
-Deno.test('guide/function "Accumulating values in a loop" without tf.TensorArray (not emulated): a tensor loop variable that grows, with a shape invariant (set_loop_options), collects one value per iteration', () => {
-  const collect = tfFunction((n: any) => {
-    let s: any = tf.zeros([0], "int32");
-    for (const i of range(n)) {
-      setLoopOptions({ shapeInvariants: [[s, [null]]] });
-      s = tf.concat([s, tf.reshape(i, [1])]);
+Deno.test('guide/function "Accumulating values in a loop": dynamic_rnn writes each state to a tf.TensorArray in a tf.range loop (one While op) and stacks them, [batch, time, features] in and out', () => {
+  const [batchSize, seqLen, featureSize] = [2, 3, 4];
+  const rnnStep = (inp: any, state: any) => tf.add(inp, state); // passed in, so not converted
+  const dynamicRnn = tfFunction((rnnStep: any, inputData: any, initialState: any) => {
+    // [batch, time, features] -> [time, batch, features]
+    inputData = tf.transpose(inputData, [1, 0, 2]);
+    const maxSeqLen = inputData.shape[0];
+
+    let states = new TensorArray("float32", { size: maxSeqLen });
+    let state = initialState;
+    // tf.range(max_seq_len) is a graph tensor in TF: a graph constant makes the same While loop
+    for (const i of range(v1.constant(maxSeqLen, "int32"))) {
+      state = rnnStep(tf.gather(inputData, i), state);
+      states = states.write(i, state);
     }
-    return s;
-  }, { scope: { tf, range, setLoopOptions } });
-  const [four, two] = [tf.scalar(4, "int32"), tf.scalar(2, "int32")];
-  const [a, b] = [collect(four), collect(two)];
-  assert.deepEqual([value(a), value(b)], [[0, 1, 2, 3], [0, 1]]);
-  assert.equal(collect.traceCount, 1);
-  assert.ok(opTypes(collect).includes("While"));
-  tf.dispose([four, two, a, b]);
-  collect.dispose();
+    return tf.transpose(states.stack(), [1, 0, 2]);
+  }, { scope: { tf, v1, range, TensorArray } });
+  const x = tf.randomUniform([batchSize, seqLen, featureSize], 0, 1, "float32", 7);
+  const zeros = tf.zeros([batchSize, featureSize]);
+  const out = dynamicRnn(rnnStep, x, zeros);
+  const expected = tf.cumsum(x, 1); // rnn_step adds each input to the state
+  assert.deepEqual(out.shape, [batchSize, seqLen, featureSize]);
+  const diff = tf.max(tf.abs(tf.sub(out, expected)));
+  assert.ok(value(diff)[0] < 1e-6);
+  assert.ok(opTypes(dynamicRnn).includes("While"));
+  assert.deepEqual(dynamicRnn.concreteFunctions[0].graph.outputs[0].shape, [2, 3, 4]);
+  tf.dispose([x, zeros, out, expected, diff]);
+  dynamicRnn.dispose();
 });
 
 Deno.test('tf.function API doc: "input_signature: A possibly nested sequence of tf.TensorSpec objects": arrays and records of specs bind arrays and records of tensors; a wrong structure or shape raises SignatureError naming the element', () => {

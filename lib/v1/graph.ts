@@ -124,8 +124,8 @@ function outOfScope(t: SymbolicTensor | undefined, where: string): InaccessibleT
     `${t?.toString() ?? "A tensor"} is out of scope and cannot be used here: it was made ` +
       `inside ${where}, whose graph is finished (it was stored in a variable, array or object ` +
       `outside while tracing). Use return values (or a loop variable) to get it out; to ` +
-      `collect values across the iterations of a tensor loop, carry a tensor and concat ` +
-      `(tf.TensorArray is not emulated)`,
+      `collect values across the iterations of a tensor loop, write them to a TensorArray ` +
+      `(ta = ta.write(i, x) in the loop, ta.stack() after it; lib/tensor_array.ts)`,
   );
 }
 

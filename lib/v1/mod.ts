@@ -148,6 +148,13 @@ export {
   type StridedSliceMasks,
   topK,
 } from "./array_ops.ts";
+export {
+  TensorArrayError,
+  tensorListGetItem,
+  tensorListReserve,
+  tensorListResize,
+  tensorListSetItem,
+} from "./list_ops.ts";
 export { globalVariablesInitializer, Variable, type VariableOptions } from "./variables.ts";
 export {
   execute,

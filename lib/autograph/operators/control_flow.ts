@@ -8,6 +8,10 @@
  * - an eager `tf.Tensor` → read as a JavaScript boolean now (eager execution);
  * - a JavaScript value → plain JavaScript at trace time: a loop over `range(3)` unrolls.
  *
+ * A `TensorArray` made in the trace is carried as its one graph tensor (as TF carries a
+ * TensorArray's flow); a loop that writes one whose element shape is not known yet, or an
+ * `if` whose else branch alone writes it, is traced once more first to learn that shape.
+ *
  * The errors follow TensorFlow's: a variable defined in one branch only, a `return` in
  * one branch only, a loop variable whose dtype or shape changes, a value a graph loop
  * cannot carry.
@@ -28,6 +32,7 @@ import { AutoGraphError } from "../errors.ts";
 import { add, gt, lt } from "./arithmetic.ts";
 import { and } from "./logical.ts";
 import { asSymbolic, describe, isEager, isSymbolic, isTensorLike, truthy } from "./_tensors.ts";
+import { TensorArray } from "../../tensor_array.ts";
 
 type Sym = v1.SymbolicTensor;
 /** Reads the current values of the statement's variables. */
@@ -81,7 +86,18 @@ export function ifExp(test: unknown, a: () => unknown, b: () => unknown): unknow
 }
 
 const dtypeOf = (x: unknown): v1.DType | undefined =>
-  isSymbolic(x) || isEager(x) ? x.dtype as v1.DType : undefined;
+  isSymbolic(x) || isEager(x) || x instanceof TensorArray ? x.dtype as v1.DType : undefined;
+
+/** A TensorArray made in a trace: graph control flow carries its one graph tensor. */
+const isTracedArray = (x: unknown): x is TensorArray => x instanceof TensorArray && x._traced;
+/** A value a graph `if` or loop carries: a tensor, a number, a boolean, a traced TensorArray. */
+const isCarried = (x: unknown): boolean => isTensorLike(x) || isTracedArray(x);
+/** `v` as the graph tensor a cond or loop carries. */
+const flowOf = (v: unknown, dtype?: v1.DType): Sym =>
+  isTracedArray(v) ? v._flow() : asSymbolic(v as v1.TensorLike, dtype);
+/** The values after a cond or loop: its tensors, TensorArrays rebuilt around theirs. */
+const rebuild = (like: unknown[], ts: unknown[]): unknown[] =>
+  ts.map((t, i) => isTracedArray(like[i]) ? like[i]._withFlow(t as Sym) : t);
 
 function tfIf(
   test: Sym,
@@ -91,15 +107,15 @@ function tfIf(
   setState: SetState,
   names: string[],
 ): void {
+  // A TensorArray only the else branch writes learns its element shape first.
+  if (getState().some(shapeUnknown)) probe(orelse, getState, setState);
   const init = getState();
   let main: unknown[] = [];
   let other: unknown[] = [];
   // The main branch decides which variables are outputs (the tensor-like ones); the else
   // branch is checked against it.
   const outputs = (vals: unknown[], like: unknown[]) =>
-    vals.flatMap((v, i) =>
-      isTensorLike(main[i]) ? [asSymbolic(v as v1.TensorLike, dtypeOf(like[i]))] : []
-    );
+    vals.flatMap((v, i) => isCarried(main[i]) ? [flowOf(v, dtypeOf(like[i]))] : []);
   const built: v1.Graph[] = []; // the branch graphs, freed if the cond cannot be built
   const results = disposingOnError(built, () =>
     v1.cond(test, () => {
@@ -120,8 +136,9 @@ function tfIf(
   let k = 0;
   setState(names.map((_, i) => {
     const [a, b] = [main[i], other[i]];
-    if (!isTensorLike(a)) return a;
+    if (!isCarried(a)) return a;
     const out = results[k++];
+    if (isTracedArray(a)) return a._withFlow(out);
     const plain = (x: unknown) => typeof x === "number" || typeof x === "boolean";
     return plain(a) && a === b ? a : out; // the same JavaScript value from both branches
   }));
@@ -139,7 +156,7 @@ function checkBranches(name: string, a: unknown, b: unknown): void {
           `\`if\` must define it in both branches (or before the \`if\`)`,
     );
   }
-  if (isTensorLike(a) !== isTensorLike(b) || (!isTensorLike(a) && a !== b)) {
+  if (isCarried(a) !== isCarried(b) || (!isCarried(a) && a !== b)) {
     throw new AutoGraphError(
       `'${name}' is ${describe(a)} in the main branch but ${describe(b)} in the else branch ` +
         `of a tensor-dependent \`if\`: both must be tensors (or numbers/booleans), or the same value`,
@@ -214,9 +231,10 @@ export function whileStmt(
 /** A loop variable's entry value as a graph tensor, or the TF error for what cannot be one. */
 function carry(name: string, v: unknown): Sym {
   if (isTensorLike(v)) return asSymbolic(v);
+  if (isTracedArray(v)) return relax(name, v._flow(), v._loopShape());
   throw new AutoGraphError(
     `'${name}' is ${describe(v)} before the loop: a tensor-dependent loop can only carry ` +
-      `tensors (numbers and booleans become tensors); compute it outside the loop, or make ` +
+      `tensors and TensorArrays (numbers and booleans become tensors); compute it outside the loop, or make ` +
       `the loop a JavaScript loop`,
   );
 }
@@ -227,6 +245,7 @@ function compatible(a: v1.Shape, b: v1.Shape): boolean {
 
 /** The value of loop variable `name` after one iteration, checked against its entry value. */
 function next(name: string, before: Sym, v: unknown): Sym {
+  if (isTracedArray(v)) v = v._flow();
   if (!isTensorLike(v)) {
     throw new AutoGraphError(
       `'${name}' is ${describe(v)} after one iteration, but a tensor before the loop`,
@@ -244,10 +263,36 @@ function next(name: string, before: Sym, v: unknown): Sym {
       `'${name}' has shape ${v1.formatShape(before.shape)} before the loop, but shape ` +
         `${v1.formatShape(t.shape)} after one iteration. Use setLoopOptions({ shapeInvariants: ` +
         `[[${name}, shape]] }) first in the loop body (tf.autograph.experimental.set_loop_options) ` +
-        `to set shape invariants.`,
+        `to set shape invariants, or collect the values in a TensorArray.`,
     );
   }
   return t;
+}
+
+/** A TensorArray of a trace that does not know its element shape yet (nothing written). */
+const shapeUnknown = (v: unknown): boolean => v instanceof TensorArray && v._shapeUnknown;
+
+/**
+ * Traces `body` once in a throwaway graph and returns the variables' values after it (then
+ * restores them). What it learns: the dtype and shape of variables it defines, and the element
+ * shape of the TensorArrays it writes (their shape cell is shared with the arrays before it).
+ */
+function probe(body: () => void, getState: GetState, setState: SetState): unknown[] {
+  const init = getState();
+  let after: unknown[] = [];
+  const g = new v1.Graph(v1.getDefaultGraph());
+  try {
+    probing++;
+    g.asDefault(() => {
+      body();
+      after = getState();
+    });
+  } finally {
+    probing--;
+    setState(init);
+    g.dispose();
+  }
+  return after;
 }
 
 /**
@@ -262,20 +307,8 @@ function fillUndefined(
   names: string[],
 ): unknown[] {
   const init = getState();
-  if (!init.includes(undefined)) return init;
-  let after: unknown[] = [];
-  const probe = new v1.Graph(v1.getDefaultGraph());
-  try {
-    probing++;
-    probe.asDefault(() => {
-      body();
-      after = getState();
-    });
-  } finally {
-    probing--;
-    setState(init);
-    probe.dispose();
-  }
+  if (!init.some((v) => v === undefined || shapeUnknown(v))) return init;
+  const after = probe(body, getState, setState);
   return init.map((v, i) => {
     if (v !== undefined) return v;
     const a = after[i];
@@ -327,20 +360,20 @@ function tfWhile(
     v1.whileLoop(
       (...vars) => {
         built.push(v1.getDefaultGraph());
-        setState(vars);
+        setState(rebuild(entry, vars));
         const c = test();
         return isSymbolic(c) ? c : truthy(c, "while");
       },
       (...vars) => {
         built.push(v1.getDefaultGraph());
-        setState(vars);
+        setState(rebuild(entry, vars));
         body();
         return getState().map((v, i) => next(names[i], init[i], v));
       },
       init,
       { maximumIterations: opts.maximumIterations },
     ));
-  setState(out);
+  setState(rebuild(entry, out));
 }
 
 /**
