@@ -412,13 +412,15 @@ Deno.test('Functional API, "All models are callable, just like layers": function
   inner.dispose();
 });
 
-Deno.test("Functional API: a model frozen as a whole (trainable = False) and used as a layer contributes only non-trainable weights (transfer learning)", () => {
+Deno.test('Functional API: a model frozen as a whole (trainable = False) and used as a layer is one "(Functional)" row of the summary and contributes only non-trainable weights (transfer learning)', () => {
   const base = functionalCnn({ seed: 1 });
   base.trainable = false;
   const x = tf.input({ shape: [28, 28, 1] });
   const head = tf.layers.dense({ units: 3, name: "head" });
   const model = tf.model({ inputs: x, outputs: head.apply(base.apply(x)) as tf.SymbolicTensor });
   const s = summary(model);
+  assert.deepEqual(s.rows.map((r) => r.type), ["InputLayer", "Functional", "Dense"]);
+  assert.equal(s.rows[1].outputShape, "(None, 10)");
   assert.equal(s.trainableParams, 10 * 3 + 3);
   assert.equal(s.nonTrainableParams, base.countParams());
   model.dispose();
@@ -516,6 +518,44 @@ Deno.test("saving guide, custom objects: a registered custom layer (Keras: regis
       return true;
     });
     model.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A custom layer nobody registers: loadable only through customObjects. */
+class UnregisteredDense extends SimpleDense {
+  static override className = "UnregisteredDense";
+}
+
+Deno.test('saving guide, custom objects: load_model(path, custom_objects={"UnregisteredDense": cls}) loads an unregistered custom layer for that load only; without it the class is unknown (ModelFileError), before and after', async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const seq of [true, false]) {
+      const layer = new UnregisteredDense({ units: 2, seed: 1, name: "custom" });
+      let model: tf.LayersModel;
+      if (seq) {
+        model = tf.sequential({
+          layers: [tf.layers.dense({ units: 3, inputShape: [4] }), layer],
+        });
+      } else {
+        const x = tf.input({ shape: [4] });
+        model = tf.model({ inputs: x, outputs: layer.apply(x) as tf.SymbolicTensor });
+      }
+      await saveModel(model, dir);
+      await assert.rejects(() => loadModel(dir), /UnregisteredDense/);
+      const back = await loadModel(dir, { customObjects: { UnregisteredDense } });
+      assert.ok(back.getLayer("custom") instanceof UnregisteredDense);
+      const x = tf.ones([2, 4]);
+      assert.ok(sameValues(
+        run(() => model.predict(x) as tf.Tensor),
+        run(() => back.predict(x) as tf.Tensor),
+      ));
+      x.dispose();
+      await assert.rejects(() => loadModel(dir), ModelFileError, "registered for that load only");
+      model.dispose();
+      back.dispose();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -9,7 +9,8 @@
  * its inputs first; weights of frozen layers (`trainable = false`) count as
  * non-trainable; the "Connected to" column names each input as
  * `layer[node_index][tensor_index]` (a layer shared by two calls has nodes 0
- * and 1), counting only the calls that belong to this model; a subclassed
+ * and 1), counting only the calls that belong to this model; a model nested
+ * as a layer is of type "Functional" (tfjs names its class "Model"); a subclassed
  * model's layers print "multiple" as output shape; and a model whose layers
  * are not built yet raises {@linkcode ModelNotBuiltError} (Keras: "This model
  * has not yet been built"). The table keeps the classic Keras 2 text layout
@@ -102,6 +103,12 @@ function inbound(layer: tf.layers.Layer, relevant: Set<Node> | undefined): strin
   );
 }
 
+/** The class Keras prints: a model built with `tf.model` (tfjs class "Model") nested as a layer is "Functional". */
+function typeName(layer: tf.layers.Layer): string {
+  const name = layer.getClassName();
+  return name === "Model" && "layers" in layer ? "Functional" : name;
+}
+
 /** The nodes of a graph model (tfjs `Container.nodesByDepth`), or undefined for other models. */
 function modelNodes(model: Summarizable): Set<Node> | undefined {
   const byDepth = (model as unknown as { nodesByDepth?: Record<string, Node[]> }).nodesByDepth;
@@ -132,7 +139,7 @@ export function summary(model: Summarizable): ModelSummary {
   const branched = connections.some((c) => c.length > 1);
   const rows: SummaryRow[] = model.layers.map((l, i) => ({
     name: l.name,
-    type: l.getClassName(),
+    type: typeName(l),
     outputShape: outputShapeOf(l),
     params: l.countParams(),
     connectedTo: connections[i],
