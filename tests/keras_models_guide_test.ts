@@ -267,6 +267,7 @@ Deno.test('Model.summary(): a graph that branches gets a "Connected to" column n
     "block_conv2[0][0]",
   ]);
   assert.deepEqual(s.rows.find((row) => row.name === "stem")?.connectedTo, ["image[0][0]"]);
+  assert.match(String(s), /\nimage \(InputLayer\) +\(None, 28, 28, 1\) +0 +-\n/);
   assert.match(
     String(s),
     /skip_add \(Add\) +\(None, 28, 28, 8\) +0 +stem\[0\]\[0\], block_conv2\[0\]\[0\]/,

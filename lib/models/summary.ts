@@ -115,6 +115,9 @@ function modelNodes(model: Summarizable): Set<Node> | undefined {
   return byDepth === undefined ? undefined : new Set(Object.values(byDepth).flat());
 }
 
+/** The "Connected to" cell: the inputs, or "-" for a layer with none (an InputLayer), as Keras prints. */
+const connectedText = (r: SummaryRow): string => r.connectedTo.join(", ") || "-";
+
 const escape = (s: string): string =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 
@@ -154,7 +157,7 @@ export function summary(model: Summarizable): ModelSummary {
       `${r.name} (${r.type})`,
       r.outputShape,
       fmt(r.params),
-      ...(branched ? [r.connectedTo.join(", ")] : []),
+      ...(branched ? [connectedText(r)] : []),
     ]);
     const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)) + 2);
     const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join("").trimEnd();
@@ -184,7 +187,7 @@ export function summary(model: Summarizable): ModelSummary {
     }</tr>`;
     const body = rows.map((r) =>
       `<tr>${td(`${r.name} (${r.type})`)}${td(r.outputShape)}${td(fmt(r.params), true)}${
-        branched ? td(r.connectedTo.join(", ")) : ""
+        branched ? td(connectedText(r)) : ""
       }</tr>`
     ).join("");
     const foot = [
