@@ -346,6 +346,12 @@ Deno.test("Sequential (documented tfjs difference): the first layer must be give
   );
   m.add(tf.layers.dense({ units: 2, inputShape: [3] }));
   assert.equal(m.weights.length, 2, 'with an input shape "the model gets built continuously"');
+  // input_shape excludes the batch axis: the model's input is (None, ...), as mlp()'s.
+  assert.deepEqual(m.inputs[0].shape, [null, 3]);
+  const built = mlp({ seed: 1 });
+  assert.deepEqual(built.inputs[0].shape, [null, 28, 28, 1]);
+  assert.equal(built.weights.length, 4);
+  built.dispose();
   m.dispose();
 });
 
@@ -564,9 +570,14 @@ Deno.test('saving guide, custom objects: load_model(path, custom_objects={"Unreg
 
 // ---------------------------------------------------------------- memory
 
-Deno.test("no leaks: tf.memory().numTensors is flat across repeated build, call, summary, save, load and failing calls", async () => {
+Deno.test("no leaks: tf.memory().numTensors is flat across repeated build, call, summary, save, load (with customObjects) and failing calls (wrong input size, unbuilt summary, missing file, unknown class)", async () => {
   const dir = await Deno.makeTempDir();
   try {
+    const unknown = tf.sequential({
+      layers: [new UnregisteredDense({ units: 2, inputShape: [3], name: "u" })],
+    });
+    await saveModel(unknown, `${dir}/unknown`);
+    unknown.dispose();
     const round = async () => {
       const layer = simpleDense({ units: 3, seed: 1 });
       call(layer, [2, 4]);
@@ -581,6 +592,8 @@ Deno.test("no leaks: tf.memory().numTensors is flat across repeated build, call,
       back.dispose();
       model.dispose();
       await assert.rejects(() => loadModel(`${dir}/missing`), ModelFileError);
+      await assert.rejects(() => loadModel(`${dir}/unknown`), ModelFileError);
+      (await loadModel(`${dir}/unknown`, { customObjects: { UnregisteredDense } })).dispose();
       const net = new DigitNet({ seed: 1 });
       net.dispose();
     };
