@@ -318,8 +318,8 @@ Deno.test("summary: Keras' rows and totals, as text and as an HTML table", () =>
   const r = residualCnn();
   const rs = summary(r);
   assert.deepEqual(rs.rows.find((row) => row.name === "skip_add")?.connectedTo, [
-    "stem",
-    "block_conv2",
+    "stem[0][0]",
+    "block_conv2[0][0]",
   ]);
   assert.match(String(rs), /Connected to/);
   // Frozen layers count as non-trainable.

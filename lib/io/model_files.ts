@@ -11,7 +11,17 @@
  * Python, convert them to Keras with TensorFlow's converter:
  * `tensorflowjs_converter --input_format=tfjs_layers_model --output_format=keras model.json out.h5`
  * (from `pip install tensorflowjs`). Models with a custom layer need its class
- * registered (in JavaScript) or defined (in Python) before loading.
+ * registered (in JavaScript; Keras: `register_keras_serializable`), passed to
+ * `loadModel(dir, { customObjects })` (Keras: `custom_objects`), or defined
+ * (in Python) before loading.
+ *
+ * What round-trips, as in Keras' saving guide: the architecture (each layer's
+ * config, `trainable` included, so frozen layers stay frozen), every weight
+ * (non-trainable ones too) and, with `includeOptimizer: true`, the compile
+ * settings and the optimizer's state. One difference, tfjs's default kept on
+ * purpose: Keras' `model.save` includes the optimizer by default, `saveModel`
+ * (like tfjs's `model.save`) only when asked, so by default `weights.bin` holds
+ * exactly the model's weights and the loaded model comes back uncompiled.
  *
  * Writes are atomic: both files are written to temporary names in the target
  * directory, then renamed, weights first, `model.json` last. Loading checks
@@ -443,18 +453,38 @@ export async function saveModel(
   return await model.save(fileSystem(dir), { includeOptimizer: options.includeOptimizer ?? false });
 }
 
+/** Options of {@linkcode loadModel}. */
+export interface LoadModelOptions {
+  /**
+   * Classes of custom layers by the class name saved in `model.json`, used for
+   * this load only (Keras: `load_model(path, custom_objects={...})`). A class
+   * registered with `tf.serialization.registerClass` (Keras:
+   * `register_keras_serializable`) needs no entry here.
+   */
+  customObjects?: Record<string, tf.serialization.SerializableConstructor<tf.layers.Layer>>;
+}
+
 /**
  * Loads a model saved by {@linkcode saveModel} (or by tfjs anywhere) from
  * `dir`. Throws {@linkcode ModelFileError} when a file is missing, truncated
  * or does not fit the other. Custom layers must be registered first
- * (importing their module does it).
+ * (importing their module does it) or passed in `options.customObjects`.
  */
-export async function loadModel(dir: string): Promise<tf.LayersModel> {
+export async function loadModel(
+  dir: string,
+  options: LoadModelOptions = {},
+): Promise<tf.LayersModel> {
   const jsonPath = join(dir, MODEL_JSON);
   const artifacts = await fileSystem(dir).load();
   const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split("\n")[0];
   const specs = artifacts.weightSpecs ?? [];
-  const model = await buildWithinManifest(artifacts, specs, jsonPath, firstLine);
+  const model = await buildWithinManifest(
+    artifacts,
+    specs,
+    jsonPath,
+    firstLine,
+    options.customObjects ?? {},
+  );
   let named: tf.NamedTensorMap = {};
   try {
     named = tf.io.decodeWeights(artifacts.weightData ?? new ArrayBuffer(0), specs);
@@ -497,13 +527,16 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
  * and dtype, at each layer's `addWeight`, before its values exist), so a topology
  * that does not fit its weights allocates nothing beyond them; initial values
  * are zeros (as tfjs's fast-init does: the file's replace them); what was
- * built is freed when building fails.
+ * built is freed when building fails. `customObjects` are registered for the
+ * build only (tfjs's own `customObjects` argument does not reach the layers of
+ * a Sequential model), then the registry is put back as it was.
  */
 async function buildWithinManifest(
   artifacts: tf.io.ModelArtifacts,
   specs: tf.io.WeightsManifestEntry[],
   jsonPath: string,
   firstLine: (e: unknown) => string,
+  customObjects: Record<string, tf.serialization.SerializableConstructor<tf.layers.Layer>>,
 ): Promise<tf.LayersModel> {
   // The manifest's model weights by their last name part ("kernel", "bias", ...): a layer's
   // weight "kernel" is saved as "<scope>/<layer>/kernel".
@@ -553,6 +586,13 @@ async function buildWithinManifest(
     created.push(w);
     return w;
   };
+  const registry = tf.serialization.SerializationMap.getMap().classNameMap;
+  const replaced = Object.keys(customObjects).map((name) =>
+    [name, Object.hasOwn(registry, name) ? registry[name] : undefined] as const
+  );
+  for (const [name, cls] of Object.entries(customObjects)) {
+    registry[name] = [cls, cls.fromConfig] as unknown as (typeof registry)[string];
+  }
   let pending: Promise<tf.LayersModel>;
   try {
     // modelFromJSON builds the layers synchronously, before its first await: the patch
@@ -564,6 +604,10 @@ async function buildWithinManifest(
     );
   } finally {
     proto.addWeight = original;
+    for (const [name, entry] of replaced) {
+      if (entry === undefined) delete registry[name];
+      else registry[name] = entry;
+    }
   }
   try {
     return await pending;
@@ -581,7 +625,8 @@ async function buildWithinManifest(
       throw new ModelFileError(
         jsonPath,
         `uses a class tfjs does not know (${msg}); import the module that registers it ` +
-          "(tf.serialization.registerClass) before loading",
+          "(tf.serialization.registerClass) before loading, or pass the class in " +
+          "loadModel's customObjects",
       );
     }
     throw new ModelFileError(jsonPath, `has a modelTopology tfjs cannot build (${msg})`);

@@ -7,7 +7,12 @@
  * `seen`, a non-trainable weight counting the examples it processed in
  * training (`training: true`; inference leaves it alone), and adds an L2
  * penalty `rate · Σ W²` with `addLoss`, which `fit` adds to the model's loss
- * (Keras: `self.add_loss(...)`; read back as `model.losses`).
+ * (Keras: `self.add_loss(...)`). The penalty is added once, in `build`, as a
+ * function of the kernel (like a kernel regularizer), so `layer.losses` holds
+ * one entry however many times the layer is called, and its value follows the
+ * current weights. Read it back with `model.calculateLosses()` (the values)
+ * or `layer.losses`: tfjs's `model.losses` lists only losses added to the
+ * model itself, where Keras' `model.losses` also gathers its layers'.
  *
  * @example
  * ```ts
@@ -23,15 +28,17 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { kernelInit } from "./_init.ts";
+import { baseArgs, type BaseLayerArgs } from "./_layer_args.ts";
 
-/** Constructor arguments of {@linkcode CountingDense} (also its config). */
-export interface CountingDenseArgs {
+/**
+ * Constructor arguments of {@linkcode CountingDense} (also its config), with
+ * the base layer's (`name`, `trainable`, `inputShape`, ...).
+ */
+export interface CountingDenseArgs extends BaseLayerArgs {
   units: number;
   /** Weight of the L2 penalty on the kernel added with `addLoss` (0: none). */
   l2?: number;
   seed?: number;
-  name?: string;
-  inputShape?: tf.Shape;
 }
 
 /** Dense with a non-trainable example counter and an `addLoss` L2 penalty. */
@@ -46,7 +53,7 @@ export class CountingDense extends tf.layers.Layer {
   private seen: tf.LayerVariable | null = null;
 
   constructor(args: CountingDenseArgs) {
-    super({ name: args.name, inputShape: args.inputShape });
+    super(baseArgs(args));
     if (!Number.isInteger(args.units) || args.units < 1) {
       throw new RangeError(`CountingDense: units is ${args.units}; use a whole number >= 1`);
     }
@@ -56,7 +63,7 @@ export class CountingDense extends tf.layers.Layer {
     }
     this.units = args.units;
     this.l2 = l2;
-    this.seed = args.seed;
+    this.seed = args.seed ?? undefined;
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
@@ -76,6 +83,7 @@ export class CountingDense extends tf.layers.Layer {
       const kernel = this.kernel;
       this.addLoss(() => tf.tidy(() => kernel.read().square().sum().mul(this.l2)) as tf.Scalar);
     }
+    this.inputSpec = [{ minNDim: 2, axes: { [-1]: inputDim } }];
     this.built = true;
   }
 

@@ -22,6 +22,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { dropoutSeed, kernelInit } from "./_init.ts";
+import { baseArgs, type BaseLayerArgs } from "./_layer_args.ts";
 import { IMAGE_SHAPE } from "./sequential.ts";
 import { seededDropout } from "./seeded_dropout.ts";
 
@@ -37,17 +38,13 @@ const ACTIVATIONS: Record<SimpleActivation, (x: tf.Tensor) => tf.Tensor> = {
 };
 
 /** Constructor arguments of {@linkcode SimpleDense} (also its serialized config). */
-export interface SimpleDenseArgs {
+export interface SimpleDenseArgs extends BaseLayerArgs {
   /** Output features. */
   units: number;
   /** Applied after `x·W + b` (default "linear"). */
   activation?: SimpleActivation;
   /** Seed of the Glorot-uniform kernel initializer. */
   seed?: number;
-  /** Input features, when this is a model's first layer. */
-  inputShape?: tf.Shape;
-  name?: string;
-  trainable?: boolean;
 }
 
 /** A fully connected layer with its own kernel and bias (see the module doc). */
@@ -61,7 +58,9 @@ export class SimpleDense extends tf.layers.Layer {
   private bias: tf.LayerVariable | null = null;
 
   constructor(args: SimpleDenseArgs) {
-    super({ name: args.name, inputShape: args.inputShape, trainable: args.trainable });
+    // The base arguments go to Layer, so that from_config restores `trainable`, the input
+    // shape of a first layer (`batchInputShape` in the config) and the dtype.
+    super(baseArgs(args));
     if (!Number.isInteger(args.units) || args.units < 1) {
       throw new RangeError(`SimpleDense: units is ${args.units}; use a whole number >= 1`);
     }
@@ -90,6 +89,8 @@ export class SimpleDense extends tf.layers.Layer {
       kernelInit(this.seed, 0),
     );
     this.bias = this.addWeight("bias", [this.units], "float32", tf.initializers.zeros());
+    // Keras' input_spec: later calls must keep the feature size the weights were built for.
+    this.inputSpec = [{ minNDim: 2, axes: { [-1]: inputDim } }];
     this.built = true;
   }
 

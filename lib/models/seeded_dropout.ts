@@ -32,15 +32,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { SymbolicTensor } from "../v1/graph.ts";
 import { dropout } from "../v1/random_ops.ts";
+import { baseArgs, type BaseLayerArgs } from "./_layer_args.ts";
 
 /** Options of {@linkcode seededDropout}. */
-export interface SeededDropoutArgs {
+export interface SeededDropoutArgs extends BaseLayerArgs {
   /** Fraction of the inputs to drop, in [0, 1). */
   rate: number;
   /** Base seed; the n-th training call draws from the pair `(seed, n)`. Unseeded when omitted. */
   seed?: number;
-  /** Layer name. */
-  name?: string;
 }
 
 /** A Dropout layer whose masks are reproducible from a seed (see the module doc). */
@@ -52,12 +51,12 @@ export class SeededDropout extends tf.layers.Layer {
   #calls = 0;
 
   constructor(args: SeededDropoutArgs) {
-    super({ name: args.name });
+    super(baseArgs(args));
     if (!(args.rate >= 0 && args.rate < 1)) {
       throw new RangeError(`seededDropout: rate is ${args.rate}; use a number in [0, 1)`);
     }
     this.rate = args.rate;
-    this.seed = args.seed;
+    this.seed = args.seed ?? undefined;
     this.supportsMasking = true;
   }
 

@@ -6,6 +6,13 @@
  * uncompiled, so the notebook shows `compile` as its own step. A `seed` makes
  * the initial weights and the dropout masks reproducible.
  *
+ * Both give their first layer the input shape, so they are built (weights
+ * exist, `summary` works) as soon as they are made, as a Keras `Sequential`
+ * that starts with an `Input`. tfjs differs from Keras here on purpose: a
+ * `tf.sequential()` whose first layer has no `inputShape` is refused at `add`
+ * ("The first layer in a Sequential model must get an `inputShape`"), where
+ * Keras accepts it and builds at the first call.
+ *
  * @example
  * ```ts
  * import { cnn, mlp } from "./sequential.ts";

@@ -8,7 +8,12 @@
  *
  * TensorFlow.js has no subclassable `Model` class, so this is the same idea
  * without the inheritance: `call(x, { training })` returns logits, `predict`
- * returns probabilities, and the weights are those of its layers.
+ * returns probabilities, and the weights are those of its layers. One
+ * difference from Keras: a Keras subclassed model creates its weights at its
+ * first call (its `summary()` raises before that); `DigitNet` runs one example
+ * through in its constructor, so it is built, and summarized, at once. As in
+ * Keras, its summary shows "multiple" for output shapes (no static graph), and
+ * a frozen layer (`trainable = false`) leaves `trainableVariables`.
  *
  * @example
  * ```ts

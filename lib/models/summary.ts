@@ -5,6 +5,17 @@
  * has `in·out + out` weights, a Conv2D `k·k·in·filters + filters`), so they
  * match what `model.summary()` prints in Python for the same architecture.
  *
+ * As in Keras: a Sequential model lists no InputLayer, a functional one lists
+ * its inputs first; weights of frozen layers (`trainable = false`) count as
+ * non-trainable; the "Connected to" column names each input as
+ * `layer[node_index][tensor_index]` (a layer shared by two calls has nodes 0
+ * and 1), counting only the calls that belong to this model; a model nested
+ * as a layer is of type "Functional" (tfjs names its class "Model"); a subclassed
+ * model's layers print "multiple" as output shape; and a model whose layers
+ * are not built yet raises {@linkcode ModelNotBuiltError} (Keras: "This model
+ * has not yet been built"). The table keeps the classic Keras 2 text layout
+ * (`_` and `=` rules) rather than Keras 3's box drawing.
+ *
  * @example
  * ```ts
  * import { mlp } from "./sequential.ts";
@@ -18,6 +29,14 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 
+/** Thrown by {@linkcode summary} for a model with a layer whose weights do not exist yet. */
+export class ModelNotBuiltError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ModelNotBuiltError";
+  }
+}
+
 /** One layer in a {@linkcode ModelSummary}. */
 export interface SummaryRow {
   name: string;
@@ -26,7 +45,7 @@ export interface SummaryRow {
   /** Keras style: "(None, 26, 26, 16)"; "multiple" when the layer has no single shape. */
   outputShape: string;
   params: number;
-  /** Names of the layers feeding this one (functional models). */
+  /** The inputs of this layer in this model, as Keras prints them: `"stem[0][0]"` (functional models). */
   connectedTo: string[];
 }
 
@@ -66,11 +85,38 @@ function outputShapeOf(layer: tf.layers.Layer): string {
   }
 }
 
-function inbound(layer: tf.layers.Layer): string[] {
-  const nodes = (layer as unknown as { inboundNodes?: { inboundLayers: tf.layers.Layer[] }[] })
-    .inboundNodes ?? [];
-  return nodes.flatMap((n) => n.inboundLayers.map((l) => l.name));
+interface Node {
+  inboundLayers: tf.layers.Layer[];
+  nodeIndices: number[];
+  tensorIndices: number[];
 }
+
+/**
+ * The inputs of `layer` as Keras prints them, `name[node_index][tensor_index]`, from its calls
+ * that belong to the model (`relevant`, when the model is a graph; a layer may also be called
+ * in other models).
+ */
+function inbound(layer: tf.layers.Layer, relevant: Set<Node> | undefined): string[] {
+  const nodes = (layer as unknown as { inboundNodes?: Node[] }).inboundNodes ?? [];
+  return nodes.filter((n) => relevant === undefined || relevant.has(n)).flatMap((n) =>
+    n.inboundLayers.map((l, i) => `${l.name}[${n.nodeIndices[i]}][${n.tensorIndices[i]}]`)
+  );
+}
+
+/** The class Keras prints: a model built with `tf.model` (tfjs class "Model") nested as a layer is "Functional". */
+function typeName(layer: tf.layers.Layer): string {
+  const name = layer.getClassName();
+  return name === "Model" && "layers" in layer ? "Functional" : name;
+}
+
+/** The nodes of a graph model (tfjs `Container.nodesByDepth`), or undefined for other models. */
+function modelNodes(model: Summarizable): Set<Node> | undefined {
+  const byDepth = (model as unknown as { nodesByDepth?: Record<string, Node[]> }).nodesByDepth;
+  return byDepth === undefined ? undefined : new Set(Object.values(byDepth).flat());
+}
+
+/** The "Connected to" cell: the inputs, or "-" for a layer with none (an InputLayer), as Keras prints. */
+const connectedText = (r: SummaryRow): string => r.connectedTo.join(", ") || "-";
 
 const escape = (s: string): string =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
@@ -83,13 +129,23 @@ function weightCount(ws: { shape: (number | null)[] }[]): number {
 
 /** A summary of `model` (Keras: `model.summary()`), shown as an HTML table in Jupyter. */
 export function summary(model: Summarizable): ModelSummary {
-  const branched = model.layers.some((l) => inbound(l).length > 1);
-  const rows: SummaryRow[] = model.layers.map((l) => ({
+  const unbuilt = model.layers.find((l) => !l.built);
+  if (unbuilt !== undefined) {
+    throw new ModelNotBuiltError(
+      `summary: model "${model.name}" has not yet been built: its layer "${unbuilt.name}" has no ` +
+        "weights yet. Build it first: give the first layer an input shape, or call the model " +
+        "(or that layer) on a batch of data",
+    );
+  }
+  const relevant = modelNodes(model);
+  const connections = model.layers.map((l) => inbound(l, relevant));
+  const branched = connections.some((c) => c.length > 1);
+  const rows: SummaryRow[] = model.layers.map((l, i) => ({
     name: l.name,
-    type: l.getClassName(),
+    type: typeName(l),
     outputShape: outputShapeOf(l),
     params: l.countParams(),
-    connectedTo: inbound(l),
+    connectedTo: connections[i],
   }));
   const trainable = model.layers.reduce((a, l) => a + weightCount(l.trainableWeights), 0);
   const total = model.layers.reduce((a, l) => a + l.countParams(), 0);
@@ -101,7 +157,7 @@ export function summary(model: Summarizable): ModelSummary {
       `${r.name} (${r.type})`,
       r.outputShape,
       fmt(r.params),
-      ...(branched ? [r.connectedTo.join(", ")] : []),
+      ...(branched ? [connectedText(r)] : []),
     ]);
     const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)) + 2);
     const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join("").trimEnd();
@@ -131,7 +187,7 @@ export function summary(model: Summarizable): ModelSummary {
     }</tr>`;
     const body = rows.map((r) =>
       `<tr>${td(`${r.name} (${r.type})`)}${td(r.outputShape)}${td(fmt(r.params), true)}${
-        branched ? td(r.connectedTo.join(", ")) : ""
+        branched ? td(connectedText(r)) : ""
       }</tr>`
     ).join("");
     const foot = [
