@@ -114,7 +114,7 @@ export async function evaluateMetrics(
  *
  * Each step builds one batch from the byte store, calls `model.trainOnBatch`
  * and disposes the batch, so `tf.memory().numTensors` is the same after every
- * epoch. Callbacks get `onTrainBegin`, `onEpochBegin`, `onBatchEnd` (with
+ * epoch. Callbacks get `onTrainBegin`, `onEpochBegin`, `onBatchBegin`, `onBatchEnd` (with
  * `loss`, the metrics and `size`), `onEpochEnd` (epoch means plus `val_*`) and
  * `onTrainEnd`; a callback setting `stopTraining` ends training after the
  * epoch. Callbacks with a `setModel` method receive the model first.
@@ -155,6 +155,7 @@ export async function fitDataset(
     for (const batch of train.batches(opts.batchSize, { shuffle, seed })) {
       let out: number | number[];
       try {
+        for (const cb of callbacks) await cb.onBatchBegin?.(step);
         out = await model.trainOnBatch(batch.xs, batch.ys);
       } finally {
         tf.dispose([batch.xs, batch.ys]);
@@ -234,6 +235,10 @@ class TrainingCallbackAdapter extends tf.Callback {
 
   override async onEpochBegin(epoch: number): Promise<void> {
     for (const cb of this.#callbacks) await cb.onEpochBegin?.(epoch);
+  }
+
+  override async onBatchBegin(batch: number): Promise<void> {
+    for (const cb of this.#callbacks) await cb.onBatchBegin?.(batch);
   }
 
   override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
