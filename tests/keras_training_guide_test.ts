@@ -28,6 +28,8 @@ import {
   learningRateScheduler,
   type Logs,
   piecewiseConstantDecay,
+  reduceLROnPlateau,
+  type ReduceLROnPlateauOptions,
   setModelOn,
   stepDecay,
   type TrainableModel,
@@ -534,6 +536,84 @@ Deno.test("documented difference: LearningRateScheduler logs the rate as 'lr' (t
   const h = await runEpochs([cb], { epochs: 1 }, () => Promise.resolve({ loss: 1 }));
   assert.deepEqual(h, { loss: [1], lr: [0.003] });
   adam.dispose();
+});
+
+// ---------------------------------------------------------------------------
+// tf.keras.callbacks.ReduceLROnPlateau
+
+/** The rate in effect at each epoch, over scripted values of `monitor`, starting from SGD(lr). */
+async function plateau(
+  values: number[],
+  options: ReduceLROnPlateauOptions,
+  lr = 1,
+): Promise<number[]> {
+  const sgd = tf.train.sgd(lr);
+  const cb = reduceLROnPlateau(options, sgd);
+  const monitor = options.monitor ?? "val_loss";
+  const h = await runEpochs(
+    [cb],
+    { epochs: values.length },
+    (epoch) => Promise.resolve({ [monitor]: values[epoch] }),
+  );
+  sgd.dispose();
+  return h.lr;
+}
+
+Deno.test("ReduceLROnPlateau: 'if no improvement is seen for a patience number of epochs, the learning rate is reduced' by new_lr = lr * factor, logged as the epoch's rate", async () => {
+  const rates = await plateau([1, 0.9, 0.9, 0.95, 0.8, 0.85, 0.9, 0.9], {
+    monitor: "val_loss",
+    factor: 0.5,
+    patience: 2,
+  });
+  // Epochs 2 and 3 do not improve on 0.9: the rate halves after epoch 3; epochs 5, 6 again.
+  assert.deepEqual(rates, [1, 1, 1, 1, 0.5, 0.5, 0.5, 0.25]);
+});
+
+Deno.test("ReduceLROnPlateau: min_delta 'to only focus on significant changes', mode 'auto' from the name, min_lr a lower bound", async () => {
+  const small = await plateau([1, 0.99995, 0.9999], { monitor: "loss", factor: 0.5, patience: 1 });
+  assert.deepEqual(small, [1, 1, 0.5], "changes below the default min_delta 1e-4 do not count");
+  const acc = await plateau([0.5, 0.6, 0.6, 0.7], { monitor: "val_acc", factor: 0.5, patience: 1 });
+  assert.deepEqual(acc, [1, 1, 1, 0.5], "accuracy is maximised");
+  const floor = await plateau([1, 1, 1, 1, 1], {
+    monitor: "loss",
+    factor: 0.1,
+    patience: 1,
+    minLr: 0.05,
+  });
+  assert.deepEqual(floor, [1, 1, 0.1, 0.05, 0.05]);
+  assert.throws(() => reduceLROnPlateau({ factor: 1 }), /below 1/);
+});
+
+Deno.test("ReduceLROnPlateau cooldown: 'number of epochs to wait before resuming normal operation after the learning rate has been reduced'", async () => {
+  const rates = await plateau([1, 1, 1, 1, 1, 1, 1], {
+    monitor: "loss",
+    factor: 0.5,
+    patience: 1,
+    cooldown: 2,
+  });
+  // A drop after epoch 1 sets the cooldown to 2; each epoch's end first counts it down, so
+  // epoch 2 is skipped and epoch 3 (cooldown over) counts again: drops after epochs 1, 3, 5.
+  assert.deepEqual(rates, [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125]);
+  const none = await plateau([1, 1, 1, 1], { monitor: "loss", factor: 0.5, patience: 1 });
+  assert.deepEqual(none, [1, 1, 0.5, 0.25], "without cooldown, every flat epoch drops it");
+});
+
+Deno.test("ReduceLROnPlateau in fitDataset: it reaches the compiled model's optimizer and the steps after a drop use the lower rate", async () => {
+  const model = compiled(11, tf.train.sgd(0.1));
+  const rates: number[] = [];
+  const h = await fitDataset(model, blocks(32, 14), {
+    epochs: 3,
+    batchSize: 32,
+    seed: 11,
+    callbacks: [
+      reduceLROnPlateau({ monitor: "loss", mode: "max", factor: 0.5, patience: 1 }),
+      { onBatchBegin: () => void rates.push(getLearningRate(model.optimizer)) },
+    ],
+  });
+  // The loss falls, so in "max" mode epoch 1 does not improve: the rate halves after it.
+  assert.deepEqual(rates, [0.1, 0.1, 0.05]);
+  assert.deepEqual(h.lr, rates);
+  model.dispose();
 });
 
 // ---------------------------------------------------------------------------
