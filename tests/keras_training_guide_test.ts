@@ -14,6 +14,8 @@ import { initBackend } from "../lib/backend.ts";
 import { Dataset } from "../lib/data/mod.ts";
 import { DigitNet, mlp } from "../lib/models/mod.ts";
 import {
+  Accuracy,
+  CategoricalAccuracy,
   confusionMatrix,
   cosineDecay,
   earlyStopping,
@@ -27,10 +29,12 @@ import {
   getLearningRate,
   learningRateScheduler,
   type Logs,
+  Mean,
   piecewiseConstantDecay,
   reduceLROnPlateau,
   type ReduceLROnPlateauOptions,
   setModelOn,
+  SparseCategoricalAccuracy,
   stepDecay,
   type TrainableModel,
   trainCustomLoop,
@@ -658,6 +662,85 @@ Deno.test("CosineDecay: initial * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, d
   assert.ok(Math.abs(f(1000) - 0.02) < 1e-15);
   assert.equal(f(5000), f(1000));
   assert.equal(cosineDecay({ initial: 1, decaySteps: 10 })(10), 0, "alpha defaults to 0");
+});
+
+// ---------------------------------------------------------------------------
+// tf.keras.metrics
+
+const near = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-6, `${a} vs ${b}`);
+
+Deno.test("tf.keras.metrics.Mean doc example: update_state([1, 3, 5, 7]) gives 4; after reset_state, sample_weight [1, 1, 0, 0] gives 2", () => {
+  const m = new Mean();
+  m.updateState([1, 3, 5, 7]);
+  near(m.result(), 4);
+  m.resetState();
+  m.updateState([1, 3, 5, 7], [1, 1, 0, 0]);
+  near(m.result(), 2);
+});
+
+Deno.test("tf.keras.metrics: state carries across update_state calls (the mean over every value since the reset), result() is idempotent, and before any update result() is 0", () => {
+  const m = new Mean();
+  assert.equal(m.result(), 0);
+  m.updateState([1, 2]);
+  m.updateState([6]);
+  near(m.result(), 3);
+  near(m.result(), 3);
+  m.resetState();
+  assert.equal(m.result(), 0);
+  const acc = new SparseCategoricalAccuracy();
+  assert.equal(acc.result(), 0);
+  acc.updateState([2, 1], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]]);
+  acc.updateState([0], [[0.9, 0.05, 0.05]]);
+  near(acc.result(), 2 / 3);
+});
+
+Deno.test("tf.keras.metrics.Accuracy doc example: labels [[1], [2], [3], [4]] against [[0], [2], [3], [4]] give 0.75; with sample_weight [1, 1, 0, 0], 0.5", () => {
+  const m = new Accuracy();
+  m.updateState([[1], [2], [3], [4]], [[0], [2], [3], [4]]);
+  near(m.result(), 0.75);
+  m.resetState();
+  m.updateState([[1], [2], [3], [4]], [[0], [2], [3], [4]], [1, 1, 0, 0]);
+  near(m.result(), 0.5);
+});
+
+Deno.test("tf.keras.metrics.SparseCategoricalAccuracy doc example: labels [[2], [1]], predictions [[0.1, 0.6, 0.3], [0.05, 0.95, 0]] give 0.5; with sample_weight [0.7, 0.3], 0.3", () => {
+  const m = new SparseCategoricalAccuracy();
+  m.updateState([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]]);
+  near(m.result(), 0.5);
+  m.resetState();
+  m.updateState([[2], [1]], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]], [0.7, 0.3]);
+  near(m.result(), 0.3);
+  assert.equal(m.name, "sparse_categorical_accuracy");
+});
+
+Deno.test("tf.keras.metrics.CategoricalAccuracy doc example: one-hot [[0, 0, 1], [0, 1, 0]] against [[0.1, 0.9, 0.8], [0.05, 0.95, 0]] give 0.5; with sample_weight [0.7, 0.3], 0.3", () => {
+  const m = new CategoricalAccuracy();
+  m.updateState([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]]);
+  near(m.result(), 0.5);
+  m.resetState();
+  m.updateState([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]], [0.7, 0.3]);
+  near(m.result(), 0.3);
+});
+
+Deno.test("tf.keras.metrics: update_state on tensors leaves no tensor behind (numTensors flat over many batches)", () => {
+  const yTrue = tf.tensor1d([0, 1, 2, 1], "int32");
+  const yPred = tf.randomUniform([4, 3], 0, 1, "float32", 1);
+  const weight = tf.tensor1d([1, 1, 1, 0]);
+  const losses = [0, 1, 2, 3, 4].map((i) => tf.scalar(i));
+  const acc = new SparseCategoricalAccuracy();
+  const loss = new Mean();
+  const before = tf.memory().numTensors;
+  for (const l of losses) {
+    acc.updateState(yTrue, yPred, weight);
+    loss.updateState(l);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  near(loss.result(), 2);
+  const expected = tf.tidy(() =>
+    tf.equal(tf.argMax(yPred, -1), yTrue).cast("float32").slice(0, 3).mean().dataSync()[0]
+  );
+  near(acc.result(), expected);
+  tf.dispose([yTrue, yPred, weight, ...losses]);
 });
 
 // ---------------------------------------------------------------------------

@@ -11,4 +11,5 @@ export * from "./early_stopping.ts";
 export * from "./lr_schedule.ts";
 export * from "./reduce_lr_on_plateau.ts";
 export * from "./metrics.ts";
+export * from "./keras_metrics.ts";
 export * from "./evaluate.ts";
