@@ -170,6 +170,81 @@ Deno.test("Writing your own callbacks: fit calls on_train_begin, per epoch on_ep
   m2.dispose();
 });
 
+Deno.test("Writing your own callbacks: setting model.stop_training in on_train_batch_end ends training after that batch; on_epoch_end and on_train_end still run, the epoch's logs over the batches run", async () => {
+  const train = blocks(96, 15); // 3 batches of 32
+  const stopAt = (step: number) => {
+    const cb: TrainingCallback = {
+      stopTraining: false,
+      onTrainBegin: () => void (cb.stopTraining = false),
+      onBatchEnd: (s) => void (s === step && (cb.stopTraining = true)),
+    };
+    return cb;
+  };
+  const check = (rec: ReturnType<typeof recorder>) => {
+    assert.deepEqual(rec.events, [
+      "train_begin",
+      "epoch_begin 0",
+      "batch_begin 0",
+      "batch_end 0",
+      "batch_begin 1",
+      "batch_end 1",
+      "epoch_end 0",
+      "train_end",
+    ]);
+    const mean = (rec.batches[0].loss + rec.batches[1].loss) / 2; // two batches of 32
+    assert.ok(Math.abs(rec.epochs[0].loss - mean) < 1e-6, `${rec.epochs[0].loss} vs ${mean}`);
+  };
+  const model = compiled(12);
+  const rec = recorder();
+  const h = await fitDataset(model, train, {
+    epochs: 3,
+    batchSize: 32,
+    seed: 1,
+    callbacks: [rec, stopAt(1)],
+  });
+  check(rec);
+  assert.equal(h.loss.length, 1);
+  const net = new DigitNet({ seed: 4, filters: [2, 2], denseUnits: 8 });
+  const loopRec = recorder();
+  await trainCustomLoop(net, train, {
+    epochs: 3,
+    batchSize: 32,
+    optimizer: tf.train.sgd(0.01),
+    seed: 1,
+    callbacks: [loopRec, stopAt(1)],
+  });
+  check(loopRec);
+  net.optimizer!.dispose();
+  net.dispose();
+  const tfjsRec = recorder();
+  const { xs, ys } = train.toTensors();
+  await model.fit(xs, ys, {
+    epochs: 3,
+    batchSize: 32,
+    shuffle: false,
+    callbacks: fitCallbacks([tfjsRec, stopAt(1)]),
+    verbose: 0,
+  });
+  check(tfjsRec);
+  tf.dispose([xs, ys]);
+  model.dispose();
+});
+
+Deno.test("Writing your own callbacks: on_train_end receives the logs of the last epoch", async () => {
+  const model = compiled(13);
+  let end: Logs = {};
+  const rec = recorder();
+  await fitDataset(model, blocks(32, 16), {
+    epochs: 2,
+    batchSize: 16,
+    validation: blocks(16, 17),
+    seed: 1,
+    callbacks: [rec, { onTrainEnd: (logs) => void (end = logs) }],
+  });
+  assert.deepEqual(end, rec.epochs[1]);
+  model.dispose();
+});
+
 Deno.test("Training with built-in methods: on_epoch_end's logs and History.history hold loss, then the metrics, then the same with a val_ prefix, one entry per epoch", async () => {
   const model = compiled(3);
   const rec = recorder();

@@ -50,6 +50,9 @@ export interface TrainingCallback {
   onBatchEnd?(step: number, logs: Logs): void | Promise<void>;
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
   onTrainEnd?(logs: Logs): void | Promise<void>;
-  /** Set to true by a callback (e.g. early stopping) to end training after this epoch. */
+  /**
+   * Set to true by a callback (e.g. early stopping) to end training: checked after each batch
+   * and each epoch, as Keras checks `model.stop_training`.
+   */
   stopTraining?: boolean;
 }

@@ -166,6 +166,7 @@ export async function trainCustomLoop(
       const logs: Logs = { loss, acc: correct / batch.size, size: batch.size };
       for (const cb of callbacks) await cb.onBatchEnd?.(step, logs);
       step++;
+      if (callbacks.some((cb) => cb.stopTraining)) break; // Keras checks after every batch
     }
     const epochLogs: Logs = { loss: lossSum / seen, acc: correctSum / seen };
     if (opts.validation) {

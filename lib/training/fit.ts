@@ -117,7 +117,7 @@ export async function evaluateMetrics(
  * epoch. Callbacks get `onTrainBegin`, `onEpochBegin`, `onBatchBegin`, `onBatchEnd` (with
  * `loss`, the metrics and `size`), `onEpochEnd` (epoch means plus `val_*`) and
  * `onTrainEnd`; a callback setting `stopTraining` ends training after the
- * epoch. Callbacks with a `setModel` method receive the model first.
+ * batch or epoch it sets it in (the epoch's logs then cover the batches run). Callbacks with a `setModel` method receive the model first.
  */
 export async function fitDataset(
   model: tf.LayersModel,
@@ -169,6 +169,7 @@ export async function fitDataset(
       seen += batch.size;
       for (const cb of callbacks) await cb.onBatchEnd?.(step, logs);
       step++;
+      if (callbacks.some((cb) => cb.stopTraining)) break; // Keras checks after every batch
     }
     const epochLogs: Logs = {};
     names.forEach((n, i) => epochLogs[n] = sums[i] / seen);
@@ -245,12 +246,17 @@ class TrainingCallbackAdapter extends tf.Callback {
     const l = await resolveLogs(logs);
     delete l.batch;
     for (const cb of this.#callbacks) await cb.onBatchEnd?.(batch, l);
+    this.#forwardStop();
   }
 
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
     const l = await resolveLogs(logs);
     this.#lastEpochLogs = l;
     for (const cb of this.#callbacks) await cb.onEpochEnd?.(epoch, l);
+    this.#forwardStop();
+  }
+
+  #forwardStop(): void {
     if (this.#callbacks.some((cb) => cb.stopTraining)) {
       (this.model as tf.LayersModel).stopTraining = true;
     }
