@@ -14,9 +14,10 @@
  * improves on baseline, training will run for patience epochs" even while the
  * metric keeps getting better (tf.keras 2.x; Keras 3's code skips the check
  * after any improvement). Epochs before `startFromEpoch` are not watched; a
- * NaN value counts as no improvement. One deliberate difference: a monitor missing from the epoch's
- * logs throws an {@linkcode EarlyStoppingError} (Keras only warns and goes on
- * without early stopping, which hides a misspelt name).
+ * NaN value counts as no improvement. One deliberate difference: a monitor
+ * missing from the epoch's logs throws an {@linkcode EarlyStoppingError}
+ * (Keras only warns and goes on without early stopping, which hides a
+ * misspelt name).
  *
  * @example
  * ```ts

@@ -114,10 +114,12 @@ export async function evaluateMetrics(
  *
  * Each step builds one batch from the byte store, calls `model.trainOnBatch`
  * and disposes the batch, so `tf.memory().numTensors` is the same after every
- * epoch. Callbacks get `onTrainBegin`, `onEpochBegin`, `onBatchBegin`, `onBatchEnd` (with
- * `loss`, the metrics and `size`), `onEpochEnd` (epoch means plus `val_*`) and
- * `onTrainEnd`; a callback setting `stopTraining` ends training after the
- * batch or epoch it sets it in (the epoch's logs then cover the batches run). Callbacks with a `setModel` method receive the model first.
+ * epoch. Callbacks get `onTrainBegin`, `onEpochBegin`, `onBatchBegin`,
+ * `onBatchEnd` (with `loss`, the metrics and `size`), `onEpochEnd` (epoch
+ * means plus `val_*`) and `onTrainEnd`; a callback setting `stopTraining`
+ * ends training after the batch or epoch it sets it in (the epoch's logs then
+ * cover the batches run). Callbacks with a `setModel` method receive the
+ * model first.
  */
 export async function fitDataset(
   model: tf.LayersModel,
