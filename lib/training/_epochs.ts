@@ -18,7 +18,8 @@ import type { Logs, TrainBeginInfo, TrainingCallback } from "./callbacks.ts";
 /**
  * Runs `info.epochs` epochs of `runEpoch` (which trains one pass and returns
  * the epoch's logs) between the callbacks' hooks; returns the per-epoch
- * history. A callback setting `stopTraining` ends training after its epoch.
+ * history. A callback setting `stopTraining` ends training after its epoch
+ * (the loops also check it after every batch, ending that epoch early).
  */
 export async function runEpochs(
   callbacks: TrainingCallback[],

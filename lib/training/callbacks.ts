@@ -6,6 +6,19 @@
  * Progress bars, early stopping, learning-rate schedules and TensorBoard
  * logging are all `TrainingCallback`s, so each works with every loop.
  *
+ * The hooks come in Keras' order: `onTrainBegin`, then per epoch
+ * `onEpochBegin`, per batch `onBatchBegin` / `onBatchEnd`
+ * (`on_train_batch_begin/end`), validation, `onEpochEnd` with the epoch's
+ * logs (`loss`, the metrics, then `val_`-prefixed ones), and `onTrainEnd`
+ * with the last epoch's logs. The epoch's `loss` and metrics are means over
+ * its examples, counted afresh each epoch (Keras resets its metrics at the
+ * start of each epoch). One deliberate difference: `onBatchEnd`'s logs hold
+ * that batch's own values and its `size`, where Keras passes the epoch's
+ * running means so far; the running mean is `sum(loss * size) / sum(size)`
+ * over the batches seen, and after the last batch it equals the epoch's
+ * `loss`. Accuracy is logged as `acc` (TF 1's key, what tfjs reports; TF 2
+ * names it after the metric, `accuracy`).
+ *
  * @module
  */
 
@@ -32,9 +45,14 @@ export interface TrainBeginInfo {
 export interface TrainingCallback {
   onTrainBegin?(info: TrainBeginInfo): void | Promise<void>;
   onEpochBegin?(epoch: number): void | Promise<void>;
+  /** Before each training step (`fitDataset`, `trainCustomLoop` and `fitCallbacks` call it). */
+  onBatchBegin?(step: number): void | Promise<void>;
   onBatchEnd?(step: number, logs: Logs): void | Promise<void>;
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
   onTrainEnd?(logs: Logs): void | Promise<void>;
-  /** Set to true by a callback (e.g. early stopping) to end training after this epoch. */
+  /**
+   * Set to true by a callback (e.g. early stopping) to end training: checked after each batch
+   * and each epoch, as Keras checks `model.stop_training`.
+   */
   stopTraining?: boolean;
 }

@@ -152,6 +152,7 @@ export async function trainCustomLoop(
       let loss: number;
       let correct: number;
       try {
+        for (const cb of callbacks) await cb.onBatchBegin?.(step);
         const out = trainStep(model, opts.optimizer, batch.xs, batch.ys);
         loss = (await out.loss.data())[0];
         correct = (await out.correct.data())[0];
@@ -163,7 +164,9 @@ export async function trainCustomLoop(
       correctSum += correct;
       seen += batch.size;
       const logs: Logs = { loss, acc: correct / batch.size, size: batch.size };
-      for (const cb of callbacks) await cb.onBatchEnd?.(step++, logs);
+      for (const cb of callbacks) await cb.onBatchEnd?.(step, logs);
+      step++;
+      if (callbacks.some((cb) => cb.stopTraining)) break; // Keras checks after every batch
     }
     const epochLogs: Logs = { loss: lossSum / seen, acc: correctSum / seen };
     if (opts.validation) {

@@ -7,6 +7,18 @@
  * {@linkcode fitDataset}, `model.fit` (through `fitCallbacks`) and the custom
  * loop.
  *
+ * The counting is Keras': every watched epoch adds one to a wait count, an
+ * improvement (by more than `minDelta` on the best so far, and on `baseline`
+ * when one is given) sets it back to 0, and training stops once the count
+ * reaches `patience` (never after epoch 0). As the doc says, "if no epoch
+ * improves on baseline, training will run for patience epochs" even while the
+ * metric keeps getting better (tf.keras 2.x; Keras 3's code skips the check
+ * after any improvement). Epochs before `startFromEpoch` are not watched; a
+ * NaN value counts as no improvement. One deliberate difference: a monitor
+ * missing from the epoch's logs throws an {@linkcode EarlyStoppingError}
+ * (Keras only warns and goes on without early stopping, which hides a
+ * misspelt name).
+ *
  * @example
  * ```ts
  * import { earlyStopping } from "./early_stopping.ts";
@@ -32,10 +44,20 @@ export interface EarlyStoppingOptions {
   patience?: number;
   /** Smallest change that counts as an improvement (default 0). */
   minDelta?: number;
-  /** "min" (losses), "max" (accuracies) or "auto": max when the name contains "acc" (default). */
+  /**
+   * "min" (losses), "max" (accuracies) or "auto" (default): inferred from the name as tf.keras
+   * does, max when it ends in "acc", "accuracy" or "auc", else min.
+   */
   mode?: "min" | "max" | "auto";
+  /**
+   * A value the metric must beat: until an epoch improves on it, the wait count is not reset, so
+   * training stops after `patience` epochs without beating it (default: none).
+   */
+  baseline?: number;
   /** At the end, set the weights of the best epoch back into the model (default false). */
   restoreBestWeights?: boolean;
+  /** Epochs to train before watching the metric at all, a warm-up (default 0). */
+  startFromEpoch?: number;
 }
 
 /** Thrown when the monitored metric is missing from an epoch's logs. */
@@ -53,13 +75,15 @@ export class EarlyStopping implements ModelAwareCallback {
   readonly minDelta: number;
   readonly mode: "min" | "max";
   readonly restoreBestWeights: boolean;
+  readonly baseline?: number;
+  readonly startFromEpoch: number;
   stopTraining = false;
   /** Epoch after which training stopped, or -1. */
   stoppedEpoch = -1;
   /** Best epoch so far, or -1. */
   bestEpoch = -1;
-  /** Best value of the monitored metric so far. */
-  best = NaN;
+  /** Best value of the monitored metric so far (Infinity, or -Infinity in "max" mode, before any). */
+  best = Infinity;
   /** True when the best epoch's weights were set back at the end. */
   restored = false;
   #wait = 0;
@@ -75,8 +99,16 @@ export class EarlyStopping implements ModelAwareCallback {
     }
     this.minDelta = Math.abs(options.minDelta ?? 0);
     const mode = options.mode ?? "auto";
-    this.mode = mode === "auto" ? (/acc/.test(this.monitor) ? "max" : "min") : mode;
+    this.mode = mode === "auto" ? (/(acc|accuracy|auc)$/.test(this.monitor) ? "max" : "min") : mode;
     this.restoreBestWeights = options.restoreBestWeights ?? false;
+    this.baseline = options.baseline;
+    this.startFromEpoch = options.startFromEpoch ?? 0;
+    if (!Number.isInteger(this.startFromEpoch) || this.startFromEpoch < 0) {
+      throw new RangeError(
+        `earlyStopping: startFromEpoch is ${this.startFromEpoch}; use a whole number >= 0`,
+      );
+    }
+    this.best = this.mode === "min" ? Infinity : -Infinity;
   }
 
   setModel(model: TrainableModel): void {
@@ -87,7 +119,7 @@ export class EarlyStopping implements ModelAwareCallback {
     this.stopTraining = false;
     this.stoppedEpoch = -1;
     this.bestEpoch = -1;
-    this.best = NaN;
+    this.best = this.mode === "min" ? Infinity : -Infinity;
     this.restored = false;
     this.#wait = 0;
     this.#lastEpoch = -1;
@@ -102,33 +134,47 @@ export class EarlyStopping implements ModelAwareCallback {
 
   onEpochEnd(epoch: number, logs: Logs): void {
     const current = logs[this.monitor];
-    if (typeof current !== "number" || Number.isNaN(current)) {
+    if (typeof current !== "number") {
       throw new EarlyStoppingError(
         `earlyStopping: monitor "${this.monitor}" is not in the epoch logs (they have ${
           Object.keys(logs).join(", ") || "nothing"
         }); pass validation data for val_* metrics or pick one of those`,
       );
     }
+    if (epoch < this.startFromEpoch) return;
     this.#lastEpoch = epoch;
-    const improved = this.bestEpoch < 0 ||
-      (this.mode === "min"
-        ? current < this.best - this.minDelta
-        : current > this.best + this.minDelta);
-    if (improved) {
+    this.#wait++;
+    if (this.#improves(current, this.best)) {
       this.best = current;
       this.bestEpoch = epoch;
-      this.#wait = 0;
-      if (this.restoreBestWeights && this.#model) {
-        this.#dropBest();
-        this.#bestWeights = this.#model.getWeights().map((w) => tf.clone(w));
+      if (this.restoreBestWeights) this.#keepWeights();
+      // The wait starts again only when the epoch also beats the baseline.
+      if (this.baseline === undefined || this.#improves(current, this.baseline)) {
+        this.#wait = 0;
+        return;
       }
-      return;
+    } else if (this.restoreBestWeights && !this.#bestWeights) {
+      // No epoch improved yet (a NaN first): the first watched epoch's weights count as best.
+      this.#keepWeights();
+      this.bestEpoch = epoch;
     }
-    this.#wait++;
-    if (this.#wait >= this.patience) {
+    if (this.#wait >= this.patience && epoch > 0) {
       this.stopTraining = true;
       this.stoppedEpoch = epoch;
     }
+  }
+
+  /** Better than `reference` by more than `minDelta` (false for NaN). */
+  #improves(value: number, reference: number): boolean {
+    return this.mode === "min"
+      ? value + this.minDelta < reference
+      : value - this.minDelta > reference;
+  }
+
+  #keepWeights(): void {
+    if (!this.#model) return;
+    this.#dropBest();
+    this.#bestWeights = this.#model.getWeights().map((w) => tf.clone(w));
   }
 
   onTrainEnd(): void {

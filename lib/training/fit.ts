@@ -114,10 +114,12 @@ export async function evaluateMetrics(
  *
  * Each step builds one batch from the byte store, calls `model.trainOnBatch`
  * and disposes the batch, so `tf.memory().numTensors` is the same after every
- * epoch. Callbacks get `onTrainBegin`, `onEpochBegin`, `onBatchEnd` (with
- * `loss`, the metrics and `size`), `onEpochEnd` (epoch means plus `val_*`) and
- * `onTrainEnd`; a callback setting `stopTraining` ends training after the
- * epoch. Callbacks with a `setModel` method receive the model first.
+ * epoch. Callbacks get `onTrainBegin`, `onEpochBegin`, `onBatchBegin`,
+ * `onBatchEnd` (with `loss`, the metrics and `size`), `onEpochEnd` (epoch
+ * means plus `val_*`) and `onTrainEnd`; a callback setting `stopTraining`
+ * ends training after the batch or epoch it sets it in (the epoch's logs then
+ * cover the batches run). Callbacks with a `setModel` method receive the
+ * model first.
  */
 export async function fitDataset(
   model: tf.LayersModel,
@@ -155,6 +157,7 @@ export async function fitDataset(
     for (const batch of train.batches(opts.batchSize, { shuffle, seed })) {
       let out: number | number[];
       try {
+        for (const cb of callbacks) await cb.onBatchBegin?.(step);
         out = await model.trainOnBatch(batch.xs, batch.ys);
       } finally {
         tf.dispose([batch.xs, batch.ys]);
@@ -168,6 +171,7 @@ export async function fitDataset(
       seen += batch.size;
       for (const cb of callbacks) await cb.onBatchEnd?.(step, logs);
       step++;
+      if (callbacks.some((cb) => cb.stopTraining)) break; // Keras checks after every batch
     }
     const epochLogs: Logs = {};
     names.forEach((n, i) => epochLogs[n] = sums[i] / seen);
@@ -236,16 +240,25 @@ class TrainingCallbackAdapter extends tf.Callback {
     for (const cb of this.#callbacks) await cb.onEpochBegin?.(epoch);
   }
 
+  override async onBatchBegin(batch: number): Promise<void> {
+    for (const cb of this.#callbacks) await cb.onBatchBegin?.(batch);
+  }
+
   override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
     const l = await resolveLogs(logs);
     delete l.batch;
     for (const cb of this.#callbacks) await cb.onBatchEnd?.(batch, l);
+    this.#forwardStop();
   }
 
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
     const l = await resolveLogs(logs);
     this.#lastEpochLogs = l;
     for (const cb of this.#callbacks) await cb.onEpochEnd?.(epoch, l);
+    this.#forwardStop();
+  }
+
+  #forwardStop(): void {
     if (this.#callbacks.some((cb) => cb.stopTraining)) {
       (this.model as tf.LayersModel).stopTraining = true;
     }

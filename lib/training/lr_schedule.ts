@@ -2,7 +2,14 @@
  * Learning-rate schedules as {@linkcode TrainingCallback}s (Keras'
  * `LearningRateScheduler`): before each epoch the schedule sets the
  * optimizer's learning rate, and the epoch's logs get an `lr` entry so the
- * history plot can show it.
+ * history plot can show it. The key is tf.keras 2.x's `lr` (Keras 3 renamed
+ * it `learning_rate`).
+ *
+ * The schedule functions are Keras' `tf.keras.optimizers.schedules` formulas
+ * ({@linkcode exponentialDecay} is `ExponentialDecay`, with `staircase`;
+ * {@linkcode piecewiseConstantDecay} and {@linkcode cosineDecay} likewise,
+ * without CosineDecay's warm-up); Keras evaluates them at every optimizer
+ * step, and through {@linkcode learningRateScheduler} the step is the epoch.
  *
  * @example Halve the learning rate every 2 epochs
  * ```ts
@@ -52,8 +59,8 @@ export function getLearningRate(optimizer: tf.Optimizer): number {
  * RMSProp and the others read the field on every step.
  */
 export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  if (!(lr > 0) || !Number.isFinite(lr)) {
-    throw new LearningRateError(`learning rate ${lr} is not a positive finite number`);
+  if (!(lr >= 0) || !Number.isFinite(lr)) {
+    throw new LearningRateError(`learning rate ${lr} is not a finite number >= 0`);
   }
   getLearningRate(optimizer); // throws for an optimizer without one
   const o = optimizer as unknown as WithLearningRate;
@@ -73,11 +80,60 @@ export function stepDecay(
   return (epoch) => options.initial * Math.pow(factor, Math.floor(epoch / every));
 }
 
-/** `initial * rate^epoch`: a smooth exponential decay. */
+/**
+ * `initial * rate^(step / decaySteps)`, the exponent floored with `staircase`
+ * (Keras' `ExponentialDecay`; `decaySteps` defaults to 1).
+ */
 export function exponentialDecay(
-  options: { initial: number; rate: number },
-): (epoch: number) => number {
-  return (epoch) => options.initial * Math.pow(options.rate, epoch);
+  options: { initial: number; rate: number; decaySteps?: number; staircase?: boolean },
+): (step: number) => number {
+  const decaySteps = options.decaySteps ?? 1;
+  if (!(decaySteps > 0)) {
+    throw new LearningRateError(`exponentialDecay: decaySteps is ${decaySteps}; use a number > 0`);
+  }
+  return (step) => {
+    const p = step / decaySteps;
+    return options.initial * Math.pow(options.rate, options.staircase ? Math.floor(p) : p);
+  };
+}
+
+/**
+ * `values[0]` while `step <= boundaries[0]`, `values[i]` while
+ * `boundaries[i - 1] < step <= boundaries[i]`, and the last value after the
+ * last boundary (Keras' `PiecewiseConstantDecay`).
+ */
+export function piecewiseConstantDecay(
+  options: { boundaries: readonly number[]; values: readonly number[] },
+): (step: number) => number {
+  const { boundaries, values } = options;
+  if (values.length !== boundaries.length + 1) {
+    throw new LearningRateError(
+      `piecewiseConstantDecay: ${values.length} values for ${boundaries.length} boundaries; pass one more value than boundaries`,
+    );
+  }
+  return (step) => {
+    const i = boundaries.findIndex((b) => step <= b);
+    return values[i === -1 ? values.length - 1 : i];
+  };
+}
+
+/**
+ * `initial * ((1 - alpha) * 0.5 * (1 + cos(pi * min(step, decaySteps) / decaySteps)) + alpha)`:
+ * from `initial` down to `alpha * initial` over `decaySteps`, then flat (Keras' `CosineDecay`
+ * without warm-up; `alpha` defaults to 0).
+ */
+export function cosineDecay(
+  options: { initial: number; decaySteps: number; alpha?: number },
+): (step: number) => number {
+  const { initial, decaySteps } = options;
+  const alpha = options.alpha ?? 0;
+  if (!(decaySteps > 0)) {
+    throw new LearningRateError(`cosineDecay: decaySteps is ${decaySteps}; use a number > 0`);
+  }
+  return (step) => {
+    const cosine = 0.5 * (1 + Math.cos(Math.PI * Math.min(step, decaySteps) / decaySteps));
+    return initial * ((1 - alpha) * cosine + alpha);
+  };
 }
 
 /** The callback {@linkcode learningRateScheduler} returns. */

@@ -16,7 +16,7 @@ export interface TrainableModel {
   setWeights(weights: tf.Tensor[]): void;
   /** The optimizer the loop steps with (a compiled LayersModel's, or a custom loop's). */
   optimizer?: tf.Optimizer;
-  /** Set to true to end `model.fit` after this epoch (a LayersModel has it). */
+  /** Set to true to end `model.fit` after the current batch (a LayersModel has it). */
   stopTraining?: boolean;
 }
 
