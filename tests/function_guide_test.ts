@@ -697,8 +697,9 @@ Deno.test("guide/function: a ConcreteFunction prints its inputs and output type;
   const x = tf.scalar(1, "int32");
   double(x).dispose();
   const cf = double.getConcreteFunction(new TensorSpec([], "float32"));
+  // The guide: ((TensorSpec(shape=(), dtype=tf.string, name='a'),), {}): named after the parameter.
   assert.deepEqual(cf.structuredInputSignature.map(String), [
-    "TensorSpec(shape=(), dtype=float32)",
+    "TensorSpec(shape=(), dtype=float32, name='a')",
   ]);
   const out = cf.structuredOutputs as v1.SymbolicTensor;
   assert.ok(out instanceof v1.SymbolicTensor && out.dtype === "float32");
