@@ -608,8 +608,15 @@ function bindDefaults(params: Parameter[] | null, args: unknown[]): unknown[] {
     if (a !== undefined || i < out.length) out[i] = a;
   });
   // A later default bound past a missing argument whose default is unknown: that one is
-  // `undefined`, which JavaScript treats as missing (its default applies).
+  // `undefined`, which JavaScript treats as missing (its default applies); trailing
+  // `undefined`s of optional parameters are dropped, so `f(x)` and `f(x, undefined)` agree.
   for (let i = 0; i < out.length; i++) if (!(i in out)) out[i] = undefined;
+  const required = params.findIndex((p) => p.hasDefault || p.rest);
+  const min = required < 0 ? params.length : required;
+  const rest = params.findIndex((p) => p.rest); // a rest parameter counts its undefineds
+  while (
+    out.length > min && (rest < 0 || out.length <= rest) && out[out.length - 1] === undefined
+  ) out.pop();
   return out;
 }
 
@@ -1213,7 +1220,8 @@ export function tfFunction<A extends unknown[], R>(
         let k = 0;
         return mapLeaves(args, () => {
           const spec = specs[k];
-          return TensorSpec.fromSpec(spec, spec.name ?? inputNames[k++]);
+          const path = inputNames[k++];
+          return TensorSpec.fromSpec(spec, spec.name ?? path);
         }, (v) => TensorSpec.fromTensor(v));
       },
       get structuredOutputs() {
