@@ -72,9 +72,8 @@ Deno.test("tf.function: a concrete function's signature shows the parameter's de
 Deno.test("tf.function: too many arguments for a function with defaults is TF's TypeError (a SignatureError naming the count)", () => {
   const f = tfFunction((x: tf.Tensor, y: number = 2) => x.mul(y));
   const x = tf.tensor([1]);
-  // deno-lint-ignore no-explicit-any
   assert.throws(
-    () => (f as any)(x, 2, 3),
+    () => (f as unknown as (...a: unknown[]) => unknown)(x, 2, 3),
     (e) => e instanceof SignatureError && /1-2/.test(e.message),
   );
   x.dispose();
@@ -135,6 +134,7 @@ Deno.test("parseParameters reads names and literal defaults from the source (wha
     }, [["a", false], ["b", true, "a, (b)"], ["c", true, [1, 2]]]],
     [(x: number, /* , z */ y = -1.5e3 /* ) */) => x + y, [["x", false], ["y", true, -1500]]],
     [(x: number) => x, [["x", false]]],
+    // deno-lint-ignore require-await
     [async (x: number, y = null) => x ?? y, [["x", false], ["y", true, null]]],
     [(x: number, ...rest: number[]) => x + rest.length, [["x", false], ["rest", false]]],
     [(x = Math.PI) => x, [["x", true, undefined]]], // not a literal: unknown
