@@ -49,7 +49,8 @@ const IDENT = /^[A-Za-z_$][\w$]*$/;
  * The parameters of `fn`, or null when its source cannot be read (a native or
  * bound function, a class, unexpected text).
  */
-export function parseParameters(fn: (...args: never[]) => unknown): Parameter[] | null {
+export function parseParameters(fn: unknown): Parameter[] | null {
+  if (typeof fn !== "function") return null;
   let src: string;
   try {
     src = Function.prototype.toString.call(fn);

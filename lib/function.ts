@@ -42,6 +42,16 @@
  *   a Variable both passed and captured by the closure is treated as passed).
  *   Other values key the cache: primitives by value (`NaN`, `-0`, `null`,
  *   `undefined` kept apart), functions and objects by identity.
+ * - Defaults are bound before the cache is keyed, as TF's `FunctionSpec` binds
+ *   Python's: `f(x)`, `f(x, undefined)` and `f(x, 2)` of `(x, y = 2) => ...`
+ *   share one trace, and so do `f(x)` and `f(x, { scale: 2 })` of
+ *   `(x, { scale = 2 } = {}) => ...`. Only literal defaults (numbers, strings,
+ *   booleans, `null`, JSON arrays and objects) are known (read from the source,
+ *   `_function_params.ts`); another default still applies, unbound.
+ * - A trace's inputs are placeholders named after the parameters (`x:0`; the
+ *   tensors of a nested argument `x`, `x_1`, ...; a `TensorSpec`'s name wins;
+ *   `arg<i>` where the source does not say), and `structuredInputSignature`
+ *   names each spec by its path (`x`, `x/0`, `x/key`), as TensorFlow does.
  * - AutoGraph runs first (`{ autograph: false }` turns it off): `if`/`else`,
  *   `?:`, `while`, `for`, `break`/`continue`/`return`, `&&`/`||`/`!` and the
  *   operators `< > <= >= === !== + - * / %` on tensors become graph ops
