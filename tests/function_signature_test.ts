@@ -165,3 +165,32 @@ Deno.test("parseParameters falls back to null where the source cannot be read (b
   assert.equal(literal("a + 1"), undefined);
   assert.equal(literal("f()"), undefined);
 });
+
+Deno.test("tf.function with an input_signature binds the defaults it covers: (x, y = 2) with two specs called as f(x) converts the default to the spec's tensor; one spec leaves y to its default", () => {
+  const both = tfFunction((x: tf.Tensor, y: number | tf.Tensor = 2) => x.mul(y), {
+    inputSignature: [new TensorSpec([null]), new TensorSpec([])],
+  });
+  const first = tfFunction((x: tf.Tensor, y: number = 2) => x.mul(y), {
+    inputSignature: [new TensorSpec([null])],
+  });
+  const x = tf.tensor([1, 2]);
+  const three = tf.scalar(3);
+  const outs = [both(x), both(x, three), first(x)];
+  assert.deepEqual(outs.map(value), [[2, 4], [3, 6], [2, 4]]);
+  assert.deepEqual([both.traceCount, first.traceCount], [1, 1]);
+  tf.dispose([x, three, ...outs]);
+  both.dispose();
+  first.dispose();
+});
+
+Deno.test("tf.function called inside another traced function binds its defaults too: inner(x) and inner(x, 2) are one concrete function", () => {
+  const inner = tfFunction((x: tf.Tensor, k: number = 2) => x.mul(k));
+  const outer = tfFunction((x: tf.Tensor) => (inner(x) as tf.Tensor).add(inner(x, 2) as tf.Tensor));
+  const x = tf.tensor([1, 2]);
+  const r = outer(x);
+  assert.deepEqual(value(r), [4, 8]);
+  assert.equal(inner.traceCount, 1);
+  tf.dispose([x, r]);
+  outer.dispose();
+  inner.dispose();
+});
