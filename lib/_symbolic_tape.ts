@@ -16,7 +16,10 @@
  * watched, gets `null` for that source (or zeros with
  * `unconnectedGradients: "zero"`), as TensorFlow gives `None`; a non-persistent
  * tape allows one `gradient` call. The gradient with respect to a variable
- * sums the gradients of all its recorded reads.
+ * sums the gradients of all its recorded reads. `gradient` inside the tape's
+ * own `record` block works as TF's does: a non-persistent tape stops
+ * recording there; a persistent one records the gradient ops too, so their
+ * gradient (a higher derivative) can be taken on the same tape.
  *
  * `lib/tape.ts` hands a tape here (see {@linkcode symbolicTapeFor}) while a
  * function is being traced, or when a target or watched tensor is a graph tensor.
@@ -72,6 +75,10 @@ export class SymbolicTape {
   #recording = false;
   /** Where the ops of the `record` block running now start (moved by `reset`). */
   #open: { start: number } | null = null;
+  /** The graph of the running block. */
+  #graph!: v1.Graph;
+  /** Set by a `gradient()` inside the block of a non-persistent tape: it records no more. */
+  #stopped = false;
   #used = false;
 
   constructor(readonly tape: TapeLike) {}
@@ -90,14 +97,36 @@ export class SymbolicTape {
     eng.startScope(); // eager temporaries made while building are freed
     this.#recording = true;
     this.#open = open;
+    this.#graph = graph;
     try {
       return fn();
     } finally {
+      this.#flush();
       this.#recording = false;
       this.#open = null;
+      this.#stopped = false;
       eng.endScope();
-      this.#ranges.push({ graph, start: open.start, end: graph.operations.length });
     }
+  }
+
+  /** The ops the running block has added since the last flush become recorded (unless stopped). */
+  #flush(): void {
+    const open = this.#open;
+    if (open === null) return;
+    const end = this.#graph.operations.length;
+    if (!this.#stopped) this.#ranges.push({ graph: this.#graph, start: open.start, end });
+    open.start = end;
+  }
+
+  /**
+   * `gradient()`/`jacobian()` inside the running block (TF's `GradientTape.gradient`):
+   * what it recorded so far counts; a non-persistent tape stops recording, a persistent
+   * one records on (the gradient ops included, for higher derivatives).
+   */
+  #insideBlock(): void {
+    if (!this.#recording) return;
+    this.#flush();
+    if (!this.tape.persistent) this.#stopped = true;
   }
 
   /** Forgets everything recorded and watched so far; the block records afresh (TF's `reset`). */
@@ -112,6 +141,8 @@ export class SymbolicTape {
     this.#paused.length = 0;
     this.#watched.clear();
     this.#watchedEager.clear();
+    this.#stopped = false;
+    this.#used = false;
     this.#open.start = v1.getDefaultGraph().operations.length;
   }
 
@@ -234,6 +265,7 @@ export class SymbolicTape {
       throw new SymbolicTapeError("gradient(target, ...): target is an empty list or record");
     }
     const given = outputGradients(all, options.outputGradients);
+    this.#insideBlock();
     if (!this.tape.persistent) this.#used = true;
     return rebuild(sources, this.#grads(all, given, flat(sources), options.unconnectedGradients));
   }
@@ -280,6 +312,7 @@ export class SymbolicTape {
           `${list.length} source(s) and a target of shape [${dims}]`,
       );
     }
+    this.#insideBlock();
     if (!this.tape.persistent) this.#used = true;
     const b = batch ? dims[0] : 1;
     const n = dims.reduce((a, d) => a * d, 1) / b;

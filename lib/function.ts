@@ -42,6 +42,16 @@
  *   a Variable both passed and captured by the closure is treated as passed).
  *   Other values key the cache: primitives by value (`NaN`, `-0`, `null`,
  *   `undefined` kept apart), functions and objects by identity.
+ * - Defaults are bound before the cache is keyed, as TF's `FunctionSpec` binds
+ *   Python's: `f(x)`, `f(x, undefined)` and `f(x, 2)` of `(x, y = 2) => ...`
+ *   share one trace, and so do `f(x)` and `f(x, { scale: 2 })` of
+ *   `(x, { scale = 2 } = {}) => ...`. Only literal defaults (numbers, strings,
+ *   booleans, `null`, JSON arrays and objects) are known (read from the source,
+ *   `_function_params.ts`); another default still applies, unbound.
+ * - A trace's inputs are placeholders named after the parameters (`x:0`; the
+ *   tensors of a nested argument `x`, `x_1`, ...; a `TensorSpec`'s name wins;
+ *   `arg<i>` where the source does not say), and `structuredInputSignature`
+ *   names each spec by its path (`x`, `x/0`, `x/key`), as TensorFlow does.
  * - AutoGraph runs first (`{ autograph: false }` turns it off): `if`/`else`,
  *   `?:`, `while`, `for`, `break`/`continue`/`return`, `&&`/`||`/`!` and the
  *   operators `< > <= >= === !== + - * / %` on tensors become graph ops
@@ -149,6 +159,7 @@ import { gradThrough } from "./v1/control_flow.ts";
 import { drawIn, redrawError } from "./v1/random_ops.ts";
 import "./_traced_optimizers.ts";
 import { watchRandomDraws } from "./_trace_random.ts";
+import { type Parameter, parseParameters } from "./_function_params.ts";
 export { RandomOpInTraceError } from "./_trace_random.ts";
 
 /**
@@ -215,7 +226,8 @@ export class TensorSpec {
   }
 
   toString(): string {
-    return `TensorSpec(shape=${formatShape(this.shape)}, dtype=${this.dtype})`;
+    const named = this.name === undefined ? "" : `, name='${this.name}'`;
+    return `TensorSpec(shape=${formatShape(this.shape)}, dtype=${this.dtype}${named})`;
   }
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
@@ -568,16 +580,67 @@ function fillTemplate(template: unknown[], flat: unknown[]): unknown[] | undefin
   return fits && k === flat.length ? filled : undefined;
 }
 
-/** The parameter names of `fn` (`arg0`, ... where its source does not say). */
-function parameterNames(fn: (...args: never[]) => unknown, count: number): string[] {
-  const src = Function.prototype.toString.call(fn);
-  const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(([^)]*)\)/.exec(src) ??
-    /^\s*(?:async\s+)?([\w$]+)\s*=>/.exec(src);
-  const names = m && !/[=.{[]/.test(m[1])
-    ? m[1].replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "").split(",").map((p) => p.trim())
-      .filter((p) => p !== "").map((p) => p.replace(/^\.\.\./, "").split(":")[0].trim())
-    : [];
-  return Array.from({ length: count }, (_, i) => names[i] || `arg${i}`);
+/**
+ * The names of the parameters the arguments bind to (TF names a trace's inputs after
+ * the Python parameters): a rest parameter's name for each argument it takes, `arg<i>`
+ * where the source does not say (a destructuring pattern, unreadable source).
+ */
+function parameterNames(params: Parameter[] | null, count: number): string[] {
+  const list = params ?? [];
+  const rest = list.findIndex((p) => p.rest);
+  return Array.from({ length: count }, (_, i) => {
+    const p = rest >= 0 && i >= rest ? list[rest] : list[i];
+    return p?.name ?? `arg${i}`;
+  });
+}
+
+/**
+ * The arguments with the parameters' literal defaults bound (TF's `FunctionSpec`
+ * canonicalizes the arguments with the function's defaults before keying the trace
+ * cache): a missing or `undefined` argument gets its default, and an options record
+ * for a pattern `{ a = 1 } = {}` gets the defaults of its missing keys. So `f(x)`,
+ * `f(x, undefined)` and `f(x, 2)` of `(x, y = 2) => ...` share one trace.
+ */
+function bindDefaults(params: Parameter[] | null, args: unknown[]): unknown[] {
+  if (params === null) return args;
+  const out = [...args];
+  params.forEach((p, i) => {
+    if (p.rest) return;
+    let a = out[i];
+    if (a === undefined && p.defaultValue) a = structuredClone(p.defaultValue.value);
+    if (p.keyDefaults && isRecord(a)) {
+      const record = a;
+      const missing = Object.keys(p.keyDefaults).filter((k) => record[k] === undefined);
+      if (missing.length > 0) {
+        a = { ...record, ...Object.fromEntries(missing.map((k) => [k, p.keyDefaults![k]])) };
+      }
+    }
+    if (a !== undefined || i < out.length) out[i] = a;
+  });
+  // A later default bound past a missing argument whose default is unknown: that one is
+  // `undefined`, which JavaScript treats as missing (its default applies); trailing
+  // `undefined`s of optional parameters are dropped, so `f(x)` and `f(x, undefined)` agree.
+  for (let i = 0; i < out.length; i++) if (!(i in out)) out[i] = undefined;
+  const required = params.findIndex((p) => p.hasDefault || p.rest);
+  const min = required < 0 ? params.length : required;
+  const rest = params.findIndex((p) => p.rest); // a rest parameter counts its undefineds
+  while (
+    out.length > min && (rest < 0 || out.length <= rest) && out[out.length - 1] === undefined
+  ) out.pop();
+  return out;
+}
+
+/**
+ * The name of each tensor of the flattened arguments (TF's `structured_input_signature`
+ * names): the parameter's name, then its path inside an array or record (`x/0`, `x/w`).
+ */
+function leafNames(params: Parameter[] | null, args: unknown[], fnName: string): string[] {
+  const names = parameterNames(params, args.length);
+  return flattenArgs(args, fnName).paths.map((path) => {
+    const [, i, rest] = /^argument (\d+)(.*)$/.exec(path)!;
+    const parts = rest.split(/[[\].]+/).filter((x) => x !== "");
+    return [names[+i], ...parts].join("/");
+  });
 }
 
 function specOf(leaf: Leaf): TensorSpec {
@@ -864,21 +927,6 @@ function initialValue(t: SymbolicTensor): tf.Tensor {
 
 // ---------------------------------------------------------------- tfFunction
 
-/**
- * The most arguments `fn` takes, when its parameter list is plain names (no
- * defaults, rest or destructuring); otherwise null (any number may be right).
- */
-function maxArguments(fn: (...args: never[]) => unknown): number | null {
-  const src = Function.prototype.toString.call(fn);
-  if (hasNoSource(fn)) return null; // "function () { [native code] }": any number
-  const m = /^\s*(?:async\s*)?(?:function\b[^(]*)?\(([^)]*)\)/.exec(src) ??
-    /^\s*(?:async\s+)?([\w$]+)\s*=>/.exec(src);
-  if (!m) return null;
-  const params = m[1].replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "").trim();
-  if (/[=.{[]/.test(params)) return null;
-  return params === "" ? 0 : params.split(",").filter((p) => p.trim() !== "").length;
-}
-
 /** TF's `FREQUENT_TRACING_WARNING_THRESHOLD` and `..._MAX_WARNING_PER_DETECTOR`. */
 const RETRACE_THRESHOLD = 5;
 const RETRACE_MAX_WARNINGS = 2;
@@ -965,22 +1013,29 @@ export function tfFunction<A extends unknown[], R>(
   const inProgress: { key: string; specs: TensorSpec[] }[] = [];
   const name = opts.name ?? (fn.name || "function");
   const maxKept = opts.maxConcreteFunctions ?? 32;
-  const most = maxArguments(fn);
+  const params = parseParameters(fn);
+  /** The most arguments `fn` takes (null: any number, with a rest parameter or no source). */
+  const most = params === null || params.some((p) => p.rest) ? null : params.length;
   const signature = opts.inputSignature?.map(toSpecTree);
   /** The signature's specs in flattening order (one per tensor of the bound arguments). */
   const signatureSpecs = signature && flattenArgs(signature, name).leaves as TensorSpec[];
 
   /** Arguments checked against the inputSignature; numbers and arrays converted (to dispose). */
-  const bindSignature = (args: unknown[], temps: tf.Tensor[]): unknown[] => {
+  const bindSignature = (given: unknown[], temps: tf.Tensor[]): unknown[] => {
     if (!signature) {
       // TF (Python) raises a TypeError for missing or extra positional arguments.
-      if (args.length < fn.length || (most !== null && args.length > most)) {
+      if (given.length < fn.length || (most !== null && given.length > most)) {
         const expected = most === null || most === fn.length
           ? `${fn.length}`
           : `${fn.length}-${most}`;
-        throw new SignatureError(`${name}() expects ${expected} arguments, got ${args.length}`);
+        throw new SignatureError(`${name}() expects ${expected} arguments, got ${given.length}`);
       }
-      return args;
+      return bindDefaults(params, given);
+    }
+    // With an inputSignature, defaults are bound for the parameters it covers.
+    let args = given;
+    if (given.length < signature.length) {
+      args = bindDefaults(params, given).slice(0, signature.length);
     }
     if (args.length !== signature.length) {
       throw new SignatureError(
@@ -1044,6 +1099,13 @@ export function tfFunction<A extends unknown[], R>(
     return args.map((a, i) => bind(a, signature[i], `argument ${i}`));
   };
 
+  /** The parameter list as a signature shows it: `x, y=2`. */
+  const header = (names: string[]): string =>
+    names.map((n, i) => {
+      const p = params?.[i];
+      return p && !p.rest && p.defaultText !== undefined ? `${n}=${p.defaultText}` : n;
+    }).join(", ");
+
   const trace = (
     args: unknown[],
     key: string,
@@ -1052,6 +1114,7 @@ export function tfFunction<A extends unknown[], R>(
     mayCreate: boolean,
   ): Concrete & { created: string[] } => {
     traceCount++;
+    const inputNames = leafNames(params, args, name);
     const graph = new Graph();
     graph.autoControlDeps = true;
     const outputs: SymbolicTensor[] = [];
@@ -1070,7 +1133,10 @@ export function tfFunction<A extends unknown[], R>(
           const symArgs = mapLeaves(args, () => {
             const s = specs[k];
             const leaf = leaves[k];
-            const p = placeholder(s.dtype, s.shape, `arg${k++}`);
+            // TF: named after the parameter (`x`, then `x_1`, ... for the tensors of a
+            // nested argument), or after the TensorSpec's name when it has one.
+            const p = placeholder(s.dtype, s.shape, s.name ?? inputNames[k].split("/")[0]);
+            k++;
             graph.inputs.push(p);
             if (leaf instanceof tf.Tensor) feeds.set(p, leaf);
             return p;
@@ -1154,14 +1220,19 @@ export function tfFunction<A extends unknown[], R>(
         return r;
       });
     };
-    const params = parameterNames(fn, args.length);
+    const paramNames = parameterNames(params, args.length);
     const outputType = () =>
       rebuild(structure, (t) => new TensorSpec(t.unknownRank ? null : [...t.shape], t.dtype));
     const cf: Concrete & { created: string[] } = {
       created,
       get structuredInputSignature() {
+        // TF names each spec by its path (`x`, `x/0`, `x/key`), or keeps a TensorSpec's name.
         let k = 0;
-        return mapLeaves(args, () => specs[k++], (v) => TensorSpec.fromTensor(v));
+        return mapLeaves(args, () => {
+          const spec = specs[k];
+          const path = inputNames[k++];
+          return TensorSpec.fromSpec(spec, spec.name ?? path);
+        }, (v) => TensorSpec.fromTensor(v));
       },
       get structuredOutputs() {
         return rebuild(structure, (t) => t);
@@ -1192,9 +1263,9 @@ export function tfFunction<A extends unknown[], R>(
             : `Literal[${primitiveKey(x)}]`;
         const inputs = mapLeaves(args, () => specs[k++], (v) => TensorSpec.fromTensor(v));
         return [
-          `${name}(${params.join(", ")})`,
+          `${name}(${header(paramNames)})`,
           "  Input Parameters:",
-          ...inputs.map((a, i) => `    ${params[i]}: ${show(a)}`),
+          ...inputs.map((a, i) => `    ${paramNames[i]}: ${show(a)}`),
           "  Output Type:",
           `    ${show(outputType())}`,
         ].join("\n");

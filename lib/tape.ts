@@ -94,9 +94,13 @@
  * everything recorded and watched so far (TF's `reset`). A `tf.Variable` given
  * as the target is read "with the tape active", as TF does: a variable the
  * tape watches gets gradient 1 with respect to itself (the guide's
- * `result = v0`). `gradient()` inside the tape's own `record` block raises a
- * `GradientTapeError`, as TF's API doc says ("RuntimeError: if called inside
- * the context of the tape"); record the block on an outer tape instead.
+ * `result = v0`). `gradient()` (or `jacobian()`) inside the tape's own
+ * `record` block works as TF2's `GradientTape.gradient` code does (backprop.py;
+ * its docstring still lists "RuntimeError: If called inside the context of
+ * the tape", which the code no longer raises): a non-persistent tape stops recording there (what the rest
+ * of the block does is not on it); a persistent tape records on, the gradient
+ * computation included, so that a later `gradient()` of that gradient is a
+ * higher derivative, and warns once that this costs memory.
  * Operations that depend on nothing watched are dropped at the end of each
  * `record`, and their saved tensors freed; so are operations inside
  * `tape.stopRecording(fn)` and those whose results are all integer or bool.
@@ -218,6 +222,18 @@ type CustomGradFn = (
 function engine(): EngineInternals {
   return tf.engine() as unknown as EngineInternals;
 }
+
+/** A running `record` block: the engine tape, where the block starts and how far it is kept. */
+interface Block {
+  tape: TapeNode[];
+  done: number;
+  foreign: boolean;
+  /** Nodes let go of while the block runs, to free when it ends if no tape holds them. */
+  dropped: TapeNode[];
+}
+
+/** TF logs its warning about `gradient()` inside a persistent tape's block once (`log_first_n`). */
+let warnedInside = false;
 
 /** Recordings in progress, innermost last (any tape of this module). */
 const openRecordings: { startNodeId: number }[] = [];
@@ -421,6 +437,10 @@ export class GradientTape {
   /** Node id ranges recorded inside `stopRecording` during the current `record`. */
   #paused: [number, number][] = [];
   #recording = false;
+  /** The `record` block running now: its engine tape and how far it was kept. */
+  #block?: Block;
+  /** Set by a `gradient()` inside the block of a non-persistent tape: it records no more. */
+  #stopped = false;
   #used = false;
   #disposed = false;
 
@@ -503,7 +523,10 @@ export class GradientTape {
           "create a new GradientTape",
       );
     }
+    this.#flush(); // what the block recorded so far is dropped below
     this.#releaseAll();
+    this.#stopped = false; // TF: a fresh tape, recording (also after a gradient() in the block)
+    this.#used = false;
     this.#watched.clear();
     this.#derived.clear();
     this.#watchedVariables.clear();
@@ -538,10 +561,11 @@ export class GradientTape {
     const foreign = eng.state.gradientDepth > openRecordings.length;
     eng.startTape();
     const tape = eng.state.activeTape as TapeNode[];
-    const startLen = tape.length;
     const open = { startNodeId: eng.state.nextTapeNodeId };
+    const block: Block = { tape, done: tape.length, foreign, dropped: [] };
     openRecordings.push(open);
     this.#recording = true;
+    this.#block = block;
     let result: T;
     let failed = true;
     try {
@@ -551,17 +575,16 @@ export class GradientTape {
       this.#recording = false;
       openRecordings.splice(openRecordings.lastIndexOf(open), 1);
       eng.endTape();
-      const added = inDataOrder(tape.slice(startLen));
-      if (eng.state.gradientDepth === 0) eng.state.activeTape = null;
-      if (foreign) { for (const n of added) foreignNodes.add(n); }
-      const paused = this.#paused;
+      if (failed) this.#stopped = true; // a failed block keeps nothing more
+      this.#flush();
+      this.#block = undefined;
+      this.#stopped = false;
       this.#paused = [];
-      const mine = added.filter((n) => !paused.some(([a, b]) => n.id >= a && n.id < b));
-      const kept = failed ? [] : this.#keepWatched(mine);
-      claim(added);
-      this.#held.nodes.push(...kept);
-      const keptSet = new Set(kept);
-      release(added.filter((n) => !keptSet.has(n)));
+      if (eng.state.gradientDepth === 0) eng.state.activeTape = null;
+      // Nodes let go of during the block (not kept, or released by a gradient inside it)
+      // could not be freed while it was open: free those that no tape holds now.
+      claim(block.dropped);
+      release(block.dropped);
     }
     if (result! instanceof Promise) {
       throw new GradientTapeError(
@@ -594,6 +617,53 @@ export class GradientTape {
       return fn();
     } finally {
       this.#paused.push([start, engine().state.nextTapeNodeId]);
+    }
+  }
+
+  /**
+   * Keeps the nodes recorded by the running block since the last flush (those that
+   * depend on something watched, not inside `stopRecording`, none once the tape has
+   * stopped recording), so that a `gradient()` inside the block sees them.
+   */
+  #flush(): void {
+    const block = this.#block;
+    if (!block) return;
+    const added = inDataOrder(block.tape.slice(block.done));
+    block.done = block.tape.length;
+    if (block.foreign) { for (const n of added) foreignNodes.add(n); }
+    const paused = this.#paused;
+    const mine = added.filter((n) => !paused.some(([a, b]) => n.id >= a && n.id < b));
+    const kept = this.#stopped ? [] : this.#keepWatched(mine);
+    claim(added);
+    this.#held.nodes.push(...kept);
+    const keptSet = new Set(kept);
+    const dropped = added.filter((n) => !keptSet.has(n));
+    release(dropped);
+    block.dropped.push(...dropped);
+  }
+
+  /**
+   * `gradient()` (or `jacobian()`) inside this tape's own `record` block, as TF's
+   * `GradientTape.gradient` does: what the block recorded so far is kept; a
+   * non-persistent tape stops recording (the rest of the block is not on it); a
+   * persistent one goes on recording, the gradient computation included (so a
+   * later `gradient()` of that gradient gives a higher derivative), with TF's
+   * warning, once.
+   */
+  #insideBlock(): void {
+    if (!this.#recording) return;
+    this.#flush();
+    if (!this.persistent) {
+      this.#stopped = true;
+    } else if (!warnedInside) {
+      warnedInside = true;
+      console.warn(
+        "WARNING: Calling GradientTape.gradient on a persistent tape inside its context is " +
+          "significantly less efficient than calling it outside the context (it causes the " +
+          "gradient ops to be recorded on the tape, leading to increased CPU and memory " +
+          "usage). Only call GradientTape.gradient inside the context if you actually want " +
+          "to trace the gradient in order to compute higher order derivatives.",
+      );
     }
   }
 
@@ -767,18 +837,13 @@ export class GradientTape {
 
   #checkReady(what: string): void {
     this.#checkUsable(what);
-    if (this.#recording) {
-      throw new GradientTapeError(
-        `${what}() was called inside this tape's own record() block; call it after the ` +
-          "block returns (or record the block on an outer tape for higher derivatives)",
-      );
-    }
     if (this.#used) {
       throw new GradientTapeError(
         `${what}() can only be called once on a non-persistent GradientTape; create it with ` +
           "new GradientTape({ persistent: true }) to take several gradients",
       );
     }
+    this.#insideBlock();
   }
 
   #targets(target: unknown, what: string, single = false): tf.Tensor[] {
@@ -870,6 +935,7 @@ export class GradientTape {
     const nodes = this.#held.nodes;
     this.#held.nodes = [];
     release(nodes);
+    this.#block?.dropped.push(...nodes); // freed when the block ends, if no tape holds them
   }
 
   #checkUsable(what: string): void {

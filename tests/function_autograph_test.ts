@@ -24,7 +24,7 @@ Deno.test("tf.function applies AutoGraph by default: a tensor-dependent if becom
   assert.deepEqual(call(f, pos), [2, 4]);
   assert.deepEqual(call(f, neg), [3, -1]);
   assert.equal(f.traceCount, 1, "one trace serves both branches");
-  assert.equal(opTypes(f).filter((t) => t === "If").length, 1);
+  assert.equal(opTypes(f).filter((t) => t === "StatelessIf").length, 1);
   f.dispose();
   tf.dispose([pos, neg]);
 });

@@ -178,11 +178,11 @@ Deno.test('tf.TensorArray API doc, Example 2 "Fibonacci sequence" in tf.function
   }, { scope: { TensorArray, range } });
   const a = fibonacci(7);
   assert.deepEqual([a.shape, value(a)], [[7], [0, 1, 1, 2, 3, 5, 8]]);
-  assert.ok(!opTypes(fibonacci, 0).includes("While"), "a number n unrolls");
+  assert.ok(!opTypes(fibonacci, 0).some((t) => t.endsWith("While")), "a number n unrolls");
   const seven = int(7);
   const b = fibonacci(seven);
   assert.deepEqual(value(b), [0, 1, 1, 2, 3, 5, 8]);
-  assert.ok(opTypes(fibonacci, 1).includes("While"), "a tensor n is a graph loop");
+  assert.ok(opTypes(fibonacci, 1).includes("StatelessWhile"), "a tensor n is a graph loop");
   const out = fibonacci.concreteFunctions[1].graph.outputs[0];
   assert.deepEqual(out.shape, [null], "the number of elements is unknown when traced");
   const ten = int(10);
@@ -278,7 +278,7 @@ Deno.test("tf.TensorArray in tf.function: elements whose shape is partly unknown
   assert.deepEqual(a.shape, [3, 2]);
   assert.deepEqual(b.shape, [3, 1]);
   value(b).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-5, `element ${i}`));
-  assert.ok(opTypes(f).includes("While"));
+  assert.ok(opTypes(f).includes("StatelessWhile")); // TensorList ops are stateless, as in TF2
   const x = tf.tensor2d([[0.1, 0.2], [0.3, -0.4], [0.5, 0.6]]);
   const r = gradientCheck((x) => tf.sum(tf.square(f(x))), [x]);
   assert.ok(r.ok, r.toString());
@@ -348,7 +348,7 @@ Deno.test("tf.TensorArray in tf.function: written in both branches of a tensor i
   assert.deepEqual(a.map(value), [[1, 2], [2, 4, 1, 2], [1, 2, 2, 4], [2]]);
   assert.deepEqual(value(b[0]), [1, 2]);
   assert.equal(f.traceCount, 1);
-  assert.ok(opTypes(f).includes("If"));
+  assert.ok(opTypes(f).includes("StatelessIf"));
   // Written in the else branch only, before any write gave the element shape: the branch is
   // traced once more first to learn it.
   const g = tfFunction((x: any) => {
@@ -391,7 +391,7 @@ Deno.test("tf.TensorArray in tf.function: gradients through write/read/stack in 
   const before = tf.memory().numTensors;
   const r = gradientCheck((a, b) => tf.sum(tf.mul(traced(a, b), w)), [x, s0]);
   assert.ok(r.ok, r.toString());
-  assert.ok(opTypes(traced).includes("While"));
+  assert.ok(opTypes(traced).includes("StatelessWhile"));
   assert.equal(tf.memory().numTensors, before);
   // The tape inside the trace gives the same gradients.
   const inside = tfFunction((a: any, b: any) => {

@@ -16,7 +16,7 @@ Deno.test("cond runs only the taken branch (op counter and op names)", () => {
     );
     return { x, r };
   });
-  assert.equal(r.op.type, "If");
+  assert.equal(r.op.type, "StatelessIf"); // TF2 cond_v2: branches without stateful ops
   assert.deepEqual(r.shape, [3]);
   const sess = new v1.Session(g);
   assert.deepEqual(sess.run(r, new Map([[x, [1, 2, 3]]])), [2, 4, 6]);
@@ -185,4 +185,63 @@ Deno.test("failed cond and whileLoop builds leak no tensors (100 failing calls; 
   });
   g.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("cond_v2/while_v2: StatelessIf/StatelessWhile without stateful ops in the branches, If/While with a variable read, a print or a random draw (TF's _is_stateful)", () => {
+  const v = tf.variable(tf.scalar(2));
+  const g = new v1.Graph();
+  const types = g.asDefault(() => {
+    const x = v1.placeholder("float32", [], "x");
+    const p = v1.greater(x, 0);
+    const pure = v1.cond(p, () => v1.mul(x, 2), () => v1.neg(x));
+    const reads = v1.cond(p, () => v1.mul(x, v), () => v1.neg(x));
+    const prints = v1.cond(p, () => v1.print(x, "x:"), () => x);
+    const draws = v1.cond(p, () => v1.add(x, v1.randomUniform([])), () => x);
+    const loop = (body: (i: v1.SymbolicTensor) => v1.SymbolicTensor) =>
+      v1.whileLoop((i) => v1.less(i, 3), body, [x])[0];
+    const pureLoop = loop((i) => v1.add(i, 1));
+    const readLoop = loop((i) => v1.add(i, v));
+    // A loop whose body holds a stateful If is stateful; one holding a StatelessIf is not.
+    const nested = loop((i) => v1.cond(v1.less(i, 0), () => v1.add(i, v), () => v1.add(i, 1)));
+    const nestedPure = loop((i) => v1.cond(v1.less(i, 0), () => v1.add(i, 2), () => v1.add(i, 1)));
+    return [pure, reads, prints, draws, pureLoop, readLoop, nested, nestedPure].map((t) =>
+      t.op.type
+    );
+  });
+  assert.deepEqual(types, [
+    "StatelessIf",
+    "If",
+    "If",
+    "If",
+    "StatelessWhile",
+    "While",
+    "While",
+    "StatelessWhile",
+  ]);
+  g.dispose();
+  v.dispose();
+});
+
+Deno.test("StatelessIf and StatelessWhile run and differentiate as If and While do (gradients through both names)", () => {
+  const g = new v1.Graph();
+  const { x, r, w, dr, dw } = g.asDefault(() => {
+    const x = v1.placeholder("float32", [], "x");
+    const r = v1.cond(v1.greater(x, 0), () => v1.square(x), () => v1.neg(x));
+    const w = v1.whileLoop((i, _a) => v1.less(i, 3), (i, a) => [v1.add(i, 1), v1.mul(a, x)], [
+      0,
+      v1.onesLike(x),
+    ])[1];
+    const [dr] = v1.gradients([r], [x]);
+    const [dw] = v1.gradients([w], [x]);
+    return { x, r, w, dr, dw };
+  });
+  assert.deepEqual([r.op.type, w.op.type], ["StatelessIf", "StatelessWhile"]);
+  const sess = new v1.Session(g);
+  const before = tf.memory().numTensors;
+  for (let k = 0; k < 3; k++) {
+    const out = sess.run([r, w, dr!, dw!], new Map([[x, 1.5]])) as number[];
+    assert.deepEqual(out.map((n) => Math.round(n * 1e4) / 1e4), [2.25, 3.375, 3, 6.75]);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  g.dispose();
 });

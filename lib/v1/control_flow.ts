@@ -6,6 +6,10 @@
  * condition is false — the other branch's ops never execute.
  *
  * This is what TensorFlow's AutoGraph turns a Python `if`/`while` on a tensor into.
+ * As TF2 does, the op is a `StatelessIf` / `StatelessWhile` when its branches
+ * (condition and body) hold no stateful op (no variable read or write, print,
+ * random draw; see {@linkcode hasStatefulOp}), and `If` / `While` otherwise;
+ * both names have the same kernels and gradients.
  *
  * Both are differentiable by `v1.gradients`, as in TensorFlow: the gradient of
  * an `If` or `While` op is one `IfGrad` / `WhileGrad` op whose kernel re-runs
@@ -63,7 +67,7 @@ import {
 import { kernels, placeholder, readVariable, toSymbolic } from "./ops.ts";
 import { execute, type RunContext } from "./session.ts";
 import { gradFns } from "./gradients.ts";
-import { drawIn, redrawError } from "./random_ops.ts";
+import { drawIn, DRAWS, redrawError } from "./random_ops.ts";
 import { GradientTape } from "../tape.ts";
 
 /**
@@ -151,6 +155,23 @@ function outerGraph(ts: SymbolicTensor[]): Graph {
   return ts.every((t) => d.isWithin(t.graph)) ? d : ts[0].graph;
 }
 
+/**
+ * Whether `graphs` hold an op TensorFlow counts as stateful (`op._is_stateful`):
+ * a side effect (an assignment, a print, an optimizer update), a random draw,
+ * or a variable read (TF marks every op on a resource stateful), also inside
+ * nested branches, loops and calls. TF's `cond_v2`/`while_v2` then emit
+ * `If`/`While`, otherwise `StatelessIf`/`StatelessWhile`.
+ */
+export function hasStatefulOp(graphs: Graph[]): boolean {
+  return graphs.some((g) =>
+    g.operations.some((o) =>
+      o.stateful || o.variable !== undefined || DRAWS.includes(o.type) ||
+      o.type === "VariableV2" || o.type === "If" || o.type === "While" ||
+      hasStatefulOp([...(o.callee ? [o.callee] : [])])
+    )
+  );
+}
+
 function markStateful(op: Operation, subgraphs: Graph[]): void {
   if (subgraphs.some((g) => g.statefulOps.length > 0)) {
     op.stateful = true;
@@ -220,7 +241,8 @@ export function cond<T extends TensorLike | TensorLike[]>(
   };
   const { vars, reads } = readsOf(outer, [thenG, elseG]);
   const inputs = [p, ...capturedInputs([thenG, elseG]), ...reads];
-  const op = outer.addOp("If", inputs, attrs, specs, { name });
+  const type = hasStatefulOp([thenG, elseG]) ? "If" : "StatelessIf";
+  const op = outer.addOp(type, inputs, attrs, specs, { name });
   op.subgraphs = { then: thenG, else: elseG };
   variableReads.set(op, vars);
   markStateful(op, [thenG, elseG]);
@@ -228,7 +250,7 @@ export function cond<T extends TensorLike | TensorLike[]>(
     : SymbolicTensor;
 }
 
-kernels.If = ([pred, ...rest], op, ctx: RunContext) => {
+kernels.If = kernels.StatelessIf = ([pred, ...rest], op, ctx: RunContext) => {
   const taken = pred.dataSync()[0] ? "then" : "else";
   const g = op.subgraphs![taken];
   const outs = execute(
@@ -288,7 +310,8 @@ export function whileLoop(
   const specs = vars.map((v) => ({ dtype: v.dtype, shape: [...v.shape] }));
   const { vars: read, reads } = readsOf(outer, [condG, bodyG]);
   const inputs = [...vars, ...capturedInputs([condG, bodyG]), ...reads];
-  const op = outer.addOp("While", inputs, attrs, specs, { name });
+  const type = hasStatefulOp([condG, bodyG]) ? "While" : "StatelessWhile";
+  const op = outer.addOp(type, inputs, attrs, specs, { name });
   op.subgraphs = { cond: condG, body: bodyG };
   variableReads.set(op, read);
   markStateful(op, [condG, bodyG]);
@@ -357,7 +380,7 @@ function runWhile(
   return vals;
 }
 
-kernels.While = (inputs, op, ctx: RunContext) =>
+kernels.While = kernels.StatelessWhile = (inputs, op, ctx: RunContext) =>
   runWhile(
     op.subgraphs!,
     op.inputs,
@@ -431,8 +454,8 @@ function controlFlowGrad(op: Operation, dys: SymbolicTensor[]): (SymbolicTensor 
   });
 }
 
-gradFns.If = controlFlowGrad;
-gradFns.While = controlFlowGrad;
+gradFns.If = gradFns.StatelessIf = controlFlowGrad;
+gradFns.While = gradFns.StatelessWhile = controlFlowGrad;
 
 /** Runs `forward` with the reads of `op`'s variables giving the values of its read inputs. */
 function readingInputs<T>(op: Operation, vals: tf.Tensor[], ctx: RunContext, forward: () => T): T {
@@ -440,7 +463,7 @@ function readingInputs<T>(op: Operation, vals: tf.Tensor[], ctx: RunContext, for
   return ctx.withFedReads(vars, vals.slice(vals.length - vars.length), forward);
 }
 
-kernels.IfGrad = (inputs, op, ctx: RunContext) => {
+kernels.IfGrad = kernels.StatelessIfGrad = (inputs, op, ctx: RunContext) => {
   const n = op.attrs.num_inputs as number;
   const opInputs = op.inputs.slice(0, n);
   const values = inputs.slice(0, n);
@@ -461,7 +484,7 @@ kernels.IfGrad = (inputs, op, ctx: RunContext) => {
   );
 };
 
-kernels.WhileGrad = (inputs, op, ctx: RunContext) => {
+kernels.WhileGrad = kernels.StatelessWhileGrad = (inputs, op, ctx: RunContext) => {
   const n = op.attrs.num_inputs as number;
   const opInputs = op.inputs.slice(0, n);
   const numVars = inputs.length - n;
