@@ -118,13 +118,15 @@ interface Helper {
 let helper: Helper | undefined;
 let helperFailed = "";
 let paused = false;
-let spinMicros = 1000;
+let spinMicros = 5000;
 
 /**
  * How long the helper thread spins for its next job before it sleeps, in µs
- * (default 1000; like OpenMP's `KMP_BLOCKTIME`). A sleeping thread takes tens to
- * hundreds of microseconds to wake; the jobs of a training step come closer
- * together than that. Returns the previous value.
+ * (default 5000; like OpenMP's `KMP_BLOCKTIME`, 200 ms there). A sleeping thread
+ * takes tens to hundreds of microseconds to wake, and some gaps between a training
+ * step's jobs are longer than 1 ms: the small CNN's one-epoch training loop
+ * (`tools/_bench_train.ts`, seven processes each) averaged 19.5k samples/s with 5 ms
+ * against 18.1k with 1 ms. Returns the previous value.
  */
 export function setKernelHelperSpin(micros: number): number {
   const was = spinMicros;
