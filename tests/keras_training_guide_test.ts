@@ -11,7 +11,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { Dataset } from "../lib/data/mod.ts";
 import { DigitNet, mlp } from "../lib/models/mod.ts";
 import {
   Accuracy,
@@ -41,25 +40,9 @@ import {
   type TrainingCallback,
 } from "../lib/training/mod.ts";
 import { runEpochs } from "../lib/training/_epochs.ts";
+import { squares } from "./_toy_data.ts";
 
 await initBackend();
-
-/** Seeded noise images with a bright block whose place is the class: learnable in a few steps. */
-function blocks(count: number, seed: number): Dataset {
-  let s = seed >>> 0;
-  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-  const labels = new Uint8Array(count);
-  const images = new Uint8Array(count * 784);
-  for (let i = 0; i < count; i++) {
-    const c = Math.floor(rand() * 10);
-    labels[i] = c;
-    for (let p = 0; p < 784; p++) images[i * 784 + p] = Math.floor(rand() * 60);
-    for (let r = 2 + 12 * Math.floor(c / 5); r < 9 + 12 * Math.floor(c / 5); r++) {
-      for (let q = 1 + 5 * (c % 5); q < 6 + 5 * (c % 5); q++) images[i * 784 + r * 28 + q] = 230;
-    }
-  }
-  return new Dataset(images, labels, { name: "blocks" });
-}
 
 function compiled(seed: number, optimizer: tf.Optimizer = tf.train.adam(1e-3)): tf.LayersModel {
   const model = mlp({ seed, units: 16, dropout: 0 });
@@ -136,7 +119,7 @@ async function scripted(
 // The fit loop: hooks, logs, History
 
 Deno.test("Writing your own callbacks: fit calls on_train_begin, per epoch on_epoch_begin, on_train_batch_begin/end per batch, on_epoch_end, then on_train_end (fitDataset, trainCustomLoop and model.fit through fitCallbacks)", async () => {
-  const train = blocks(72, 1); // 3 batches of 32, 32, 8
+  const train = squares(72, 1); // 3 batches of 32, 32, 8
   const fitRec = recorder();
   const m1 = compiled(1);
   await fitDataset(m1, train, { epochs: 2, batchSize: 32, seed: 1, callbacks: [fitRec] });
@@ -171,7 +154,7 @@ Deno.test("Writing your own callbacks: fit calls on_train_begin, per epoch on_ep
 });
 
 Deno.test("Writing your own callbacks: setting model.stop_training in on_train_batch_end ends training after that batch; on_epoch_end and on_train_end still run, the epoch's logs over the batches run", async () => {
-  const train = blocks(96, 15); // 3 batches of 32
+  const train = squares(96, 15); // 3 batches of 32
   const stopAt = (step: number) => {
     const cb: TrainingCallback = {
       stopTraining: false,
@@ -234,10 +217,10 @@ Deno.test("Writing your own callbacks: on_train_end receives the logs of the las
   const model = compiled(13);
   let end: Logs = {};
   const rec = recorder();
-  await fitDataset(model, blocks(32, 16), {
+  await fitDataset(model, squares(32, 16), {
     epochs: 2,
     batchSize: 16,
-    validation: blocks(16, 17),
+    validation: squares(16, 17),
     seed: 1,
     callbacks: [rec, { onTrainEnd: (logs) => void (end = logs) }],
   });
@@ -248,10 +231,10 @@ Deno.test("Writing your own callbacks: on_train_end receives the logs of the las
 Deno.test("Training with built-in methods: on_epoch_end's logs and History.history hold loss, then the metrics, then the same with a val_ prefix, one entry per epoch", async () => {
   const model = compiled(3);
   const rec = recorder();
-  const history = await fitDataset(model, blocks(64, 2), {
+  const history = await fitDataset(model, squares(64, 2), {
     epochs: 3,
     batchSize: 32,
-    validation: blocks(32, 3),
+    validation: squares(32, 3),
     seed: 2,
     callbacks: [rec],
   });
@@ -261,7 +244,7 @@ Deno.test("Training with built-in methods: on_epoch_end's logs and History.histo
     assert.deepEqual(history[k], rec.epochs.map((l) => l[k]), `history.${k}`);
   }
   // Validation runs at the end of the epoch, on the weights the epoch ended with.
-  const val = await evaluateMetrics(model, blocks(32, 3));
+  const val = await evaluateMetrics(model, squares(32, 3));
   assert.ok(
     Math.abs(val.loss - history.val_loss[2]) < 1e-6,
     `${val.loss} vs ${history.val_loss[2]}`,
@@ -273,7 +256,7 @@ Deno.test("Training with built-in methods: on_epoch_end's logs and History.histo
 Deno.test("documented difference: Keras names the accuracy log after the metric ('accuracy'); here it is 'acc' in fitDataset and in model.fit through fitCallbacks", async () => {
   const model = compiled(4);
   const rec = recorder();
-  const data = blocks(32, 4);
+  const data = squares(32, 4);
   const { xs, ys } = data.toTensors();
   await model.fit(xs, ys, {
     epochs: 1,
@@ -291,7 +274,7 @@ Deno.test("documented difference: Keras names the accuracy log after the metric 
 Deno.test("Training with built-in methods: the loss reported for an epoch is the mean over the epoch's samples (Keras' loss tracker weights each batch by its size), and metrics restart at each epoch", async () => {
   const model = compiled(5);
   const rec = recorder();
-  const h = await fitDataset(model, blocks(80, 5), {
+  const h = await fitDataset(model, squares(80, 5), {
     epochs: 2,
     batchSize: 32,
     seed: 5,
@@ -314,7 +297,7 @@ Deno.test("Training with built-in methods: the loss reported for an epoch is the
 Deno.test("documented difference: on_train_batch_end's logs in Keras are the epoch's running means so far; here they carry the batch's own loss and size, from which the running mean follows and ends at the epoch's loss", async () => {
   const model = compiled(6);
   const rec = recorder();
-  const h = await fitDataset(model, blocks(96, 6), {
+  const h = await fitDataset(model, squares(96, 6), {
     epochs: 1,
     batchSize: 32,
     seed: 6,
@@ -331,7 +314,7 @@ Deno.test("documented difference: on_train_batch_end's logs in Keras are the epo
 
 Deno.test("History: callbacks run before History records the epoch, so a key a callback adds to the logs (LearningRateScheduler's rate) is in history", async () => {
   const model = compiled(7);
-  const h = await fitDataset(model, blocks(32, 7), {
+  const h = await fitDataset(model, squares(32, 7), {
     epochs: 2,
     batchSize: 32,
     seed: 7,
@@ -343,8 +326,8 @@ Deno.test("History: callbacks run before History records the epoch, so a key a c
 });
 
 Deno.test("Training with built-in methods: training and its callbacks leak no tensors — numTensors flat across epochs with early stopping (restore_best_weights) and a schedule, in fitDataset and the custom loop", async () => {
-  const train = blocks(64, 8);
-  const val = blocks(32, 9);
+  const train = squares(64, 8);
+  const val = squares(32, 9);
   const model = compiled(8);
   const counts: number[] = [];
   const count: TrainingCallback = { onEpochEnd: () => void counts.push(tf.memory().numTensors) };
@@ -391,8 +374,8 @@ Deno.test("Training with built-in methods: training and its callbacks leak no te
 // Writing a training loop from scratch
 
 Deno.test("Writing a training loop from scratch: training=True in the step, training=False for validation (dropout off: evaluating twice gives the same numbers), and the epoch's train loss and accuracy are over all its samples, reset each epoch", async () => {
-  const train = blocks(80, 10);
-  const val = blocks(40, 11);
+  const train = squares(80, 10);
+  const val = squares(40, 11);
   const net = new DigitNet({ seed: 3, filters: [2, 4], denseUnits: 8, dropout: 0.5 });
   const rec = recorder();
   const h = await trainCustomLoop(net, train, {
@@ -552,7 +535,7 @@ Deno.test("documented difference: EarlyStopping on a monitor missing from the lo
 Deno.test("EarlyStopping in fit: model.stop_training ends fit after the epoch; History has an entry for every epoch run, the stopping one included", async () => {
   const model = compiled(9);
   const es = earlyStopping({ monitor: "loss", mode: "max", patience: 1 }); // the loss falls: stop after epoch 1
-  const h = await fitDataset(model, blocks(32, 12), {
+  const h = await fitDataset(model, squares(32, 12), {
     epochs: 6,
     batchSize: 16,
     seed: 9,
@@ -586,7 +569,7 @@ Deno.test("LearningRateScheduler doc example: schedule(epoch, lr) keeps lr for 1
 Deno.test("LearningRateScheduler: the rate is set at the start of each epoch, so every step of epoch e uses schedule(e)", async () => {
   const model = compiled(10, tf.train.sgd(0.5));
   const rates: number[] = [];
-  await fitDataset(model, blocks(48, 13), {
+  await fitDataset(model, squares(48, 13), {
     epochs: 2,
     batchSize: 16,
     seed: 10,
@@ -680,7 +663,7 @@ Deno.test("ReduceLROnPlateau cooldown: 'number of epochs to wait before resuming
 Deno.test("ReduceLROnPlateau in fitDataset: it reaches the compiled model's optimizer and the steps after a drop use the lower rate", async () => {
   const model = compiled(11, tf.train.sgd(0.1));
   const rates: number[] = [];
-  const h = await fitDataset(model, blocks(32, 14), {
+  const h = await fitDataset(model, squares(32, 14), {
     epochs: 3,
     batchSize: 32,
     seed: 11,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { Dataset, loadMnist } from "../lib/data/mod.ts";
+import { loadMnist } from "../lib/data/mod.ts";
 import { cnn, DigitNet, mlp } from "../lib/models/mod.ts";
 import {
   EarlyStopping,
@@ -22,32 +22,9 @@ import {
   type TrainingCallback,
   TrainingError,
 } from "../lib/training/mod.ts";
+import { squares } from "./_toy_data.ts";
 
 await initBackend();
-
-/**
- * A learnable toy set: class c is a bright 7x7 square at one of ten places,
- * on seeded noise.
- */
-function squares(count: number, seed: number): Dataset {
-  let s = seed >>> 0;
-  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
-  const labels = new Uint8Array(count);
-  const images = new Uint8Array(count * 784);
-  for (let i = 0; i < count; i++) {
-    const c = Math.floor(rand() * 10);
-    labels[i] = c;
-    const r0 = 2 + 12 * Math.floor(c / 5);
-    const c0 = 1 + 5 * (c % 5);
-    for (let p = 0; p < 784; p++) images[i * 784 + p] = Math.floor(rand() * 60);
-    for (let r = r0; r < r0 + 7; r++) {
-      for (let q = c0; q < c0 + 5; q++) {
-        images[i * 784 + r * 28 + q] = 200 + Math.floor(rand() * 55);
-      }
-    }
-  }
-  return new Dataset(images, labels, { name: "squares" });
-}
 
 function compiled(model: tf.LayersModel, lr = 1e-3): tf.LayersModel {
   model.compile({
