@@ -1,6 +1,7 @@
 /**
- * Shared checks of the graph-op tests: a tfjs op traced by `tfFunction` against
- * the same op run eagerly.
+ * Shared checks of the graph-op and tf.function tests: a tfjs op traced by
+ * `tfFunction` against the same op run eagerly, a tensor's values, the ops of a
+ * trace, and what a call prints.
  *
  * @module
  */
@@ -15,6 +16,18 @@ export const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataS
 export const opTypes = (
   f: { concreteFunctions: { graph: { operations: { type: string }[] } }[] },
 ): string[] => f.concreteFunctions.flatMap((cf) => cf.graph.operations.map((op) => op.type));
+
+/** Runs `fn` with console.log captured: its result and the lines printed. */
+export function captureLog<T>(fn: () => T): { result: T; lines: string[] } {
+  const lines: string[] = [];
+  const orig = console.log;
+  console.log = (...a: unknown[]) => void lines.push(a.map(String).join(" "));
+  try {
+    return { result: fn(), lines };
+  } finally {
+    console.log = orig;
+  }
+}
 
 /** Calls `fn` traced on two inputs (one trace) and eagerly; asserts equal values and a graph op `type`. */
 export function sameAsEager(

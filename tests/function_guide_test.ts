@@ -28,23 +28,12 @@ import { GradientTape } from "../lib/tape.ts";
 import { assignAdd } from "../lib/variables.ts";
 import { TensorArray } from "../lib/tensor_array.ts";
 import * as v1 from "../lib/v1/mod.ts";
+import { captureLog, value } from "./_graph_ops.ts";
 
 await initBackend();
 
-const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataSync());
 const opTypes = (f: { concreteFunctions: { graph: v1.Graph }[] }, i = 0): string[] =>
   f.concreteFunctions[i].graph.operations.map((op) => op.type);
-/** Runs `fn` with console.log captured: its result and the lines printed. */
-function captureLog<T>(fn: () => T): { result: T; lines: string[] } {
-  const lines: string[] = [];
-  const orig = console.log;
-  console.log = (...a: unknown[]) => void lines.push(a.map(String).join(" "));
-  try {
-    return { result: fn(), lines };
-  } finally {
-    console.log = orig;
-  }
-}
 /** Runs `fn`, which must throw an instance of `type` whose message matches `re`. */
 function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, re: RegExp): void {
   assert.throws(fn, (e: Error) => {

@@ -10,10 +10,9 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { SignatureError, TensorSpec, tfFunction } from "../lib/function.ts";
 import { literal, parseParameters } from "../lib/_function_params.ts";
+import { value } from "./_graph_ops.ts";
 
 await initBackend();
-
-const value = (t: unknown) => Array.from((t as tf.Tensor).dataSync());
 
 Deno.test("tf.function binds a parameter's default before keying the trace (FunctionSpec canonicalizes the arguments): f(x), f(x, 2) and f(x, undefined) of (x, y = 2) share one trace; f(x, 3) traces again", () => {
   const f = tfFunction((x: tf.Tensor, y: number = 2) => x.mul(y));

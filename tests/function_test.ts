@@ -3,19 +3,9 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { SignatureError, TensorSpec, tfFunction, tfPrint, timeFunction } from "../lib/function.ts";
 import * as v1 from "../lib/v1/mod.ts";
+import { captureLog } from "./_graph_ops.ts";
 
 await initBackend();
-
-function captureLog<T>(fn: () => T): { result: T; lines: string[] } {
-  const lines: string[] = [];
-  const orig = console.log;
-  console.log = (...a: unknown[]) => void lines.push(a.map(String).join(" "));
-  try {
-    return { result: fn(), lines };
-  } finally {
-    console.log = orig;
-  }
-}
 
 function closeTo(a: tf.Tensor, b: tf.Tensor): void {
   assert.deepEqual(a.shape, b.shape);

@@ -12,10 +12,10 @@ import { GradientTape } from "../lib/tape.ts";
 import { gradientCheck, hessianVectorCheck } from "../lib/gradient_check.ts";
 import { assignAdd } from "../lib/variables.ts";
 import * as v1 from "../lib/v1/mod.ts";
+import { value } from "./_graph_ops.ts";
 
 await initBackend();
 
-const value = (t: unknown): number[] => Array.from((t as tf.Tensor).dataSync());
 const opTypes = (f: { concreteFunctions: { graph: v1.Graph }[] }, i = 0): string[] =>
   f.concreteFunctions[i].graph.operations.map((op) => op.type);
 /** Runs `fn`, which must throw an instance of `type` whose message matches `re`. */
