@@ -17,6 +17,25 @@ export const opTypes = (
   f: { concreteFunctions: { graph: { operations: { type: string }[] } }[] },
 ): string[] => f.concreteFunctions.flatMap((cf) => cf.graph.operations.map((op) => op.type));
 
+/** The op types of concrete function `i` (default the first) of a traced function. */
+export const opTypesOf = (
+  f: { concreteFunctions: { graph: { operations: { type: string }[] } }[] },
+  i = 0,
+): string[] => f.concreteFunctions[i].graph.operations.map((op) => op.type);
+
+/** Runs `fn`, which must throw an instance of `type` whose message matches `re`. */
+export function throwsWith(
+  fn: () => unknown,
+  type: new (...a: never[]) => Error,
+  re: RegExp,
+): void {
+  assert.throws(fn, (e: Error) => {
+    assert.ok(e instanceof type, `expected ${type.name}, got ${e}`);
+    assert.match(e.message, re);
+    return true;
+  });
+}
+
 /** Runs `fn` with console.log captured: its result and the lines printed. */
 export function captureLog<T>(fn: () => T): { result: T; lines: string[] } {
   const lines: string[] = [];

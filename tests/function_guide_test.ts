@@ -28,20 +28,9 @@ import { GradientTape } from "../lib/tape.ts";
 import { assignAdd } from "../lib/variables.ts";
 import { TensorArray } from "../lib/tensor_array.ts";
 import * as v1 from "../lib/v1/mod.ts";
-import { captureLog, value } from "./_graph_ops.ts";
+import { captureLog, opTypesOf as opTypes, throwsWith, value } from "./_graph_ops.ts";
 
 await initBackend();
-
-const opTypes = (f: { concreteFunctions: { graph: v1.Graph }[] }, i = 0): string[] =>
-  f.concreteFunctions[i].graph.operations.map((op) => op.type);
-/** Runs `fn`, which must throw an instance of `type` whose message matches `re`. */
-function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, re: RegExp): void {
-  assert.throws(fn, (e: Error) => {
-    assert.ok(e instanceof type, `expected ${type.name}, got ${e}`);
-    assert.match(e.message, re);
-    return true;
-  });
-}
 
 // ---------------------------------------------------------------- intro_to_graphs
 

@@ -12,20 +12,10 @@ import { GradientTape } from "../lib/tape.ts";
 import { gradientCheck, hessianVectorCheck } from "../lib/gradient_check.ts";
 import { assignAdd } from "../lib/variables.ts";
 import * as v1 from "../lib/v1/mod.ts";
-import { value } from "./_graph_ops.ts";
+import { opTypesOf as opTypes, throwsWith, value } from "./_graph_ops.ts";
 
 await initBackend();
 
-const opTypes = (f: { concreteFunctions: { graph: v1.Graph }[] }, i = 0): string[] =>
-  f.concreteFunctions[i].graph.operations.map((op) => op.type);
-/** Runs `fn`, which must throw an instance of `type` whose message matches `re`. */
-function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, re: RegExp): void {
-  assert.throws(fn, (e: Error) => {
-    assert.ok(e instanceof type, `expected ${type.name}, got ${e}`);
-    assert.match(e.message, re);
-    return true;
-  });
-}
 const int = (n: number) => tf.scalar(n, "int32");
 
 // ---------------------------------------------------------------- eager
